@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// Command parsing only: each command lives in src/commands/.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PresenceError } from './errors.js';
+import { demoCommand } from './commands/demo.js';
+import { processIO, type CommandIO } from './commands/io.js';
+import { migrateCommand } from './commands/migrate.js';
+import { pollCommand } from './commands/poll.js';
+import { runCommand } from './commands/run.js';
+import { setsCommand } from './commands/sets.js';
+import { usersCommand } from './commands/users.js';
+import { simulateCommand } from './simulator/command.js';
+
+const USAGE = `usage: presence <command> [...]
+
+  migrate                                   apply pending migrations
+  sets add NAME --provider tencent --app APPID [--schedule CRON] [--detail] [--gap SECONDS]
+  sets list | sets remove NAME | sets enable NAME | sets disable NAME
+  users add SET [FILE|-]                    add user IDs, one per line (stdin without FILE)
+  users remove SET [FILE|-]                 remove user IDs
+  poll SET                                  run one cycle of SET now and print a summary
+  run                                       the daemon: poll every enabled set on its schedule
+  simulate [--port N] [--seed S] ...        a local fake Tencent IM for demos and tests
+  demo                                      embedded database + simulator + poller for 30 s
+
+Environment: DATABASE_URL (unset: embedded database in PRESENCE_DATA_DIR, default ./data),
+TIM_SECRET_KEY or TIM_SECRET_KEY_<SDKAPPID>, TIM_ADMIN, TIM_ENDPOINT, TIM_STATE_API,
+TIM_QUERYSTATE_RPS, LOG_LEVEL. See README.md.`;
+
+type Command = (argv: string[], io: CommandIO) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  migrate: migrateCommand,
+  sets: setsCommand,
+  users: usersCommand,
+  poll: pollCommand,
+  run: runCommand,
+  simulate: (argv) => simulateCommand(argv),
+  demo: demoCommand,
+};
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. Errors are printed, not thrown. */
+export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.out(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`presence: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await command(rest, io);
+  } catch (err) {
+    if (err instanceof PresenceError) {
+      io.err(`presence: ${err.message}`);
+      return err.code === 'ERR_INPUT' || err.code === 'ERR_CONFIG' || err.code === 'ERR_NOT_FOUND' ? 2 : 1;
+    }
+    // parseArgs errors (unknown option, missing value) are usage errors.
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+      io.err(`presence ${name}: ${err.message}`);
+      return 2;
+    }
+    io.err(`presence ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    if (io.env.LOG_LEVEL === 'debug' && err instanceof Error && err.stack) io.err(err.stack);
+    return 1;
+  }
+}
+
+/** Runs the CLI as the process: sets the exit code, and exits even if a library left a handle open. */
+export async function runAsProcess(): Promise<void> {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 3_000).unref();
+}
+
+function isMainModule(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+// `node dist/cli.js ...` works as well as the `presence` bin.
+if (isMainModule()) await runAsProcess();

@@ -1,0 +1,32 @@
+import { parseArgs } from 'node:util';
+import { InputError } from '../errors.js';
+import { ProviderRegistry } from '../poll/provider-registry.js';
+import { runCycle } from '../poll/run-cycle.js';
+import { getWatchSet } from '../store/watch-sets.js';
+import { formatCycle } from './format-cycle.js';
+import { withDatabase, type CommandIO } from './io.js';
+
+/** `presence poll SET`: one cycle now; exit 0 when it was ok, 1 otherwise. */
+export async function pollCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  const [name] = positionals;
+  if (!name || positionals.length > 1) throw new InputError('usage: presence poll SET');
+  return withDatabase(io, async ({ config, logger, database }) => {
+    const set = await getWatchSet(database.db, name);
+    const registry = new ProviderRegistry(config);
+    try {
+      const summary = await runCycle({
+        db: database.db,
+        set,
+        provider: registry.stateClient(set.provider, set.app_id),
+        limiter: registry.stateLimiter(set.provider, set.app_id),
+        concurrency: config.http.concurrency,
+        logger,
+      });
+      for (const line of formatCycle(summary)) io.out(line);
+      return summary.status === 'ok' ? 0 : 1;
+    } finally {
+      await registry.close();
+    }
+  });
+}

@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import { InputError } from '../errors.js';
+import type { ProviderName } from '../providers/types.js';
+import { countWatchedUsers } from '../store/watched-users.js';
+import { addWatchSet, gapSecondsOf, listWatchSets, removeWatchSet, setWatchSetEnabled } from '../store/watch-sets.js';
+import { withDatabase, type CommandIO } from './io.js';
+import { formatTable } from './table.js';
+
+/** `presence sets add|list|remove|enable|disable`. */
+export async function setsCommand(argv: string[], io: CommandIO): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'add': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { provider: { type: 'string' }, app: { type: 'string' }, schedule: { type: 'string' }, detail: { type: 'boolean' }, gap: { type: 'string' } },
+      });
+      const name = positionals[0];
+      if (!name || positionals.length > 1) throw new InputError('usage: presence sets add NAME --provider tencent|volcengine --app APPID [--schedule CRON] [--detail] [--gap SECONDS]');
+      if (!values.provider) throw new InputError('--provider is required (tencent or volcengine)');
+      if (!values.app) throw new InputError('--app is required (the SDKAppID or AppId)');
+      const gapSeconds = values.gap === undefined ? null : Number(values.gap);
+      return withDatabase(io, async ({ database }) => {
+        const set = await addWatchSet(database.db, {
+          name,
+          provider: values.provider as ProviderName,
+          appId: values.app as string,
+          schedule: values.schedule,
+          detail: values.detail ?? false,
+          gapSeconds,
+        });
+        io.out(`added watch set ${set.name}: ${set.provider} app ${set.app_id}, schedule '${set.schedule}', detail ${set.detail ? 'on' : 'off'}, gap ${gapSecondsOf(set)} s`);
+        return 0;
+      });
+    }
+    case 'list': {
+      parseArgs({ args: rest, options: {} });
+      return withDatabase(io, async ({ database }) => {
+        const sets = await listWatchSets(database.db);
+        if (sets.length === 0) {
+          io.out('no watch sets (add one with: presence sets add NAME --provider tencent --app APPID)');
+          return 0;
+        }
+        const rows = await Promise.all(
+          sets.map(async (s) => [s.name, s.provider, s.app_id, s.schedule, s.detail ? 'yes' : 'no', String(gapSecondsOf(s)), s.enabled ? 'yes' : 'no', String(await countWatchedUsers(database.db, s.name))]),
+        );
+        for (const line of formatTable(['name', 'provider', 'app', 'schedule', 'detail', 'gap_s', 'enabled', 'users'], rows)) io.out(line);
+        return 0;
+      });
+    }
+    case 'remove':
+    case 'enable':
+    case 'disable': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      const name = positionals[0];
+      if (!name || positionals.length > 1) throw new InputError(`usage: presence sets ${sub} NAME`);
+      return withDatabase(io, async ({ database }) => {
+        if (sub === 'remove') await removeWatchSet(database.db, name);
+        else await setWatchSetEnabled(database.db, name, sub === 'enable');
+        io.out(`${sub === 'remove' ? 'removed' : `${sub}d`} watch set ${name}${sub === 'remove' ? ' (its recorded history stays)' : ''}`);
+        return 0;
+      });
+    }
+    default:
+      throw new InputError(`usage: presence sets add|list|remove|enable|disable ...${sub ? ` (unknown: ${sub})` : ''}`);
+  }
+}

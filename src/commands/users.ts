@@ -1,0 +1,29 @@
+import { parseArgs } from 'node:util';
+import { InputError } from '../errors.js';
+import { parseUserIds } from '../input/user-ids.js';
+import { getWatchSet } from '../store/watch-sets.js';
+import { addWatchedUsers, countWatchedUsers, removeWatchedUsers } from '../store/watched-users.js';
+import { readInput, withDatabase, type CommandIO } from './io.js';
+
+/** `presence users add|remove SET [FILE|-]`: one user ID per line; all or nothing. */
+export async function usersCommand(argv: string[], io: CommandIO): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'add' && sub !== 'remove') throw new InputError(`usage: presence users add|remove SET [FILE|-]${sub ? ` (unknown: ${sub})` : ''}`);
+  const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+  const [setName, file] = positionals;
+  if (!setName || positionals.length > 2) throw new InputError(`usage: presence users ${sub} SET [FILE|-]`);
+  return withDatabase(io, async ({ database }) => {
+    // The set first: an unknown set is reported before a long file is read and checked.
+    const set = await getWatchSet(database.db, setName);
+    const { text, source } = await readInput(io, file);
+    const ids = parseUserIds(text, set.provider, source);
+    if (sub === 'add') {
+      const added = await addWatchedUsers(database.db, set.name, ids);
+      io.out(`added ${added} user(s) to ${set.name}${ids.length > added ? ` (${ids.length - added} already there)` : ''}; ${await countWatchedUsers(database.db, set.name)} in all`);
+    } else {
+      const removed = await removeWatchedUsers(database.db, set.name, ids);
+      io.out(`removed ${removed} user(s) from ${set.name}${ids.length > removed ? ` (${ids.length - removed} were not in it)` : ''}; their history stays`);
+    }
+    return 0;
+  });
+}

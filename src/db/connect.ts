@@ -1,0 +1,85 @@
+// One Kysely<Database> over either a pg Pool (DATABASE_URL) or the embedded PGlite (no DATABASE_URL).
+import { join } from 'node:path';
+import { PGlite, types } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { PgliteDialect } from './pglite-dialect.js';
+import type { Database } from './schema.js';
+
+/** An open database and how to close it. */
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  /** `postgres` (a server) or `pglite` (embedded, one connection). */
+  kind: 'postgres' | 'pglite';
+  /** Where the data is, for people: the URL without its password, or the folder. */
+  location: string;
+  /** Closes the pool (or PGlite) and releases the data dir lock. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Where to connect: a server URL, or an embedded database folder (undefined: in memory, for tests). */
+export interface DatabaseTarget {
+  databaseUrl?: string | undefined;
+  dataDir?: string | undefined;
+  /** Most pool connections (pg only). */
+  poolSize?: number;
+}
+
+/** The URL with its password replaced, safe to print. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparseable DATABASE_URL)';
+  }
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let closing: Promise<void> | undefined;
+  return () => (closing ??= fn());
+}
+
+/** Opens the database named by `target`: a pg Pool for a URL, otherwise PGlite. */
+export async function openDatabase(target: DatabaseTarget, logger?: Logger): Promise<DatabaseHandle> {
+  if (target.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: target.databaseUrl,
+      max: target.poolSize ?? 10,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client's error (server restart) must not crash the daemon; the next query reconnects.
+    pool.on('error', (err) => logger?.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'idle database connection failed'));
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, kind: 'postgres', location: redactUrl(target.databaseUrl), close: once(() => db.destroy()) };
+  }
+  const release = target.dataDir ? lockDataDir(target.dataDir) : undefined;
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(target.dataDir ? join(target.dataDir, 'pgdata') : undefined, {
+      // Match pg: int8 and numeric as strings (no precision loss), the rest as pg parses them.
+      parsers: { [types.INT8]: (value: string) => value },
+    });
+  } catch (err) {
+    release?.();
+    throw err;
+  }
+  const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
+  return {
+    db,
+    kind: 'pglite',
+    location: target.dataDir ?? '(in memory)',
+    close: once(async () => {
+      try {
+        await db.destroy();
+        await pglite.close();
+      } finally {
+        release?.();
+      }
+    }),
+  };
+}

@@ -1,0 +1,101 @@
+// Numbered, forward-only SQL migrations from migrations/ (after graphile-worker's migrate.ts).
+// Each one runs in its own transaction under an advisory lock, so instances starting together
+// apply it once; a database carrying a migration this code does not know is refused.
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { DatabaseError } from '../errors.js';
+import type { Database } from './schema.js';
+
+/** A migration file: `0001_initial.sql` is id 1, name `initial`. */
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+/** The folder of migration files, beside src/ and dist/. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+/** Any constant works; it must only differ from the app advisory locks of the pollers. */
+const MIGRATION_LOCK_KEY = 7_143_219_001;
+
+/** Reads the migration files in order. Throws on a malformed name or a repeated number. */
+export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  const migrations: Migration[] = [];
+  for (const file of readdirSync(dir).sort()) {
+    if (!file.endsWith('.sql')) continue;
+    const match = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
+    if (!match?.[1] || !match[2]) throw new DatabaseError('ERR_MIGRATION', `Migration file ${file} must be named NNNN_name.sql`);
+    const id = Number(match[1]);
+    if (migrations.some((m) => m.id === id)) throw new DatabaseError('ERR_MIGRATION', `Two migration files are numbered ${match[1]}`);
+    migrations.push({ id, name: match[2], sql: readFileSync(`${dir}/${file}`, 'utf8') });
+  }
+  return migrations;
+}
+
+async function lock(trx: Transaction<Database>): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY}::bigint)`.execute(trx);
+}
+
+async function applied(trx: Transaction<Database>): Promise<Array<{ id: number; name: string }>> {
+  return trx.selectFrom('presence_migration').select(['id', 'name']).orderBy('id').execute();
+}
+
+function label(m: { id: number; name: string }): string {
+  return `${String(m.id).padStart(4, '0')}_${m.name}`;
+}
+
+/** Refuses a database migrated by newer code, or whose history differs from these files. */
+function checkKnown(done: Array<{ id: number; name: string }>, known: Migration[]): void {
+  for (const row of done) {
+    const file = known.find((m) => m.id === row.id);
+    if (!file) {
+      throw new DatabaseError(
+        'ERR_DB_NEWER_THAN_CODE',
+        `The database has migration ${label(row)}, which this version of presence-poller does not know: ` +
+          'it was migrated by a newer version. Upgrade presence-poller here (or point DATABASE_URL at another database); refusing to start.',
+      );
+    }
+    if (file.name !== row.name) {
+      throw new DatabaseError('ERR_MIGRATION', `Migration ${row.id} is ${label(row)} in the database but ${label(file)} in the code`);
+    }
+  }
+}
+
+/** Applies pending migrations; returns the labels of those it applied. */
+export async function migrate(db: Kysely<Database>, migrations: Migration[] = readMigrations()): Promise<string[]> {
+  await db.transaction().execute(async (trx) => {
+    await lock(trx);
+    await sql`CREATE TABLE IF NOT EXISTS presence_migration (
+      id integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`.execute(trx);
+    checkKnown(await applied(trx), migrations);
+  });
+  const ran: string[] = [];
+  for (const migration of migrations) {
+    await db.transaction().execute(async (trx) => {
+      await lock(trx);
+      // Another instance may have applied it while this one waited for the lock.
+      const done = await applied(trx);
+      checkKnown(done, migrations);
+      if (done.some((row) => row.id === migration.id)) return;
+      try {
+        await sql.raw(migration.sql).execute(trx);
+      } catch (cause) {
+        throw new DatabaseError('ERR_MIGRATION', `Migration ${label(migration)} failed: ${(cause as Error).message}`, { cause });
+      }
+      await trx.insertInto('presence_migration').values({ id: migration.id, name: migration.name }).execute();
+      ran.push(label(migration));
+    });
+  }
+  return ran;
+}
+
+/** Creates this month's and the next `monthsAhead` months' history partitions; returns how many were created. */
+export async function ensurePartitions(db: Kysely<Database>, monthsAhead = 3): Promise<number> {
+  const { rows } = await sql<{ created: number }>`SELECT presence_ensure_partitions(${monthsAhead}::int) AS created`.execute(db);
+  return rows[0]?.created ?? 0;
+}

@@ -1,0 +1,171 @@
+// One poll cycle of one watch set: stream its users by keyset pagination in batches the provider
+// accepts, call the provider at the ceiling with bounded concurrency, and record each batch in its
+// own transaction. A batch that fails leaves its users unobserved this cycle; the gap rule of the
+// next observation says so in the history (semantic 3). Nothing is ever guessed.
+import type { Kysely } from 'kysely';
+import pLimit from 'p-limit';
+import type { Database } from '../db/schema.js';
+import { PresenceError, ProviderError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { StateProvider } from '../providers/types.js';
+import { finishPollCycle, startPollCycle, type CycleCounts } from '../store/poll-cycles.js';
+import { recordObservations } from '../store/record-observations.js';
+import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
+import { streamPollableUsers } from '../store/watched-users.js';
+import type { CycleStatus } from '../db/schema.js';
+import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
+import { scheduleIntervalSeconds } from './schedule.js';
+import type { SlidingWindowLimiter } from './sliding-window-limiter.js';
+
+/** What a cycle needs. */
+export interface CycleContext {
+  db: Kysely<Database>;
+  set: WatchSet;
+  provider: StateProvider;
+  limiter: SlidingWindowLimiter;
+  /** Most calls in flight. */
+  concurrency: number;
+  logger: Logger;
+  /** Stop taking new batches (shutdown); batches in flight still finish and commit. */
+  stopSignal?: AbortSignal;
+  /** Abort calls in flight (shutdown deadline passed). */
+  abortSignal?: AbortSignal;
+  retry?: RetryPolicy;
+  /** Called after each batch with the running counts (progress display). */
+  onBatch?: (counts: Readonly<CycleCounts>) => void;
+}
+
+/** The outcome of a cycle, as stored in poll_cycle plus detail for logs and summaries. */
+export interface CycleSummary extends CycleCounts {
+  id: string;
+  set: string;
+  status: CycleStatus;
+  error: string | null;
+  startedAt: Date;
+  durationMs: number;
+  /** Transitions by `from→to`. */
+  pairs: Record<string, number>;
+  /** Failed batches by error code. */
+  failures: Record<string, number>;
+}
+
+function errorCode(err: unknown): string {
+  return err instanceof PresenceError ? err.code : 'ERR_DATABASE';
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Runs one cycle of `set` to the end and records it in poll_cycle. Throws only if poll_cycle itself cannot be written. */
+export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
+  const { db, set, provider, limiter, logger } = ctx;
+  const startedAt = new Date();
+  const started = performance.now();
+  const id = await startPollCycle(db, set.name, startedAt);
+  const gapSeconds = gapSecondsOf(set);
+  // Retries must not push a batch past the next tick of the schedule.
+  const deadline = started + scheduleIntervalSeconds(set.schedule) * 1000;
+  const counts: CycleCounts = { users: 0, observed: 0, failed: 0, calls: 0, transitions: 0 };
+  const pairs: Record<string, number> = {};
+  const failures: Record<string, number> = {};
+  let firstError: string | null = null;
+  let fatal: ProviderError | undefined;
+  const limit = pLimit(ctx.concurrency);
+  const inFlight = new Set<Promise<void>>();
+
+  const pollBatch = async (userIds: string[]): Promise<void> => {
+    try {
+      const result = await withRetries(
+        async () => {
+          await limiter.acquire(ctx.abortSignal);
+          counts.calls++;
+          return provider.queryState(userIds, { detail: set.detail, signal: ctx.abortSignal });
+        },
+        {
+          policy: ctx.retry ?? DEFAULT_RETRY,
+          deadline,
+          signal: ctx.abortSignal,
+          onRetry: (err, attempt, delayMs) =>
+            logger.debug({ set: set.name, code: err.code, providerCode: err.providerCode, attempt, delayMs: Math.round(delayMs) }, 'retrying batch'),
+        },
+      );
+      const observedAt = new Date();
+      const recorded = await db.transaction().execute((trx) =>
+        recordObservations(trx, { provider: set.provider, appId: set.app_id, observedAt, gapSeconds, source: 'poll', observations: result.observations }),
+      );
+      counts.observed += result.observations.length;
+      counts.failed += userIds.length - result.observations.length;
+      counts.transitions += recorded.transitions;
+      for (const [pair, n] of Object.entries(recorded.pairs)) pairs[pair] = (pairs[pair] ?? 0) + n;
+      for (const e of result.accountErrors) failures[`account:${e.errorCode}`] = (failures[`account:${e.errorCode}`] ?? 0) + 1;
+    } catch (err) {
+      counts.failed += userIds.length;
+      const code = errorCode(err);
+      failures[code] = (failures[code] ?? 0) + 1;
+      firstError ??= describe(err);
+      if (err instanceof ProviderError && (err.code === 'ERR_PROVIDER_FATAL' || err.code === 'ERR_PROVIDER_LOCKED')) fatal ??= err;
+      logger.warn({ set: set.name, code, providerCode: err instanceof ProviderError ? err.providerCode : undefined, users: userIds.length, err: describe(err) }, 'batch failed');
+    }
+    ctx.onBatch?.(counts);
+  };
+
+  let interrupted = false;
+  try {
+    for await (const page of streamPollableUsers(db, set.name, provider.maxBatch)) {
+      if (ctx.stopSignal?.aborted || ctx.abortSignal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      if (fatal) {
+        // Polling this app cannot succeed until its configuration is fixed: do not hammer it.
+        counts.users += page.length;
+        counts.failed += page.length;
+        continue;
+      }
+      counts.users += page.length;
+      const task = limit(() => pollBatch(page));
+      inFlight.add(task);
+      void task.finally(() => inFlight.delete(task));
+      // Bounded read-ahead: never hold more pages than can be in flight.
+      if (inFlight.size >= ctx.concurrency * 2) await Promise.race(inFlight);
+    }
+  } catch (err) {
+    // Reading the users failed (database): record what we have.
+    failures[errorCode(err)] = (failures[errorCode(err)] ?? 0) + 1;
+    firstError ??= `reading watched users failed: ${describe(err)}`;
+  }
+  await Promise.all(inFlight);
+
+  const status: CycleStatus = interrupted
+    ? 'interrupted'
+    : counts.failed === 0 && firstError === null
+      ? 'ok'
+      : counts.observed > 0
+        ? 'partial'
+        : 'failed';
+  const errorText =
+    firstError === null
+      ? null
+      : `${Object.entries(failures)
+          .filter(([code]) => !code.startsWith('account:'))
+          .map(([code, n]) => `${code} ×${n}`)
+          .join(', ')}; first: ${firstError}`;
+  await finishPollCycle(db, id, counts, status, errorText);
+  const summary: CycleSummary = {
+    id,
+    set: set.name,
+    status,
+    error: errorText,
+    startedAt,
+    durationMs: Math.round(performance.now() - started),
+    pairs,
+    failures,
+    ...counts,
+  };
+  logger.info(
+    { set: set.name, cycle: id, status, users: counts.users, observed: counts.observed, failed: counts.failed, calls: counts.calls, transitions: counts.transitions, durationMs: summary.durationMs, ...(fatal ? { setting: fatal.setting, code: fatal.code } : {}) },
+    'cycle finished',
+  );
+  return summary;
+}

@@ -1,0 +1,185 @@
+// The daemon's scheduler: one node-cron task per enabled watch set, re-read from Postgres every
+// reload interval, so added, changed and disabled sets take effect without a restart. A set's
+// cycles never overlap: a tick that finds the previous cycle still running is skipped and counted.
+// stop() (after pg-boss's timekeeper) is safe to call twice, clears every timer and waits for the
+// cycles in flight.
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Kysely } from 'kysely';
+import type { Config } from '../config.js';
+import type { Database } from '../db/schema.js';
+import { ensurePartitions } from '../db/migrator.js';
+import { PresenceError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { listWatchSets, type WatchSet } from '../store/watch-sets.js';
+import { ProviderRegistry } from './provider-registry.js';
+import { runCycle, type CycleSummary } from './run-cycle.js';
+
+/** Partitions are checked this often (they are created months ahead, so hourly is plenty). */
+const PARTITION_CHECK_MS = 60 * 60 * 1000;
+
+interface ScheduledSet {
+  set: WatchSet;
+  /** What the task was built from; a change rebuilds it. */
+  fingerprint: string;
+  task: ScheduledTask;
+  running: Promise<void> | undefined;
+  skipped: number;
+}
+
+/** Options of the scheduler. */
+export interface SchedulerOptions {
+  db: Kysely<Database>;
+  config: Config;
+  logger: Logger;
+  /** Called after every cycle (tests, metrics). */
+  onCycle?: (summary: CycleSummary) => void;
+}
+
+function fingerprint(set: WatchSet): string {
+  return JSON.stringify([set.provider, set.app_id, set.schedule, set.detail, set.gap_seconds]);
+}
+
+/** Runs the enabled watch sets on their schedules until stop(). */
+export class Scheduler {
+  private readonly sets = new Map<string, ScheduledSet>();
+  private readonly registry: ProviderRegistry;
+  private readonly stopController = new AbortController();
+  private readonly abortController = new AbortController();
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> | undefined;
+  private lastPartitionCheck = 0;
+  private stopping: Promise<void> | undefined;
+  /** Ticks skipped because the set's previous cycle was still running, by set. */
+  readonly skippedTicks = new Map<string, number>();
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.registry = new ProviderRegistry(options.config);
+  }
+
+  /** Loads the sets and schedules them; then reloads every `reloadIntervalMs`. */
+  async start(): Promise<void> {
+    await this.reload();
+    this.reloadTimer = setInterval(() => {
+      this.reloading ??= this.reload().finally(() => (this.reloading = undefined));
+    }, this.options.config.reloadIntervalMs);
+  }
+
+  /** The names of the sets currently scheduled. */
+  scheduledSets(): string[] {
+    return [...this.sets.keys()].sort();
+  }
+
+  /** Re-reads watch sets and (re)schedules what changed. Logs, rather than throws, a database failure. */
+  async reload(): Promise<void> {
+    if (this.stopController.signal.aborted) return;
+    const { db, logger } = this.options;
+    let enabled: WatchSet[];
+    try {
+      if (Date.now() - this.lastPartitionCheck > PARTITION_CHECK_MS) {
+        const created = await ensurePartitions(db);
+        this.lastPartitionCheck = Date.now();
+        if (created > 0) logger.info({ created }, 'created history partitions');
+      }
+      enabled = await listWatchSets(db, { enabledOnly: true });
+    } catch (err) {
+      logger.error({ code: 'ERR_DATABASE', err: (err as Error).message }, 'reloading watch sets failed; keeping the current schedule');
+      return;
+    }
+    if (this.stopController.signal.aborted) return;
+    const wanted = new Map(enabled.map((s) => [s.name, s]));
+    for (const [name, scheduled] of this.sets) {
+      const next = wanted.get(name);
+      if (!next || fingerprint(next) !== scheduled.fingerprint) {
+        await scheduled.task.destroy();
+        this.sets.delete(name);
+        logger.info({ set: name }, next ? 'watch set changed; rescheduling' : 'watch set removed or disabled; unscheduled');
+      }
+    }
+    for (const set of enabled) {
+      if (this.sets.has(set.name)) continue;
+      if (set.provider === 'tencent' && !this.options.config.tencent.hasSecretKeyFor(set.app_id)) {
+        logger.error({ set: set.name, code: 'ERR_CONFIG', setting: `TIM_SECRET_KEY_${set.app_id}` }, `not polling set ${set.name}: set TIM_SECRET_KEY or TIM_SECRET_KEY_${set.app_id}`);
+        continue;
+      }
+      this.schedule(set);
+    }
+  }
+
+  private schedule(set: WatchSet): void {
+    const entry: ScheduledSet = {
+      set,
+      fingerprint: fingerprint(set),
+      running: undefined,
+      skipped: 0,
+      task: cron.schedule(set.schedule, () => this.tick(set.name), { name: `presence:${set.name}` }),
+    };
+    this.sets.set(set.name, entry);
+    this.options.logger.info({ set: set.name, schedule: set.schedule, app: set.app_id, provider: set.provider }, 'watch set scheduled');
+  }
+
+  private tick(name: string): void {
+    const entry = this.sets.get(name);
+    if (!entry || this.stopController.signal.aborted) return;
+    if (entry.running) {
+      entry.skipped++;
+      this.skippedTicks.set(name, (this.skippedTicks.get(name) ?? 0) + 1);
+      this.options.logger.warn({ set: name, skipped: entry.skipped }, 'previous cycle still running; tick skipped');
+      return;
+    }
+    entry.running = this.cycle(entry.set).finally(() => {
+      entry.running = undefined;
+    });
+  }
+
+  /** Runs one cycle of a set now (the daemon's tick). */
+  private async cycle(set: WatchSet): Promise<void> {
+    const { db, config, logger } = this.options;
+    try {
+      const summary = await runCycle({
+        db,
+        set,
+        provider: this.registry.stateClient(set.provider, set.app_id),
+        limiter: this.registry.stateLimiter(set.provider, set.app_id),
+        concurrency: config.http.concurrency,
+        logger,
+        stopSignal: this.stopController.signal,
+        abortSignal: this.abortController.signal,
+      });
+      this.options.onCycle?.(summary);
+    } catch (err) {
+      const code = err instanceof PresenceError ? err.code : 'ERR_DATABASE';
+      logger.error({ set: set.name, code, err: (err as Error).message }, 'cycle failed');
+    }
+  }
+
+  /** Stops scheduling, lets in-flight batches commit (aborting calls after `shutdownTimeoutMs`), closes clients. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.stopController.abort(new Error('scheduler stopping'));
+    if (this.reloadTimer) clearInterval(this.reloadTimer);
+    await this.reloading;
+    const running: Promise<void>[] = [];
+    for (const entry of this.sets.values()) {
+      await entry.task.destroy();
+      if (entry.running) running.push(entry.running);
+    }
+    this.sets.clear();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.options.logger.warn('shutdown deadline reached; aborting calls in flight');
+        this.abortController.abort(new Error('shutdown deadline reached'));
+        resolve();
+      }, this.options.config.shutdownTimeoutMs);
+    });
+    await Promise.race([Promise.all(running), deadline]);
+    clearTimeout(timer);
+    // After an abort the cycles finish quickly (their calls reject); wait so nothing writes after close.
+    await Promise.all(running);
+    await this.registry.close();
+  }
+}

@@ -1,0 +1,249 @@
+// One Tencent IM app's REST client: exactly one HTTP call per method, no retries and no rate limiting
+// (those are the poller's, which sees every app). Its job is to turn every way a call can fail into a
+// ProviderError with a stable code, and to keep the UserSig (a bearer credential carried in the
+// query string) out of everything it throws.
+import { randomInt } from 'node:crypto';
+import { Pool } from 'undici';
+import type { HttpConfig, TencentStateApi } from '../../config.js';
+import { ProviderError } from '../../errors.js';
+import type { ProviderErrorCode } from '../../errors.js';
+import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
+import { checkEnvelope, parseAccountCheckResponse, parseStateResponse } from './parse.js';
+import type { AccountCheckResult } from './parse.js';
+import { UserSigCache } from './usersig.js';
+
+/** Most accounts one querystate / query_online_status call accepts (more is Tencent error 90011). */
+export const TENCENT_STATE_BATCH = 500;
+/** Most accounts one account_check call accepts. */
+export const TENCENT_ACCOUNT_CHECK_BATCH = 100;
+
+/** Settings of one Tencent IM app's client. */
+export interface TencentClientOptions {
+  /** The app's SDKAppID (digits). */
+  sdkAppId: string;
+  /** App admin identifier that signs the calls. */
+  admin: string;
+  /** The app's secret key; used only to make UserSigs. */
+  secretKey: string;
+  /** Base URL, e.g. `https://console.tim.qq.com` (a path prefix is kept). */
+  endpoint: string;
+  /** Which name of the state API to call. */
+  stateApi: TencentStateApi;
+  http: HttpConfig;
+  /** Validity of each UserSig, seconds (default one day). */
+  userSigExpireSeconds?: number;
+}
+
+/** Options of one account_check call. */
+export interface AccountCheckOptions {
+  /** Aborts the HTTP call (shutdown). */
+  signal?: AbortSignal;
+}
+
+// 2^32: crypto.randomInt's upper bound is exclusive, and `random` may be any uint32.
+const UINT32_END = 0x1_0000_0000;
+// What a non-200 body may cost us to drain before the socket is given up rather than reused.
+const DRAIN_LIMIT = 64 * 1024;
+
+function stringProp(value: unknown, key: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const prop = (value as Record<string, unknown>)[key];
+  return typeof prop === 'string' ? prop : undefined;
+}
+
+/** Replaces every occurrence of the secrets in `text`. */
+function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length > 0) out = out.split(s).join('[redacted]');
+  return out;
+}
+
+/**
+ * A stand-in for a transport error that keeps only its name, code and (scrubbed) message. undici's
+ * errors carry extra properties (SocketError.socket, HTTPParserError.data with raw bytes) that are
+ * not ours to vouch for, so none of them is passed on.
+ */
+function safeCause(err: unknown, secrets: readonly string[]): Error {
+  const message = scrub(err instanceof Error ? err.message : String(err), secrets);
+  const cause = new Error(message);
+  cause.name = stringProp(err, 'name') ?? 'Error';
+  // Our own frames would only point here; the name and message are what a log reader needs.
+  cause.stack = `${cause.name}: ${message}`;
+  const code = stringProp(err, 'code');
+  if (code !== undefined) Object.defineProperty(cause, 'code', { value: code, enumerable: true });
+  return cause;
+}
+
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const CLOSED_CODES: ReadonlySet<string> = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+
+/** A Tencent IM REST client for one app. Each method makes exactly one HTTP call. */
+export class TencentClient implements StateProvider {
+  readonly provider = 'tencent';
+  readonly maxBatch = TENCENT_STATE_BATCH;
+  readonly sdkAppId: string;
+  private readonly admin: string;
+  private readonly stateApi: TencentStateApi;
+  private readonly http: HttpConfig;
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly pool: Pool;
+  private readonly userSigCache: UserSigCache;
+  // Kept only to scrub it from anything we throw; never put into a message.
+  private readonly secretKey: string;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: TencentClientOptions) {
+    const { sdkAppId, admin, secretKey, endpoint, stateApi, http } = options;
+    const appNumber = Number(sdkAppId);
+    if (!/^\d+$/.test(sdkAppId) || !Number.isSafeInteger(appNumber)) {
+      throw new ProviderError('ERR_PROVIDER_FATAL', `Tencent IM app id must be digits, got ${JSON.stringify(sdkAppId)}`, {
+        provider: 'tencent',
+        setting: 'sets add --app',
+      });
+    }
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw new ProviderError('ERR_PROVIDER_FATAL', `TIM_ENDPOINT is not a URL: ${JSON.stringify(endpoint)}`, {
+        provider: 'tencent',
+        setting: 'TIM_ENDPOINT',
+      });
+    }
+    this.sdkAppId = sdkAppId;
+    this.admin = admin;
+    this.stateApi = stateApi;
+    this.http = http;
+    this.secretKey = secretKey;
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.userSigCache = new UserSigCache(secretKey, appNumber, admin, options.userSigExpireSeconds ?? 86_400);
+    this.pool = new Pool(this.origin, {
+      connections: http.concurrency,
+      connect: { timeout: http.connectTimeoutMs },
+      headersTimeout: http.headersTimeoutMs,
+      bodyTimeout: http.bodyTimeoutMs,
+    });
+  }
+
+  /** Asks for the online state of 1..500 accounts (`IsNeedDetail` follows `detail`). Throws ProviderError. */
+  async queryState(userIds: readonly string[], options: StateQueryOptions): Promise<StateQueryResult> {
+    this.checkBatch(this.stateApi, userIds, TENCENT_STATE_BATCH);
+    const body = await this.call(this.stateApi, `openim/${this.stateApi}`, { To_Account: userIds, IsNeedDetail: options.detail ? 1 : 0 }, options.signal);
+    return parseStateResponse(body, options.detail);
+  }
+
+  /** Asks whether 1..100 accounts were imported into the app. Throws ProviderError. */
+  async accountCheck(userIds: readonly string[], options: AccountCheckOptions = {}): Promise<AccountCheckResult> {
+    this.checkBatch('account_check', userIds, TENCENT_ACCOUNT_CHECK_BATCH);
+    const payload = { CheckItem: userIds.map((UserID) => ({ UserID })) };
+    const body = await this.call('account_check', 'im_open_login_svc/account_check', payload, options.signal);
+    return parseAccountCheckResponse(body);
+  }
+
+  /** Closes the keep-alive connections after in-flight calls finish; safe to call more than once. */
+  close(): Promise<void> {
+    this.closing ??= this.pool.close();
+    return this.closing;
+  }
+
+  private checkBatch(api: string, userIds: readonly string[], max: number): void {
+    // Thrown before sending: an oversized batch is the caller's bug, and Tencent would refuse it
+    // anyway (90011) after spending a call from the rate budget.
+    if (userIds.length === 0 || userIds.length > max) {
+      throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', `Tencent IM ${api} takes 1 to ${max} accounts a call, got ${userIds.length}`, {
+        provider: 'tencent',
+      });
+    }
+  }
+
+  /** POSTs `payload` to `v4/<command>` and returns the parsed body after checking the envelope. */
+  private async call(api: string, command: string, payload: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+    if (this.closing !== undefined) {
+      throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', `Tencent IM ${api} called after the client was closed`, { provider: 'tencent' });
+    }
+    const userSig = this.userSigCache.get();
+    const secrets = [userSig, this.secretKey];
+    const query = new URLSearchParams({
+      sdkappid: this.sdkAppId,
+      identifier: this.admin,
+      usersig: userSig,
+      random: String(randomInt(0, UINT32_END)),
+      contenttype: 'json',
+    });
+    let status: number;
+    let text: string;
+    try {
+      const response = await this.pool.request({
+        method: 'POST',
+        path: `${this.basePath}/v4/${command}?${query.toString()}`,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+        headersTimeout: this.http.headersTimeoutMs,
+        bodyTimeout: this.http.bodyTimeoutMs,
+        signal,
+      });
+      status = response.statusCode;
+      if (status !== 200) {
+        // Drained so the keep-alive socket can serve the next call.
+        await response.body.dump({ limit: DRAIN_LIMIT });
+        text = '';
+      } else {
+        text = await response.body.text();
+      }
+    } catch (err) {
+      throw this.transportError(api, err, signal, secrets);
+    }
+    if (status !== 200) {
+      throw new ProviderError('ERR_PROVIDER_HTTP', `Tencent IM ${api}: HTTP ${status} from ${this.origin}`, {
+        provider: 'tencent',
+        httpStatus: status,
+      });
+    }
+    // Scrubbed before parsing so that no later message quoting the body can carry a secret.
+    const safeText = scrub(text, secrets);
+    let body: unknown;
+    try {
+      body = JSON.parse(safeText);
+    } catch {
+      const snippet = safeText.length > 80 ? `${safeText.slice(0, 77)}...` : safeText;
+      throw new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `Tencent IM ${api} answered with non-JSON: ${JSON.stringify(snippet)}`, {
+        provider: 'tencent',
+      });
+    }
+    try {
+      checkEnvelope(body, api, this.sdkAppId);
+    } catch (err) {
+      // The caller retries a SIG_EXPIRED call once; that retry must carry a freshly made sig.
+      if (err instanceof ProviderError && err.code === 'ERR_PROVIDER_SIG_EXPIRED') this.userSigCache.invalidate();
+      throw err;
+    }
+    return body;
+  }
+
+  /** Maps an undici or socket error to a ProviderError; an abort passes through unchanged. */
+  private transportError(api: string, err: unknown, signal: AbortSignal | undefined, secrets: readonly string[]): unknown {
+    // The caller aborted (shutdown): hand back its own reason so it can tell its abort from a failure.
+    if (signal?.aborted === true || stringProp(err, 'name') === 'AbortError') return err;
+    const code = stringProp(err, 'code') ?? 'unknown';
+    let providerCode: ProviderErrorCode = 'ERR_PROVIDER_NETWORK';
+    let what = `network error (${code})`;
+    if (TIMEOUT_CODES.has(code)) {
+      providerCode = 'ERR_PROVIDER_TIMEOUT';
+      what =
+        code === 'UND_ERR_HEADERS_TIMEOUT'
+          ? `no response headers within ${this.http.headersTimeoutMs} ms`
+          : code === 'UND_ERR_BODY_TIMEOUT'
+            ? `response body stalled for ${this.http.bodyTimeoutMs} ms`
+            : `could not connect within ${this.http.connectTimeoutMs} ms`;
+    } else if (CLOSED_CODES.has(code)) {
+      providerCode = 'ERR_PROVIDER_BAD_REQUEST';
+      what = 'the client was closed';
+    }
+    return new ProviderError(providerCode, `Tencent IM ${api}: ${what} calling ${this.origin}`, {
+      provider: 'tencent',
+      cause: safeCause(err, secrets),
+    });
+  }
+}

@@ -1,0 +1,104 @@
+// `presence simulate`: runs the fake Tencent IM server in the foreground for the demo and for
+// trying the poller without an account. Runs until SIGINT/SIGTERM.
+import { parseArgs } from 'node:util';
+import { InputError } from '../errors.js';
+import { startSimulator } from './server.js';
+import { PresenceWorld } from './world.js';
+
+/** Where the command reads its environment and writes its output (the process's by default). */
+export interface SimulateIo {
+  env?: NodeJS.ProcessEnv;
+  stdout?: (line: string) => void;
+  stderr?: (line: string) => void;
+  /** Stops the simulator when aborted, in addition to SIGINT/SIGTERM. */
+  signal?: AbortSignal;
+}
+
+const USAGE =
+  'usage: presence simulate [--port N] [--host 127.0.0.1] [--seed S] [--dwell-ms N] [--latency-ms N] [--rps N] [--log FILE] [--admin ID]';
+
+function numberOption(raw: string | undefined, name: string, fallback: number, valid: (n: number) => boolean, rule: string): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === '' || !valid(n)) throw new InputError(`--${name} must be ${rule}, got "${raw}"`);
+  return n;
+}
+
+/** Runs `presence simulate`; resolves with the exit code once stopped. */
+export async function simulateCommand(argv: string[], io: SimulateIo = {}): Promise<number> {
+  const env = io.env ?? process.env;
+  const out = io.stdout ?? ((line: string) => process.stdout.write(line + '\n'));
+  const err = io.stderr ?? ((line: string) => process.stderr.write(line + '\n'));
+
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        seed: { type: 'string' },
+        'dwell-ms': { type: 'string' },
+        'latency-ms': { type: 'string' },
+        rps: { type: 'string' },
+        log: { type: 'string' },
+        admin: { type: 'string' },
+      },
+    }));
+  } catch (e) {
+    // parseArgs names the offending option in its message ("Unknown option '--x'").
+    err(`presence simulate: ${e instanceof Error ? e.message : String(e)}`);
+    err(USAGE);
+    return 2;
+  }
+
+  const secretKey = env['TIM_SECRET_KEY'];
+  if (!secretKey) {
+    err('Set TIM_SECRET_KEY to the key the simulator should accept');
+    return 2;
+  }
+  let port: number, dwell: number, latency: number, rps: number;
+  try {
+    port = numberOption(values['port'], 'port', 0, (n) => Number.isInteger(n) && n >= 0 && n <= 65_535, 'a port number (0 = any free port)');
+    dwell = numberOption(values['dwell-ms'], 'dwell-ms', 20_000, (n) => Number.isFinite(n) && n > 0, 'a positive number of milliseconds');
+    latency = numberOption(values['latency-ms'], 'latency-ms', 0, (n) => Number.isFinite(n) && n >= 0, 'a non-negative number of milliseconds');
+    rps = numberOption(values['rps'], 'rps', 100, (n) => Number.isInteger(n) && n > 0, 'a positive whole number of calls per second');
+  } catch (e) {
+    err(`presence simulate: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+
+  // Epoch 0 makes the world a function of wall-clock time: a restarted simulator with the same
+  // seed carries on where the last one was instead of reshuffling everyone.
+  const world = new PresenceWorld({ seed: values['seed'] ?? 'presence-simulator', meanDwellMs: dwell, epochMs: 0 });
+  const simulator = await startSimulator({
+    host: values['host'] ?? '127.0.0.1',
+    port,
+    secretKey,
+    admin: values['admin'] ?? 'administrator',
+    world,
+    rps: { querystate: rps, accountCheck: rps },
+    latencyMs: latency,
+    // A long-running process must not grow without bound; --log keeps the answers on disk instead.
+    logAnswers: false,
+    ...(values['log'] !== undefined ? { answerLogFile: values['log'] } : {}),
+  });
+  out(`simulator listening on ${simulator.url} (TIM_ENDPOINT for the poller)`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      io.signal?.removeEventListener('abort', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    if (io.signal?.aborted) stop();
+    else io.signal?.addEventListener('abort', stop);
+  });
+  await simulator.close();
+  return 0;
+}

@@ -1,0 +1,103 @@
+// The diff of one batch, in one SQL statement (DESIGN.md semantics 1-4). Memory stays O(batch)
+// and several writers stay consistent because the database, not the process, holds the last state.
+import { sql, type Kysely } from 'kysely';
+import type { Database, TransitionSource } from '../db/schema.js';
+import type { Observation, ProviderName } from '../providers/types.js';
+
+/** One batch of observations of one app, all made at `observedAt`. */
+export interface ObservationBatch {
+  provider: ProviderName;
+  appId: string;
+  /** When the provider answered. Becomes `changed_at` of new states and `last_seen_at` of all. */
+  observedAt: Date;
+  /** A user last seen longer ago than this gets the Unknown pair (semantic 3). */
+  gapSeconds: number;
+  source: TransitionSource;
+  observations: readonly Observation[];
+}
+
+/** What a batch wrote. */
+export interface RecordResult {
+  /** Transitions appended. */
+  transitions: number;
+  /** Appended transitions by `from→to` (from is `null` for first observations). */
+  pairs: Record<string, number>;
+}
+
+/**
+ * Records a batch: appends transitions and updates presence_current in one statement (run it
+ * inside the batch's transaction). An observation no newer than the user's last_seen_at changes
+ * nothing, so replaying a batch is harmless.
+ */
+export async function recordObservations(db: Kysely<Database>, batch: ObservationBatch): Promise<RecordResult> {
+  if (batch.observations.length === 0) return { transitions: 0, pairs: {} };
+  const userIds = batch.observations.map((o) => o.userId);
+  const states = batch.observations.map((o) => o.state);
+  const platforms = batch.observations.map((o) => (o.platforms === null ? null : JSON.stringify(o.platforms)));
+  const t = batch.observedAt;
+  const gap = sql`make_interval(secs => ${batch.gapSeconds}::double precision)`;
+  const { rows } = await sql<{ from_state: string | null; to_state: string; n: number }>`
+    WITH obs AS (
+      SELECT o.user_id, o.state, o.platforms::jsonb AS platforms
+      FROM unnest(${userIds}::text[], ${states}::text[], ${platforms}::text[]) AS o(user_id, state, platforms)
+    ),
+    prev AS (
+      SELECT c.user_id, c.state, c.platforms, c.last_seen_at
+      FROM presence_current c
+      JOIN obs o ON o.user_id = c.user_id
+      WHERE c.provider = ${batch.provider} AND c.app_id = ${batch.appId}::bigint
+      FOR UPDATE OF c
+    ),
+    diff AS (
+      SELECT o.user_id, o.state, o.platforms,
+             p.state AS prev_state, p.last_seen_at AS prev_seen,
+             p.user_id IS NULL AS is_first,
+             p.user_id IS NOT NULL AND ${t}::timestamptz - p.last_seen_at > ${gap} AS is_gap,
+             p.user_id IS NOT NULL AND (p.state IS DISTINCT FROM o.state OR p.platforms IS DISTINCT FROM o.platforms) AS is_change
+      FROM obs o
+      LEFT JOIN prev p ON p.user_id = o.user_id
+      WHERE p.user_id IS NULL OR p.last_seen_at < ${t}::timestamptz
+    ),
+    upserted AS (
+      INSERT INTO presence_current AS c (provider, app_id, user_id, state, platforms, since, last_seen_at)
+      SELECT ${batch.provider}, ${batch.appId}::bigint, d.user_id, d.state, d.platforms, ${t}::timestamptz, ${t}::timestamptz
+      FROM diff d
+      ON CONFLICT (provider, app_id, user_id) DO UPDATE SET
+        state = excluded.state,
+        platforms = excluded.platforms,
+        since = CASE
+          WHEN c.state IS DISTINCT FROM excluded.state
+            OR c.platforms IS DISTINCT FROM excluded.platforms
+            OR excluded.last_seen_at - c.last_seen_at > ${gap}
+          THEN excluded.since ELSE c.since END,
+        last_seen_at = excluded.last_seen_at
+      WHERE c.last_seen_at < excluded.last_seen_at
+    ),
+    changes (user_id, from_state, to_state, changed_at, last_seen_at, platforms) AS (
+      -- First observation of a user.
+      SELECT user_id, NULL::text, state, ${t}::timestamptz, NULL::timestamptz, platforms FROM diff WHERE is_first
+      UNION ALL
+      -- After a gap: the old state ends at the last observation ...
+      SELECT user_id, prev_state, 'Unknown', prev_seen, prev_seen, NULL::jsonb FROM diff WHERE is_gap AND prev_state <> 'Unknown'
+      UNION ALL
+      -- ... and the observed state starts now; the change lies somewhere in (prev_seen, now].
+      SELECT user_id, 'Unknown', state, ${t}::timestamptz, prev_seen, platforms FROM diff WHERE is_gap
+      UNION ALL
+      SELECT user_id, prev_state, state, ${t}::timestamptz, prev_seen, platforms FROM diff WHERE is_change AND NOT is_gap
+    ),
+    inserted AS (
+      INSERT INTO presence_transition (provider, app_id, user_id, from_state, to_state, changed_at, last_seen_at, platforms, source)
+      SELECT ${batch.provider}, ${batch.appId}::bigint, user_id, from_state, to_state, changed_at, last_seen_at, platforms, ${batch.source}
+      FROM changes
+      RETURNING from_state, to_state
+    )
+    SELECT from_state, to_state, count(*)::int AS n FROM inserted GROUP BY from_state, to_state
+  `.execute(db);
+  const pairs: Record<string, number> = {};
+  let transitions = 0;
+  for (const row of rows) {
+    pairs[`${row.from_state ?? 'null'}→${row.to_state}`] = row.n;
+    transitions += row.n;
+  }
+  return { transitions, pairs };
+}

@@ -1,0 +1,94 @@
+// Watch sets: create, list, remove, enable/disable. Validation happens here so every entry point
+// (CLI, demo, tests) refuses the same bad input with the same message.
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Database, WatchSetTable } from '../db/schema.js';
+import { InputError, NotFoundError } from '../errors.js';
+import type { ProviderName } from '../providers/types.js';
+import { scheduleIntervalSeconds, validateSchedule } from '../poll/schedule.js';
+
+/** A watch set as read from the database. */
+export type WatchSet = Selectable<WatchSetTable>;
+
+/** Every minute, at second 0. */
+export const DEFAULT_SCHEDULE = '0 * * * * *';
+
+/** What `sets add` takes. */
+export interface NewWatchSet {
+  name: string;
+  provider: ProviderName;
+  appId: string;
+  schedule?: string;
+  detail?: boolean;
+  gapSeconds?: number | null;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Checks a new set's fields; throws InputError naming the bad one. */
+export function validateNewWatchSet(input: NewWatchSet): Required<NewWatchSet> {
+  if (!NAME.test(input.name)) {
+    throw new InputError(`set name ${JSON.stringify(input.name)} is invalid: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`);
+  }
+  if (input.provider !== 'tencent' && input.provider !== 'volcengine') {
+    throw new InputError(`--provider must be tencent or volcengine, got ${JSON.stringify(input.provider)}`);
+  }
+  if (!/^[1-9]\d{0,17}$/.test(input.appId)) {
+    throw new InputError(`--app must be the numeric app ID (SDKAppID or AppId), got ${JSON.stringify(input.appId)}`);
+  }
+  const schedule = input.schedule ?? DEFAULT_SCHEDULE;
+  validateSchedule(schedule);
+  const gapSeconds = input.gapSeconds ?? null;
+  if (gapSeconds !== null && (!Number.isInteger(gapSeconds) || gapSeconds <= 0)) {
+    throw new InputError(`--gap must be a positive whole number of seconds, got ${JSON.stringify(gapSeconds)}`);
+  }
+  return { name: input.name, provider: input.provider, appId: input.appId, schedule, detail: input.detail ?? false, gapSeconds };
+}
+
+/** Creates a watch set. Throws InputError on bad fields or an existing name. */
+export async function addWatchSet(db: Kysely<Database>, input: NewWatchSet): Promise<WatchSet> {
+  const set = validateNewWatchSet(input);
+  const row = await db
+    .insertInto('watch_set')
+    .values({ name: set.name, provider: set.provider, app_id: set.appId, schedule: set.schedule, detail: set.detail, gap_seconds: set.gapSeconds })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (!row) throw new InputError(`watch set ${set.name} already exists (remove it first, or pick another name)`);
+  return row;
+}
+
+/** Every watch set, by name. */
+export async function listWatchSets(db: Kysely<Database>, options: { enabledOnly?: boolean } = {}): Promise<WatchSet[]> {
+  let query = db.selectFrom('watch_set').selectAll().orderBy('name');
+  if (options.enabledOnly) query = query.where('enabled', '=', true);
+  return query.execute();
+}
+
+/** The named set, or NotFoundError listing what exists. */
+export async function getWatchSet(db: Kysely<Database>, name: string): Promise<WatchSet> {
+  const row = await db.selectFrom('watch_set').selectAll().where('name', '=', name).executeTakeFirst();
+  if (row) return row;
+  const names = (await listWatchSets(db)).map((s) => s.name);
+  throw new NotFoundError(`no watch set named ${JSON.stringify(name)}${names.length ? ` (sets: ${names.join(', ')})` : ' (there are no sets yet: presence sets add ...)'}`);
+}
+
+/** Removes a set and its users; the recorded history stays. */
+export async function removeWatchSet(db: Kysely<Database>, name: string): Promise<void> {
+  const result = await db.deleteFrom('watch_set').where('name', '=', name).executeTakeFirst();
+  if (result.numDeletedRows === 0n) await getWatchSet(db, name);
+}
+
+/** Enables or disables a set; the daemon picks it up at its next reload. */
+export async function setWatchSetEnabled(db: Kysely<Database>, name: string, enabled: boolean): Promise<void> {
+  const result = await db
+    .updateTable('watch_set')
+    .set({ enabled, updated_at: sql<Date>`now()` })
+    .where('name', '=', name)
+    .executeTakeFirst();
+  if (result.numUpdatedRows === 0n) await getWatchSet(db, name);
+}
+
+/** The set's gap threshold: its own, else three times its schedule's interval. */
+export function gapSecondsOf(set: Pick<WatchSet, 'gap_seconds' | 'schedule'>): number {
+  return set.gap_seconds ?? 3 * scheduleIntervalSeconds(set.schedule);
+}

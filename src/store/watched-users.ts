@@ -1,0 +1,71 @@
+// Users of a watch set: transactional bulk add/remove, and keyset-paginated streaming so a cycle
+// never holds a whole set in memory.
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+
+/** Rows per INSERT: keeps parameter counts far below Postgres' 65535 limit. */
+const CHUNK = 5_000;
+
+/** Adds users to a set in one transaction; users already in it are kept as they are. Returns how many were new. */
+export async function addWatchedUsers(db: Kysely<Database>, set: string, userIds: readonly string[], onProgress?: (done: number) => void): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    let added = 0;
+    for (let i = 0; i < userIds.length; i += CHUNK) {
+      const chunk = userIds.slice(i, i + CHUNK);
+      const result = await trx
+        .insertInto('watched_user')
+        .values(chunk.map((user_id) => ({ set, user_id })))
+        .onConflict((oc) => oc.columns(['set', 'user_id']).doNothing())
+        .executeTakeFirst();
+      added += Number(result.numInsertedOrUpdatedRows ?? 0n);
+      onProgress?.(Math.min(i + CHUNK, userIds.length));
+    }
+    return added;
+  });
+}
+
+/** Removes users from a set in one transaction; returns how many were there. Their history stays. */
+export async function removeWatchedUsers(db: Kysely<Database>, set: string, userIds: readonly string[]): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    let removed = 0;
+    for (let i = 0; i < userIds.length; i += CHUNK) {
+      const result = await trx
+        .deleteFrom('watched_user')
+        .where('set', '=', set)
+        .where('user_id', 'in', userIds.slice(i, i + CHUNK))
+        .executeTakeFirst();
+      removed += Number(result.numDeletedRows);
+    }
+    return removed;
+  });
+}
+
+/** Number of users in a set. */
+export async function countWatchedUsers(db: Kysely<Database>, set: string): Promise<number> {
+  const row = await db.selectFrom('watched_user').select((eb) => eb.fn.countAll<string>().as('n')).where('set', '=', set).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/**
+ * Yields the set's pollable users in pages of `pageSize`, by keyset pagination on user_id.
+ * Users known not to exist (NotImported) are skipped: they are never recorded as Offline.
+ */
+export async function* streamPollableUsers(db: Kysely<Database>, set: string, pageSize: number): AsyncGenerator<string[]> {
+  let after: string | undefined;
+  for (;;) {
+    let query = db
+      .selectFrom('watched_user')
+      .select('user_id')
+      .where('set', '=', set)
+      .where((eb) => eb.or([eb('account_status', 'is', null), eb('account_status', '<>', 'NotImported')]))
+      .orderBy('user_id')
+      .limit(pageSize);
+    if (after !== undefined) query = query.where('user_id', '>', after);
+    const rows = await query.execute();
+    if (rows.length === 0) return;
+    const page = rows.map((r) => r.user_id);
+    after = page.at(-1);
+    yield page;
+    if (rows.length < pageSize) return;
+  }
+}

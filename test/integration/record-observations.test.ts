@@ -1,0 +1,116 @@
+// DESIGN.md semantics 1-4, case by case, on the real diff statement.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { recordObservations, type ObservationBatch } from '../../src/store/record-observations.js';
+import type { Observation } from '../../src/providers/types.js';
+import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+
+let database: TestDatabase;
+const T0 = new Date('2026-03-01T10:00:00.000Z');
+const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
+
+function batch(seconds: number, observations: Observation[], gapSeconds = 180): ObservationBatch {
+  return { provider: 'tencent', appId: '1400000001', observedAt: at(seconds), gapSeconds, source: 'poll', observations };
+}
+const obs = (userId: string, state: Observation['state'], platforms: Observation['platforms'] = null): Observation => ({ userId, state, platforms });
+
+async function history(userId: string) {
+  return database.db
+    .selectFrom('presence_transition')
+    .select(['from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms', 'source'])
+    .where('user_id', '=', userId)
+    .orderBy('changed_at')
+    .orderBy('to_state')
+    .execute();
+}
+async function current(userId: string) {
+  return database.db.selectFrom('presence_current').selectAll().where('user_id', '=', userId).executeTakeFirstOrThrow();
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  await database.close();
+});
+beforeEach(async () => {
+  await database.db.deleteFrom('presence_transition').execute();
+  await database.db.deleteFrom('presence_current').execute();
+});
+
+describe(`recording observations (${DATABASE_KIND})`, () => {
+  it('appends a first-observation row with from_state NULL and no last_seen_at', async () => {
+    const result = await recordObservations(database.db, batch(0, [obs('u1', 'Online')]));
+    expect(result).toEqual({ transitions: 1, pairs: { 'null→Online': 1 } });
+    expect(await history('u1')).toEqual([
+      { from_state: null, to_state: 'Online', changed_at: at(0), last_seen_at: null, platforms: null, source: 'poll' },
+    ]);
+    expect(await current('u1')).toMatchObject({ state: 'Online', since: at(0), last_seen_at: at(0), app_id: '1400000001' });
+  });
+
+  it('appends nothing for unchanged observations but keeps last_seen_at exact', async () => {
+    await recordObservations(database.db, batch(0, [obs('u1', 'Offline')]));
+    const again = await recordObservations(database.db, batch(60, [obs('u1', 'Offline')]));
+    expect(again.transitions).toBe(0);
+    expect(await history('u1')).toHaveLength(1);
+    expect(await current('u1')).toMatchObject({ state: 'Offline', since: at(0), last_seen_at: at(60) });
+  });
+
+  it('records a change at the first observation in the new state, with the last one in the old', async () => {
+    await recordObservations(database.db, batch(0, [obs('u1', 'Offline')]));
+    await recordObservations(database.db, batch(60, [obs('u1', 'Offline')]));
+    await recordObservations(database.db, batch(120, [obs('u1', 'PushOnline')]));
+    const rows = await history('u1');
+    expect(rows[1]).toEqual({ from_state: 'Offline', to_state: 'PushOnline', changed_at: at(120), last_seen_at: at(60), platforms: null, source: 'poll' });
+    expect(await current('u1')).toMatchObject({ state: 'PushOnline', since: at(120), last_seen_at: at(120) });
+  });
+
+  it('treats a changed platform set as a transition for detail observations', async () => {
+    await recordObservations(database.db, batch(0, [obs('u1', 'Online', { Web: 'Online' })]));
+    await recordObservations(database.db, batch(60, [obs('u1', 'Online', { Web: 'Online' })]));
+    await recordObservations(database.db, batch(120, [obs('u1', 'Online', { Web: 'Online', iPhone: 'PushOnline' })]));
+    const rows = await history('u1');
+    expect(rows).toHaveLength(2);
+    expect(rows[1]).toMatchObject({ from_state: 'Online', to_state: 'Online', platforms: { Web: 'Online', iPhone: 'PushOnline' }, last_seen_at: at(60) });
+  });
+
+  it('writes the Unknown pair after a gap longer than the threshold, even when the state is the same', async () => {
+    await recordObservations(database.db, batch(0, [obs('u1', 'Online'), obs('u2', 'Offline')]));
+    const result = await recordObservations(database.db, batch(400, [obs('u1', 'Online'), obs('u2', 'PushOnline')]));
+    expect(result.pairs).toEqual({ 'Online→Unknown': 1, 'Offline→Unknown': 1, 'Unknown→Online': 1, 'Unknown→PushOnline': 1 });
+    expect((await history('u1')).slice(1)).toEqual([
+      { from_state: 'Online', to_state: 'Unknown', changed_at: at(0), last_seen_at: at(0), platforms: null, source: 'poll' },
+      { from_state: 'Unknown', to_state: 'Online', changed_at: at(400), last_seen_at: at(0), platforms: null, source: 'poll' },
+    ]);
+    expect(await current('u1')).toMatchObject({ state: 'Online', since: at(400), last_seen_at: at(400) });
+  });
+
+  it('does not write the Unknown pair for a gap exactly at the threshold', async () => {
+    await recordObservations(database.db, batch(0, [obs('u1', 'Online')]));
+    const result = await recordObservations(database.db, batch(180, [obs('u1', 'Offline')]));
+    expect(result.pairs).toEqual({ 'Online→Offline': 1 });
+  });
+
+  it('is idempotent: replaying a batch, or an older one, changes nothing', async () => {
+    await recordObservations(database.db, batch(0, [obs('u1', 'Online')]));
+    await recordObservations(database.db, batch(60, [obs('u1', 'Offline')]));
+    expect((await recordObservations(database.db, batch(60, [obs('u1', 'Offline')]))).transitions).toBe(0);
+    expect((await recordObservations(database.db, batch(30, [obs('u1', 'PushOnline')]))).transitions).toBe(0);
+    expect(await history('u1')).toHaveLength(2);
+    expect(await current('u1')).toMatchObject({ state: 'Offline', last_seen_at: at(60) });
+  });
+
+  it('keeps apps apart', async () => {
+    await recordObservations(database.db, batch(0, [obs('u1', 'Online')]));
+    await recordObservations(database.db, { ...batch(10, [obs('u1', 'Offline')]), appId: '1400000002' });
+    expect(await database.db.selectFrom('presence_current').select(['app_id', 'state']).orderBy('app_id').execute()).toEqual([
+      { app_id: '1400000001', state: 'Online' },
+      { app_id: '1400000002', state: 'Offline' },
+    ]);
+  });
+
+  it('lands rows of any date: months without a partition go to the default partition', async () => {
+    const old: ObservationBatch = { ...batch(0, [obs('u9', 'Online')]), observedAt: new Date('2001-01-01T00:00:00Z') };
+    await recordObservations(database.db, old);
+    expect(await history('u9')).toHaveLength(1);
+  });
+});

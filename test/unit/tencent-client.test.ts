@@ -1,0 +1,374 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
+import { afterAll, beforeAll, beforeEach, describe, it, expect, vi } from 'vitest';
+import type { HttpConfig, TencentStateApi } from '../../src/config.js';
+import { ProviderError } from '../../src/errors.js';
+import { TENCENT_ACCOUNT_CHECK_BATCH, TENCENT_STATE_BATCH, TencentClient } from '../../src/providers/tencent/client.js';
+import { decodeUserSig, verifyUserSig } from '../../src/providers/tencent/usersig.js';
+
+const APP = '1400000001';
+const ADMIN = 'administrator';
+const KEY = '5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e';
+const HTTP: HttpConfig = { connectTimeoutMs: 1000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, concurrency: 4 };
+
+interface Seen {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+}
+type Handler = (req: IncomingMessage, res: ServerResponse, seen: Seen) => void;
+
+const ok = (extra: Record<string, unknown>): string => JSON.stringify({ ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0, ...extra });
+
+/** Answers every account Online (state calls) or Imported (account_check). */
+const allOnline: Handler = (_req, res, seen) => {
+  const body = seen.body as { To_Account?: string[]; CheckItem?: { UserID: string }[] };
+  res.writeHead(200, { 'content-type': 'application/json' });
+  if (body.CheckItem) {
+    res.end(ok({ ResultItem: body.CheckItem.map(({ UserID }) => ({ UserID, ResultCode: 0, ResultInfo: '', AccountStatus: 'Imported' })) }));
+  } else {
+    res.end(ok({ QueryResult: (body.To_Account ?? []).map((id) => ({ To_Account: id, State: 'Online' })) }));
+  }
+};
+
+let server: Server;
+let base: string;
+let handler: Handler = allOnline;
+const seen: Seen[] = [];
+const clients: TencentClient[] = [];
+// Every error the clients threw, checked at the end for secrets.
+const errors: unknown[] = [];
+// The key and every UserSig the server received.
+const secretsSeen = new Set<string>([KEY]);
+
+function makeClient(overrides: { stateApi?: TencentStateApi; http?: Partial<HttpConfig>; endpoint?: string } = {}): TencentClient {
+  const client = new TencentClient({
+    sdkAppId: APP,
+    admin: ADMIN,
+    secretKey: KEY,
+    endpoint: overrides.endpoint ?? base,
+    stateApi: overrides.stateApi ?? 'querystate',
+    http: { ...HTTP, ...overrides.http },
+  });
+  clients.push(client);
+  return client;
+}
+
+async function failure(promise: Promise<unknown>): Promise<ProviderError> {
+  try {
+    await promise;
+  } catch (err) {
+    errors.push(err);
+    expect(err).toBeInstanceOf(ProviderError);
+    return err as ProviderError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+      const sig = url.searchParams.get('usersig');
+      if (sig) secretsSeen.add(sig);
+      const entry: Seen = { method: req.method ?? '', path: url.pathname, query: url.searchParams, body };
+      seen.push(entry);
+      handler(req, res, entry);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  server.closeAllConnections();
+  await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+});
+
+beforeEach(() => {
+  handler = allOnline;
+  seen.length = 0;
+});
+
+describe('TencentClient requests', () => {
+  it('POSTs To_Account and IsNeedDetail to v4/openim/querystate with a signed query', async () => {
+    const client = makeClient();
+    expect(client.provider).toBe('tencent');
+    expect(client.maxBatch).toBe(500);
+    const result = await client.queryState(['id1', 'id2'], { detail: false });
+    expect(result).toEqual({
+      observations: [
+        { userId: 'id1', state: 'Online', platforms: null },
+        { userId: 'id2', state: 'Online', platforms: null },
+      ],
+      accountErrors: [],
+    });
+    await client.queryState(['id3'], { detail: true });
+    expect(seen).toHaveLength(2);
+    const [first, second] = seen as [Seen, Seen];
+    expect(first.method).toBe('POST');
+    expect(first.path).toBe('/v4/openim/querystate');
+    expect(first.body).toEqual({ To_Account: ['id1', 'id2'], IsNeedDetail: 0 });
+    expect(second.body).toEqual({ To_Account: ['id3'], IsNeedDetail: 1 });
+    for (const { query } of seen) {
+      expect(query.get('sdkappid')).toBe(APP);
+      expect(query.get('identifier')).toBe(ADMIN);
+      expect(query.get('contenttype')).toBe('json');
+      expect(verifyUserSig(query.get('usersig') ?? '', KEY, Number(APP), ADMIN)).toEqual({ ok: true });
+      const random = query.get('random') ?? '';
+      expect(random).toMatch(/^\d+$/);
+      expect(Number(random)).toBeGreaterThanOrEqual(0);
+      expect(Number(random)).toBeLessThanOrEqual(4294967295);
+    }
+    expect(first.query.get('random')).not.toBe(second.query.get('random'));
+    // One cached sig serves both calls.
+    expect(first.query.get('usersig')).toBe(second.query.get('usersig'));
+  });
+
+  it('calls query_online_status when the state API setting says so, keeping an endpoint path prefix', async () => {
+    await makeClient({ stateApi: 'query_online_status' }).queryState(['a'], { detail: false });
+    await makeClient({ endpoint: `${base}/prefix/` }).queryState(['b'], { detail: false });
+    expect(seen.map((s) => s.path)).toEqual(['/v4/openim/query_online_status', '/prefix/v4/openim/querystate']);
+  });
+
+  it('parses detail and ErrorList', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.end(
+        ok({
+          QueryResult: [{ To_Account: 'a', Status: 'Online', Detail: [{ Platform: 'IPhone', Status: 'PushOnline' }, { Platform: 'web', Status: 'Online' }] }],
+          ErrorList: [{ To_Account: 'ghost', ErrorCode: 70107 }],
+        }),
+      );
+    };
+    expect(await makeClient().queryState(['a', 'ghost'], { detail: true })).toEqual({
+      observations: [{ userId: 'a', state: 'Online', platforms: { iPhone: 'PushOnline', Web: 'Online' } }],
+      accountErrors: [{ userId: 'ghost', errorCode: 70107 }],
+    });
+  });
+
+  it('POSTs CheckItem to v4/im_open_login_svc/account_check', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.end(
+        ok({
+          ResultItem: [
+            { UserID: 'u1', ResultCode: 0, ResultInfo: '', AccountStatus: 'Imported' },
+            { UserID: 'u2', ResultCode: 0, ResultInfo: '', AccountStatus: 'NotImported' },
+          ],
+        }),
+      );
+    };
+    const result = await makeClient().accountCheck(['u1', 'u2']);
+    expect(result).toEqual({ items: [{ userId: 'u1', status: 'Imported' }, { userId: 'u2', status: 'NotImported' }], failures: [] });
+    expect(seen[0]?.path).toBe('/v4/im_open_login_svc/account_check');
+    expect(seen[0]?.body).toEqual({ CheckItem: [{ UserID: 'u1' }, { UserID: 'u2' }] });
+    expect(seen[0]?.query.get('contenttype')).toBe('json');
+  });
+
+  it('refuses empty and oversized batches without a request', async () => {
+    const client = makeClient();
+    const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `u${i}`);
+    expect(TENCENT_STATE_BATCH).toBe(500);
+    expect(TENCENT_ACCOUNT_CHECK_BATCH).toBe(100);
+    for (const call of [
+      () => client.queryState(ids(501), { detail: false }),
+      () => client.queryState([], { detail: false }),
+      () => client.accountCheck(ids(101)),
+      () => client.accountCheck([]),
+    ]) {
+      const err = await failure(call());
+      expect(err.code).toBe('ERR_PROVIDER_BAD_REQUEST');
+      expect(err.retryable).toBe(false);
+    }
+    expect(seen).toHaveLength(0);
+    await client.queryState(ids(500), { detail: false });
+    expect((await client.accountCheck(ids(100))).items).toHaveLength(100);
+    expect(seen).toHaveLength(2);
+  });
+});
+
+describe('TencentClient failures', () => {
+  it('maps HTTP 502 to a retryable ERR_PROVIDER_HTTP and keeps using the connection', async () => {
+    handler = (_req, res) => {
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<html>Bad Gateway</html>');
+    };
+    const client = makeClient();
+    const err = await failure(client.queryState(['a'], { detail: false }));
+    expect(err.code).toBe('ERR_PROVIDER_HTTP');
+    expect(err.httpStatus).toBe(502);
+    expect(err.retryable).toBe(true);
+    handler = allOnline;
+    expect((await client.queryState(['a'], { detail: false })).observations).toHaveLength(1);
+  });
+
+  it('maps a non-JSON body to ERR_PROVIDER_BAD_RESPONSE', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>maintenance</html>');
+    };
+    const err = await failure(makeClient().queryState(['a'], { detail: false }));
+    expect(err.code).toBe('ERR_PROVIDER_BAD_RESPONSE');
+    expect(err.retryable).toBe(false);
+  });
+
+  it('maps an envelope error to its code', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.end(JSON.stringify({ ActionStatus: 'FAIL', ErrorInfo: 'Fail to Parse json data of body', ErrorCode: 90001 }));
+    };
+    const err = await failure(makeClient().queryState(['a'], { detail: false }));
+    expect(err.code).toBe('ERR_PROVIDER_BAD_REQUEST');
+    expect(err.providerCode).toBe(90001);
+  });
+
+  it('maps a server that never answers to ERR_PROVIDER_TIMEOUT', async () => {
+    handler = () => undefined;
+    const started = Date.now();
+    const err = await failure(makeClient({ http: { headersTimeoutMs: 200 } }).queryState(['a'], { detail: false }));
+    expect(err.code).toBe('ERR_PROVIDER_TIMEOUT');
+    expect(err.retryable).toBe(true);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('maps a body that stalls to ERR_PROVIDER_TIMEOUT', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"ActionStatus":');
+    };
+    const err = await failure(makeClient({ http: { bodyTimeoutMs: 200 } }).queryState(['a'], { detail: false }));
+    expect(err.code).toBe('ERR_PROVIDER_TIMEOUT');
+  });
+
+  it('maps a refused connection to ERR_PROVIDER_NETWORK', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const err = await failure(makeClient({ endpoint: `http://127.0.0.1:${port}` }).queryState(['a'], { detail: false }));
+    expect(err.code).toBe('ERR_PROVIDER_NETWORK');
+    expect(err.retryable).toBe(true);
+    expect(err.cause).toBeInstanceOf(Error);
+  });
+
+  it('maps a reset connection to ERR_PROVIDER_NETWORK', async () => {
+    handler = (req) => req.socket.destroy();
+    const err = await failure(makeClient().queryState(['a'], { detail: false }));
+    expect(err.code).toBe('ERR_PROVIDER_NETWORK');
+  });
+
+  it('on 70001 throws SIG_EXPIRED and signs afresh for the next call', async () => {
+    // Only Date is faked, so that a sig made "later" differs; undici's timers stay real.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-01-01T00:00:00Z'));
+      const client = makeClient();
+      await client.queryState(['a'], { detail: false });
+      handler = (_req, res) => {
+        res.writeHead(200);
+        res.end(JSON.stringify({ ActionStatus: 'FAIL', ErrorInfo: 'UserSig expired', ErrorCode: 70001 }));
+      };
+      vi.setSystemTime(new Date('2026-01-01T00:00:10Z'));
+      const err = await failure(client.queryState(['a'], { detail: false }));
+      expect(err.code).toBe('ERR_PROVIDER_SIG_EXPIRED');
+      expect(err.retryable).toBe(true);
+      handler = allOnline;
+      vi.setSystemTime(new Date('2026-01-01T00:00:20Z'));
+      await client.queryState(['a'], { detail: false });
+      const sigs = seen.map((s) => s.query.get('usersig') ?? '');
+      expect(sigs[1]).toBe(sigs[0]);
+      expect(sigs[2]).not.toBe(sigs[1]);
+      expect(decodeUserSig(sigs[2] ?? '')?.time).toBe(Date.parse('2026-01-01T00:00:20Z') / 1000);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('passes an abort through unchanged', async () => {
+    handler = () => undefined;
+    const client = makeClient();
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    const pending = client.queryState(['a'], { detail: false, signal: controller.signal });
+    setTimeout(() => controller.abort(reason), 50);
+    await expect(pending).rejects.toBe(reason);
+    const already = AbortSignal.abort(reason);
+    await expect(client.accountCheck(['a'], { signal: already })).rejects.toBe(reason);
+  });
+
+  it('closes idempotently and refuses calls after close', async () => {
+    const client = makeClient();
+    await client.queryState(['a'], { detail: false });
+    await client.close();
+    await client.close();
+    const err = await failure(client.queryState(['a'], { detail: false }));
+    expect(err.code).toBe('ERR_PROVIDER_BAD_REQUEST');
+  });
+
+  it('scrubs a UserSig that the server echoes back', async () => {
+    handler = (_req, res, s) => {
+      res.writeHead(200);
+      res.end(JSON.stringify({ ActionStatus: 'FAIL', ErrorInfo: `bad sig ${s.query.get('usersig')} key ${KEY}`, ErrorCode: 70009 }));
+    };
+    const err = await failure(makeClient().queryState(['a'], { detail: false }));
+    expect(err.code).toBe('ERR_PROVIDER_FATAL');
+    expect(err.setting).toBe(`TIM_SECRET_KEY_${APP}`);
+    expect(err.message).toContain('[redacted]');
+    handler = (_req, res, s) => {
+      res.writeHead(200);
+      res.end(`<html>${s.query.get('usersig')}</html>`);
+    };
+    expect((await failure(makeClient().queryState(['a'], { detail: false }))).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
+    handler = (_req, res, s) => {
+      res.writeHead(200);
+      res.end(ok({ QueryResult: [{ To_Account: 'a', State: s.query.get('usersig') }] }));
+    };
+    expect((await failure(makeClient().queryState(['a'], { detail: false }))).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
+  });
+});
+
+/** Everything an error could show: message, stack, own properties (hidden too), the cause chain. */
+function renderings(err: unknown): string[] {
+  const out: string[] = [inspect(err, { depth: 20, showHidden: true }), String(err), JSON.stringify(err) ?? ''];
+  let current: unknown = err;
+  for (let depth = 0; current !== undefined && current !== null && depth < 10; depth++) {
+    if (current instanceof Error) {
+      const e: Error = current;
+      out.push(e.message, e.stack ?? '', JSON.stringify(e, Object.getOwnPropertyNames(e)));
+      out.push(JSON.stringify(Object.fromEntries(Object.getOwnPropertyNames(e).map((k) => [k, String(Reflect.get(e, k))]))));
+      current = e.cause;
+    } else {
+      out.push(inspect(current, { depth: 20, showHidden: true }));
+      break;
+    }
+  }
+  return out;
+}
+
+describe('secrets', () => {
+  it('never appear in any error thrown above', () => {
+    expect(errors.length).toBeGreaterThanOrEqual(15);
+    expect(secretsSeen.size).toBeGreaterThanOrEqual(3);
+    for (const err of errors) {
+      for (const text of renderings(err)) {
+        for (const secret of secretsSeen) {
+          if (secret !== '') expect(text).not.toContain(secret);
+        }
+      }
+    }
+  });
+});
