@@ -41,13 +41,9 @@ export async function recordObservations(db: Kysely<Database>, batch: Observatio
       SELECT o.user_id, o.state, o.platforms::jsonb AS platforms
       FROM unnest(${userIds}::text[], ${states}::text[], ${platforms}::text[]) AS o(user_id, state, platforms)
     ),
-    prev AS (
-      SELECT c.user_id, c.state, c.platforms, c.last_seen_at
-      FROM presence_current c
-      JOIN obs o ON o.user_id = c.user_id
-      WHERE c.provider = ${batch.provider} AND c.app_id = ${batch.appId}::bigint
-      FOR UPDATE OF c
-    ),
+    -- One primary-key lookup per observed user (LATERAL), locking the row. A join or = ANY()
+    -- leaves the planner a choice, and before presence_current has statistics it chose to scan
+    -- the whole app's rows: a batch took 4x longer at 100k users (see docs/benchmarks.md).
     diff AS (
       SELECT o.user_id, o.state, o.platforms,
              p.state AS prev_state, p.last_seen_at AS prev_seen,
@@ -55,7 +51,12 @@ export async function recordObservations(db: Kysely<Database>, batch: Observatio
              p.user_id IS NOT NULL AND ${t}::timestamptz - p.last_seen_at > ${gap} AS is_gap,
              p.user_id IS NOT NULL AND (p.state IS DISTINCT FROM o.state OR p.platforms IS DISTINCT FROM o.platforms) AS is_change
       FROM obs o
-      LEFT JOIN prev p ON p.user_id = o.user_id
+      LEFT JOIN LATERAL (
+        SELECT c.user_id, c.state, c.platforms, c.last_seen_at
+        FROM presence_current c
+        WHERE c.provider = ${batch.provider} AND c.app_id = ${batch.appId}::bigint AND c.user_id = o.user_id
+        FOR UPDATE
+      ) p ON true
       WHERE p.user_id IS NULL OR p.last_seen_at < ${t}::timestamptz
     ),
     upserted AS (
