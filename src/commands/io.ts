@@ -2,6 +2,7 @@
 // environment and capture what they print.
 import { readFile } from 'node:fs/promises';
 import { loadConfig, type Config } from '../config.js';
+import { InputError } from '../errors.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -38,7 +39,13 @@ export function processIO(): CommandIO {
 /** Reads a user ID list from FILE, or stdin for `-` or no file. Returns the text and its name for messages. */
 export async function readInput(io: CommandIO, file: string | undefined): Promise<{ text: string; source: string }> {
   if (file === undefined || file === '-') return { text: await io.readStdin(), source: 'stdin' };
-  return { text: await readFile(file, 'utf8'), source: file };
+  try {
+    return { text: await readFile(file, 'utf8'), source: file };
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : String(code);
+    throw new InputError(`cannot read ${file}: ${why}; nothing was imported`, { cause });
+  }
 }
 
 /** Config, a logger for diagnostics (stderr, warnings and up unless LOG_LEVEL says otherwise), and a migrated database. */

@@ -20,6 +20,9 @@ export async function setsCommand(argv: string[], io: CommandIO): Promise<number
       if (!name || positionals.length > 1) throw new InputError('usage: presence sets add NAME --provider tencent|volcengine --app APPID [--schedule CRON] [--detail] [--gap SECONDS]');
       if (!values.provider) throw new InputError('--provider is required (tencent or volcengine)');
       if (!values.app) throw new InputError('--app is required (the SDKAppID or AppId)');
+      if (values.gap !== undefined && !/^[1-9]\d*$/.test(values.gap)) {
+        throw new InputError(`--gap must be a positive whole number of seconds, got ${JSON.stringify(values.gap)}`);
+      }
       const gapSeconds = values.gap === undefined ? null : Number(values.gap);
       return withDatabase(io, async ({ database }) => {
         const set = await addWatchSet(database.db, {

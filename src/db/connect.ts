@@ -27,11 +27,15 @@ export interface DatabaseTarget {
   poolSize?: number;
 }
 
-/** The URL with its password replaced, safe to print. */
+/** Query parameters of a libpq/pg URL that carry secrets. */
+const SECRET_PARAMS = ['password', 'sslpassword', 'sslkey'];
+
+/** The URL with its password (in the authority or the query) replaced, safe to print. */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of SECRET_PARAMS) if (parsed.searchParams.has(name)) parsed.searchParams.set(name, '***');
     return parsed.toString();
   } catch {
     return 'postgres://(unparseable DATABASE_URL)';

@@ -105,6 +105,14 @@ describe(`presence CLI, one operator session (${process.env.TEST_DATABASE_URL ? 
       expect(app.err.join('\n')).toMatch(/--app must be the numeric app ID.*"14000abc"/);
     });
 
+    it('refuses a --gap that is not a whole number of seconds, quoting it', async () => {
+      for (const gap of ['abc', '1e3', '0', '-5']) {
+        const result = await cli(['sets', 'add', 'g', '--provider', 'tencent', '--app', APP, `--gap=${gap}`]);
+        expect(result.code).toBe(2);
+        expect(result.err.join('\n')).toContain(`--gap must be a positive whole number of seconds, got ${JSON.stringify(gap)}`);
+      }
+    });
+
     it('refuses a missing --provider with exit 2, naming the option', async () => {
       const result = await cli(['sets', 'add', 'no-provider', '--app', APP]);
       expect(result.code).toBe(2);
@@ -172,6 +180,12 @@ describe(`presence CLI, one operator session (${process.env.TEST_DATABASE_URL ? 
       const result = await cli(['users', 'add', 'nosuchset', file]);
       expect(result.code).toBe(2);
       expect(result.err.join('\n')).toMatch(/no watch set named "nosuchset" \(sets: vip\)/);
+    });
+
+    it('refuses a file that cannot be read with exit 2, naming it', { timeout: SLOW }, async () => {
+      const result = await cli(['users', 'add', 'vip', join(files, 'missing.txt')]);
+      expect(result.code).toBe(2);
+      expect(result.err.join('\n')).toContain(`cannot read ${join(files, 'missing.txt')}: no such file; nothing was imported`);
     });
 
     it('removes users read from stdin (-), saying how many were not in the set', { timeout: SLOW }, async () => {

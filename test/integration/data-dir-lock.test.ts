@@ -3,7 +3,7 @@
 // removes the file. Always on PGlite folders, whatever TEST_DATABASE_URL says.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -99,9 +99,13 @@ describe('lockDataDir', () => {
     expect(existsSync(file)).toBe(false);
   });
 
-  it('takes over an empty lock file (a crash before the pid was written)', async () => {
+  it('takes over an old empty lock file (a crash before the pid was written), but not a fresh one', async () => {
     const dir = await dataDir();
     await writeFile(join(dir, 'presence.lock'), '');
+    // Fresh: a contender may be about to write its pid.
+    expect(() => lockDataDir(dir)).toThrow(expect.objectContaining({ code: 'ERR_DATA_DIR_LOCKED' }) as Error);
+    const old = new Date(Date.now() - 60_000);
+    await utimes(join(dir, 'presence.lock'), old, old);
     const release = lockDataDir(dir);
     expect(await readFile(join(dir, 'presence.lock'), 'utf8')).toBe(String(process.pid));
     release();
@@ -123,6 +127,36 @@ describe('lockDataDir', () => {
     await writeFile(file, String(other));
     release();
     expect(await readFile(file, 'utf8')).toBe(String(other));
+  });
+});
+
+describe('processes racing for a stale lock', () => {
+  it('let exactly one of them take it, every time', { timeout: 120_000 }, async () => {
+    requireBuiltCli();
+    const script = `
+      const { lockDataDir } = await import(${JSON.stringify(new URL('../../dist/db/data-dir-lock.js', import.meta.url).href)});
+      // Start together: spin until the agreed instant, so the contenders really overlap.
+      while (Date.now() < Number(process.argv[2])) {}
+      try { lockDataDir(process.argv[1]); console.log('got'); await new Promise((r) => setTimeout(r, 400)); }
+      catch (e) { console.log(e.code); }`;
+    for (let round = 0; round < 12; round++) {
+      const dir = await dataDir();
+      await writeFile(join(dir, 'presence.lock'), String(await deadPid()));
+      const startAt = Date.now() + 1_000;
+      const outcomes = await Promise.all(
+        [0, 1, 2].map(
+          () =>
+            new Promise<string>((resolve) => {
+              const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir, String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
+              let out = '';
+              child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+              child.on('exit', () => resolve(out.trim()));
+            }),
+        ),
+      );
+      expect(outcomes.filter((o) => o === 'got'), `round ${round}: ${outcomes.join(', ')}`).toHaveLength(1);
+      expect(outcomes.filter((o) => o === 'ERR_DATA_DIR_LOCKED')).toHaveLength(2);
+    }
   });
 });
 
