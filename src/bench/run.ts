@@ -9,9 +9,9 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { loadConfig } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
+import { createScratchDatabase } from '../db/scratch-database.js';
 import { migrate } from '../db/migrator.js';
 import { silentLogger } from '../logger.js';
 import { ProviderRegistry } from '../poll/provider-registry.js';
@@ -22,24 +22,6 @@ import { addWatchSet } from '../store/watch-sets.js';
 import { addWatchedUsers } from '../store/watched-users.js';
 
 const STATES = ['Online', 'PushOnline', 'Offline'] as const;
-
-async function scratchPostgres(url: string): Promise<{ handle: DatabaseHandle; drop: () => Promise<void> }> {
-  const name = `presence_bench_${randomBytes(4).toString('hex')}`;
-  const admin = async (text: string) => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(text);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const target = new URL(url);
-  target.pathname = `/${name}`;
-  const handle = await openDatabase({ databaseUrl: target.toString() });
-  return { handle, drop: async () => (await handle.close(), await admin(`DROP DATABASE ${name} WITH (FORCE)`)) };
-}
 
 async function diffBench(handle: DatabaseHandle, users: number): Promise<Array<{ churn: string; obsPerSec: number; transitions: number }>> {
   await migrate(handle.db);
@@ -136,7 +118,7 @@ async function main(): Promise<void> {
   const targets: Array<{ name: string; open: () => Promise<{ handle: DatabaseHandle; drop: () => Promise<void> }> }> = [
     { name: 'pglite', open: async () => { const handle = await openDatabase({}); return { handle, drop: () => handle.close() }; } },
   ];
-  if (databaseUrl) targets.push({ name: 'postgres', open: () => scratchPostgres(databaseUrl) });
+  if (databaseUrl) targets.push({ name: 'postgres', open: async () => { const handle = await createScratchDatabase(databaseUrl, 'presence_bench'); return { handle, drop: () => handle.close() }; } });
   else console.log('DATABASE_URL unset: measuring PGlite only');
   const diff: Record<string, Array<{ churn: string; obsPerSec: number; transitions: number }>> = {};
   for (const target of targets) {
