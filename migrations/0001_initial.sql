@@ -84,6 +84,9 @@ DECLARE
   month_end timestamptz;
   part text;
 BEGIN
+  -- ATTACH PARTITION waits for locks on the history; better to fail and retry at the next check
+  -- than to queue every insert behind an analyst's long query.
+  PERFORM set_config('lock_timeout', '5s', true);
   PERFORM pg_advisory_xact_lock(hashtext('presence_ensure_partitions'));
   FOR m IN 0..months_ahead LOOP
     month_start := (date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => m)) AT TIME ZONE 'UTC';

@@ -55,6 +55,11 @@ export async function openDatabase(target: DatabaseTarget, logger?: Logger): Pro
       max: target.poolSize ?? 10,
       connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 30_000,
+      // A hung connection or a statement stuck behind a lock must fail the batch, not hold a set's
+      // cycle (and shutdown) forever. Batches take milliseconds; a minute is generous.
+      statement_timeout: 60_000,
+      query_timeout: 65_000,
+      keepAlive: true,
     });
     // An idle client's error (server restart) must not crash the daemon; the next query reconnects.
     pool.on('error', (err) => logger?.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'idle database connection failed'));

@@ -1,7 +1,7 @@
 // The daemon (`presence run`): migrations, then the scheduler, until stop().
 import type { Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
-import { ensurePartitions, migrate } from '../db/migrator.js';
+import { migrate } from '../db/migrator.js';
 import type { Logger } from '../logger.js';
 import { markAbandonedCycles } from '../store/poll-cycles.js';
 import type { CycleSummary } from './run-cycle.js';
@@ -33,7 +33,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     const applied = await migrate(database.db);
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
-    await ensurePartitions(database.db);
     // One poller per database is assumed here; cycles still `running` belong to a dead process.
     const abandoned = await markAbandonedCycles(database.db, new Date());
     if (abandoned > 0) logger.warn({ abandoned }, 'marked cycles of a previous process as interrupted');

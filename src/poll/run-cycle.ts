@@ -7,7 +7,7 @@ import pLimit from 'p-limit';
 import type { Database } from '../db/schema.js';
 import { PresenceError, ProviderError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { StateProvider } from '../providers/types.js';
+import type { StateProvider, StateQueryResult } from '../providers/types.js';
 import { finishPollCycle, startPollCycle, type CycleCounts } from '../store/poll-cycles.js';
 import { recordObservations } from '../store/record-observations.js';
 import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
@@ -57,6 +57,17 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * Keeps the answers for users that were asked about, once each: a provider that repeats or adds
+ * an account must not fail the batch's statement or be recorded for a user nobody watches.
+ */
+function onlyRequested(result: StateQueryResult, userIds: readonly string[]): StateQueryResult {
+  const pending = new Set(userIds);
+  const observations = result.observations.filter((o) => pending.delete(o.userId));
+  const accountErrors = result.accountErrors.filter((e) => pending.delete(e.userId));
+  return { observations, accountErrors };
+}
+
 /** Runs one cycle of `set` to the end and records it in poll_cycle. Throws only if poll_cycle itself cannot be written. */
 export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
   const { db, set, provider, limiter, logger } = ctx;
@@ -64,8 +75,8 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
   const started = performance.now();
   const id = await startPollCycle(db, set.name, startedAt);
   const gapSeconds = gapSecondsOf(set);
-  // Retries must not push a batch past the next tick of the schedule.
-  const deadline = started + scheduleIntervalSeconds(set.schedule) * 1000;
+  // Retries must not push a batch past one schedule interval from its own start.
+  const intervalMs = scheduleIntervalSeconds(set.schedule) * 1000;
   const counts: CycleCounts = { users: 0, observed: 0, failed: 0, calls: 0, transitions: 0 };
   const pairs: Record<string, number> = {};
   const failures: Record<string, number> = {};
@@ -75,8 +86,13 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
   const inFlight = new Set<Promise<void>>();
 
   const pollBatch = async (userIds: string[]): Promise<void> => {
+    if (ctx.stopSignal?.aborted || ctx.abortSignal?.aborted) {
+      // Queued before the stop: not observed this cycle, and no new call after a stop.
+      counts.failed += userIds.length;
+      return;
+    }
     try {
-      const result = await withRetries(
+      const answer = await withRetries(
         async () => {
           await limiter.acquire(ctx.abortSignal);
           counts.calls++;
@@ -84,13 +100,14 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
         },
         {
           policy: ctx.retry ?? DEFAULT_RETRY,
-          deadline,
+          deadline: performance.now() + intervalMs,
           signal: ctx.abortSignal,
           onRetry: (err, attempt, delayMs) =>
             logger.debug({ set: set.name, code: err.code, providerCode: err.providerCode, attempt, delayMs: Math.round(delayMs) }, 'retrying batch'),
         },
       );
       const observedAt = new Date();
+      const result = onlyRequested(answer, userIds);
       const recorded = await db.transaction().execute((trx) =>
         recordObservations(trx, { provider: set.provider, appId: set.app_id, observedAt, gapSeconds, source: 'poll', observations: result.observations }),
       );

@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js';
 import { listWatchSets, type WatchSet } from '../store/watch-sets.js';
 import { ProviderRegistry } from './provider-registry.js';
 import { runCycle, type CycleSummary } from './run-cycle.js';
+import { validateSchedule } from './schedule.js';
 
 /** Partitions are checked this often (they are created months ahead, so hourly is plenty). */
 const PARTITION_CHECK_MS = 60 * 60 * 1000;
@@ -22,8 +23,6 @@ interface ScheduledSet {
   /** What the task was built from; a change rebuilds it. */
   fingerprint: string;
   task: ScheduledTask;
-  running: Promise<void> | undefined;
-  skipped: number;
 }
 
 /** Options of the scheduler. */
@@ -42,6 +41,9 @@ function fingerprint(set: WatchSet): string {
 /** Runs the enabled watch sets on their schedules until stop(). */
 export class Scheduler {
   private readonly sets = new Map<string, ScheduledSet>();
+  /** Cycles in flight by set name. Kept apart from `sets` so that a set rescheduled (or disabled)
+   * mid-cycle still cannot start a second cycle, and stop() still waits for it. */
+  private readonly running = new Map<string, Promise<void>>();
   private readonly registry: ProviderRegistry;
   private readonly stopController = new AbortController();
   private readonly abortController = new AbortController();
@@ -60,7 +62,9 @@ export class Scheduler {
   async start(): Promise<void> {
     await this.reload();
     this.reloadTimer = setInterval(() => {
-      this.reloading ??= this.reload().finally(() => (this.reloading = undefined));
+      this.reloading ??= this.reload()
+        .catch((err: unknown) => this.options.logger.error({ err: (err as Error).message }, 'reloading watch sets failed'))
+        .finally(() => (this.reloading = undefined));
     }, this.options.config.reloadIntervalMs);
   }
 
@@ -73,13 +77,18 @@ export class Scheduler {
   async reload(): Promise<void> {
     if (this.stopController.signal.aborted) return;
     const { db, logger } = this.options;
-    let enabled: WatchSet[];
-    try {
-      if (Date.now() - this.lastPartitionCheck > PARTITION_CHECK_MS) {
+    if (Date.now() - this.lastPartitionCheck > PARTITION_CHECK_MS) {
+      try {
         const created = await ensurePartitions(db);
         this.lastPartitionCheck = Date.now();
         if (created > 0) logger.info({ created }, 'created history partitions');
+      } catch (err) {
+        // The default partition still takes every row; try again at the next reload.
+        logger.error({ code: 'ERR_DATABASE', err: (err as Error).message }, 'creating history partitions failed');
       }
+    }
+    let enabled: WatchSet[];
+    try {
       enabled = await listWatchSets(db, { enabledOnly: true });
     } catch (err) {
       logger.error({ code: 'ERR_DATABASE', err: (err as Error).message }, 'reloading watch sets failed; keeping the current schedule');
@@ -97,20 +106,34 @@ export class Scheduler {
     }
     for (const set of enabled) {
       if (this.sets.has(set.name)) continue;
-      if (set.provider === 'tencent' && !this.options.config.tencent.hasSecretKeyFor(set.app_id)) {
-        logger.error({ set: set.name, code: 'ERR_CONFIG', setting: `TIM_SECRET_KEY_${set.app_id}` }, `not polling set ${set.name}: set TIM_SECRET_KEY or TIM_SECRET_KEY_${set.app_id}`);
+      const problem = this.unschedulable(set);
+      if (problem) {
+        // Logged at every reload until fixed; the other sets run meanwhile.
+        logger.error({ set: set.name, code: 'ERR_CONFIG', setting: problem.setting }, `not polling set ${set.name}: ${problem.message}`);
         continue;
       }
       this.schedule(set);
     }
   }
 
+  /** Why a set cannot be scheduled (sets can be edited with SQL, so nothing is taken for granted). */
+  private unschedulable(set: WatchSet): { setting: string; message: string } | undefined {
+    try {
+      validateSchedule(set.schedule);
+    } catch (err) {
+      return { setting: 'watch_set.schedule', message: (err as Error).message };
+    }
+    if (set.provider !== 'tencent') return { setting: 'watch_set.provider', message: `provider ${set.provider} is not supported by this version` };
+    if (!this.options.config.tencent.hasSecretKeyFor(set.app_id)) {
+      return { setting: `TIM_SECRET_KEY_${set.app_id}`, message: `set TIM_SECRET_KEY or TIM_SECRET_KEY_${set.app_id}` };
+    }
+    return undefined;
+  }
+
   private schedule(set: WatchSet): void {
     const entry: ScheduledSet = {
       set,
       fingerprint: fingerprint(set),
-      running: undefined,
-      skipped: 0,
       task: cron.schedule(set.schedule, () => this.tick(set.name), { name: `presence:${set.name}` }),
     };
     this.sets.set(set.name, entry);
@@ -120,15 +143,16 @@ export class Scheduler {
   private tick(name: string): void {
     const entry = this.sets.get(name);
     if (!entry || this.stopController.signal.aborted) return;
-    if (entry.running) {
-      entry.skipped++;
-      this.skippedTicks.set(name, (this.skippedTicks.get(name) ?? 0) + 1);
-      this.options.logger.warn({ set: name, skipped: entry.skipped }, 'previous cycle still running; tick skipped');
+    if (this.running.has(name)) {
+      const skipped = (this.skippedTicks.get(name) ?? 0) + 1;
+      this.skippedTicks.set(name, skipped);
+      this.options.logger.warn({ set: name, skipped }, 'previous cycle still running; tick skipped');
       return;
     }
-    entry.running = this.cycle(entry.set).finally(() => {
-      entry.running = undefined;
-    });
+    this.running.set(
+      name,
+      this.cycle(entry.set).finally(() => this.running.delete(name)),
+    );
   }
 
   /** Runs one cycle of a set now (the daemon's tick). */
@@ -162,12 +186,9 @@ export class Scheduler {
     this.stopController.abort(new Error('scheduler stopping'));
     if (this.reloadTimer) clearInterval(this.reloadTimer);
     await this.reloading;
-    const running: Promise<void>[] = [];
-    for (const entry of this.sets.values()) {
-      await entry.task.destroy();
-      if (entry.running) running.push(entry.running);
-    }
+    for (const entry of this.sets.values()) await entry.task.destroy();
     this.sets.clear();
+    const running = [...this.running.values()];
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(() => {

@@ -43,13 +43,17 @@ export async function recordObservations(db: Kysely<Database>, batch: Observatio
     ),
     -- One primary-key lookup per observed user (LATERAL), locking the row. A join or = ANY()
     -- leaves the planner a choice, and before presence_current has statistics it chose to scan
-    -- the whole app's rows: a batch took 4x longer at 100k users (see docs/benchmarks.md).
+    -- the whole app's rows: a batch took 4x longer at 100k users. Under FOR UPDATE, a row that a
+    -- concurrent batch changed is read in its committed version, so every change chains on.
     diff AS (
       SELECT o.user_id, o.state, o.platforms,
              p.state AS prev_state, p.last_seen_at AS prev_seen,
              p.user_id IS NULL AS is_first,
              p.user_id IS NOT NULL AND ${t}::timestamptz - p.last_seen_at > ${gap} AS is_gap,
-             p.user_id IS NOT NULL AND (p.state IS DISTINCT FROM o.state OR p.platforms IS DISTINCT FROM o.platforms) AS is_change
+             -- Platforms count only when this observation has them (a detail set): an app watched
+             -- by a detail and a plain set must not flap between a platform map and none.
+             p.user_id IS NOT NULL AND (p.state IS DISTINCT FROM o.state
+               OR (o.platforms IS NOT NULL AND p.platforms IS DISTINCT FROM o.platforms)) AS is_change
       FROM obs o
       LEFT JOIN LATERAL (
         SELECT c.user_id, c.state, c.platforms, c.last_seen_at
@@ -59,24 +63,30 @@ export async function recordObservations(db: Kysely<Database>, batch: Observatio
       ) p ON true
       WHERE p.user_id IS NULL OR p.last_seen_at < ${t}::timestamptz
     ),
-    upserted AS (
-      INSERT INTO presence_current AS c (provider, app_id, user_id, state, platforms, since, last_seen_at)
+    -- Users seen for the first time. When a concurrent batch (another set of the same app) inserted
+    -- the same user first, this batch records nothing for them: the other observation stands, and
+    -- the next cycle continues from it. So a first-observation row is never written twice.
+    first_seen AS (
+      INSERT INTO presence_current (provider, app_id, user_id, state, platforms, since, last_seen_at)
       SELECT ${batch.provider}, ${batch.appId}::bigint, d.user_id, d.state, d.platforms, ${t}::timestamptz, ${t}::timestamptz
       FROM diff d
-      ON CONFLICT (provider, app_id, user_id) DO UPDATE SET
-        state = excluded.state,
-        platforms = excluded.platforms,
-        since = CASE
-          WHEN c.state IS DISTINCT FROM excluded.state
-            OR c.platforms IS DISTINCT FROM excluded.platforms
-            OR excluded.last_seen_at - c.last_seen_at > ${gap}
-          THEN excluded.since ELSE c.since END,
-        last_seen_at = excluded.last_seen_at
-      WHERE c.last_seen_at < excluded.last_seen_at
+      WHERE d.is_first
+      ON CONFLICT (provider, app_id, user_id) DO NOTHING
+      RETURNING user_id
+    ),
+    seen_again AS (
+      UPDATE presence_current c SET
+        state = d.state,
+        -- A plain observation keeps the known platforms while the state holds, and forgets them when it changes.
+        platforms = CASE WHEN d.platforms IS NOT NULL THEN d.platforms WHEN d.state = d.prev_state THEN c.platforms END,
+        since = CASE WHEN d.is_change OR d.is_gap THEN ${t}::timestamptz ELSE c.since END,
+        last_seen_at = ${t}::timestamptz
+      FROM diff d
+      WHERE NOT d.is_first AND c.provider = ${batch.provider} AND c.app_id = ${batch.appId}::bigint AND c.user_id = d.user_id
     ),
     changes (user_id, from_state, to_state, changed_at, last_seen_at, platforms) AS (
       -- First observation of a user.
-      SELECT user_id, NULL::text, state, ${t}::timestamptz, NULL::timestamptz, platforms FROM diff WHERE is_first
+      SELECT d.user_id, NULL::text, d.state, ${t}::timestamptz, NULL::timestamptz, d.platforms FROM diff d JOIN first_seen f ON f.user_id = d.user_id
       UNION ALL
       -- After a gap: the old state ends at the last observation ...
       SELECT user_id, prev_state, 'Unknown', prev_seen, prev_seen, NULL::jsonb FROM diff WHERE is_gap AND prev_state <> 'Unknown'

@@ -100,6 +100,49 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
     expect(cycle).toEqual({ status: 'ok', observed: 10 });
   });
 
+  it('keeps one cycle at a time when a set is changed in the middle of a cycle', async () => {
+    // Calls of 2.5 s: the edit, the reload (0.2 s) and the next tick (1 s) all land inside one cycle.
+    const slower = await startSimulator({ secretKey: KEY, world: new PresenceWorld({ seed: 'daemon' }), latencyMs: 2_500 });
+    await addWatchSet(database.db, { name: 'edited', provider: 'tencent', appId: '1400000107', schedule: '* * * * * *' });
+    await addWatchedUsers(database.db, 'edited', users('edited', 10));
+    const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: slower.url, PRESENCE_RELOAD_MS: '200' });
+    const daemon = await startDaemon({ config, logger: silentLogger(), database });
+    try {
+      const running = () => database.db.selectFrom('poll_cycle').select('id').where('set', '=', 'edited').where('status', '=', 'running').execute();
+      for (let i = 0; i < 50 && (await running()).length === 0; i++) await sleep(100);
+      await database.db.updateTable('watch_set').set({ gap_seconds: 30 }).where('name', '=', 'edited').execute();
+      await sleep(3_500);
+    } finally {
+      await daemon.stop();
+      await slower.close();
+      await setWatchSetEnabled(database.db, 'edited', false);
+    }
+    const rows = await database.db.selectFrom('poll_cycle').select(['started_at', 'finished_at', 'status']).where('set', '=', 'edited').orderBy('started_at').execute();
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    expect(rows.every((r) => r.status !== 'running')).toBe(true);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.started_at.getTime()).toBeGreaterThanOrEqual(rows[i - 1]!.finished_at!.getTime());
+    expect(daemon.scheduler.skippedTicks.get('edited') ?? 0).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stays up when a set\'s schedule was edited into nonsense with SQL, and says so', async () => {
+    await addWatchSet(database.db, { name: 'broken', provider: 'tencent', appId: '1400000108', schedule: '* * * * * *' });
+    await addWatchSet(database.db, { name: 'fine', provider: 'tencent', appId: '1400000109', schedule: '* * * * * *' });
+    await addWatchedUsers(database.db, 'fine', users('fine', 5));
+    await database.db.updateTable('watch_set').set({ schedule: '61 * * * *' }).where('name', '=', 'broken').execute();
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) });
+    const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: fast.url, PRESENCE_RELOAD_MS: '300' });
+    const daemon = await startDaemon({ config, logger: createLogger('info', sink), database });
+    await sleep(1_500);
+    expect(daemon.scheduler.scheduledSets()).toEqual(['fine']);
+    await daemon.stop();
+    await setWatchSetEnabled(database.db, 'broken', false);
+    await setWatchSetEnabled(database.db, 'fine', false);
+    expect(lines.join('')).toContain('not polling set broken: invalid cron schedule \\"61 * * * *\\"');
+    const polled = await database.db.selectFrom('poll_cycle').select('set').distinct().where('set', 'in', ['broken', 'fine']).execute();
+    expect(polled.map((r) => r.set)).toEqual(['fine']);
+  });
+
   it('does not poll a set whose secret key is missing, says which variable to set, and polls the others', async () => {
     await addWatchSet(database.db, { name: 'keyless', provider: 'tencent', appId: '1400000104', schedule: '* * * * * *' });
     await addWatchSet(database.db, { name: 'keyed', provider: 'tencent', appId: '1400000105', schedule: '* * * * * *' });

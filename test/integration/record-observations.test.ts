@@ -114,3 +114,51 @@ describe(`recording observations (${DATABASE_KIND})`, () => {
     expect(await history('u9')).toHaveLength(1);
   });
 });
+
+describe(`recording observations from concurrent batches (${DATABASE_KIND})`, () => {
+  // Two sets of one app, polled at the same tick, record the same users at the same moment.
+  // (PGlite runs one statement at a time, so there it checks the sequential case.)
+  it('never writes a first-observation row twice, and chains every change', async () => {
+    // Warm the pool so both batches of a round really start together.
+    await Promise.all([0, 1, 2, 3].map(() => database.db.transaction().execute(async (trx) => trx.selectFrom('watch_set').select('name').execute())));
+    const shared = Array.from({ length: 1000 }, (_, i) => `c${i}`);
+    for (let round = 0; round < 6; round++) {
+      const state = (['Online', 'Offline', 'PushOnline'] as const)[round % 3]!;
+      // Each round also brings 1000 users nobody has seen yet.
+      const users = [...shared, ...Array.from({ length: 1000 }, (_, i) => `c-new-${round}-${i}`)];
+      await Promise.all(
+        [0, 1].map((k) =>
+          database.db.transaction().execute((trx) => recordObservations(trx, batch(round * 60 + k, users.map((u) => obs(u, state))))),
+        ),
+      );
+    }
+    const rows = await database.db
+      .selectFrom('presence_transition')
+      .select(['user_id', 'from_state', 'to_state', 'changed_at'])
+      .where('user_id', 'like', 'c%')
+      .orderBy('user_id')
+      .orderBy('changed_at')
+      .execute();
+    const byUser = new Map<string, typeof rows>();
+    for (const r of rows) byUser.set(r.user_id, [...(byUser.get(r.user_id) ?? []), r]);
+    expect(byUser.size).toBe(1000 + 6 * 1000);
+    for (const [user, history] of byUser) {
+      expect(history.filter((r) => r.from_state === null), user).toHaveLength(1);
+      // Each row starts where the previous one ended.
+      for (let i = 1; i < history.length; i++) expect(history[i]!.from_state, user).toBe(history[i - 1]!.to_state);
+      if (!user.startsWith('c-new-')) expect(history.at(-1)!.to_state).toBe('PushOnline');
+    }
+  });
+
+  it('does not flap when a detail and a plain set watch the same app', async () => {
+    await recordObservations(database.db, batch(0, [obs('m1', 'Online', { Web: 'Online' })]));
+    await recordObservations(database.db, batch(60, [obs('m1', 'Online')]));
+    await recordObservations(database.db, batch(120, [obs('m1', 'Online', { Web: 'Online' })]));
+    await recordObservations(database.db, batch(150, [obs('m1', 'Online')]));
+    expect(await history('m1')).toHaveLength(1);
+    expect(await current('m1')).toMatchObject({ state: 'Online', platforms: { Web: 'Online' }, since: at(0), last_seen_at: at(150) });
+    // A plain observation of a new state forgets the platforms, which no longer describe it.
+    await recordObservations(database.db, batch(200, [obs('m1', 'Offline')]));
+    expect(await current('m1')).toMatchObject({ state: 'Offline', platforms: null, since: at(200) });
+  });
+});

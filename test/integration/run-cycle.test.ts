@@ -1,0 +1,135 @@
+// One cycle against a scripted provider: what is recorded and counted when answers are odd or calls fail.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProviderError } from '../../src/errors.js';
+import { silentLogger } from '../../src/logger.js';
+import { runCycle } from '../../src/poll/run-cycle.js';
+import { SlidingWindowLimiter } from '../../src/poll/sliding-window-limiter.js';
+import type { StateProvider, StateQueryResult } from '../../src/providers/types.js';
+import { addWatchSet, type WatchSet } from '../../src/store/watch-sets.js';
+import { addWatchedUsers } from '../../src/store/watched-users.js';
+import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+
+let database: TestDatabase;
+let appCounter = 1400000300;
+
+/** A provider whose answer to each call is scripted; it records the batches it was asked. */
+function scripted(answer: (userIds: readonly string[], call: number) => StateQueryResult | Promise<StateQueryResult>): StateProvider & { batches: string[][] } {
+  const batches: string[][] = [];
+  return {
+    provider: 'tencent',
+    maxBatch: 500,
+    batches,
+    queryState: async (userIds) => {
+      batches.push([...userIds]);
+      return answer(userIds, batches.length);
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+const allOnline = (userIds: readonly string[]): StateQueryResult => ({
+  observations: userIds.map((userId) => ({ userId, state: 'Online', platforms: null })),
+  accountErrors: [],
+});
+
+async function newSet(users: number): Promise<WatchSet> {
+  const appId = String(appCounter++);
+  const set = await addWatchSet(database.db, { name: `s${appId}`, provider: 'tencent', appId, schedule: '*/10 * * * * *' });
+  await addWatchedUsers(database.db, set.name, Array.from({ length: users }, (_, i) => `u${String(i).padStart(5, '0')}`));
+  return set;
+}
+
+function cycle(set: WatchSet, provider: StateProvider, extra: { stopSignal?: AbortSignal } = {}) {
+  return runCycle({
+    db: database.db,
+    set,
+    provider,
+    limiter: new SlidingWindowLimiter(1000),
+    concurrency: 4,
+    logger: silentLogger(),
+    retry: { attempts: 3, baseMs: 1, capMs: 5 },
+    ...extra,
+  });
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+describe(`one cycle (${DATABASE_KIND})`, () => {
+  it('asks for every user once, in batches of at most 500, and records one poll_cycle row', async () => {
+    const set = await newSet(1_234);
+    const provider = scripted(allOnline);
+    const summary = await cycle(set, provider);
+    expect(provider.batches.map((b) => b.length)).toEqual([500, 500, 234]);
+    expect(new Set(provider.batches.flat()).size).toBe(1_234);
+    expect(summary).toMatchObject({ status: 'ok', users: 1_234, observed: 1_234, failed: 0, calls: 3, transitions: 1_234 });
+    const row = await database.db.selectFrom('poll_cycle').selectAll().where('id', '=', summary.id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'ok', users: 1_234, observed: 1_234, failed: 0, calls: 3, transitions: 1_234, error: null });
+  });
+
+  it('ignores repeated and unrequested accounts in an answer instead of failing the batch', async () => {
+    const set = await newSet(3);
+    const provider = scripted((ids) => ({
+      observations: [...allOnline(ids).observations, { userId: ids[0]!, state: 'Offline', platforms: null }, { userId: 'stranger', state: 'Online', platforms: null }],
+      accountErrors: [],
+    }));
+    const summary = await cycle(set, provider);
+    expect(summary).toMatchObject({ status: 'ok', observed: 3, failed: 0, transitions: 3 });
+    const strangers = await database.db.selectFrom('presence_current').select('user_id').where('app_id', '=', set.app_id).where('user_id', '=', 'stranger').execute();
+    expect(strangers).toEqual([]);
+  });
+
+  it('counts users the provider did not answer as failed, never as Offline', async () => {
+    const set = await newSet(10);
+    const provider = scripted((ids) => ({ observations: allOnline(ids.slice(0, 6)).observations, accountErrors: [{ userId: ids[9]!, errorCode: 70107 }] }));
+    const summary = await cycle(set, provider);
+    expect(summary).toMatchObject({ status: 'partial', observed: 6, failed: 4 });
+    const rows = await database.db.selectFrom('presence_current').select('state').where('app_id', '=', set.app_id).execute();
+    expect(rows).toHaveLength(6);
+    expect(rows.every((r) => r.state === 'Online')).toBe(true);
+  });
+
+  it('retries a retryable error and then records the batch', async () => {
+    const set = await newSet(5);
+    const provider = scripted((ids, call) => {
+      if (call === 1) throw new ProviderError('ERR_PROVIDER_RETRYABLE', 'Tencent IM querystate failed: 90992 (backend timeout)', { provider: 'tencent', providerCode: 90992 });
+      return allOnline(ids);
+    });
+    const summary = await cycle(set, provider);
+    expect(summary).toMatchObject({ status: 'ok', observed: 5, calls: 2 });
+  });
+
+  it('after a fatal configuration error stops calling the app, fails the cycle and names the setting', async () => {
+    const set = await newSet(2_000);
+    const provider = scripted(() => {
+      throw new ProviderError('ERR_PROVIDER_FATAL', 'Tencent IM querystate failed: 70009 (bad sig); check TIM_SECRET_KEY_x', { provider: 'tencent', providerCode: 70009, setting: 'TIM_SECRET_KEY_x' });
+    });
+    const summary = await cycle(set, provider);
+    expect(summary.status).toBe('failed');
+    expect(summary).toMatchObject({ users: 2_000, observed: 0, failed: 2_000 });
+    // Only the calls already in flight when the first error came back.
+    expect(provider.batches.length).toBeLessThanOrEqual(4);
+    expect(summary.error).toContain('ERR_PROVIDER_FATAL');
+    expect(summary.error).toContain('TIM_SECRET_KEY_x');
+    expect(await database.db.selectFrom('presence_transition').select('user_id').where('app_id', '=', set.app_id).execute()).toEqual([]);
+  });
+
+  it('does not start calls after a stop, and marks the cycle interrupted', async () => {
+    const set = await newSet(3_000);
+    const stop = new AbortController();
+    const provider = scripted(async (ids, call) => {
+      if (call === 2) stop.abort();
+      await new Promise((r) => setTimeout(r, 20));
+      return allOnline(ids);
+    });
+    const summary = await cycle(set, provider, { stopSignal: stop.signal });
+    expect(summary.status).toBe('interrupted');
+    expect(provider.batches.length).toBeLessThan(6);
+    // What was asked before the stop was recorded.
+    expect(summary.observed).toBe(provider.batches.flat().length);
+  });
+});
