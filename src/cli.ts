@@ -36,7 +36,7 @@ const COMMANDS: Record<string, Command> = {
   users: usersCommand,
   poll: pollCommand,
   run: runCommand,
-  simulate: (argv) => simulateCommand(argv),
+  simulate: (argv, io) => simulateCommand(argv, { env: io.env, stdout: io.out, stderr: io.err }),
   demo: demoCommand,
 };
 
