@@ -15,18 +15,19 @@ import { simulateCommand } from './simulator/command.js';
 const USAGE = `usage: presence <command> [...]
 
   migrate                                   apply pending migrations
-  sets add NAME --provider tencent --app APPID [--schedule CRON] [--detail] [--gap SECONDS]
+  sets add NAME --provider tencent|volcengine --app APPID [--schedule CRON] [--detail] [--gap SECONDS]
   sets list | sets remove NAME | sets enable NAME | sets disable NAME
   users add SET [FILE|-]                    add user IDs, one per line (stdin without FILE)
   users remove SET [FILE|-]                 remove user IDs
   poll SET                                  run one cycle of SET now and print a summary
   run                                       the daemon: poll every enabled set on its schedule
-  simulate [--port N] [--seed S] ...        a local fake Tencent IM for demos and tests
+  simulate [--port N] [--seed S] ...        a local fake Tencent IM and Volcengine for demos and tests
   demo                                      embedded database + simulator + poller for 30 s
 
 Environment: DATABASE_URL (unset: embedded database in PRESENCE_DATA_DIR, default ./data),
 TIM_SECRET_KEY or TIM_SECRET_KEY_<SDKAPPID>, TIM_ADMIN, TIM_ENDPOINT, TIM_STATE_API,
-TIM_QUERYSTATE_RPS, LOG_LEVEL. See README.md.`;
+TIM_QUERYSTATE_RPS, VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY, VOLC_ENDPOINT, VOLC_REGION,
+VOLC_RPS, LOG_LEVEL. See README.md.`;
 
 type Command = (argv: string[], io: CommandIO) => Promise<number>;
 

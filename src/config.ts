@@ -26,6 +26,26 @@ export interface TencentConfig {
   hasSecretKeyFor(sdkAppId: string): boolean;
 }
 
+/** Access key pair of a Volcengine account. */
+export interface VolcengineCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** Settings of the Volcengine provider. */
+export interface VolcengineConfig {
+  /** Base URL of the OpenAPI gateway (`VOLC_ENDPOINT`). */
+  endpoint: string;
+  /** Signing region (`VOLC_REGION`). */
+  region: string;
+  /** Ceiling per account (access key), all its apps together, calls per sliding 1000 ms (`VOLC_RPS`). */
+  rps: number;
+  /** The account of an app: `VOLC_ACCESS_KEY_ID_<APPID>` + `VOLC_SECRET_ACCESS_KEY_<APPID>`, else the unsuffixed pair. Throws ConfigError naming them. */
+  credentialsFor(appId: string): VolcengineCredentials;
+  /** True when credentials are configured for the app. */
+  hasCredentialsFor(appId: string): boolean;
+}
+
 /** HTTP timeouts of every provider call. */
 export interface HttpConfig {
   /** TCP/TLS connect timeout, ms (`PRESENCE_CONNECT_TIMEOUT_MS`). */
@@ -51,6 +71,7 @@ export interface Config {
   /** How long shutdown waits for in-flight batches before aborting them, ms (`PRESENCE_SHUTDOWN_MS`). */
   shutdownTimeoutMs: number;
   tencent: TencentConfig;
+  volcengine: VolcengineConfig;
   http: HttpConfig;
 }
 
@@ -94,6 +115,19 @@ function secret(env: Env, name: string): string | undefined {
   }
 }
 
+/** `NAME` and `NAME_<APPID>` (or their `_FILE`), keyed by the app ID suffix ('' for the unsuffixed one). */
+function secretFamily(env: Env, name: string): Map<string, string> {
+  const values = new Map<string, string>();
+  const pattern = new RegExp(`^${name}(?:_(\\d+))?(?:_FILE)?$`);
+  for (const variable of Object.keys(env)) {
+    const suffix = pattern.exec(variable)?.[1] ?? (pattern.test(variable) ? '' : undefined);
+    if (suffix === undefined || values.has(suffix)) continue;
+    const value = secret(env, suffix === '' ? name : `${name}_${suffix}`);
+    if (value !== undefined) values.set(suffix, value);
+  }
+  return values;
+}
+
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const stateApi = env.TIM_STATE_API?.trim() || 'querystate';
@@ -106,24 +140,43 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('DATABASE_URL', 'DATABASE_URL must be a postgres:// or postgresql:// connection string');
   }
   // Read secrets eagerly so a bad *_FILE fails at startup, but keep them out of the returned object.
-  const secrets = new Map<string, string>();
-  for (const name of Object.keys(env)) {
-    const m = /^TIM_SECRET_KEY(?:_(\d+))?(?:_FILE)?$/.exec(name);
-    if (!m) continue;
-    const key = m[1] ?? '';
-    if (secrets.has(key)) continue;
-    const value = secret(env, key === '' ? 'TIM_SECRET_KEY' : `TIM_SECRET_KEY_${key}`);
-    if (value !== undefined) secrets.set(key, value);
-  }
+  const timKeys = secretFamily(env, 'TIM_SECRET_KEY');
+  const volcIds = secretFamily(env, 'VOLC_ACCESS_KEY_ID');
+  const volcKeys = secretFamily(env, 'VOLC_SECRET_ACCESS_KEY');
+  const volcFor = (appId: string): VolcengineCredentials | undefined => {
+    // A per-app pair is used only whole, so an app never mixes one account's ID with another's key.
+    for (const suffix of [appId, '']) {
+      const accessKeyId = volcIds.get(suffix);
+      const secretAccessKey = volcKeys.get(suffix);
+      if (accessKeyId !== undefined && secretAccessKey !== undefined) return { accessKeyId, secretAccessKey };
+    }
+    return undefined;
+  };
+  const volcengine: VolcengineConfig = {
+    endpoint: url(env, 'VOLC_ENDPOINT', 'https://rtc.volcengineapi.com'),
+    region: env.VOLC_REGION?.trim() || 'cn-north-1',
+    rps: positiveInt(env, 'VOLC_RPS', 100),
+    hasCredentialsFor: (appId) => volcFor(appId) !== undefined,
+    credentialsFor(appId) {
+      const found = volcFor(appId);
+      if (!found) {
+        throw new ConfigError(
+          'VOLC_ACCESS_KEY_ID',
+          `Set VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY (or VOLC_ACCESS_KEY_ID_${appId} and VOLC_SECRET_ACCESS_KEY_${appId}) for Volcengine app ${appId}`,
+        );
+      }
+      return found;
+    },
+  };
   const tencent: TencentConfig = {
     admin,
     endpoint: url(env, 'TIM_ENDPOINT', 'https://console.tim.qq.com'),
     stateApi,
     querystateRps: positiveInt(env, 'TIM_QUERYSTATE_RPS', 100),
     accountCheckRps: positiveInt(env, 'TIM_ACCOUNT_CHECK_RPS', 100),
-    hasSecretKeyFor: (sdkAppId) => secrets.has(sdkAppId) || secrets.has(''),
+    hasSecretKeyFor: (sdkAppId) => timKeys.has(sdkAppId) || timKeys.has(''),
     secretKeyFor(sdkAppId) {
-      const value = secrets.get(sdkAppId) ?? secrets.get('');
+      const value = timKeys.get(sdkAppId) ?? timKeys.get('');
       if (value === undefined) {
         throw new ConfigError(`TIM_SECRET_KEY_${sdkAppId}`, `Set TIM_SECRET_KEY or TIM_SECRET_KEY_${sdkAppId} (the secret key of Tencent IM app ${sdkAppId})`);
       }
@@ -137,6 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
     reloadIntervalMs: positiveInt(env, 'PRESENCE_RELOAD_MS', 30_000),
     shutdownTimeoutMs: positiveInt(env, 'PRESENCE_SHUTDOWN_MS', 8_000),
     tencent,
+    volcengine,
     http: {
       connectTimeoutMs: positiveInt(env, 'PRESENCE_CONNECT_TIMEOUT_MS', 5_000),
       headersTimeoutMs: positiveInt(env, 'PRESENCE_HEADERS_TIMEOUT_MS', 10_000),

@@ -21,11 +21,16 @@ import { formatCycle } from './format-cycle.js';
 import type { CommandIO } from './io.js';
 import { formatTable } from './table.js';
 
-const DEMO_SET = 'demo';
-const DEMO_APP = '1400000001';
 const DEMO_SCHEDULE = '*/3 * * * * *';
+/** The two demo sets, side by side: one per provider. */
+const DEMO_SETS = [
+  { name: 'demo', provider: 'tencent', appId: '1400000001' },
+  { name: 'demo-volc', provider: 'volcengine', appId: '123456' },
+] as const;
+/** Volcengine user IDs are int64: the demo's start above 2^53 to show they stay exact. */
+const VOLC_FIRST_ID = 9_007_199_254_740_993n;
 
-/** `presence demo [--seconds N] [--users N] [--no-outage]`. */
+/** `presence demo [--seconds N] [--users N] [--no-outage]`: N Tencent users and N/3 Volcengine users; the outage needs 25 s or more. */
 export async function demoCommand(argv: string[], io: CommandIO): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -36,27 +41,45 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
   if (!Number.isInteger(seconds) || seconds < 5) throw new InputError('--seconds must be a whole number, at least 5');
   if (!Number.isInteger(users) || users < 1 || users > 1_000_000) throw new InputError('--users must be between 1 and 1000000');
 
-  // The demo's simulator and poller share a key made up for this run.
+  // The demo's simulator and poller share keys made up for this run.
   const secretKey = randomBytes(32).toString('hex');
+  const volc = { accessKeyId: 'AKDEMO', secretAccessKey: randomBytes(32).toString('hex') };
   const world = new PresenceWorld({ seed: 'presence-demo', meanDwellMs: 12_000 });
-  const simulator = await startSimulator({ secretKey, world, logAnswers: false, latencyMs: { medianMs: 20, tailMs: 80 } });
-  const env = { ...io.env, DATABASE_URL: undefined, TIM_SECRET_KEY: secretKey, TIM_ENDPOINT: simulator.url, TIM_STATE_API: 'querystate' };
+  const simulator = await startSimulator({ secretKey, world, logAnswers: false, latencyMs: { medianMs: 20, tailMs: 80 }, volcengine: { accounts: [volc] } });
+  const env = {
+    ...io.env,
+    DATABASE_URL: undefined,
+    TIM_SECRET_KEY: secretKey,
+    TIM_ENDPOINT: simulator.url,
+    TIM_STATE_API: 'querystate',
+    VOLC_ACCESS_KEY_ID: volc.accessKeyId,
+    VOLC_SECRET_ACCESS_KEY: volc.secretAccessKey,
+    VOLC_ENDPOINT: simulator.url,
+  };
   const config = loadConfig(env);
-  const logger = createLogger(io.env.LOG_LEVEL ?? 'warn', pino.destination({ dest: 2, sync: true }));
+  // The demo narrates on stdout; the outage's batch warnings would only drown that.
+  const logger = createLogger(io.env.LOG_LEVEL ?? 'error', pino.destination({ dest: 2, sync: true }));
   const database = await openDatabase({ dataDir: config.dataDir }, logger);
   const timers: NodeJS.Timeout[] = [];
   try {
     await migrate(database.db);
     const runStart = new Date();
     io.out(`presence demo: embedded database in ${database.location}, simulator at ${simulator.url}`);
-    let set = await getWatchSet(database.db, DEMO_SET).catch(() => undefined);
-    if (!set) set = await addWatchSet(database.db, { name: DEMO_SET, provider: 'tencent', appId: DEMO_APP, schedule: DEMO_SCHEDULE, detail: true });
-    const ids = Array.from({ length: users }, (_, i) => `demo-user-${String(i + 1).padStart(6, '0')}`);
-    const added = await addWatchedUsers(database.db, DEMO_SET, ids);
-    io.out(`watch set ${DEMO_SET}: Tencent app ${DEMO_APP}, ${users} users (${added} new), schedule '${set.schedule}', detail on; polling for ${seconds} s`);
+    for (const demo of DEMO_SETS) {
+      let set = await getWatchSet(database.db, demo.name).catch(() => undefined);
+      set ??= await addWatchSet(database.db, { name: demo.name, provider: demo.provider, appId: demo.appId, schedule: DEMO_SCHEDULE, detail: true });
+      const ids =
+        demo.provider === 'tencent'
+          ? Array.from({ length: users }, (_, i) => `demo-user-${String(i + 1).padStart(6, '0')}`)
+          : Array.from({ length: Math.ceil(users / 3) }, (_, i) => String(VOLC_FIRST_ID + BigInt(i)));
+      const added = await addWatchedUsers(database.db, demo.name, ids);
+      io.out(`watch set ${demo.name}: ${demo.provider} app ${demo.appId}, ${ids.length} users (${added} new), schedule '${set.schedule}', detail on`);
+    }
+    io.out(`polling for ${seconds} s`);
 
     const daemon = await startDaemon({ config, logger, database, onCycle: (summary) => formatCycle(summary).slice(0, 2).forEach((l) => io.out(l)) });
-    if (!values['no-outage']) {
+    // The outage must outlast the gap threshold (3 × 3 s) and leave time to observe again after it.
+    if (!values['no-outage'] && seconds >= 25) {
       // An outage longer than the gap threshold (3 × 3 s) makes the next observation write the Unknown pair.
       const outageAt = Math.floor(seconds * 0.4) * 1000;
       timers.push(
@@ -71,36 +94,43 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
 
     const pairs = await database.db
       .selectFrom('presence_transition')
-      .select(['from_state', 'to_state', (eb) => eb.fn.countAll<string>().as('n')])
+      .select(['provider', 'from_state', 'to_state', (eb) => eb.fn.countAll<string>().as('n')])
       .where('changed_at', '>=', runStart)
-      .groupBy(['from_state', 'to_state'])
+      .groupBy(['provider', 'from_state', 'to_state'])
+      .orderBy('provider', 'desc')
       .orderBy('n', 'desc')
       .execute();
     io.out('');
-    io.out('transitions recorded in this run, by state pair:');
-    for (const line of formatTable(['from_state', 'to_state', 'rows'], pairs.map((p) => [p.from_state ?? '(first)', p.to_state, p.n]))) io.out(`  ${line}`);
-    const samples = await sql<{ user_id: string; from_state: string | null; to_state: string; changed_at: Date; last_seen_at: Date | null; platforms: unknown }>`
-      (SELECT user_id, from_state, to_state, changed_at, last_seen_at, platforms FROM presence_transition
-        WHERE changed_at >= ${runStart} AND from_state IS NOT NULL AND to_state <> 'Unknown' AND from_state <> 'Unknown' ORDER BY changed_at DESC LIMIT 3)
+    io.out('transitions recorded in this run, by provider and state pair:');
+    for (const line of formatTable(['provider', 'from_state', 'to_state', 'rows'], pairs.map((p) => [p.provider, p.from_state ?? '(first)', p.to_state, p.n]))) io.out(`  ${line}`);
+    const samples = await sql<{ provider: string; user_id: string; from_state: string | null; to_state: string; changed_at: Date; last_seen_at: Date | null; platforms: unknown }>`
+      (SELECT provider, user_id, from_state, to_state, changed_at, last_seen_at, platforms FROM presence_transition
+        WHERE changed_at >= ${runStart} AND provider = 'tencent' AND from_state IS NOT NULL AND to_state <> 'Unknown' AND from_state <> 'Unknown' ORDER BY changed_at DESC LIMIT 2)
       UNION ALL
-      (SELECT user_id, from_state, to_state, changed_at, last_seen_at, platforms FROM presence_transition
-        WHERE changed_at >= ${runStart} AND from_state = 'Unknown' ORDER BY changed_at DESC LIMIT 2)
+      (SELECT provider, user_id, from_state, to_state, changed_at, last_seen_at, platforms FROM presence_transition
+        WHERE changed_at >= ${runStart} AND provider = 'volcengine' AND from_state IS NOT NULL AND to_state <> 'Unknown' AND from_state <> 'Unknown' ORDER BY changed_at DESC LIMIT 2)
+      UNION ALL
+      (SELECT provider, user_id, from_state, to_state, changed_at, last_seen_at, platforms FROM presence_transition
+        WHERE changed_at >= ${runStart} AND from_state = 'Unknown' ORDER BY changed_at DESC LIMIT 1)
     `.execute(database.db);
     io.out('');
     io.out('a few rows of presence_transition:');
     const iso = (d: Date | null) => (d ? d.toISOString() : '');
     for (const line of formatTable(
-      ['user_id', 'from_state', 'to_state', 'last_seen_at', 'changed_at', 'platforms'],
-      samples.rows.map((r) => [r.user_id, r.from_state ?? '', r.to_state, iso(r.last_seen_at), iso(r.changed_at), JSON.stringify(r.platforms)]),
+      ['provider', 'user_id', 'from_state', 'to_state', 'last_seen_at', 'changed_at', 'platforms'],
+      samples.rows.map((r) => [r.provider, r.user_id, r.from_state ?? '', r.to_state, iso(r.last_seen_at), iso(r.changed_at), JSON.stringify(r.platforms)]),
     )) io.out(`  ${line}`);
     const cycles = await database.db
       .selectFrom('poll_cycle')
-      .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+      .select(['set', 'status', (eb) => eb.fn.countAll<string>().as('n')])
       .where('started_at', '>=', runStart)
-      .groupBy('status')
+      .groupBy(['set', 'status'])
+      .orderBy('set')
       .execute();
     io.out('');
-    io.out(`poll cycles: ${cycles.map((c) => `${c.n} ${c.status}`).join(', ')}`);
+    const bySet = new Map<string, string[]>();
+    for (const c of cycles) bySet.set(c.set, [...(bySet.get(c.set) ?? []), `${c.n} ${c.status}`]);
+    io.out(`poll cycles: ${[...bySet].map(([set, counts]) => `${set}: ${counts.join(', ')}`).join('; ')}`);
     io.out(`the data is in ${database.location}; the daemon was stopped, so you can query it, e.g.:`);
     io.out(`  PRESENCE_DATA_DIR=${database.location} npx presence sets list`);
     io.out('or point DATABASE_URL at a Postgres server and follow the README to watch real users.');

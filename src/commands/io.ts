@@ -12,11 +12,11 @@ import { pino } from 'pino';
 export interface CommandIO {
   env: Record<string, string | undefined>;
   /** Prints a line for the user (stdout). */
-  out(line: string): void;
+  out: (line: string) => void;
   /** Prints a line of diagnostics (stderr). */
-  err(line: string): void;
+  err: (line: string) => void;
   /** Reads all of stdin. */
-  readStdin(): Promise<string>;
+  readStdin: () => Promise<string>;
   /** True when stdout is a terminal. */
   isTTY: boolean;
 }

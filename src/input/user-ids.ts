@@ -2,6 +2,7 @@
 // and every bad line is reported, so an operator fixes a file in one pass.
 import { InputError } from '../errors.js';
 import type { ProviderName } from '../providers/types.js';
+import { isInt64Id } from '../providers/volcengine/int64-json.js';
 
 /** Tencent IM UserIDs are at most 32 bytes. */
 export const TENCENT_MAX_USER_ID_BYTES = 32;
@@ -16,6 +17,9 @@ export function userIdProblem(provider: ProviderName, id: string): string | unde
   if (provider === 'tencent') {
     const bytes = Buffer.byteLength(id, 'utf8');
     if (bytes > TENCENT_MAX_USER_ID_BYTES) return `user ID ${JSON.stringify(id)} is ${bytes} bytes; Tencent IM allows at most ${TENCENT_MAX_USER_ID_BYTES}`;
+  } else if (!isInt64Id(id)) {
+    // Stored as text and sent as a JSON number: "007" would come back as "7" and never match.
+    return `user ID ${JSON.stringify(id)} is not a Volcengine user ID: a decimal integer in 1..9223372036854775807, without sign or leading zeros`;
   }
   return undefined;
 }

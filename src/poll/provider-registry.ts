@@ -1,9 +1,10 @@
-// One client and one limiter per provider app, shared by every set that watches the app, so the
-// ceiling holds per app and API however many sets there are (DESIGN.md semantic 6).
+// One client per provider app and one limiter per rate bucket, shared by every set that uses them,
+// so a ceiling holds however many sets there are (DESIGN.md semantic 6): Tencent's is per app and
+// API, Volcengine's per account (access key) across all of its apps.
 import type { Config } from '../config.js';
-import { InputError } from '../errors.js';
 import { TencentClient } from '../providers/tencent/client.js';
 import type { ProviderName, StateProvider } from '../providers/types.js';
+import { VolcengineClient } from '../providers/volcengine/client.js';
 import { SlidingWindowLimiter } from './sliding-window-limiter.js';
 
 /**
@@ -20,32 +21,43 @@ export class ProviderRegistry {
 
   constructor(private readonly config: Config) {}
 
-  /** The state client of an app. Throws ConfigError when its secret is missing. */
+  /** The state client of an app. Throws ConfigError when its credentials are missing. */
   stateClient(provider: ProviderName, appId: string): StateProvider {
     const key = `${provider}:${appId}`;
     let client = this.clients.get(key);
     if (!client) {
-      if (provider !== 'tencent') throw new InputError(`provider ${provider} is not supported yet`);
-      const { tencent } = this.config;
-      client = new TencentClient({
-        sdkAppId: appId,
-        admin: tencent.admin,
-        secretKey: tencent.secretKeyFor(appId),
-        endpoint: tencent.endpoint,
-        stateApi: tencent.stateApi,
-        http: this.config.http,
-      });
+      client = provider === 'tencent' ? this.tencentClient(appId) : this.volcengineClient(appId);
       this.clients.set(key, client);
     }
     return client;
   }
 
-  /** The limiter of the state API of an app. */
+  private tencentClient(appId: string): StateProvider {
+    const { tencent } = this.config;
+    return new TencentClient({
+      sdkAppId: appId,
+      admin: tencent.admin,
+      secretKey: tencent.secretKeyFor(appId),
+      endpoint: tencent.endpoint,
+      stateApi: tencent.stateApi,
+      http: this.config.http,
+    });
+  }
+
+  private volcengineClient(appId: string): StateProvider {
+    const { volcengine } = this.config;
+    return new VolcengineClient({ appId, ...volcengine.credentialsFor(appId), endpoint: volcengine.endpoint, region: volcengine.region, http: this.config.http });
+  }
+
+  /** The limiter of an app's state calls: per app for Tencent, per account for Volcengine. */
   stateLimiter(provider: ProviderName, appId: string): SlidingWindowLimiter {
-    const key = `${provider}:${appId}:state`;
+    const [key, limit] =
+      provider === 'tencent'
+        ? [`tencent:${appId}:state`, this.config.tencent.querystateRps]
+        : [`volcengine:${this.config.volcengine.credentialsFor(appId).accessKeyId}`, this.config.volcengine.rps];
     let limiter = this.limiters.get(key);
     if (!limiter) {
-      limiter = new SlidingWindowLimiter(this.config.tencent.querystateRps, LIMITER_WINDOW_MS);
+      limiter = new SlidingWindowLimiter(limit, LIMITER_WINDOW_MS);
       this.limiters.set(key, limiter);
     }
     return limiter;

@@ -123,9 +123,15 @@ export class Scheduler {
     } catch (err) {
       return { setting: 'watch_set.schedule', message: (err as Error).message };
     }
-    if (set.provider !== 'tencent') return { setting: 'watch_set.provider', message: `provider ${set.provider} is not supported by this version` };
-    if (!this.options.config.tencent.hasSecretKeyFor(set.app_id)) {
+    const { tencent, volcengine } = this.options.config;
+    if (set.provider === 'tencent' && !tencent.hasSecretKeyFor(set.app_id)) {
       return { setting: `TIM_SECRET_KEY_${set.app_id}`, message: `set TIM_SECRET_KEY or TIM_SECRET_KEY_${set.app_id}` };
+    }
+    if (set.provider === 'volcengine' && !volcengine.hasCredentialsFor(set.app_id)) {
+      return {
+        setting: 'VOLC_ACCESS_KEY_ID',
+        message: `set VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY (or VOLC_ACCESS_KEY_ID_${set.app_id} and VOLC_SECRET_ACCESS_KEY_${set.app_id})`,
+      };
     }
     return undefined;
   }

@@ -1,5 +1,6 @@
-// `presence simulate`: runs the fake Tencent IM server in the foreground for the demo and for
-// trying the poller without an account. Runs until SIGINT/SIGTERM.
+// `presence simulate`: runs the fake Tencent IM server (and, given a Volcengine key pair, the fake
+// Volcengine QueryOnlineStatus on the same port) in the foreground for the demo and for trying the
+// poller without an account. Runs until SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
 import { startSimulator } from './server.js';
@@ -15,7 +16,8 @@ export interface SimulateIo {
 }
 
 const USAGE =
-  'usage: presence simulate [--port N] [--host 127.0.0.1] [--seed S] [--dwell-ms N] [--latency-ms N] [--rps N] [--log FILE] [--admin ID]';
+  'usage: presence simulate [--port N] [--host 127.0.0.1] [--seed S] [--dwell-ms N] [--latency-ms N] [--rps N] [--volc-rps N] [--log FILE] [--admin ID]\n' +
+  '  env: TIM_SECRET_KEY (required); VOLC_ACCESS_KEY_ID + VOLC_SECRET_ACCESS_KEY (optional, both: also serve Volcengine), VOLC_REGION (default cn-north-1)';
 
 function numberOption(raw: string | undefined, name: string, fallback: number, valid: (n: number) => boolean, rule: string): number {
   if (raw === undefined) return fallback;
@@ -43,6 +45,7 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
         'dwell-ms': { type: 'string' },
         'latency-ms': { type: 'string' },
         rps: { type: 'string' },
+        'volc-rps': { type: 'string' },
         log: { type: 'string' },
         admin: { type: 'string' },
       },
@@ -59,12 +62,23 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
     err('Set TIM_SECRET_KEY to the key the simulator should accept');
     return 2;
   }
-  let port: number, dwell: number, latency: number, rps: number;
+  const volcKey = env['VOLC_ACCESS_KEY_ID'] || undefined;
+  const volcSecret = env['VOLC_SECRET_ACCESS_KEY'] || undefined;
+  if ((volcKey === undefined) !== (volcSecret === undefined)) {
+    err('Set both VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY to serve Volcengine too, or neither');
+    return 2;
+  }
+  if (values['volc-rps'] !== undefined && volcKey === undefined) {
+    err('presence simulate: --volc-rps needs VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY');
+    return 2;
+  }
+  let port: number, dwell: number, latency: number, rps: number, volcRps: number;
   try {
     port = numberOption(values['port'], 'port', 0, (n) => Number.isInteger(n) && n >= 0 && n <= 65_535, 'a port number (0 = any free port)');
     dwell = numberOption(values['dwell-ms'], 'dwell-ms', 20_000, (n) => Number.isFinite(n) && n > 0, 'a positive number of milliseconds');
     latency = numberOption(values['latency-ms'], 'latency-ms', 0, (n) => Number.isFinite(n) && n >= 0, 'a non-negative number of milliseconds');
     rps = numberOption(values['rps'], 'rps', 100, (n) => Number.isInteger(n) && n > 0, 'a positive whole number of calls per second');
+    volcRps = numberOption(values['volc-rps'], 'volc-rps', 100, (n) => Number.isInteger(n) && n > 0, 'a positive whole number of calls per second');
   } catch (e) {
     err(`presence simulate: ${e instanceof Error ? e.message : String(e)}`);
     return 2;
@@ -84,8 +98,12 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
     // A long-running process must not grow without bound; --log keeps the answers on disk instead.
     logAnswers: false,
     ...(values['log'] !== undefined ? { answerLogFile: values['log'] } : {}),
+    ...(volcKey !== undefined && volcSecret !== undefined
+      ? { volcengine: { accounts: [{ accessKeyId: volcKey, secretAccessKey: volcSecret }], region: env['VOLC_REGION']?.trim() || 'cn-north-1', rps: volcRps } }
+      : {}),
   });
   out(`simulator listening on ${simulator.url} (TIM_ENDPOINT for the poller)`);
+  if (volcKey !== undefined) out(`simulator serves Volcengine QueryOnlineStatus on ${simulator.url} (VOLC_ENDPOINT for the poller)`);
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -1,6 +1,7 @@
-// The simulator's HTTP side: one node:http server that answers the Tencent calls in tencent.ts,
-// enforces the per-app rate ceiling, delays answers, injects faults and records what it answered
-// so tests can compare the poller's history with the truth.
+// The simulator's HTTP side: one node:http server that answers the Tencent calls in tencent.ts and
+// (when configured) Volcengine's QueryOnlineStatus in volcengine.ts, enforces the rate ceilings
+// (per Tencent app, per Volcengine account), delays answers, injects faults and records what it
+// answered so tests can compare the poller's history with the truth.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -8,42 +9,96 @@ import { open } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { SlidingWindowCounter } from './rate-ceiling.js';
+import type { AnswerLogEntry, SimulatorApi } from './answer-log.js';
 import { API_PATHS, answerAccountCheck, answerQueryState, bucketOf, checkQuery, failure } from './tencent.js';
-import type { AnswerLogEntry, RateBucket, TencentApi, TencentBody } from './tencent.js';
+import type { RateBucket, TencentApi, TencentBody } from './tencent.js';
+import {
+  VOLC_ACTION,
+  VOLC_VERSION,
+  VolcErrors,
+  answerQueryOnlineStatus,
+  checkCredentials,
+  errorText,
+  parseAuthorization,
+  requestedAppId,
+  verifySignature,
+} from './volcengine.js';
+import type { VolcRequestView, VolcengineApi, VolcengineError, VolcengineMeta } from './volcengine.js';
 import type { PresenceWorld } from './world.js';
 
-export type { AnswerLogEntry, RateBucket, TencentApi } from './tencent.js';
+export type { AnswerLogEntry, SimulatorApi } from './answer-log.js';
+export type { RateBucket, TencentApi } from './tencent.js';
+export type { VolcengineApi } from './volcengine.js';
 
-/** A fault that replaces normal answers for every app while active (until `untilMs`, if given, on the simulator's clock). */
+/**
+ * A fault that replaces normal answers for every app and account while active (until `untilMs`,
+ * if given, on the simulator's clock):
+ * - `http`: that HTTP status with a plain-text body, no envelope (both providers);
+ * - `error`: Tencent calls answer FAIL with ErrorCode `code` (91000 when `code` is a string);
+ *   Volcengine calls answer HTTP 200 with a ResponseMetadata.Error whose Code is `code` when it
+ *   is a string, `InternalError` when it is a number;
+ * - `hang`: never answered (both providers).
+ */
 export type SimulatorFault =
   | { kind: 'http'; status: number; untilMs?: number }
-  | { kind: 'error'; code: number; untilMs?: number }
+  | { kind: 'error'; code: number | string; untilMs?: number }
   | { kind: 'hang'; untilMs?: number };
 
-/** How a call ended: 'ok', a Tencent ErrorCode, an injected HTTP status, or never answered. */
-export type CallOutcome = 'ok' | number | `http-${number}` | 'dropped';
+/**
+ * A Volcengine ResponseMetadata.Error.Code, e.g. 'AccountFlowLimitExceeded' or 'SignatureDoesNotMatch'
+ * (any string; the intersection only keeps editors suggesting CallOutcome's literal members).
+ */
+export type VolcengineErrorCode = string & Record<never, never>;
+
+/**
+ * How a call ended: 'ok', a Tencent ErrorCode (number), a Volcengine error Code (string), an
+ * injected HTTP status, or never answered.
+ */
+export type CallOutcome = 'ok' | number | `http-${number}` | 'dropped' | VolcengineErrorCode;
 
 /** One call the simulator received on a known path. */
 export interface CallLogEntry {
   /** When the call arrived (the instant the rate ceiling was checked). */
   atMs: number;
-  /** The sdkappid query parameter as sent. */
+  /**
+   * Tencent: the sdkappid query parameter as sent. Volcengine: the body's AppId digits as sent
+   * ('' when the body has none or was not read).
+   */
   appId: string;
-  api: TencentApi;
+  api: SimulatorApi;
   outcome: CallOutcome;
+  /** Volcengine only: the access key of the Authorization header ('' when it has none). */
+  accessKeyId?: string;
 }
 
-/** Counters for one app and rate bucket. */
+/** A stats row's bucket: a Tencent rate bucket, or 'QueryOnlineStatus' for a Volcengine account. */
+export type StatsBucket = RateBucket | VolcengineApi;
+
+/** Counters for one rate-ceiling bucket: a Tencent app and API, or a Volcengine account. */
 export interface ApiStats {
+  /**
+   * Tencent: the sdkappid. Volcengine (`api` 'QueryOnlineStatus'): the ACCESS KEY ID, since the
+   * ceiling is per account across all of its AppIds.
+   */
   appId: string;
   /** 'querystate' counts querystate and query_online_status together: they share one ceiling. */
-  api: RateBucket;
-  /** Calls logged for this app and bucket, whatever their outcome. */
+  api: StatsBucket;
+  /** Calls logged for this bucket, whatever their outcome. */
   calls: number;
-  /** Calls refused with 60007 by the ceiling. */
+  /** Calls refused by the ceiling (Tencent 60007, Volcengine 429 AccountFlowLimitExceeded). */
   refused: number;
   /** Most admitted calls in any 1000 ms window. */
   maxInAnyWindow: number;
+}
+
+/** The Volcengine side of the simulator (QueryOnlineStatus on `POST /`). */
+export interface VolcengineSimulatorOptions {
+  /** The access keys accepted; any other key answers InvalidAccessKey. */
+  accounts: Array<{ accessKeyId: string; secretAccessKey: string }>;
+  /** The region requests must be signed for. Default cn-north-1. */
+  region?: string;
+  /** Calls per second per ACCOUNT (access key) across all its AppIds, sliding 1000 ms. Default 100; Infinity disables. */
+  rps?: number;
 }
 
 /** Options of startSimulator. */
@@ -65,20 +120,22 @@ export interface SimulatorOptions {
   logAnswers?: boolean;
   /** Append each answer log entry to this file as a JSON line. */
   answerLogFile?: string;
-  /** The clock of rate windows, usersig expiry, faults and stateAt. Default Date.now. */
+  /** The clock of rate windows, usersig expiry, X-Date checks, faults and stateAt. Default Date.now. */
   now?: () => number;
+  /** Also serve Volcengine QueryOnlineStatus (off when absent: `/` answers 404). */
+  volcengine?: VolcengineSimulatorOptions;
 }
 
 /** A running simulator. */
 export interface Simulator {
-  /** http://host:port, to use as the poller's Tencent endpoint. */
+  /** http://host:port, to use as the poller's Tencent endpoint (TIM_ENDPOINT) and Volcengine endpoint (VOLC_ENDPOINT). */
   readonly url: string;
   readonly port: number;
   /** One entry per user answered in a successful call (when logAnswers). */
   readonly answers: AnswerLogEntry[];
   /** One entry per call on a known path. */
   readonly calls: CallLogEntry[];
-  /** Counters per app and rate bucket. */
+  /** Counters per Tencent app and rate bucket, and per Volcengine access key. */
   stats(): ApiStats[];
   /** Replaces (or with undefined clears) the active fault. */
   setFault(fault: SimulatorFault | undefined): void;
@@ -88,9 +145,14 @@ export interface Simulator {
 
 type Verdict = { kind: 'http'; status: number } | { kind: 'fail'; code: number; info: string } | { kind: 'answer'; appId: string };
 
+type VolcVerdict =
+  | { kind: 'http'; status: number }
+  | { kind: 'fail'; error: VolcengineError }
+  | { kind: 'answer'; accessKeyId: string; secretAccessKey: string };
+
 interface StatsCell {
   appId: string;
-  api: RateBucket;
+  api: StatsBucket;
   calls: number;
   counter: SlidingWindowCounter | undefined;
 }
@@ -112,7 +174,7 @@ function latencySampler(latency: SimulatorOptions['latencyMs']): () => number {
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string | undefined> {
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -121,7 +183,7 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
       if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
     // An oversized body reads as empty, which every API answers as malformed.
-    req.on('end', () => resolve(size <= MAX_BODY_BYTES ? Buffer.concat(chunks).toString('utf8') : ''));
+    req.on('end', () => resolve(size <= MAX_BODY_BYTES ? Buffer.concat(chunks) : Buffer.alloc(0)));
     // 'close' after 'end' is a no-op: the promise already settled.
     req.on('close', () => resolve(undefined));
     req.on('error', () => resolve(undefined));
@@ -138,16 +200,46 @@ function sendJson(res: ServerResponse, body: TencentBody): void {
   send(res, 200, JSON.stringify({ ...body, RequestId: randomUUID() }), 'application/json; charset=utf-8');
 }
 
+function statsBucketOf(api: SimulatorApi): StatsBucket {
+  return api === VOLC_ACTION ? VOLC_ACTION : bucketOf(api);
+}
+
+function requestView(req: IncomingMessage, url: URL): VolcRequestView {
+  return {
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    query: url.searchParams,
+    header: (name) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
+  };
+}
+
+function volcAccounts(options: VolcengineSimulatorOptions): Map<string, string> {
+  const accounts = new Map<string, string>();
+  for (const { accessKeyId, secretAccessKey } of options.accounts) {
+    if (!accessKeyId || !secretAccessKey) throw new RangeError('volcengine accounts need a non-empty accessKeyId and secretAccessKey');
+    if (accounts.has(accessKeyId)) throw new RangeError(`volcengine account ${accessKeyId} is listed twice`);
+    accounts.set(accessKeyId, secretAccessKey);
+  }
+  const rps = options.rps ?? 100;
+  if (!(rps > 0) || (Number.isFinite(rps) && !Number.isInteger(rps))) throw new RangeError('volcengine.rps must be a positive integer or Infinity');
+  return accounts;
+}
+
 /** Starts a fake Tencent IM REST server on localhost. */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const now = options.now ?? Date.now;
   const admin = options.admin ?? 'administrator';
   const secret = options.secretKey;
   const keyFor = typeof secret === 'string' ? () => secret : secret;
-  const limits: Record<RateBucket, number> = {
+  const limits: Record<StatsBucket, number> = {
     querystate: options.rps?.querystate ?? 100,
     account_check: options.rps?.accountCheck ?? 100,
+    QueryOnlineStatus: options.volcengine?.rps ?? 100,
   };
+  const volc = options.volcengine ? { accounts: volcAccounts(options.volcengine), region: options.volcengine.region ?? 'cn-north-1' } : undefined;
   const sampleLatency = latencySampler(options.latencyMs);
   const logAnswers = options.logAnswers ?? true;
   const world = options.world;
@@ -168,7 +260,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     logStream.on('error', () => undefined);
   }
 
-  const cell = (appId: string, api: RateBucket): StatsCell => {
+  const cell = (appId: string, api: StatsBucket): StatsCell => {
     const key = `${appId}\u0000${api}`;
     let c = cells.get(key);
     if (!c) {
@@ -180,7 +272,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
   const logCall = (entry: CallLogEntry): void => {
     calls.push(entry);
-    cell(entry.appId, bucketOf(entry.api)).calls++;
+    // Volcengine's bucket is the account: its ceiling spans all of the account's AppIds.
+    cell(entry.api === VOLC_ACTION ? (entry.accessKeyId ?? '') : entry.appId, statsBucketOf(entry.api)).calls++;
   };
 
   const recordAnswers = (entries: AnswerLogEntry[]): void => {
@@ -206,7 +299,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const preVerdict = (api: TencentApi, query: URLSearchParams, arrival: number): Verdict => {
     const f = activeFault(arrival);
     if (f?.kind === 'http') return { kind: 'http', status: f.status };
-    if (f?.kind === 'error') return { kind: 'fail', code: f.code, info: 'simulated fault' };
+    if (f?.kind === 'error') {
+      // 91000: Tencent's "internal service error", for a fault named by a Volcengine code.
+      return typeof f.code === 'number' ? { kind: 'fail', code: f.code, info: 'simulated fault' } : { kind: 'fail', code: 91000, info: `simulated fault ${f.code}` };
+    }
     const auth = checkQuery(query, api, { admin, keyFor, nowMs: arrival });
     if (!auth.ok) return { kind: 'fail', code: auth.code, info: auth.info };
     const c = cell(auth.appId, bucketOf(api));
@@ -215,10 +311,99 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     return { kind: 'answer', appId: auth.appId };
   };
 
+  // Volcengine: what needs no body is checked at arrival, synchronously, so the per-account
+  // ceiling sees calls in arrival order. A call with a known key and a fresh X-Date counts against
+  // the ceiling even if its signature turns out wrong once the body is in.
+  const volcPreVerdict = (view: VolcRequestView, arrival: number, accounts: ReadonlyMap<string, string>): VolcVerdict => {
+    const f = activeFault(arrival);
+    if (f?.kind === 'http') return { kind: 'http', status: f.status };
+    if (f?.kind === 'error') {
+      return {
+        kind: 'fail',
+        error: typeof f.code === 'string' ? { status: 200, code: f.code, message: 'simulated fault' } : { status: 200, code: 'InternalError', message: `simulated fault ${f.code}` },
+      };
+    }
+    const cred = checkCredentials(view, (ak) => accounts.get(ak), arrival);
+    if (!cred.ok) return { kind: 'fail', error: cred.error };
+    const c = cell(cred.accessKeyId, VOLC_ACTION);
+    c.counter ??= new SlidingWindowCounter(limits.QueryOnlineStatus, 1000);
+    if (!c.counter.tryStart(arrival)) return { kind: 'fail', error: VolcErrors.accountFlowLimitExceeded() };
+    return { kind: 'answer', accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey };
+  };
+
+  const handleVolcengine = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    arrival: number,
+    config: { accounts: ReadonlyMap<string, string>; region: string },
+  ): Promise<void> => {
+    const meta: VolcengineMeta = { requestId: randomUUID(), region: config.region };
+    const action = url.searchParams.get('Action') ?? '';
+    const version = url.searchParams.get('Version') ?? '';
+    if (action !== VOLC_ACTION || version !== VOLC_VERSION) {
+      req.resume();
+      const error = VolcErrors.invalidActionOrVersion(action, version);
+      send(res, error.status, errorText(error, meta), 'application/json; charset=utf-8');
+      return;
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      send(res, 405, 'method not allowed\n', 'text/plain');
+      return;
+    }
+    const api = VOLC_ACTION;
+    const view = requestView(req, url);
+    const accessKeyId = parseAuthorization(view.header('authorization'))?.accessKeyId ?? '';
+    const appIdOf = (body: Buffer | undefined): string => (body === undefined ? '' : requestedAppId(body.toString('utf8')));
+    if (activeFault(arrival)?.kind === 'hang') {
+      // Never answered; the body is read only to log which app the call was for.
+      const body = await readBody(req);
+      logCall({ atMs: arrival, appId: appIdOf(body), api, outcome: 'dropped', accessKeyId });
+      return;
+    }
+    const verdict = volcPreVerdict(view, arrival, config.accounts);
+    const body = await readBody(req);
+    if (body !== undefined) await delay(sampleLatency());
+    const appId = appIdOf(body);
+    if (body === undefined || closed || res.destroyed) {
+      logCall({ atMs: arrival, appId, api, outcome: 'dropped', accessKeyId });
+      return;
+    }
+    const sendError = (error: VolcengineError): void => {
+      send(res, error.status, errorText(error, meta), 'application/json; charset=utf-8');
+      logCall({ atMs: arrival, appId, api, outcome: error.code, accessKeyId });
+    };
+    if (verdict.kind === 'http') {
+      send(res, verdict.status, `simulated HTTP ${verdict.status}\n`, 'text/plain');
+      logCall({ atMs: arrival, appId, api, outcome: `http-${verdict.status}`, accessKeyId });
+      return;
+    }
+    if (verdict.kind === 'fail') {
+      sendError(verdict.error);
+      return;
+    }
+    const signatureError = verifySignature(view, body, verdict.accessKeyId, verdict.secretAccessKey, config.region);
+    if (signatureError) {
+      sendError(signatureError);
+      return;
+    }
+    // As for Tencent: the state is computed at answer time, after the latency.
+    const atMs = now();
+    const reply = answerQueryOnlineStatus(body.toString('utf8'), world, atMs, meta);
+    send(res, reply.status, reply.text, 'application/json; charset=utf-8');
+    logCall({ atMs: arrival, appId, api, outcome: reply.outcome, accessKeyId });
+    recordAnswers(reply.answers);
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const arrival = now();
     const url = new URL(req.url ?? '/', 'http://simulator.invalid');
     const api = API_PATHS.get(url.pathname);
+    if (api === undefined && volc !== undefined && url.pathname === '/') {
+      await handleVolcengine(req, res, url, arrival, volc);
+      return;
+    }
     if (api === undefined || req.method !== 'POST') {
       req.resume();
       send(res, api === undefined ? 404 : 405, api === undefined ? 'not found\n' : 'method not allowed\n', 'text/plain');
@@ -232,7 +417,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       return;
     }
     const verdict = preVerdict(api, url.searchParams, arrival);
-    const body = await readBody(req);
+    const raw = await readBody(req);
+    const body = raw?.toString('utf8');
     if (body !== undefined) await delay(sampleLatency());
     if (body === undefined || closed || res.destroyed) {
       logCall({ atMs: arrival, appId: rawAppId, api, outcome: 'dropped' });

@@ -2,10 +2,12 @@
 // answer bodies of querystate / query_online_status / account_check. No I/O here: server.ts owns
 // sockets, timing, faults and logs, and calls these pure functions at the instant it answers.
 import { verifyUserSig } from '../providers/tencent/usersig.js';
-import type { ObservedState, Platforms } from '../providers/types.js';
+import type { AnswerLogEntry } from './answer-log.js';
 import type { PresenceWorld } from './world.js';
 
-/** The REST calls the simulator answers. */
+export type { AnswerLogEntry } from './answer-log.js';
+
+/** The Tencent REST calls the simulator answers. */
 export type TencentApi = 'querystate' | 'query_online_status' | 'account_check';
 
 /** Rate-ceiling buckets: querystate and query_online_status are one call under two names. */
@@ -21,23 +23,6 @@ export const API_PATHS: ReadonlyMap<string, TencentApi> = new Map<string, Tencen
 /** The ceiling bucket an API counts against. */
 export function bucketOf(api: TencentApi): RateBucket {
   return api === 'account_check' ? 'account_check' : 'querystate';
-}
-
-/** One user answered in a successful call, as the simulator computed it. */
-export interface AnswerLogEntry {
-  /** The instant passed to world.stateAt. */
-  atMs: number;
-  appId: string;
-  api: TencentApi;
-  userId: string;
-  /** querystate: the state answered (absent when the account is in ErrorList). */
-  state?: ObservedState;
-  /** querystate with IsNeedDetail 1 only: the detail the world gave (`{}` when none was sent). */
-  platforms?: Platforms;
-  /** account_check only. */
-  accountStatus?: 'Imported' | 'NotImported';
-  /** querystate: the ErrorList code (70107) of an account that was never imported. */
-  errorCode?: number;
 }
 
 /** Most accounts per call, per Tencent's docs. */

@@ -32,12 +32,11 @@ export function validateNewWatchSet(input: NewWatchSet): Required<NewWatchSet> {
   if (input.provider !== 'tencent' && input.provider !== 'volcengine') {
     throw new InputError(`--provider must be tencent or volcengine, got ${JSON.stringify(input.provider)}`);
   }
-  if (input.provider !== 'tencent') {
-    // The schema accepts volcengine already; the client is not built yet, so refuse rather than fail every tick.
-    throw new InputError(`--provider ${input.provider} is not supported by this version yet (tencent is)`);
-  }
   if (!/^[1-9]\d{0,17}$/.test(input.appId)) {
     throw new InputError(`--app must be the numeric app ID (SDKAppID or AppId), got ${JSON.stringify(input.appId)}`);
+  }
+  if (input.provider === 'volcengine' && Number(input.appId) > 2_147_483_647) {
+    throw new InputError(`--app must be a Volcengine AppId (a 32-bit integer), got ${JSON.stringify(input.appId)}`);
   }
   const schedule = input.schedule ?? DEFAULT_SCHEDULE;
   validateSchedule(schedule);

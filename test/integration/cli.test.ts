@@ -188,6 +188,21 @@ describe(`presence CLI, one operator session (${process.env.TEST_DATABASE_URL ? 
       expect(result.err.join('\n')).toContain(`cannot read ${join(files, 'missing.txt')}: no such file; nothing was imported`);
     });
 
+    it('takes a Volcengine set, whose users must be 64-bit integers, each bad line named', { timeout: SLOW }, async () => {
+      const added = await cli(['sets', 'add', 'rooms', '--provider', 'volcengine', '--app', '123456', '--detail']);
+      expect(added.code, added.err.join('\n')).toBe(0);
+      const bad = await cli(['users', 'add', 'rooms', '-'], {}, '9007199254740993\n007\nalice\n9223372036854775808\n');
+      expect(bad.code).toBe(2);
+      const message = bad.err.join('\n');
+      expect(message).toContain('3 bad line(s) in stdin; nothing was imported');
+      for (const line of [2, 3, 4]) expect(message).toContain(`stdin:${line}: user ID`);
+      const good = await cli(['users', 'add', 'rooms', '-'], {}, '9007199254740993\n9223372036854775807\n1\n');
+      expect(good.out).toEqual(['added 3 user(s) to rooms; 3 in all']);
+      const ids = await usersInDatabase('rooms');
+      if (ids) expect(ids).toEqual(['1', '9007199254740993', '9223372036854775807']);
+      expect((await cli(['sets', 'remove', 'rooms'])).code).toBe(0);
+    });
+
     it('removes users read from stdin (-), saying how many were not in the set', { timeout: SLOW }, async () => {
       const result = await cli(['users', 'remove', 'vip', '-'], {}, 'u1\nnot-there\n');
       expect(result.code, result.err.join('\n')).toBe(0);

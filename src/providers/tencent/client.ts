@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import { Pool } from 'undici';
 import type { HttpConfig, TencentStateApi } from '../../config.js';
 import { ProviderError } from '../../errors.js';
-import type { ProviderErrorCode } from '../../errors.js';
+import { scrub, transportError } from '../http-errors.js';
 import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
 import { checkEnvelope, parseAccountCheckResponse, parseStateResponse } from './parse.js';
 import type { AccountCheckResult } from './parse.js';
@@ -44,38 +44,6 @@ export interface AccountCheckOptions {
 const UINT32_END = 0x1_0000_0000;
 // What a non-200 body may cost us to drain before the socket is given up rather than reused.
 const DRAIN_LIMIT = 64 * 1024;
-
-function stringProp(value: unknown, key: string): string | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const prop = (value as Record<string, unknown>)[key];
-  return typeof prop === 'string' ? prop : undefined;
-}
-
-/** Replaces every occurrence of the secrets in `text`. */
-function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length > 0) out = out.split(s).join('[redacted]');
-  return out;
-}
-
-/**
- * A stand-in for a transport error that keeps only its name, code and (scrubbed) message. undici's
- * errors carry extra properties (SocketError.socket, HTTPParserError.data with raw bytes) that are
- * not ours to vouch for, so none of them is passed on.
- */
-function safeCause(err: unknown, secrets: readonly string[]): Error {
-  const message = scrub(err instanceof Error ? err.message : String(err), secrets);
-  const cause = new Error(message);
-  cause.name = stringProp(err, 'name') ?? 'Error';
-  // Our own frames would only point here; the name and message are what a log reader needs.
-  cause.stack = `${cause.name}: ${message}`;
-  const code = stringProp(err, 'code');
-  if (code !== undefined) Object.defineProperty(cause, 'code', { value: code, enumerable: true });
-  return cause;
-}
-
-const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
-const CLOSED_CODES: ReadonlySet<string> = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
 /** A Tencent IM REST client for one app. Each method makes exactly one HTTP call. */
 export class TencentClient implements StateProvider {
@@ -193,7 +161,7 @@ export class TencentClient implements StateProvider {
         text = await response.body.text();
       }
     } catch (err) {
-      throw this.transportError(api, err, signal, secrets);
+      throw transportError(err, { provider: 'tencent', label: `Tencent IM ${api}`, origin: this.origin, http: this.http, signal, secrets });
     }
     if (status !== 200) {
       throw new ProviderError('ERR_PROVIDER_HTTP', `Tencent IM ${api}: HTTP ${status} from ${this.origin}`, {
@@ -220,30 +188,5 @@ export class TencentClient implements StateProvider {
       throw err;
     }
     return body;
-  }
-
-  /** Maps an undici or socket error to a ProviderError; an abort passes through unchanged. */
-  private transportError(api: string, err: unknown, signal: AbortSignal | undefined, secrets: readonly string[]): unknown {
-    // The caller aborted (shutdown): hand back its own reason so it can tell its abort from a failure.
-    if (signal?.aborted === true || stringProp(err, 'name') === 'AbortError') return err;
-    const code = stringProp(err, 'code') ?? 'unknown';
-    let providerCode: ProviderErrorCode = 'ERR_PROVIDER_NETWORK';
-    let what = `network error (${code})`;
-    if (TIMEOUT_CODES.has(code)) {
-      providerCode = 'ERR_PROVIDER_TIMEOUT';
-      what =
-        code === 'UND_ERR_HEADERS_TIMEOUT'
-          ? `no response headers within ${this.http.headersTimeoutMs} ms`
-          : code === 'UND_ERR_BODY_TIMEOUT'
-            ? `response body stalled for ${this.http.bodyTimeoutMs} ms`
-            : `could not connect within ${this.http.connectTimeoutMs} ms`;
-    } else if (CLOSED_CODES.has(code)) {
-      providerCode = 'ERR_PROVIDER_BAD_REQUEST';
-      what = 'the client was closed';
-    }
-    return new ProviderError(providerCode, `Tencent IM ${api}: ${what} calling ${this.origin}`, {
-      provider: 'tencent',
-      cause: safeCause(err, secrets),
-    });
   }
 }
