@@ -62,13 +62,15 @@ afterAll(async () => {
 describe(`end to end with Volcengine (${DATABASE_KIND})`, () => {
   it('kept both apps of the account together within VOLC_RPS', () => {
     // The poller limits call starts (unit-tested exactly); the simulator sees arrivals, which the
-    // shared event loop shifts by tens of ms. So: no RPS+1 arrivals within 900 ms (a fixed-window or
-    // off-by-one limiter fails this), and whatever jitter made the simulator refuse was retried:
-    // every ok cycle observed everyone, and the history below is complete.
+    // shared event loop shifts by tens of ms (spans of 918 ms for RPS+1 calls were seen under load).
+    // So, with room for that jitter: RPS+1 arrivals never within 850 ms, 2×RPS+1 never within
+    // 1800 ms (a limiter per app instead of per account, or a fixed window, fails these). Whatever
+    // jitter made the simulator refuse was retried: every ok cycle observed everyone, and the
+    // history below is complete.
     const arrivals = simulator.calls.filter((c) => c.api === 'QueryOnlineStatus').map((c) => c.atMs).sort((a, b) => a - b);
     const tightest = (n: number) => Math.min(...arrivals.slice(n - 1).map((t, i) => t - arrivals[i]!));
-    console.log(`arrival spans: ${RPS + 1} calls >= ${tightest(RPS + 1)} ms, ${2 * RPS} calls >= ${tightest(2 * RPS)} ms`);
-    expect(tightest(RPS + 1)).toBeGreaterThanOrEqual(900);
+    expect(tightest(RPS + 1)).toBeGreaterThanOrEqual(850);
+    expect(tightest(2 * RPS + 1)).toBeGreaterThanOrEqual(1800);
     const stats = simulator.stats().find((s) => s.api === 'QueryOnlineStatus' && s.appId === ACCOUNT.accessKeyId);
     expect(stats?.calls).toBe(arrivals.length);
     for (const app of APPS) expect(cycles.filter((c) => c.set === app.set && c.status === 'ok').length).toBeGreaterThanOrEqual(3);
