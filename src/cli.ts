@@ -3,6 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PresenceError } from './errors.js';
+import { checkAccountsCommand } from './commands/check-accounts.js';
 import { demoCommand } from './commands/demo.js';
 import { processIO, type CommandIO } from './commands/io.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -15,9 +16,10 @@ import { simulateCommand } from './simulator/command.js';
 const USAGE = `usage: presence <command> [...]
 
   migrate                                   apply pending migrations
-  sets add NAME --provider tencent|volcengine --app APPID [--schedule CRON] [--detail] [--gap SECONDS]
+  sets add NAME --provider tencent|volcengine --app APPID [--schedule CRON] [--detail] [--gap SECONDS] [--recheck CRON]
   sets list | sets remove NAME | sets enable NAME | sets disable NAME
-  users add SET [FILE|-]                    add user IDs, one per line (stdin without FILE)
+  users add SET [FILE|-] [--check]          add user IDs, one per line (stdin without FILE); --check: account_check them
+  check-accounts SET                        account_check every user of a Tencent set, store Imported/NotImported
   users remove SET [FILE|-]                 remove user IDs
   poll SET                                  run one cycle of SET now and print a summary
   run                                       the daemon: poll every enabled set on its schedule
@@ -36,6 +38,7 @@ const COMMANDS: Record<string, Command> = {
   sets: setsCommand,
   users: usersCommand,
   poll: pollCommand,
+  'check-accounts': checkAccountsCommand,
   run: runCommand,
   simulate: (argv, io) => simulateCommand(argv, { env: io.env, stdout: io.out, stderr: io.err }),
   demo: demoCommand,

@@ -14,10 +14,10 @@ export async function setsCommand(argv: string[], io: CommandIO): Promise<number
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { provider: { type: 'string' }, app: { type: 'string' }, schedule: { type: 'string' }, detail: { type: 'boolean' }, gap: { type: 'string' } },
+        options: { provider: { type: 'string' }, app: { type: 'string' }, schedule: { type: 'string' }, detail: { type: 'boolean' }, gap: { type: 'string' }, recheck: { type: 'string' } },
       });
       const name = positionals[0];
-      if (!name || positionals.length > 1) throw new InputError('usage: presence sets add NAME --provider tencent|volcengine --app APPID [--schedule CRON] [--detail] [--gap SECONDS]');
+      if (!name || positionals.length > 1) throw new InputError('usage: presence sets add NAME --provider tencent|volcengine --app APPID [--schedule CRON] [--detail] [--gap SECONDS] [--recheck CRON]');
       if (!values.provider) throw new InputError('--provider is required (tencent or volcengine)');
       if (!values.app) throw new InputError('--app is required (the SDKAppID or AppId)');
       if (values.gap !== undefined && !/^[1-9]\d*$/.test(values.gap)) {
@@ -32,8 +32,12 @@ export async function setsCommand(argv: string[], io: CommandIO): Promise<number
           schedule: values.schedule,
           detail: values.detail ?? false,
           gapSeconds,
+          accountRecheck: values.recheck,
         });
-        io.out(`added watch set ${set.name}: ${set.provider} app ${set.app_id}, schedule '${set.schedule}', detail ${set.detail ? 'on' : 'off'}, gap ${gapSecondsOf(set)} s`);
+        io.out(
+          `added watch set ${set.name}: ${set.provider} app ${set.app_id}, schedule '${set.schedule}', detail ${set.detail ? 'on' : 'off'}, gap ${gapSecondsOf(set)} s` +
+            (set.provider === 'tencent' ? `, NotImported accounts re-checked '${set.account_recheck}'` : ''),
+        );
         return 0;
       });
     }

@@ -15,6 +15,8 @@ export interface WatchSetTable {
   detail: Generated<boolean>;
   gap_seconds: number | null;
   enabled: Generated<boolean>;
+  /** Cron schedule of the re-check of NotImported users (Tencent sets). */
+  account_recheck: Generated<string>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -72,6 +74,8 @@ export interface PollCycleTable {
   failed: Generated<number>;
   calls: Generated<number>;
   transitions: Generated<number>;
+  /** Users an ErrorList reported with a code other than 70107. */
+  account_errors: Generated<number>;
   status: CycleStatus;
   error: string | null;
 }

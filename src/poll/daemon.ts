@@ -5,7 +5,7 @@ import { migrate } from '../db/migrator.js';
 import type { Logger } from '../logger.js';
 import { markAbandonedCycles } from '../store/poll-cycles.js';
 import type { CycleSummary } from './run-cycle.js';
-import { Scheduler } from './scheduler.js';
+import { Scheduler, type SchedulerOptions } from './scheduler.js';
 
 /** A running daemon. */
 export interface Daemon {
@@ -22,6 +22,7 @@ export interface DaemonOptions {
   /** An already open database (demo, tests); otherwise one is opened from the config and closed by stop(). */
   database?: DatabaseHandle;
   onCycle?: (summary: CycleSummary) => void;
+  onRecheck?: SchedulerOptions['onRecheck'];
 }
 
 /** Opens the database, applies migrations, and schedules every enabled watch set. */
@@ -36,7 +37,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // One poller per database is assumed here; cycles still `running` belong to a dead process.
     const abandoned = await markAbandonedCycles(database.db, new Date());
     if (abandoned > 0) logger.warn({ abandoned }, 'marked cycles of a previous process as interrupted');
-    scheduler = new Scheduler({ db: database.db, config, logger, onCycle: options.onCycle });
+    scheduler = new Scheduler({ db: database.db, config, logger, onCycle: options.onCycle, onRecheck: options.onRecheck });
     await scheduler.start();
   } catch (err) {
     await scheduler?.stop();

@@ -17,6 +17,7 @@ export const LIMITER_WINDOW_MS = 1010;
 /** Creates provider clients and limiters on first use and closes them together. */
 export class ProviderRegistry {
   private readonly clients = new Map<string, StateProvider>();
+  private readonly tencentClients = new Map<string, TencentClient>();
   private readonly limiters = new Map<string, SlidingWindowLimiter>();
 
   constructor(private readonly config: Config) {}
@@ -32,16 +33,27 @@ export class ProviderRegistry {
     return client;
   }
 
-  private tencentClient(appId: string): StateProvider {
-    const { tencent } = this.config;
-    return new TencentClient({
-      sdkAppId: appId,
-      admin: tencent.admin,
-      secretKey: tencent.secretKeyFor(appId),
-      endpoint: tencent.endpoint,
-      stateApi: tencent.stateApi,
-      http: this.config.http,
-    });
+  /** The Tencent client of an app (state and account_check share its connections and UserSig). */
+  tencentClient(appId: string): TencentClient {
+    let client = this.tencentClients.get(appId);
+    if (!client) {
+      const { tencent } = this.config;
+      client = new TencentClient({
+        sdkAppId: appId,
+        admin: tencent.admin,
+        secretKey: tencent.secretKeyFor(appId),
+        endpoint: tencent.endpoint,
+        stateApi: tencent.stateApi,
+        http: this.config.http,
+      });
+      this.tencentClients.set(appId, client);
+    }
+    return client;
+  }
+
+  /** The limiter of a Tencent app's account_check calls (a ceiling of its own, `TIM_ACCOUNT_CHECK_RPS`). */
+  accountCheckLimiter(appId: string): SlidingWindowLimiter {
+    return this.limiter(`tencent:${appId}:account_check`, this.config.tencent.accountCheckRps);
   }
 
   private volcengineClient(appId: string): StateProvider {
@@ -51,10 +63,12 @@ export class ProviderRegistry {
 
   /** The limiter of an app's state calls: per app for Tencent, per account for Volcengine. */
   stateLimiter(provider: ProviderName, appId: string): SlidingWindowLimiter {
-    const [key, limit] =
-      provider === 'tencent'
-        ? [`tencent:${appId}:state`, this.config.tencent.querystateRps]
-        : [`volcengine:${this.config.volcengine.credentialsFor(appId).accessKeyId}`, this.config.volcengine.rps];
+    return provider === 'tencent'
+      ? this.limiter(`tencent:${appId}:state`, this.config.tencent.querystateRps)
+      : this.limiter(`volcengine:${this.config.volcengine.credentialsFor(appId).accessKeyId}`, this.config.volcengine.rps);
+  }
+
+  private limiter(key: string, limit: number): SlidingWindowLimiter {
     let limiter = this.limiters.get(key);
     if (!limiter) {
       limiter = new SlidingWindowLimiter(limit, LIMITER_WINDOW_MS);
@@ -65,8 +79,9 @@ export class ProviderRegistry {
 
   /** Closes every client's connections. Safe to call twice. */
   async close(): Promise<void> {
-    const clients = [...this.clients.values()];
+    const clients = new Set<StateProvider>([...this.clients.values(), ...this.tencentClients.values()]);
     this.clients.clear();
-    await Promise.all(clients.map((c) => c.close()));
+    this.tencentClients.clear();
+    await Promise.all([...clients].map((c) => c.close()));
   }
 }

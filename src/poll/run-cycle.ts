@@ -11,7 +11,9 @@ import type { StateProvider, StateQueryResult } from '../providers/types.js';
 import { finishPollCycle, startPollCycle, type CycleCounts } from '../store/poll-cycles.js';
 import { recordObservations } from '../store/record-observations.js';
 import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
-import { streamPollableUsers } from '../store/watched-users.js';
+import { streamWatchedUsers } from '../store/watched-users.js';
+import { setAccountStatuses } from '../store/account-status.js';
+import { TENCENT_ACCOUNT_NOT_IMPORTED as ACCOUNT_NOT_IMPORTED } from '../providers/tencent/errors.js';
 import type { CycleStatus } from '../db/schema.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 import { scheduleIntervalSeconds } from './schedule.js';
@@ -77,7 +79,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
   const gapSeconds = gapSecondsOf(set);
   // Retries must not push a batch past one schedule interval from its own start.
   const intervalMs = scheduleIntervalSeconds(set.schedule) * 1000;
-  const counts: CycleCounts = { users: 0, observed: 0, failed: 0, calls: 0, transitions: 0 };
+  const counts: CycleCounts = { users: 0, observed: 0, failed: 0, calls: 0, transitions: 0, accountErrors: 0, notImported: 0 };
   const pairs: Record<string, number> = {};
   const failures: Record<string, number> = {};
   let firstError: string | null = null;
@@ -108,14 +110,29 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       );
       const observedAt = new Date();
       const result = onlyRequested(answer, userIds);
-      const recorded = await db.transaction().execute((trx) =>
-        recordObservations(trx, { provider: set.provider, appId: set.app_id, observedAt, gapSeconds, source: 'poll', observations: result.observations }),
-      );
+      // 70107: the account was never imported. It is not Offline: mark it so polling skips it until
+      // a re-check finds it, and record nothing for it (DESIGN.md semantic 5).
+      const missing = result.accountErrors.filter((e) => e.errorCode === ACCOUNT_NOT_IMPORTED).map((e) => e.userId);
+      const recorded = await db.transaction().execute(async (trx) => {
+        await setAccountStatuses(trx, { provider: set.provider, appId: set.app_id }, missing.map((userId) => ({ userId, status: 'NotImported' as const })), observedAt);
+        return recordObservations(trx, { provider: set.provider, appId: set.app_id, observedAt, gapSeconds, source: 'poll', observations: result.observations });
+      });
+      const otherErrors = result.accountErrors.length - missing.length;
       counts.observed += result.observations.length;
-      counts.failed += userIds.length - result.observations.length;
+      counts.notImported += missing.length;
+      counts.accountErrors += otherErrors;
+      counts.failed += userIds.length - result.observations.length - result.accountErrors.length;
       counts.transitions += recorded.transitions;
       for (const [pair, n] of Object.entries(recorded.pairs)) pairs[pair] = (pairs[pair] ?? 0) + n;
-      for (const e of result.accountErrors) failures[`account:${e.errorCode}`] = (failures[`account:${e.errorCode}`] ?? 0) + 1;
+      if (missing.length > 0) logger.info({ set: set.name, users: missing.length, providerCode: ACCOUNT_NOT_IMPORTED }, 'accounts not imported: marked NotImported, skipped until re-checked');
+      if (otherErrors > 0) {
+        const byCode = new Map<number, number>();
+        for (const e of result.accountErrors) if (e.errorCode !== ACCOUNT_NOT_IMPORTED) byCode.set(e.errorCode, (byCode.get(e.errorCode) ?? 0) + 1);
+        for (const [code, n] of byCode) {
+          failures[`account:${code}`] = (failures[`account:${code}`] ?? 0) + n;
+          logger.warn({ set: set.name, providerCode: code, users: n }, 'accounts failed in ErrorList; not observed this cycle');
+        }
+      }
     } catch (err) {
       counts.failed += userIds.length;
       const code = errorCode(err);
@@ -129,7 +146,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
 
   let interrupted = false;
   try {
-    for await (const page of streamPollableUsers(db, set.name, provider.maxBatch)) {
+    for await (const page of streamWatchedUsers(db, set.name, provider.maxBatch, 'pollable')) {
       if (ctx.stopSignal?.aborted || ctx.abortSignal?.aborted) {
         interrupted = true;
         break;
@@ -156,18 +173,17 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
 
   const status: CycleStatus = interrupted
     ? 'interrupted'
-    : counts.failed === 0 && firstError === null
+    : counts.failed === 0 && counts.accountErrors === 0 && firstError === null
       ? 'ok'
       : counts.observed > 0
         ? 'partial'
         : 'failed';
   const errorText =
-    firstError === null
+    Object.keys(failures).length === 0
       ? null
       : `${Object.entries(failures)
-          .filter(([code]) => !code.startsWith('account:'))
           .map(([code, n]) => `${code} ×${n}`)
-          .join(', ')}; first: ${firstError}`;
+          .join(', ')}${firstError === null ? '' : `; first: ${firstError}`}`;
   await finishPollCycle(db, id, counts, status, errorText);
   const summary: CycleSummary = {
     id,
@@ -181,7 +197,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
     ...counts,
   };
   logger.info(
-    { set: set.name, cycle: id, status, users: counts.users, observed: counts.observed, failed: counts.failed, calls: counts.calls, transitions: counts.transitions, durationMs: summary.durationMs, ...(fatal ? { setting: fatal.setting, code: fatal.code } : {}) },
+    { set: set.name, cycle: id, status, users: counts.users, observed: counts.observed, failed: counts.failed, accountErrors: counts.accountErrors, notImported: counts.notImported, calls: counts.calls, transitions: counts.transitions, durationMs: summary.durationMs, ...(fatal ? { setting: fatal.setting, code: fatal.code } : {}) },
     'cycle finished',
   );
   return summary;

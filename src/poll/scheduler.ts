@@ -14,15 +14,20 @@ import { listWatchSets, type WatchSet } from '../store/watch-sets.js';
 import { ProviderRegistry } from './provider-registry.js';
 import { runCycle, type CycleSummary } from './run-cycle.js';
 import { validateSchedule } from './schedule.js';
+import { checkAccounts, type AccountCheckSummary } from './check-accounts.js';
+import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
+import { streamWatchedUsers } from '../store/watched-users.js';
 
 /** Partitions are checked this often (they are created months ahead, so hourly is plenty). */
 const PARTITION_CHECK_MS = 60 * 60 * 1000;
 
 interface ScheduledSet {
   set: WatchSet;
-  /** What the task was built from; a change rebuilds it. */
+  /** What the tasks were built from; a change rebuilds them. */
   fingerprint: string;
   task: ScheduledTask;
+  /** Tencent sets: the re-check of NotImported users. */
+  recheckTask: ScheduledTask | undefined;
 }
 
 /** Options of the scheduler. */
@@ -32,10 +37,12 @@ export interface SchedulerOptions {
   logger: Logger;
   /** Called after every cycle (tests, metrics). */
   onCycle?: (summary: CycleSummary) => void;
+  /** Called after every re-check of NotImported accounts. */
+  onRecheck?: (set: string, summary: AccountCheckSummary) => void;
 }
 
 function fingerprint(set: WatchSet): string {
-  return JSON.stringify([set.provider, set.app_id, set.schedule, set.detail, set.gap_seconds]);
+  return JSON.stringify([set.provider, set.app_id, set.schedule, set.detail, set.gap_seconds, set.account_recheck]);
 }
 
 /** Runs the enabled watch sets on their schedules until stop(). */
@@ -44,6 +51,8 @@ export class Scheduler {
   /** Cycles in flight by set name. Kept apart from `sets` so that a set rescheduled (or disabled)
    * mid-cycle still cannot start a second cycle, and stop() still waits for it. */
   private readonly running = new Map<string, Promise<void>>();
+  /** Re-checks of NotImported users in flight, by set name. */
+  private readonly rechecking = new Map<string, Promise<void>>();
   private readonly registry: ProviderRegistry;
   private readonly stopController = new AbortController();
   private readonly abortController = new AbortController();
@@ -100,6 +109,7 @@ export class Scheduler {
       const next = wanted.get(name);
       if (!next || fingerprint(next) !== scheduled.fingerprint) {
         await scheduled.task.destroy();
+        await scheduled.recheckTask?.destroy();
         this.sets.delete(name);
         logger.info({ set: name }, next ? 'watch set changed; rescheduling' : 'watch set removed or disabled; unscheduled');
       }
@@ -123,6 +133,11 @@ export class Scheduler {
     } catch (err) {
       return { setting: 'watch_set.schedule', message: (err as Error).message };
     }
+    try {
+      if (set.provider === 'tencent') validateSchedule(set.account_recheck);
+    } catch (err) {
+      return { setting: 'watch_set.account_recheck', message: `account re-check: ${(err as Error).message}` };
+    }
     const { tencent, volcengine } = this.options.config;
     if (set.provider === 'tencent' && !tencent.hasSecretKeyFor(set.app_id)) {
       return { setting: `TIM_SECRET_KEY_${set.app_id}`, message: `set TIM_SECRET_KEY or TIM_SECRET_KEY_${set.app_id}` };
@@ -141,6 +156,10 @@ export class Scheduler {
       set,
       fingerprint: fingerprint(set),
       task: cron.schedule(set.schedule, () => this.tick(set.name), { name: `presence:${set.name}` }),
+      recheckTask:
+        set.provider === 'tencent'
+          ? cron.schedule(set.account_recheck, () => this.recheckTick(set.name), { name: `presence:${set.name}:recheck` })
+          : undefined,
     };
     this.sets.set(set.name, entry);
     this.options.logger.info({ set: set.name, schedule: set.schedule, app: set.app_id, provider: set.provider }, 'watch set scheduled');
@@ -159,6 +178,41 @@ export class Scheduler {
       name,
       this.cycle(entry.set).finally(() => this.running.delete(name)),
     );
+  }
+
+  private recheckTick(name: string): void {
+    const entry = this.sets.get(name);
+    if (!entry || this.stopController.signal.aborted || this.rechecking.has(name)) return;
+    this.rechecking.set(
+      name,
+      this.recheck(entry.set).finally(() => this.rechecking.delete(name)),
+    );
+  }
+
+  /** account_check of a Tencent set's NotImported users; those found Imported are polled again from the next cycle. */
+  private async recheck(set: WatchSet): Promise<void> {
+    const { db, config, logger } = this.options;
+    try {
+      const summary = await checkAccounts({
+        db,
+        set,
+        client: this.registry.tencentClient(set.app_id),
+        limiter: this.registry.accountCheckLimiter(set.app_id),
+        concurrency: config.http.concurrency,
+        logger,
+        users: streamWatchedUsers(db, set.name, TENCENT_ACCOUNT_CHECK_BATCH, 'not-imported'),
+        signal: this.abortController.signal,
+      });
+      if (summary.checked + summary.unchecked > 0) {
+        logger.info(
+          { set: set.name, checked: summary.checked, imported: summary.imported, notImported: summary.notImported, unchecked: summary.unchecked, calls: summary.calls },
+          're-checked NotImported accounts',
+        );
+      }
+      this.options.onRecheck?.(set.name, summary);
+    } catch (err) {
+      logger.error({ set: set.name, code: err instanceof PresenceError ? err.code : 'ERR_DATABASE', err: (err as Error).message }, 'account re-check failed');
+    }
   }
 
   /** Runs one cycle of a set now (the daemon's tick). */
@@ -192,9 +246,12 @@ export class Scheduler {
     this.stopController.abort(new Error('scheduler stopping'));
     if (this.reloadTimer) clearInterval(this.reloadTimer);
     await this.reloading;
-    for (const entry of this.sets.values()) await entry.task.destroy();
+    for (const entry of this.sets.values()) {
+      await entry.task.destroy();
+      await entry.recheckTask?.destroy();
+    }
     this.sets.clear();
-    const running = [...this.running.values()];
+    const running = [...this.running.values(), ...this.rechecking.values()];
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(() => {

@@ -9,6 +9,10 @@ export interface CycleCounts {
   failed: number;
   calls: number;
   transitions: number;
+  /** Users an ErrorList reported with a code other than 70107 (not observed). */
+  accountErrors: number;
+  /** Users an ErrorList 70107 showed to have no account: marked NotImported, not observed. */
+  notImported: number;
 }
 
 /** Inserts a `running` cycle row; returns its id. */
@@ -21,7 +25,17 @@ export async function startPollCycle(db: Kysely<Database>, set: string, startedA
 export async function finishPollCycle(db: Kysely<Database>, id: string, counts: CycleCounts, status: CycleStatus, error: string | null): Promise<void> {
   await db
     .updateTable('poll_cycle')
-    .set({ ...counts, status, error, finished_at: sql<Date>`now()` })
+    .set({
+      users: counts.users,
+      observed: counts.observed,
+      failed: counts.failed,
+      calls: counts.calls,
+      transitions: counts.transitions,
+      account_errors: counts.accountErrors,
+      status,
+      error,
+      finished_at: sql<Date>`now()`,
+    })
     .where('id', '=', id)
     .execute();
 }

@@ -20,7 +20,12 @@ export interface NewWatchSet {
   schedule?: string;
   detail?: boolean;
   gapSeconds?: number | null;
+  /** Cron schedule of the daily re-check of NotImported users (Tencent sets). */
+  accountRecheck?: string;
 }
+
+/** Re-check NotImported accounts daily at 04:00 (server time). */
+export const DEFAULT_ACCOUNT_RECHECK = '0 0 4 * * *';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -44,7 +49,13 @@ export function validateNewWatchSet(input: NewWatchSet): Required<NewWatchSet> {
   if (gapSeconds !== null && (!Number.isInteger(gapSeconds) || gapSeconds <= 0)) {
     throw new InputError(`--gap must be a positive whole number of seconds, got ${JSON.stringify(gapSeconds)}`);
   }
-  return { name: input.name, provider: input.provider, appId: input.appId, schedule, detail: input.detail ?? false, gapSeconds };
+  const accountRecheck = input.accountRecheck ?? DEFAULT_ACCOUNT_RECHECK;
+  try {
+    validateSchedule(accountRecheck);
+  } catch (err) {
+    throw new InputError(`--recheck: ${(err as Error).message}`);
+  }
+  return { name: input.name, provider: input.provider, appId: input.appId, schedule, detail: input.detail ?? false, gapSeconds, accountRecheck };
 }
 
 /** Creates a watch set. Throws InputError on bad fields or an existing name. */
@@ -52,7 +63,7 @@ export async function addWatchSet(db: Kysely<Database>, input: NewWatchSet): Pro
   const set = validateNewWatchSet(input);
   const row = await db
     .insertInto('watch_set')
-    .values({ name: set.name, provider: set.provider, app_id: set.appId, schedule: set.schedule, detail: set.detail, gap_seconds: set.gapSeconds })
+    .values({ name: set.name, provider: set.provider, app_id: set.appId, schedule: set.schedule, detail: set.detail, gap_seconds: set.gapSeconds, account_recheck: set.accountRecheck })
     .onConflict((oc) => oc.column('name').doNothing())
     .returningAll()
     .executeTakeFirst();

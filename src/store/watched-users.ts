@@ -46,20 +46,22 @@ export async function countWatchedUsers(db: Kysely<Database>, set: string): Prom
   return Number(row.n);
 }
 
-/**
- * Yields the set's pollable users in pages of `pageSize`, by keyset pagination on user_id.
- * Users known not to exist (NotImported) are skipped: they are never recorded as Offline.
- */
-export async function* streamPollableUsers(db: Kysely<Database>, set: string, pageSize: number): AsyncGenerator<string[]> {
+/** Which users of a set to stream. */
+export type WatchedUserFilter =
+  /** Everyone but the users known not to exist (polling: they are never recorded as Offline). */
+  | 'pollable'
+  /** Only users marked NotImported (the daemon's re-check). */
+  | 'not-imported'
+  /** Everyone (check-accounts). */
+  | 'all';
+
+/** Yields a set's users in pages of `pageSize`, by keyset pagination on user_id, so a set of millions never sits in memory. */
+export async function* streamWatchedUsers(db: Kysely<Database>, set: string, pageSize: number, filter: WatchedUserFilter): AsyncGenerator<string[]> {
   let after: string | undefined;
   for (;;) {
-    let query = db
-      .selectFrom('watched_user')
-      .select('user_id')
-      .where('set', '=', set)
-      .where((eb) => eb.or([eb('account_status', 'is', null), eb('account_status', '<>', 'NotImported')]))
-      .orderBy('user_id')
-      .limit(pageSize);
+    let query = db.selectFrom('watched_user').select('user_id').where('set', '=', set).orderBy('user_id').limit(pageSize);
+    if (filter === 'pollable') query = query.where((eb) => eb.or([eb('account_status', 'is', null), eb('account_status', '<>', 'NotImported')]));
+    if (filter === 'not-imported') query = query.where('account_status', '=', 'NotImported');
     if (after !== undefined) query = query.where('user_id', '>', after);
     const rows = await query.execute();
     if (rows.length === 0) return;
@@ -67,5 +69,13 @@ export async function* streamPollableUsers(db: Kysely<Database>, set: string, pa
     after = page.at(-1);
     yield page;
     if (rows.length < pageSize) return;
+  }
+}
+
+/** Yields the users of a list in pages of `pageSize` (for checks of users just added). */
+export async function* pagesOf(userIds: readonly string[], pageSize: number): AsyncGenerator<string[]> {
+  for (let i = 0; i < userIds.length; i += pageSize) {
+    await Promise.resolve();
+    yield userIds.slice(i, i + pageSize);
   }
 }

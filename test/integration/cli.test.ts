@@ -62,7 +62,7 @@ describe(`presence CLI, one operator session (${process.env.TEST_DATABASE_URL ? 
     it('applies the initial migration to an empty database, then says it is up to date', { timeout: SLOW }, async () => {
       const first = await cli(['migrate']);
       expect(first.code, first.err.join('\n')).toBe(0);
-      expect(first.out).toEqual([expect.stringMatching(/^applied 0001_initial to /)]);
+      expect(first.out).toEqual([expect.stringMatching(/^applied 0001_initial, 0002_account_status to /)]);
 
       const second = await cli(['migrate']);
       expect(second.code).toBe(0);
@@ -75,7 +75,7 @@ describe(`presence CLI, one operator session (${process.env.TEST_DATABASE_URL ? 
     it('adds a detail set on a 30-second schedule and lists it with a gap of 90 s (three intervals)', { timeout: SLOW }, async () => {
       const added = await cli(['sets', 'add', 'vip', '--provider', 'tencent', '--app', APP, '--schedule', '*/30 * * * * *', '--detail']);
       expect(added.code, added.err.join('\n')).toBe(0);
-      expect(added.out).toEqual([`added watch set vip: tencent app ${APP}, schedule '*/30 * * * * *', detail on, gap 90 s`]);
+      expect(added.out).toEqual([`added watch set vip: tencent app ${APP}, schedule '*/30 * * * * *', detail on, gap 90 s, NotImported accounts re-checked '0 0 4 * * *'`]);
 
       expect(await listSets()).toEqual([
         { name: 'vip', provider: 'tencent', app: APP, schedule: '*/30 * * * * *', detail: 'yes', gap_s: '90', enabled: 'yes', users: '0' },

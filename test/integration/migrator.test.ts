@@ -84,17 +84,22 @@ async function insertTransition(db: Kysely<Database>, userId: string, changedAt:
     .execute();
 }
 
+/** The shipped migrations, as migrate() reports them and presence_migration records them. */
+const SHIPPED = readMigrations();
+const SHIPPED_LABELS = SHIPPED.map((m) => `${String(m.id).padStart(4, '0')}_${m.name}`);
+const SHIPPED_ROWS = SHIPPED.map((m) => ({ id: m.id, name: m.name }));
+
 describe(`migrate (${DATABASE_KIND})`, () => {
-  it('applies 0001_initial once, records it in presence_migration, and applies nothing the second time', async () => {
+  it('applies the shipped migrations once, records them in presence_migration, and applies nothing the second time', async () => {
     const { db } = await freshDatabase();
-    expect(await migrate(db)).toEqual(['0001_initial']);
-    expect(await migrationRows(db)).toEqual([{ id: 1, name: 'initial' }]);
+    expect(await migrate(db)).toEqual(SHIPPED_LABELS);
+    expect(await migrationRows(db)).toEqual(SHIPPED_ROWS);
     for (const table of ['watch_set', 'watched_user', 'presence_current', 'presence_transition', 'poll_cycle']) {
       expect(await tableExists(db, table), table).toBe(true);
     }
 
     expect(await migrate(db)).toEqual([]);
-    expect(await migrationRows(db)).toEqual([{ id: 1, name: 'initial' }]);
+    expect(await migrationRows(db)).toEqual(SHIPPED_ROWS);
   });
 
   it.skipIf(!onPostgres)('two instances migrating one database at once both succeed, and the migration is applied once', async () => {
@@ -103,15 +108,15 @@ describe(`migrate (${DATABASE_KIND})`, () => {
     const other = await openDatabase({ databaseUrl: database.url, poolSize: 2 });
     opened.push(other);
     const results = await Promise.all([migrate(database.db), migrate(other.db), migrate(database.db)]);
-    expect(results.flat()).toEqual(['0001_initial']);
-    expect(await migrationRows(database.db)).toEqual([{ id: 1, name: 'initial' }]);
+    expect(results.flat()).toEqual(SHIPPED_LABELS);
+    expect(await migrationRows(database.db)).toEqual(SHIPPED_ROWS);
   });
 
   it('concurrent migrate calls on one handle (PGlite: one connection) both succeed, applying the migration once', async () => {
     const { db } = await freshDatabase();
     const results = await Promise.all([migrate(db), migrate(db)]);
-    expect(results.flat()).toEqual(['0001_initial']);
-    expect(await migrationRows(db)).toEqual([{ id: 1, name: 'initial' }]);
+    expect(results.flat()).toEqual(SHIPPED_LABELS);
+    expect(await migrationRows(db)).toEqual(SHIPPED_ROWS);
   });
 
   it('refuses a database migrated by a newer version with ERR_DB_NEWER_THAN_CODE and says what to do', async () => {
@@ -125,7 +130,7 @@ describe(`migrate (${DATABASE_KIND})`, () => {
     expect(err.message).toMatch(/Upgrade presence-poller/);
     expect(err.message).toMatch(/DATABASE_URL/);
     // Nothing was changed by the refused run.
-    expect(await migrationRows(db)).toEqual([{ id: 1, name: 'initial' }, { id: 9999, name: 'from_the_future' }]);
+    expect(await migrationRows(db)).toEqual([...SHIPPED_ROWS, { id: 9999, name: 'from_the_future' }]);
   });
 
   it('refuses a database whose migration 1 has another name than the code’s', async () => {
@@ -140,7 +145,7 @@ describe(`migrate (${DATABASE_KIND})`, () => {
     const { db } = await freshDatabase();
     await migrate(db);
     const broken: Migration = {
-      id: 2,
+      id: 9000,
       name: 'broken',
       sql: `CREATE TABLE half_done (id integer);
             ALTER TABLE watch_set ADD COLUMN half_column integer;
@@ -149,13 +154,13 @@ describe(`migrate (${DATABASE_KIND})`, () => {
     };
     const err = await rejection(migrate(db, [...readMigrations(), broken]));
     expect(err.code).toBe('ERR_MIGRATION');
-    expect(err.message).toMatch(/^Migration 0002_broken failed: .*no_such_column/);
+    expect(err.message).toMatch(/^Migration 9000_broken failed: .*no_such_column/);
 
     expect(await tableExists(db, 'half_done')).toBe(false);
     const { rows } = await sql<{ n: string }>`
       SELECT count(*)::text AS n FROM information_schema.columns WHERE table_name = 'watch_set' AND column_name = 'half_column'`.execute(db);
     expect(rows[0]?.n).toBe('0');
-    expect(await migrationRows(db)).toEqual([{ id: 1, name: 'initial' }]);
+    expect(await migrationRows(db)).toEqual(SHIPPED_ROWS);
     // And the database is still usable: migrating with the real files is a no-op.
     expect(await migrate(db)).toEqual([]);
   });
@@ -169,7 +174,7 @@ describe(`migrate (${DATABASE_KIND})`, () => {
     expect(await tableExists(db, 'watch_set')).toBe(false);
     expect(await migrationRows(db)).toEqual([]);
     // The real migration applies cleanly afterwards.
-    expect(await migrate(db)).toEqual(['0001_initial']);
+    expect(await migrate(db)).toEqual(SHIPPED_LABELS);
   });
 });
 

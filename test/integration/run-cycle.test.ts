@@ -83,14 +83,30 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     expect(strangers).toEqual([]);
   });
 
-  it('counts users the provider did not answer as failed, never as Offline', async () => {
+  it('never records Offline for users it was not told about: unanswered are failed, ErrorList users are not observed', async () => {
     const set = await newSet(10);
-    const provider = scripted((ids) => ({ observations: allOnline(ids.slice(0, 6)).observations, accountErrors: [{ userId: ids[9]!, errorCode: 70107 }] }));
+    const provider = scripted((ids) => ({
+      observations: allOnline(ids.slice(0, 6)).observations,
+      accountErrors: [
+        { userId: ids[8]!, errorCode: 70005 },
+        { userId: ids[9]!, errorCode: 70107 },
+      ],
+    }));
     const summary = await cycle(set, provider);
-    expect(summary).toMatchObject({ status: 'partial', observed: 6, failed: 4 });
+    // u6 and u7 missing from the answer: failed; u8 an ErrorList code: an account error; u9: not imported.
+    expect(summary).toMatchObject({ status: 'partial', observed: 6, failed: 2, accountErrors: 1, notImported: 1 });
+    expect(summary.error).toContain('account:70005 ×1');
     const rows = await database.db.selectFrom('presence_current').select('state').where('app_id', '=', set.app_id).execute();
     expect(rows).toHaveLength(6);
     expect(rows.every((r) => r.state === 'Online')).toBe(true);
+    const cycleRow = await database.db.selectFrom('poll_cycle').select(['account_errors', 'failed']).where('id', '=', summary.id).executeTakeFirstOrThrow();
+    expect(cycleRow).toEqual({ account_errors: 1, failed: 2 });
+    // The 70107 account is marked at once and skipped by the next cycle.
+    const marked = await database.db.selectFrom('watched_user').select(['user_id', 'account_status']).where('set', '=', set.name).where('account_status', 'is not', null).execute();
+    expect(marked).toEqual([{ user_id: 'u00009', account_status: 'NotImported' }]);
+    await cycle(set, provider);
+    expect(provider.batches[1]).not.toContain('u00009');
+    expect(provider.batches[1]).toHaveLength(9);
   });
 
   it('retries a retryable error and then records the batch', async () => {

@@ -62,3 +62,6 @@ export function tencentError(errorCode: number, errorInfo: string, context: Tenc
     ...(setting === undefined ? {} : { setting }),
   });
 }
+
+/** ErrorList code of an account that was never imported into the app: not Offline, not observed. */
+export const TENCENT_ACCOUNT_NOT_IMPORTED = 70107;

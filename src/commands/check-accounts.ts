@@ -1,0 +1,60 @@
+import { parseArgs } from 'node:util';
+import { InputError } from '../errors.js';
+import { checkAccounts, type AccountCheckSummary } from '../poll/check-accounts.js';
+import { ProviderRegistry } from '../poll/provider-registry.js';
+import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
+import { getWatchSet, type WatchSet } from '../store/watch-sets.js';
+import { streamWatchedUsers } from '../store/watched-users.js';
+import type { CommandContext } from './io.js';
+import { withDatabase, type CommandIO } from './io.js';
+
+/** Runs account_check over `users` of a Tencent set and prints what it found; exit 0 when every user was checked. */
+export async function runAccountCheck(ctx: CommandContext, io: CommandIO, set: WatchSet, users: AsyncIterable<string[]>): Promise<number> {
+  if (set.provider !== 'tencent') {
+    throw new InputError(`set ${set.name} is a Volcengine set: Volcengine has no account check API (a user it does not list is Offline)`);
+  }
+  const registry = new ProviderRegistry(ctx.config);
+  try {
+    const summary = await checkAccounts({
+      db: ctx.database.db,
+      set,
+      client: registry.tencentClient(set.app_id),
+      limiter: registry.accountCheckLimiter(set.app_id),
+      concurrency: ctx.config.http.concurrency,
+      logger: ctx.logger,
+      users,
+    });
+    for (const line of formatAccountCheck(set, summary)) io.out(line);
+    return summary.unchecked === 0 ? 0 : 1;
+  } finally {
+    await registry.close();
+  }
+}
+
+/** A check's outcome as lines for people. */
+export function formatAccountCheck(set: WatchSet, s: AccountCheckSummary): string[] {
+  const lines = [
+    `checked ${s.checked} user(s) of ${set.name} (Tencent app ${set.app_id}) in ${s.calls} call(s): ${s.imported} Imported, ${s.notImported} NotImported` +
+      (s.itemFailures.length ? `, ${s.itemFailures.length} failed to check` : '') +
+      (s.unchecked ? `, ${s.unchecked} not checked (their calls failed)` : ''),
+  ];
+  if (s.notImported > 0) {
+    lines.push(`NotImported (first ${s.notImportedSample.length} of ${s.notImported}; they are not polled until a re-check finds them): ${s.notImportedSample.join(', ')}`);
+    lines.push(`the full list: SELECT user_id FROM watched_user WHERE set = '${set.name}' AND account_status = 'NotImported' ORDER BY user_id;`);
+  }
+  for (const f of s.itemFailures.slice(0, 20)) lines.push(`  ${f.userId}: ResultCode ${f.resultCode}${f.resultInfo ? ` (${f.resultInfo})` : ''}; status not stored`);
+  if (s.itemFailures.length > 20) lines.push(`  ... and ${s.itemFailures.length - 20} more`);
+  if (s.error) lines.push(`error: ${s.error}`);
+  return lines;
+}
+
+/** `presence check-accounts SET`: account_check of every user of a Tencent set. */
+export async function checkAccountsCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  const [name] = positionals;
+  if (!name || positionals.length > 1) throw new InputError('usage: presence check-accounts SET');
+  return withDatabase(io, async (ctx) => {
+    const set = await getWatchSet(ctx.database.db, name);
+    return runAccountCheck(ctx, io, set, streamWatchedUsers(ctx.database.db, set.name, TENCENT_ACCOUNT_CHECK_BATCH * 10, 'all'));
+  });
+}

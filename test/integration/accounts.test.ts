@@ -1,0 +1,147 @@
+// DESIGN.md semantic 5: a watched user without an IM account is never recorded as Offline. The
+// daemon against the simulator, which knows which accounts exist.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/logger.js';
+import { checkAccounts, type AccountCheckSummary } from '../../src/poll/check-accounts.js';
+import { startDaemon } from '../../src/poll/daemon.js';
+import { ProviderRegistry } from '../../src/poll/provider-registry.js';
+import type { CycleSummary } from '../../src/poll/run-cycle.js';
+import { startSimulator, type Simulator } from '../../src/simulator/server.js';
+import { PresenceWorld } from '../../src/simulator/world.js';
+import { addWatchSet, getWatchSet } from '../../src/store/watch-sets.js';
+import { addWatchedUsers, streamWatchedUsers } from '../../src/store/watched-users.js';
+import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+
+const KEY = 'accounts-test-key';
+const APP = '1400000500';
+const CHECK_RPS = 4;
+const USERS = Array.from({ length: 300 }, (_, i) => `acct-${String(i).padStart(3, '0')}`);
+// Every fifth user has no IM account; one of them is imported during the run.
+const MISSING = USERS.filter((_, i) => i % 5 === 0);
+const LATE = MISSING[3]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let database: TestDatabase;
+let simulator: Simulator;
+let world: PresenceWorld;
+const cycles: CycleSummary[] = [];
+const rechecks: AccountCheckSummary[] = [];
+let importedAt = 0;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  world = new PresenceWorld({ seed: 'accounts', meanDwellMs: 2_000 });
+  world.setMissing(APP, MISSING);
+  simulator = await startSimulator({ secretKey: KEY, world, rps: { querystate: 100, accountCheck: 100 } });
+  // Polled every second; NotImported users re-checked every 3 seconds.
+  await addWatchSet(database.db, { name: 'mixed', provider: 'tencent', appId: APP, schedule: '* * * * * *', accountRecheck: '*/3 * * * * *' });
+  await addWatchedUsers(database.db, 'mixed', USERS);
+  const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS) });
+  const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c), onRecheck: (_set, s) => rechecks.push(s) });
+  await sleep(4_500);
+  world.clearMissing(APP, [LATE]);
+  importedAt = Date.now();
+  await sleep(5_000);
+  await daemon.stop();
+}, 60_000);
+
+afterAll(async () => {
+  await simulator?.close();
+  await database?.close();
+});
+
+async function transitionsOf(userIds: readonly string[]) {
+  return database.db.selectFrom('presence_transition').select(['user_id', 'from_state', 'to_state', 'changed_at']).where('app_id', '=', APP).where('user_id', 'in', userIds).orderBy('changed_at').execute();
+}
+
+describe(`accounts that do not exist (${DATABASE_KIND})`, () => {
+  it('never records Offline, or any transition, for a missing account over several cycles', async () => {
+    expect(cycles.filter((c) => c.status === 'ok').length).toBeGreaterThanOrEqual(5);
+    const stillMissing = MISSING.filter((u) => u !== LATE);
+    expect(await transitionsOf(stillMissing)).toEqual([]);
+    const current = await database.db.selectFrom('presence_current').select('user_id').where('app_id', '=', APP).where('user_id', 'in', stillMissing).execute();
+    expect(current).toEqual([]);
+    // Everyone else was recorded.
+    const recorded = await database.db.selectFrom('presence_current').select('user_id').where('app_id', '=', APP).execute();
+    expect(recorded).toHaveLength(USERS.length - stillMissing.length);
+  });
+
+  it('marks an account NotImported at its first ErrorList 70107, and polling then skips it', async () => {
+    expect(cycles[0]).toMatchObject({ notImported: MISSING.length, observed: USERS.length - MISSING.length, failed: 0, status: 'ok' });
+    for (const c of cycles.slice(1).filter((x) => x.status === 'ok')) expect(c.notImported).toBe(0);
+    const asked = simulator.answers.filter((a) => a.appId === APP && a.api === 'querystate' && MISSING.includes(a.userId) && a.userId !== LATE);
+    // Asked once (the first cycle), never again.
+    expect(new Set(asked.map((a) => a.atMs)).size).toBe(1);
+    const statuses = await database.db.selectFrom('watched_user').select(['user_id', 'account_status']).where('set', '=', 'mixed').where('account_status', '=', 'NotImported').orderBy('user_id').execute();
+    expect(statuses.map((s) => s.user_id)).toEqual(MISSING.filter((u) => u !== LATE));
+  });
+
+  it('starts recording a user imported mid-run after the next re-check', async () => {
+    expect(rechecks.some((r) => r.imported === 1)).toBe(true);
+    const late = await transitionsOf([LATE]);
+    expect(late.length).toBeGreaterThanOrEqual(1);
+    expect(late[0]!.from_state).toBeNull();
+    expect(late[0]!.changed_at.getTime()).toBeGreaterThan(importedAt);
+    const row = await database.db.selectFrom('watched_user').select(['account_status', 'account_checked_at']).where('set', '=', 'mixed').where('user_id', '=', LATE).executeTakeFirstOrThrow();
+    expect(row.account_status).toBe('Imported');
+    expect(row.account_checked_at!.getTime()).toBeGreaterThan(importedAt);
+  });
+
+  it('check-accounts stores the statuses the simulator reports, within the account_check ceiling', async () => {
+    world.setMissing(APP, [USERS[1]!]);
+    const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS) });
+    const registry = new ProviderRegistry(config);
+    const set = await getWatchSet(database.db, 'mixed');
+    const callsBefore = simulator.calls.length;
+    let summary: AccountCheckSummary;
+    try {
+      summary = await checkAccounts({
+        db: database.db,
+        set,
+        client: registry.tencentClient(APP),
+        limiter: registry.accountCheckLimiter(APP),
+        concurrency: 8,
+        logger: silentLogger(),
+        users: streamWatchedUsers(database.db, set.name, 1_000, 'all'),
+      });
+    } finally {
+      await registry.close();
+    }
+    expect(summary).toMatchObject({ checked: USERS.length, imported: USERS.length - MISSING.length, notImported: MISSING.length, unchecked: 0, calls: 3 });
+    expect(summary.notImportedSample).toHaveLength(20);
+    const rows = await database.db.selectFrom('watched_user').select(['user_id', 'account_status']).where('set', '=', 'mixed').orderBy('user_id').execute();
+    for (const row of rows) expect(row.account_status, row.user_id).toBe(world.exists(APP, row.user_id) ? 'Imported' : 'NotImported');
+    // 300 users, 100 a call.
+    const arrivals = simulator.calls.slice(callsBefore).filter((c) => c.api === 'account_check').map((c) => c.atMs);
+    expect(arrivals).toHaveLength(3);
+  });
+
+  it('keeps account_check calls within TIM_ACCOUNT_CHECK_RPS on a larger check', async () => {
+    const many = Array.from({ length: 1_000 }, (_, i) => `bulk-${i}`);
+    await addWatchSet(database.db, { name: 'bulk', provider: 'tencent', appId: APP, schedule: '0 0 * * * *' });
+    await addWatchedUsers(database.db, 'bulk', many);
+    const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS) });
+    const registry = new ProviderRegistry(config);
+    const callsBefore = simulator.calls.length;
+    try {
+      const summary = await checkAccounts({
+        db: database.db,
+        set: await getWatchSet(database.db, 'bulk'),
+        client: registry.tencentClient(APP),
+        limiter: registry.accountCheckLimiter(APP),
+        concurrency: 8,
+        logger: silentLogger(),
+        users: streamWatchedUsers(database.db, 'bulk', 1_000, 'all'),
+      });
+      expect(summary).toMatchObject({ checked: 1_000, imported: 1_000, calls: 10 });
+    } finally {
+      await registry.close();
+    }
+    const arrivals = simulator.calls.slice(callsBefore).filter((c) => c.api === 'account_check').map((c) => c.atMs).sort((a, b) => a - b);
+    expect(arrivals).toHaveLength(10);
+    const tightest = (n: number) => Math.min(...arrivals.slice(n - 1).map((t, i) => t - arrivals[i]!));
+    expect(tightest(CHECK_RPS + 1)).toBeGreaterThanOrEqual(850);
+    expect(tightest(2 * CHECK_RPS + 1)).toBeGreaterThanOrEqual(1800);
+  });
+});
