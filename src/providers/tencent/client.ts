@@ -3,10 +3,10 @@
 // ProviderError with a stable code, and to keep the UserSig (a bearer credential carried in the
 // query string) out of everything it throws.
 import { randomInt } from 'node:crypto';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { HttpConfig, TencentStateApi } from '../../config.js';
 import { ProviderError } from '../../errors.js';
-import { scrub, transportError } from '../http-errors.js';
+import { providerPool, scrub, transportError } from '../http.js';
 import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
 import { checkEnvelope, parseAccountCheckResponse, parseStateResponse } from './parse.js';
 import type { AccountCheckResult } from './parse.js';
@@ -87,12 +87,7 @@ export class TencentClient implements StateProvider {
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.userSigCache = new UserSigCache(secretKey, appNumber, admin, options.userSigExpireSeconds ?? 86_400);
-    this.pool = new Pool(this.origin, {
-      connections: http.concurrency,
-      connect: { timeout: http.connectTimeoutMs },
-      headersTimeout: http.headersTimeoutMs,
-      bodyTimeout: http.bodyTimeoutMs,
-    });
+    this.pool = providerPool(this.origin, http);
   }
 
   /** Asks for the online state of 1..500 accounts (`IsNeedDetail` follows `detail`). Throws ProviderError. */

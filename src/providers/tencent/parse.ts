@@ -4,6 +4,7 @@
 import { ProviderError } from '../../errors.js';
 import type { AccountError, ObservedState, Observation, Platforms, StateQueryResult } from '../types.js';
 import { tencentError } from './errors.js';
+import { show } from '../http.js';
 
 type Json = Record<string, unknown>;
 
@@ -15,16 +16,6 @@ function badResponse(message: string): ProviderError {
   return new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `Tencent IM answer not understood: ${message}`, { provider: 'tencent' });
 }
 
-/** Quotes a wire value for a message, cut short so a huge field cannot flood the log. */
-function show(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
 
 /** An optional array field: absent is empty, anything but an array is an error. */
 function arrayField(body: Json, field: string): unknown[] {

@@ -3,10 +3,10 @@
 // send the int64 user IDs exactly, sign every call afresh, turn every way a call can fail into a
 // ProviderError with a stable code, and keep the secret and the Authorization header out of
 // everything it throws.
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { HttpConfig } from '../../config.js';
 import { ProviderError } from '../../errors.js';
-import { scrub, transportError } from '../http-errors.js';
+import { providerPool, scrub, transportError } from '../http.js';
 import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
 import { isInt64Id, queryOnlineStatusBody } from './int64-json.js';
 import { parseQueryOnlineStatus, toStateQueryResult } from './parse.js';
@@ -103,12 +103,7 @@ export class VolcengineClient implements StateProvider {
     // host[:port] as URL spells it (no default port), which is what is signed and sent.
     this.host = url.host;
     this.path = `${url.pathname.replace(/\/+$/, '')}/`;
-    this.pool = new Pool(this.origin, {
-      connections: http.concurrency,
-      connect: { timeout: http.connectTimeoutMs },
-      headersTimeout: http.headersTimeoutMs,
-      bodyTimeout: http.bodyTimeoutMs,
-    });
+    this.pool = providerPool(this.origin, http);
   }
 
   /** Asks for the online state of 1..100 int64 user IDs (detail: connections per platform). Throws ProviderError. */

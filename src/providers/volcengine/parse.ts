@@ -6,6 +6,7 @@ import { ProviderError } from '../../errors.js';
 import type { Observation, StateQueryResult } from '../types.js';
 import { volcengineError } from './errors.js';
 import { isInt64Id, parseJsonWithInt64 } from './int64-json.js';
+import { show } from '../http.js';
 
 /** One connection of an online user, int64 fields as exact decimal text. */
 export interface VolcConnection {
@@ -33,16 +34,6 @@ function badResponse(message: string): ProviderError {
   });
 }
 
-/** Quotes a wire value for a message, cut short so a huge field cannot flood the log. */
-function show(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
 
 // One spelling each keeps `platforms` comparable between polls, so a respelling is not a transition.
 const PLATFORMS = new Map<string, string>([

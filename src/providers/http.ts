@@ -1,7 +1,8 @@
-// How a provider client's HTTP call failing below HTTP (undici or socket errors) becomes a
-// ProviderError, shared by every provider so that a timeout or a refused connection means the same
-// thing whichever provider it came from. Also the scrubbing that keeps credentials (a Tencent
-// UserSig, a Volcengine signature or secret) out of anything thrown.
+// The HTTP side shared by every provider client: the keep-alive pool with its timeouts, how a
+// call failing below HTTP (undici or socket errors) becomes a ProviderError (a timeout or a refused
+// connection means the same whichever provider it came from), and the scrubbing that keeps
+// credentials (a Tencent UserSig, a Volcengine signature or secret) out of anything thrown.
+import { Pool } from 'undici';
 import type { HttpConfig } from '../config.js';
 import { ProviderError } from '../errors.js';
 import type { ProviderErrorCode } from '../errors.js';
@@ -82,4 +83,25 @@ export function transportError(err: unknown, context: TransportErrorContext): un
     provider: context.provider,
     cause: safeCause(err, context.secrets),
   });
+}
+
+/** A keep-alive connection pool to a provider's origin with the configured timeouts. */
+export function providerPool(origin: string, http: HttpConfig): Pool {
+  return new Pool(origin, {
+    connections: http.concurrency,
+    connect: { timeout: http.connectTimeoutMs },
+    headersTimeout: http.headersTimeoutMs,
+    bodyTimeout: http.bodyTimeoutMs,
+  });
+}
+
+/** Quotes a wire value for a message, cut short so a huge field cannot flood the log. */
+export function show(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
