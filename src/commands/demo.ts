@@ -45,6 +45,9 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
   const secretKey = randomBytes(32).toString('hex');
   const volc = { accessKeyId: 'AKDEMO', secretAccessKey: randomBytes(32).toString('hex') };
   const world = new PresenceWorld({ seed: 'presence-demo', meanDwellMs: 12_000 });
+  // One Tencent user in a hundred has no IM account: the demo shows they are never recorded as Offline.
+  const missing = Array.from({ length: Math.floor(users / 100) }, (_, i) => `demo-user-${String(i * 100 + 50).padStart(6, '0')}`);
+  world.setMissing(DEMO_SETS[0].appId, missing);
   const simulator = await startSimulator({ secretKey, world, logAnswers: false, latencyMs: { medianMs: 20, tailMs: 80 }, volcengine: { accounts: [volc] } });
   const env = {
     ...io.env,
@@ -127,7 +130,14 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
       .groupBy(['set', 'status'])
       .orderBy('set')
       .execute();
+    const notImported = await database.db
+      .selectFrom('watched_user')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('set', '=', DEMO_SETS[0].name)
+      .where('account_status', '=', 'NotImported')
+      .executeTakeFirstOrThrow();
     io.out('');
+    io.out(`accounts: ${notImported.n} users of ${DEMO_SETS[0].name} have no IM account (ErrorList 70107): marked NotImported, never recorded as Offline`);
     const bySet = new Map<string, string[]>();
     for (const c of cycles) bySet.set(c.set, [...(bySet.get(c.set) ?? []), `${c.n} ${c.status}`]);
     io.out(`poll cycles: ${[...bySet].map(([set, counts]) => `${set}: ${counts.join(', ')}`).join('; ')}`);
