@@ -26,6 +26,10 @@ const USERS = [
   ...Array.from({ length: 49 }, (_, i) => String(i + 1)),
   '9223372036854775807',
 ];
+// The simulator stamps an answer when it computes it, the poller when the answer has arrived and
+// been parsed; on a busy shared event loop the two differ by up to a few hundred ms (318 ms seen in
+// CI). Less than the 1 s between cycles, so a transition still cannot be matched to the wrong cycle.
+const TIME_TOLERANCE_MS = 750;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let database: TestDatabase;
@@ -97,7 +101,7 @@ describe(`end to end with Volcengine (${DATABASE_KIND})`, () => {
       const expected = expectedTransitions(answers, GAP_SECONDS * 1000);
       const shape = (t: { userId: string; from: string | null; to: string; platforms: unknown }) => ({ userId: t.userId, from: t.from, to: t.to, platforms: t.platforms });
       expect(actual.map(shape)).toEqual(expected.map(shape));
-      actual.forEach((a, i) => expect(Math.abs(a.changedAt - expected[i]!.changedAt)).toBeLessThan(250));
+      actual.forEach((a, i) => expect(Math.abs(a.changedAt - expected[i]!.changedAt)).toBeLessThan(TIME_TOLERANCE_MS));
       expect(actual.filter((a) => a.to === 'Unknown')).toHaveLength(USERS.length);
       expect(actual.some((a) => a.to === 'Online') && actual.some((a) => a.to === 'Offline')).toBe(true);
       expect(actual.every((a) => a.to !== 'PushOnline')).toBe(true);

@@ -15,6 +15,10 @@ import { expectedTransitions, sortTransitions } from '../helpers/expected-histor
 const APP = '1400000042';
 const KEY = 'e2e-secret-key-0123456789abcdef';
 const USERS = Array.from({ length: 1200 }, (_, i) => `user-${String(i).padStart(4, '0')}`);
+// The simulator stamps an answer when it computes it, the poller when the answer has arrived and
+// been parsed; on a busy shared event loop the two differ by up to a few hundred ms (318 ms seen in
+// CI). Less than the 1 s between cycles, so a transition still cannot be matched to the wrong cycle.
+const TIME_TOLERANCE_MS = 750;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let database: TestDatabase;
@@ -86,9 +90,9 @@ describe(`end to end: daemon + simulator (${DATABASE_KIND})`, () => {
     // computes it; they differ by the response's trip, never by a cycle.
     actual.forEach((a, i) => {
       const e = expected[i]!;
-      expect(Math.abs(a.changedAt - e.changedAt)).toBeLessThan(250);
+      expect(Math.abs(a.changedAt - e.changedAt)).toBeLessThan(TIME_TOLERANCE_MS);
       if (e.lastSeenAt === null) expect(a.lastSeenAt).toBeNull();
-      else expect(Math.abs(a.lastSeenAt! - e.lastSeenAt)).toBeLessThan(250);
+      else expect(Math.abs(a.lastSeenAt! - e.lastSeenAt)).toBeLessThan(TIME_TOLERANCE_MS);
     });
     const unknownPairs = actual.filter((a) => a.to === 'Unknown');
     expect(unknownPairs.length).toBe(USERS.length);
@@ -104,7 +108,7 @@ describe(`end to end: daemon + simulator (${DATABASE_KIND})`, () => {
     for (const row of current) {
       const answer = last.get(row.user_id)!;
       expect(row.state).toBe(answer.state);
-      expect(Math.abs(row.last_seen_at.getTime() - answer.atMs)).toBeLessThan(250);
+      expect(Math.abs(row.last_seen_at.getTime() - answer.atMs)).toBeLessThan(TIME_TOLERANCE_MS);
     }
   });
 
