@@ -41,7 +41,10 @@ export interface AccountCheckContext {
   logger: Logger;
   /** Pages of user IDs to check; pages larger than 100 are split. */
   users: AsyncIterable<string[]>;
+  /** Aborts calls in flight. */
   signal?: AbortSignal;
+  /** Stop starting batches (shutdown); those in flight finish. */
+  stopSignal?: AbortSignal;
   /** Called after each batch (progress). */
   onBatch?: (summary: Readonly<AccountCheckSummary>) => void;
 }
@@ -54,7 +57,7 @@ export async function checkAccounts(ctx: AccountCheckContext): Promise<AccountCh
   let fatal = false;
 
   const checkBatch = async (userIds: string[]): Promise<void> => {
-    if (fatal || ctx.signal?.aborted) {
+    if (fatal || ctx.signal?.aborted || ctx.stopSignal?.aborted) {
       summary.unchecked += userIds.length;
       return;
     }

@@ -23,6 +23,7 @@ export interface DaemonOptions {
   database?: DatabaseHandle;
   onCycle?: (summary: CycleSummary) => void;
   onRecheck?: SchedulerOptions['onRecheck'];
+  onCallStart?: SchedulerOptions['onCallStart'];
 }
 
 /** Opens the database, applies migrations, and schedules every enabled watch set. */
@@ -37,7 +38,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // One poller per database is assumed here; cycles still `running` belong to a dead process.
     const abandoned = await markAbandonedCycles(database.db, new Date());
     if (abandoned > 0) logger.warn({ abandoned }, 'marked cycles of a previous process as interrupted');
-    scheduler = new Scheduler({ db: database.db, config, logger, onCycle: options.onCycle, onRecheck: options.onRecheck });
+    scheduler = new Scheduler({ db: database.db, config, logger, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart });
     await scheduler.start();
   } catch (err) {
     await scheduler?.stop();

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { TencentClient } from '../providers/tencent/client.js';
 import type { ProviderName, StateProvider } from '../providers/types.js';
 import { VolcengineClient } from '../providers/volcengine/client.js';
-import { SlidingWindowLimiter } from './sliding-window-limiter.js';
+import { realClock, SlidingWindowLimiter } from './sliding-window-limiter.js';
 
 /**
  * The poller's window is a little longer than the provider's 1000 ms, so that network jitter
@@ -20,7 +20,11 @@ export class ProviderRegistry {
   private readonly tencentClients = new Map<string, TencentClient>();
   private readonly limiters = new Map<string, SlidingWindowLimiter>();
 
-  constructor(private readonly config: Config) {}
+  constructor(
+    private readonly config: Config,
+    /** Told of every call start, with its rate bucket (`tencent:<app>:state`, `tencent:<app>:account_check`, `volcengine:<access key id>`). */
+    private readonly onCallStart?: (bucket: string, at: number) => void,
+  ) {}
 
   /** The state client of an app. Throws ConfigError when its credentials are missing. */
   stateClient(provider: ProviderName, appId: string): StateProvider {
@@ -71,7 +75,8 @@ export class ProviderRegistry {
   private limiter(key: string, limit: number): SlidingWindowLimiter {
     let limiter = this.limiters.get(key);
     if (!limiter) {
-      limiter = new SlidingWindowLimiter(limit, LIMITER_WINDOW_MS);
+      const onCallStart = this.onCallStart;
+      limiter = new SlidingWindowLimiter(limit, LIMITER_WINDOW_MS, realClock, onCallStart && ((at) => onCallStart(key, at)));
       this.limiters.set(key, limiter);
     }
     return limiter;

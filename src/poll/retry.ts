@@ -33,12 +33,16 @@ export async function withRetries<T>(operation: (attempt: number) => Promise<T>,
   const policy = options.policy ?? DEFAULT_RETRY;
   const clock = options.clock ?? realClock;
   const random = options.random ?? Math.random;
+  let resigned = false;
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation(attempt);
     } catch (error) {
       if (!(error instanceof ProviderError) || !error.retryable || attempt >= policy.attempts) throw error;
-      // A sig that expired needs one fresh attempt at once, not a backoff.
+      // An expired signature (UserSig, or a Volcengine timestamp) gets one fresh attempt at once;
+      // a second one means a clock or key problem that more attempts cannot fix.
+      if (error.code === 'ERR_PROVIDER_SIG_EXPIRED' && resigned) throw error;
+      resigned ||= error.code === 'ERR_PROVIDER_SIG_EXPIRED';
       const delay = error.code === 'ERR_PROVIDER_SIG_EXPIRED' ? 0 : random() * Math.min(policy.capMs, policy.baseMs * 2 ** (attempt - 1));
       if (options.deadline !== undefined && clock.now() + delay > options.deadline) throw error;
       options.onRetry?.(error, attempt, delay);

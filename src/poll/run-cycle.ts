@@ -12,7 +12,7 @@ import { finishPollCycle, startPollCycle, type CycleCounts } from '../store/poll
 import { recordObservations } from '../store/record-observations.js';
 import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
 import { streamWatchedUsers } from '../store/watched-users.js';
-import { setAccountStatuses } from '../store/account-status.js';
+import { endPresenceOfMissingAccounts, setAccountStatuses } from '../store/account-status.js';
 import { TENCENT_ACCOUNT_NOT_IMPORTED as ACCOUNT_NOT_IMPORTED } from '../providers/tencent/errors.js';
 import type { CycleStatus } from '../db/schema.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
@@ -113,9 +113,17 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       // 70107: the account was never imported. It is not Offline: mark it so polling skips it until
       // a re-check finds it, and record nothing for it (DESIGN.md semantic 5).
       const missing = result.accountErrors.filter((e) => e.errorCode === ACCOUNT_NOT_IMPORTED).map((e) => e.userId);
+      const app = { provider: set.provider, appId: set.app_id };
       const recorded = await db.transaction().execute(async (trx) => {
-        await setAccountStatuses(trx, { provider: set.provider, appId: set.app_id }, missing.map((userId) => ({ userId, status: 'NotImported' as const })), observedAt);
-        return recordObservations(trx, { provider: set.provider, appId: set.app_id, observedAt, gapSeconds, source: 'poll', observations: result.observations });
+        // watched_user rows are locked before presence_current rows, in every transaction.
+        await setAccountStatuses(trx, app, missing.map((userId) => ({ userId, status: 'NotImported' as const })), observedAt);
+        const ended = await endPresenceOfMissingAccounts(trx, app, missing);
+        const observed = await recordObservations(trx, { ...app, observedAt, gapSeconds, source: 'poll', observations: result.observations });
+        for (const [pair, n] of Object.entries(ended)) {
+          observed.pairs[pair] = (observed.pairs[pair] ?? 0) + n;
+          observed.transitions += n;
+        }
+        return observed;
       });
       const otherErrors = result.accountErrors.length - missing.length;
       counts.observed += result.observations.length;

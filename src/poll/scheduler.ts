@@ -39,6 +39,8 @@ export interface SchedulerOptions {
   onCycle?: (summary: CycleSummary) => void;
   /** Called after every re-check of NotImported accounts. */
   onRecheck?: (set: string, summary: AccountCheckSummary) => void;
+  /** Called at every provider call start with its rate bucket (see ProviderRegistry). */
+  onCallStart?: (bucket: string, at: number) => void;
 }
 
 function fingerprint(set: WatchSet): string {
@@ -64,7 +66,7 @@ export class Scheduler {
   readonly skippedTicks = new Map<string, number>();
 
   constructor(private readonly options: SchedulerOptions) {
-    this.registry = new ProviderRegistry(options.config);
+    this.registry = new ProviderRegistry(options.config, options.onCallStart);
   }
 
   /** Loads the sets and schedules them; then reloads every `reloadIntervalMs`. */
@@ -133,11 +135,6 @@ export class Scheduler {
     } catch (err) {
       return { setting: 'watch_set.schedule', message: (err as Error).message };
     }
-    try {
-      if (set.provider === 'tencent') validateSchedule(set.account_recheck);
-    } catch (err) {
-      return { setting: 'watch_set.account_recheck', message: `account re-check: ${(err as Error).message}` };
-    }
     const { tencent, volcengine } = this.options.config;
     if (set.provider === 'tencent' && !tencent.hasSecretKeyFor(set.app_id)) {
       return { setting: `TIM_SECRET_KEY_${set.app_id}`, message: `set TIM_SECRET_KEY or TIM_SECRET_KEY_${set.app_id}` };
@@ -156,10 +153,7 @@ export class Scheduler {
       set,
       fingerprint: fingerprint(set),
       task: cron.schedule(set.schedule, () => this.tick(set.name), { name: `presence:${set.name}` }),
-      recheckTask:
-        set.provider === 'tencent'
-          ? cron.schedule(set.account_recheck, () => this.recheckTick(set.name), { name: `presence:${set.name}:recheck` })
-          : undefined,
+      recheckTask: set.provider === 'tencent' ? this.scheduleRecheck(set) : undefined,
     };
     this.sets.set(set.name, entry);
     this.options.logger.info({ set: set.name, schedule: set.schedule, app: set.app_id, provider: set.provider }, 'watch set scheduled');
@@ -178,6 +172,20 @@ export class Scheduler {
       name,
       this.cycle(entry.set).finally(() => this.running.delete(name)),
     );
+  }
+
+  /** The re-check task of a Tencent set; a broken re-check schedule costs the re-check, not the polling. */
+  private scheduleRecheck(set: WatchSet): ScheduledTask | undefined {
+    try {
+      validateSchedule(set.account_recheck);
+    } catch (err) {
+      this.options.logger.error(
+        { set: set.name, code: 'ERR_CONFIG', setting: 'watch_set.account_recheck' },
+        `not re-checking NotImported accounts of set ${set.name}: ${(err as Error).message}`,
+      );
+      return undefined;
+    }
+    return cron.schedule(set.account_recheck, () => this.recheckTick(set.name), { name: `presence:${set.name}:recheck` });
   }
 
   private recheckTick(name: string): void {
@@ -202,6 +210,7 @@ export class Scheduler {
         logger,
         users: streamWatchedUsers(db, set.name, TENCENT_ACCOUNT_CHECK_BATCH, 'not-imported'),
         signal: this.abortController.signal,
+        stopSignal: this.stopController.signal,
       });
       if (summary.checked + summary.unchecked > 0) {
         logger.info(

@@ -41,6 +41,8 @@ export class SlidingWindowLimiter {
     /** Window length, ms. */
     readonly windowMs = 1000,
     private readonly clock: LimiterClock = realClock,
+    /** Told of every granted start with its clock time (tests, and later metrics). */
+    private readonly onGrant?: (at: number) => void,
   ) {
     if (!Number.isInteger(limit) || limit <= 0) throw new RangeError(`limit must be a positive integer, got ${limit}`);
     this.starts = new Array<number>(limit).fill(Number.NEGATIVE_INFINITY);
@@ -67,8 +69,10 @@ export class SlidingWindowLimiter {
       if (wait <= 0) break;
       await this.clock.sleep(wait, signal);
     }
-    this.starts[this.next] = this.clock.now();
+    const now = this.clock.now();
+    this.starts[this.next] = now;
     this.next = (this.next + 1) % this.limit;
     this.granted++;
+    this.onGrant?.(now);
   }
 }

@@ -129,6 +129,8 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
     await addWatchSet(database.db, { name: 'fine', provider: 'tencent', appId: '1400000109', schedule: '* * * * * *' });
     await addWatchedUsers(database.db, 'fine', users('fine', 5));
     await database.db.updateTable('watch_set').set({ schedule: '61 * * * *' }).where('name', '=', 'broken').execute();
+    // A broken re-check schedule costs the re-check only: the set is still polled.
+    await database.db.updateTable('watch_set').set({ account_recheck: 'daily' }).where('name', '=', 'fine').execute();
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) });
     const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: fast.url, PRESENCE_RELOAD_MS: '300' });
@@ -139,6 +141,7 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
     await setWatchSetEnabled(database.db, 'broken', false);
     await setWatchSetEnabled(database.db, 'fine', false);
     expect(lines.join('')).toContain('not polling set broken: invalid cron schedule \\"61 * * * *\\"');
+    expect(lines.join('')).toContain('not re-checking NotImported accounts of set fine: invalid cron schedule \\"daily\\"');
     const polled = await database.db.selectFrom('poll_cycle').select('set').distinct().where('set', 'in', ['broken', 'fine']).execute();
     expect(polled.map((r) => r.set)).toEqual(['fine']);
   });

@@ -243,10 +243,34 @@ const TABLE: Row[] = [
   { code: 'IllegalAppId', expected: 'ERR_PROVIDER_FATAL', setting: APP_SETTING, says: `app id ${APP}` },
   { code: 'InvalidParameter.NotExistAppId', expected: 'ERR_PROVIDER_FATAL', setting: APP_SETTING, says: 'no such app' },
   { code: 'InvalidParameter.IllegalAppId', expected: 'ERR_PROVIDER_FATAL', setting: APP_SETTING, says: 'not a valid app id' },
-  // Unknown codes are retried; on a 429 the status itself says to slow down.
-  { code: 'SomethingNobodyHasSeen', expected: 'ERR_PROVIDER_RETRYABLE', on429: 'ERR_PROVIDER_RATE_LIMITED' },
-  { code: 'InternalServiceError', expected: 'ERR_PROVIDER_RETRYABLE', on429: 'ERR_PROVIDER_RATE_LIMITED' },
 ];
+
+describe('unknown error codes', () => {
+  // Retried on a 200 or 5xx (Volcengine adds codes; most unknown ones are backend faults); on a 429
+  // the status says to slow down; on another 4xx the request itself is wrong, so retrying would
+  // only spend the account's shared budget: fatal, naming what to check.
+  for (const code of ['SomethingNobodyHasSeen', 'InvalidActionOrVersion']) {
+    it(`maps ${code} by its HTTP status`, () => {
+      const expected: Record<number, ProviderErrorCode> = {
+        200: 'ERR_PROVIDER_RETRYABLE',
+        400: 'ERR_PROVIDER_FATAL',
+        403: 'ERR_PROVIDER_FATAL',
+        404: 'ERR_PROVIDER_FATAL',
+        429: 'ERR_PROVIDER_RATE_LIMITED',
+        500: 'ERR_PROVIDER_RETRYABLE',
+        503: 'ERR_PROVIDER_RETRYABLE',
+      };
+      for (const [status, want] of Object.entries(expected)) {
+        const err = thrown(() => parseQueryOnlineStatus(errorAnswer({ Code: code, Message: 'm' }), Number(status), APP));
+        expect(err.code, `${code} at ${status}`).toBe(want);
+        if (want === 'ERR_PROVIDER_FATAL') {
+          expect(err.setting).toBe('VOLC_ENDPOINT');
+          expect(err.message).toContain('check VOLC_ENDPOINT, VOLC_REGION and the access key');
+        }
+      }
+    });
+  }
+});
 
 const RETRYABLE: ReadonlySet<ProviderErrorCode> = new Set(['ERR_PROVIDER_RATE_LIMITED', 'ERR_PROVIDER_RETRYABLE', 'ERR_PROVIDER_SIG_EXPIRED']);
 

@@ -30,7 +30,7 @@ const APP_ID_SETTING = 'sets add --app';
 interface Mapping {
   code: ProviderErrorCode;
   /** The setting to fix; only for fatal codes. */
-  setting?: typeof ACCESS_KEY_ID | typeof SECRET_ACCESS_KEY | typeof APP_ID_SETTING;
+  setting?: typeof ACCESS_KEY_ID | typeof SECRET_ACCESS_KEY | typeof APP_ID_SETTING | 'VOLC_ENDPOINT';
   /** Said after the code, so the log line tells the operator what to do. */
   hint?: string;
 }
@@ -102,9 +102,14 @@ export function volcengineError(details: VolcengineErrorDetails): ProviderError 
   }
   if (mapping === undefined) {
     if (httpStatus === 429) mapping = RATE_LIMITED;
-    else if (envelope) {
-      // An unknown code (or an Error without one) is treated as transient: Volcengine adds codes over
-      // time and most unknown ones are backend faults. Retrying costs a call; calling it fatal would
+    else if (envelope && httpStatus >= 400 && httpStatus < 500) {
+      // An unknown code on a 4xx is the request's fault (a wrong endpoint path gives
+      // InvalidActionOrVersion, bad credentials InvalidAuthorization...): retrying it every cycle
+      // would spend the account's shared budget for nothing.
+      mapping = { code: 'ERR_PROVIDER_FATAL', setting: 'VOLC_ENDPOINT', hint: 'check VOLC_ENDPOINT, VOLC_REGION and the access key' };
+    } else if (envelope) {
+      // An unknown code (or an Error without one) on a 200 or 5xx is treated as transient: Volcengine
+      // adds codes over time and most unknown ones are backend faults. Retrying costs a call; calling it fatal would
       // stop polling an app on a code nobody has seen, and a real configuration error shows up as a
       // known code. An Error without a code on a 5xx is a backend fault by definition.
       mapping = RETRYABLE;
