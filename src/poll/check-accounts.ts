@@ -2,13 +2,13 @@
 // each batch's statuses stored in its own transaction. Used by `presence check-accounts`,
 // `users add --check` and the daemon's re-check of NotImported users.
 import type { Kysely } from 'kysely';
-import pLimit from 'p-limit';
 import type { Database } from '../db/schema.js';
 import { PresenceError, ProviderError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { TENCENT_ACCOUNT_CHECK_BATCH, type TencentClient } from '../providers/tencent/client.js';
 import { setAccountStatuses } from '../store/account-status.js';
 import type { WatchSet } from '../store/watch-sets.js';
+import { boundedQueue } from './bounded-queue.js';
 import { withRetries } from './retry.js';
 import type { SlidingWindowLimiter } from './sliding-window-limiter.js';
 
@@ -52,8 +52,7 @@ export interface AccountCheckContext {
 /** Checks every user the stream yields and stores Imported/NotImported on watched_user. */
 export async function checkAccounts(ctx: AccountCheckContext): Promise<AccountCheckSummary> {
   const summary: AccountCheckSummary = { checked: 0, imported: 0, notImported: 0, notImportedSample: [], itemFailures: [], unchecked: 0, calls: 0, error: null };
-  const limit = pLimit(ctx.concurrency);
-  const inFlight = new Set<Promise<void>>();
+  const queue = boundedQueue(ctx.concurrency);
   let fatal = false;
 
   const checkBatch = async (userIds: string[]): Promise<void> => {
@@ -96,12 +95,10 @@ export async function checkAccounts(ctx: AccountCheckContext): Promise<AccountCh
 
   for await (const page of ctx.users) {
     for (let i = 0; i < page.length; i += TENCENT_ACCOUNT_CHECK_BATCH) {
-      const task = limit(() => checkBatch(page.slice(i, i + TENCENT_ACCOUNT_CHECK_BATCH)));
-      inFlight.add(task);
-      void task.finally(() => inFlight.delete(task));
-      if (inFlight.size >= ctx.concurrency * 2) await Promise.race(inFlight);
+      const batch = page.slice(i, i + TENCENT_ACCOUNT_CHECK_BATCH);
+      await queue.push(() => checkBatch(batch));
     }
   }
-  await Promise.all(inFlight);
+  await queue.drain();
   return summary;
 }

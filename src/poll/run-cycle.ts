@@ -3,7 +3,6 @@
 // own transaction. A batch that fails leaves its users unobserved this cycle; the gap rule of the
 // next observation says so in the history (semantic 3). Nothing is ever guessed.
 import type { Kysely } from 'kysely';
-import pLimit from 'p-limit';
 import type { Database } from '../db/schema.js';
 import { PresenceError, ProviderError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -15,6 +14,7 @@ import { streamWatchedUsers } from '../store/watched-users.js';
 import { endPresenceOfMissingAccounts, setAccountStatuses } from '../store/account-status.js';
 import { TENCENT_ACCOUNT_NOT_IMPORTED as ACCOUNT_NOT_IMPORTED } from '../providers/tencent/errors.js';
 import type { CycleStatus } from '../db/schema.js';
+import { boundedQueue } from './bounded-queue.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 import { scheduleIntervalSeconds } from './schedule.js';
 import type { SlidingWindowLimiter } from './sliding-window-limiter.js';
@@ -59,6 +59,11 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Adds transition counts by pair into `into`. */
+function addPairs(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [pair, n] of Object.entries(from)) into[pair] = (into[pair] ?? 0) + n;
+}
+
 /**
  * Keeps the answers for users that were asked about, once each: a provider that repeats or adds
  * an account must not fail the batch's statement or be recorded for a user nobody watches.
@@ -84,8 +89,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
   const failures: Record<string, number> = {};
   let firstError: string | null = null;
   let fatal: ProviderError | undefined;
-  const limit = pLimit(ctx.concurrency);
-  const inFlight = new Set<Promise<void>>();
+  const queue = boundedQueue(ctx.concurrency);
 
   const pollBatch = async (userIds: string[]): Promise<void> => {
     if (ctx.stopSignal?.aborted || ctx.abortSignal?.aborted) {
@@ -119,10 +123,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
         await setAccountStatuses(trx, app, missing.map((userId) => ({ userId, status: 'NotImported' as const })), observedAt);
         const ended = await endPresenceOfMissingAccounts(trx, app, missing);
         const observed = await recordObservations(trx, { ...app, observedAt, gapSeconds, source: 'poll', observations: result.observations });
-        for (const [pair, n] of Object.entries(ended)) {
-          observed.pairs[pair] = (observed.pairs[pair] ?? 0) + n;
-          observed.transitions += n;
-        }
+        addPairs(observed.pairs, ended);
         return observed;
       });
       const otherErrors = result.accountErrors.length - missing.length;
@@ -130,8 +131,8 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       counts.notImported += missing.length;
       counts.accountErrors += otherErrors;
       counts.failed += userIds.length - result.observations.length - result.accountErrors.length;
-      counts.transitions += recorded.transitions;
-      for (const [pair, n] of Object.entries(recorded.pairs)) pairs[pair] = (pairs[pair] ?? 0) + n;
+      counts.transitions += Object.values(recorded.pairs).reduce((a, b) => a + b, 0);
+      addPairs(pairs, recorded.pairs);
       if (missing.length > 0) logger.info({ set: set.name, users: missing.length, providerCode: ACCOUNT_NOT_IMPORTED }, 'accounts not imported: marked NotImported, skipped until re-checked');
       if (otherErrors > 0) {
         const byCode = new Map<number, number>();
@@ -166,18 +167,14 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
         continue;
       }
       counts.users += page.length;
-      const task = limit(() => pollBatch(page));
-      inFlight.add(task);
-      void task.finally(() => inFlight.delete(task));
-      // Bounded read-ahead: never hold more pages than can be in flight.
-      if (inFlight.size >= ctx.concurrency * 2) await Promise.race(inFlight);
+      await queue.push(() => pollBatch(page));
     }
   } catch (err) {
     // Reading the users failed (database): record what we have.
     failures[errorCode(err)] = (failures[errorCode(err)] ?? 0) + 1;
     firstError ??= `reading watched users failed: ${describe(err)}`;
   }
-  await Promise.all(inFlight);
+  await queue.drain();
 
   const status: CycleStatus = interrupted
     ? 'interrupted'
