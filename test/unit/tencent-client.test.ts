@@ -7,6 +7,7 @@ import type { HttpConfig, TencentStateApi } from '../../src/config.js';
 import { ProviderError } from '../../src/errors.js';
 import { TENCENT_ACCOUNT_CHECK_BATCH, TENCENT_STATE_BATCH, TencentClient } from '../../src/providers/tencent/client.js';
 import { decodeUserSig, verifyUserSig } from '../../src/providers/tencent/usersig.js';
+import { itMapsTransportFailures } from '../helpers/transport-failures.js';
 
 const APP = '1400000001';
 const ADMIN = 'administrator';
@@ -236,39 +237,12 @@ describe('TencentClient failures', () => {
     expect(err.providerCode).toBe(90001);
   });
 
-  it('maps a server that never answers to ERR_PROVIDER_TIMEOUT', async () => {
-    handler = () => undefined;
-    const started = Date.now();
-    const err = await failure(makeClient({ http: { headersTimeoutMs: 200 } }).queryState(['a'], { detail: false }));
-    expect(err.code).toBe('ERR_PROVIDER_TIMEOUT');
-    expect(err.retryable).toBe(true);
-    expect(Date.now() - started).toBeLessThan(3000);
-  });
-
-  it('maps a body that stalls to ERR_PROVIDER_TIMEOUT', async () => {
-    handler = (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('{"ActionStatus":');
-    };
-    const err = await failure(makeClient({ http: { bodyTimeoutMs: 200 } }).queryState(['a'], { detail: false }));
-    expect(err.code).toBe('ERR_PROVIDER_TIMEOUT');
-  });
-
-  it('maps a refused connection to ERR_PROVIDER_NETWORK', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const err = await failure(makeClient({ endpoint: `http://127.0.0.1:${port}` }).queryState(['a'], { detail: false }));
-    expect(err.code).toBe('ERR_PROVIDER_NETWORK');
-    expect(err.retryable).toBe(true);
-    expect(err.cause).toBeInstanceOf(Error);
-  });
-
-  it('maps a reset connection to ERR_PROVIDER_NETWORK', async () => {
-    handler = (req) => req.socket.destroy();
-    const err = await failure(makeClient().queryState(['a'], { detail: false }));
-    expect(err.code).toBe('ERR_PROVIDER_NETWORK');
+  itMapsTransportFailures({
+    serve: (h) => {
+      handler = h;
+    },
+    fail: (overrides) => failure(makeClient(overrides).queryState(['a'], { detail: false })),
+    stalledBody: '{"ActionStatus":',
   });
 
   it('on 70001 throws SIG_EXPIRED and signs afresh for the next call', async () => {

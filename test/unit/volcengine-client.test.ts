@@ -9,6 +9,7 @@ import { ProviderError } from '../../src/errors.js';
 import { VOLC_STATE_BATCH, VolcengineClient } from '../../src/providers/volcengine/client.js';
 import { parseJsonWithInt64 } from '../../src/providers/volcengine/int64-json.js';
 import { signRequest } from '../../src/providers/volcengine/signer.js';
+import { itMapsTransportFailures } from '../helpers/transport-failures.js';
 
 const APP = '123';
 const AK = 'AKLTtestaccesskeyid0001';
@@ -305,39 +306,12 @@ describe('VolcengineClient failures', () => {
     expect(err.retryable).toBe(false);
   });
 
-  it('maps a server that never answers to ERR_PROVIDER_TIMEOUT', async () => {
-    handler = () => undefined;
-    const started = Date.now();
-    const err = await failure(makeClient({ http: { headersTimeoutMs: 200 } }).queryState(['1'], { detail: false }));
-    expect(err.code).toBe('ERR_PROVIDER_TIMEOUT');
-    expect(err.retryable).toBe(true);
-    expect(Date.now() - started).toBeLessThan(3000);
-  });
-
-  it('maps a body that stalls to ERR_PROVIDER_TIMEOUT', async () => {
-    handler = (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('{"ResponseMetadata":');
-    };
-    const err = await failure(makeClient({ http: { bodyTimeoutMs: 200 } }).queryState(['1'], { detail: false }));
-    expect(err.code).toBe('ERR_PROVIDER_TIMEOUT');
-  });
-
-  it('maps a refused connection to ERR_PROVIDER_NETWORK', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const err = await failure(makeClient({ endpoint: `http://127.0.0.1:${port}` }).queryState(['1'], { detail: false }));
-    expect(err.code).toBe('ERR_PROVIDER_NETWORK');
-    expect(err.retryable).toBe(true);
-    expect(err.cause).toBeInstanceOf(Error);
-  });
-
-  it('maps a reset connection to ERR_PROVIDER_NETWORK', async () => {
-    handler = (req) => req.socket.destroy();
-    const err = await failure(makeClient().queryState(['1'], { detail: false }));
-    expect(err.code).toBe('ERR_PROVIDER_NETWORK');
+  itMapsTransportFailures({
+    serve: (h) => {
+      handler = h;
+    },
+    fail: (overrides) => failure(makeClient(overrides).queryState(['1'], { detail: false })),
+    stalledBody: '{"ResponseMetadata":',
   });
 
   it('passes an abort through unchanged', async () => {
