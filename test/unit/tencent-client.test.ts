@@ -1,13 +1,12 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, it, expect, vi } from 'vitest';
 import type { HttpConfig, TencentStateApi } from '../../src/config.js';
-import { ProviderError } from '../../src/errors.js';
 import { TENCENT_ACCOUNT_CHECK_BATCH, TENCENT_STATE_BATCH, TencentClient } from '../../src/providers/tencent/client.js';
 import { decodeUserSig, verifyUserSig } from '../../src/providers/tencent/usersig.js';
 import { itMapsTransportFailures } from '../helpers/transport-failures.js';
+import { failureCollector, renderings } from '../helpers/error-renderings.js';
 
 const APP = '1400000001';
 const ADMIN = 'administrator';
@@ -58,16 +57,7 @@ function makeClient(overrides: { stateApi?: TencentStateApi; http?: Partial<Http
   return client;
 }
 
-async function failure(promise: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await promise;
-  } catch (err) {
-    errors.push(err);
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error('expected the call to fail');
-}
+const failure = failureCollector(errors);
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -314,24 +304,6 @@ describe('TencentClient failures', () => {
     expect((await failure(makeClient().queryState(['a'], { detail: false }))).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
   });
 });
-
-/** Everything an error could show: message, stack, own properties (hidden too), the cause chain. */
-function renderings(err: unknown): string[] {
-  const out: string[] = [inspect(err, { depth: 20, showHidden: true }), String(err), JSON.stringify(err) ?? ''];
-  let current: unknown = err;
-  for (let depth = 0; current !== undefined && current !== null && depth < 10; depth++) {
-    if (current instanceof Error) {
-      const e: Error = current;
-      out.push(e.message, e.stack ?? '', JSON.stringify(e, Object.getOwnPropertyNames(e)));
-      out.push(JSON.stringify(Object.fromEntries(Object.getOwnPropertyNames(e).map((k) => [k, String(Reflect.get(e, k))]))));
-      current = e.cause;
-    } else {
-      out.push(inspect(current, { depth: 20, showHidden: true }));
-      break;
-    }
-  }
-  return out;
-}
 
 describe('secrets', () => {
   it('never appear in any error thrown above', () => {

@@ -2,14 +2,13 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { HttpConfig } from '../../src/config.js';
-import { ProviderError } from '../../src/errors.js';
 import { VOLC_STATE_BATCH, VolcengineClient } from '../../src/providers/volcengine/client.js';
 import { parseJsonWithInt64 } from '../../src/providers/volcengine/int64-json.js';
 import { signRequest } from '../../src/providers/volcengine/signer.js';
 import { itMapsTransportFailures } from '../helpers/transport-failures.js';
+import { failureCollector, renderings } from '../helpers/error-renderings.js';
 
 const APP = '123';
 const AK = 'AKLTtestaccesskeyid0001';
@@ -65,16 +64,7 @@ function makeClient(overrides: { http?: Partial<HttpConfig>; endpoint?: string; 
   return client;
 }
 
-async function failure(promise: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await promise;
-  } catch (err) {
-    errors.push(err);
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error('expected the call to fail');
-}
+const failure = failureCollector(errors);
 
 /** `YYYYMMDDTHHMMSSZ` back to a Date. */
 function fromXDate(stamp: string): Date {
@@ -358,24 +348,6 @@ describe('VolcengineClient failures', () => {
     expect(quoted.message).toContain('UserId "[redacted]"');
   });
 });
-
-/** Everything an error could show: message, stack, own properties (hidden too), the cause chain. */
-function renderings(err: unknown): string[] {
-  const out: string[] = [inspect(err, { depth: 20, showHidden: true }), String(err), JSON.stringify(err) ?? ''];
-  let current: unknown = err;
-  for (let depth = 0; current !== undefined && current !== null && depth < 10; depth++) {
-    if (current instanceof Error) {
-      const e: Error = current;
-      out.push(e.message, e.stack ?? '', JSON.stringify(e, Object.getOwnPropertyNames(e)));
-      out.push(JSON.stringify(Object.fromEntries(Object.getOwnPropertyNames(e).map((k) => [k, String(Reflect.get(e, k))]))));
-      current = e.cause;
-    } else {
-      out.push(inspect(current, { depth: 20, showHidden: true }));
-      break;
-    }
-  }
-  return out;
-}
 
 describe('secrets', () => {
   it('never appear in any error thrown above', () => {
