@@ -120,8 +120,10 @@ function secretFamily(env: Env, name: string): Map<string, string> {
   const values = new Map<string, string>();
   const pattern = new RegExp(`^${name}(?:_(\\d+))?(?:_FILE)?$`);
   for (const variable of Object.keys(env)) {
-    const suffix = pattern.exec(variable)?.[1] ?? (pattern.test(variable) ? '' : undefined);
-    if (suffix === undefined || values.has(suffix)) continue;
+    const match = pattern.exec(variable);
+    if (!match) continue;
+    const suffix = match[1] ?? '';
+    if (values.has(suffix)) continue;
     const value = secret(env, suffix === '' ? name : `${name}_${suffix}`);
     if (value !== undefined) values.set(suffix, value);
   }

@@ -8,7 +8,7 @@ import { PresenceError, ProviderError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { StateProvider, StateQueryResult } from '../providers/types.js';
 import { finishPollCycle, startPollCycle, type CycleCounts } from '../store/poll-cycles.js';
-import { recordObservations } from '../store/record-observations.js';
+import { mergeRecordResults, recordObservations } from '../store/record-observations.js';
 import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
 import { streamWatchedUsers } from '../store/watched-users.js';
 import { endPresenceOfMissingAccounts, setAccountStatuses } from '../store/account-status.js';
@@ -81,9 +81,10 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
   const startedAt = new Date();
   const started = performance.now();
   const id = await startPollCycle(db, set.name, startedAt);
-  const gapSeconds = gapSecondsOf(set);
+  const intervalSeconds = scheduleIntervalSeconds(set.schedule);
+  const gapSeconds = gapSecondsOf(set, intervalSeconds);
   // Retries must not push a batch past one schedule interval from its own start.
-  const intervalMs = scheduleIntervalSeconds(set.schedule) * 1000;
+  const intervalMs = intervalSeconds * 1000;
   const counts: CycleCounts = { users: 0, observed: 0, failed: 0, calls: 0, transitions: 0, accountErrors: 0, notImported: 0 };
   const pairs: Record<string, number> = {};
   const failures: Record<string, number> = {};
@@ -123,15 +124,14 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
         await setAccountStatuses(trx, app, missing.map((userId) => ({ userId, status: 'NotImported' as const })), observedAt);
         const ended = await endPresenceOfMissingAccounts(trx, app, missing);
         const observed = await recordObservations(trx, { ...app, observedAt, gapSeconds, source: 'poll', observations: result.observations });
-        addPairs(observed.pairs, ended);
-        return observed;
+        return mergeRecordResults(ended, observed);
       });
       const otherErrors = result.accountErrors.length - missing.length;
       counts.observed += result.observations.length;
       counts.notImported += missing.length;
       counts.accountErrors += otherErrors;
       counts.failed += userIds.length - result.observations.length - result.accountErrors.length;
-      counts.transitions += Object.values(recorded.pairs).reduce((a, b) => a + b, 0);
+      counts.transitions += recorded.transitions;
       addPairs(pairs, recorded.pairs);
       if (missing.length > 0) logger.info({ set: set.name, users: missing.length, providerCode: ACCOUNT_NOT_IMPORTED }, 'accounts not imported: marked NotImported, skipped until re-checked');
       if (otherErrors > 0) {

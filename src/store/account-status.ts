@@ -2,6 +2,7 @@
 // poll). Existence is a fact of the app, so a status applies to the user in every set of the app.
 import { sql, type Kysely } from 'kysely';
 import type { AccountStatus, Database } from '../db/schema.js';
+import { recordResultOf, type RecordResult } from './record-observations.js';
 
 /** One checked account. */
 export interface CheckedAccount {
@@ -59,15 +60,15 @@ export async function countAccountStatuses(db: Kysely<Database>, set: string): P
  * their last state lasted until their last observation, and what follows is Unknown, not Offline
  * and not the old state forever. Appends `old → Unknown` at `last_seen_at` and sets
  * presence_current to Unknown; when the account is back, the next observation appends
- * `Unknown → observed`. Returns the transitions by `from→to`.
+ * `Unknown → observed`.
  */
 export async function endPresenceOfMissingAccounts(
   db: Kysely<Database>,
   app: { provider: string; appId: string },
   userIds: readonly string[],
-): Promise<Record<string, number>> {
-  if (userIds.length === 0) return {};
-  const { rows } = await sql<{ from_state: string; n: number }>`
+): Promise<RecordResult> {
+  if (userIds.length === 0) return { transitions: 0, pairs: {} };
+  const { rows } = await sql<{ from_state: string; to_state: string; n: number }>`
     WITH gone AS (
       SELECT c.user_id, c.state, c.last_seen_at
       FROM presence_current c
@@ -87,7 +88,7 @@ export async function endPresenceOfMissingAccounts(
       FROM gone g
       RETURNING from_state
     )
-    SELECT from_state, count(*)::int AS n FROM inserted GROUP BY from_state
+    SELECT from_state, 'Unknown' AS to_state, count(*)::int AS n FROM inserted GROUP BY from_state
   `.execute(db);
-  return Object.fromEntries(rows.map((r) => [`${r.from_state}→Unknown`, r.n]));
+  return recordResultOf(rows);
 }

@@ -32,13 +32,26 @@ export interface RecordResult {
 export async function recordObservations(db: Kysely<Database>, batch: ObservationBatch): Promise<RecordResult> {
   if (batch.observations.length === 0) return { transitions: 0, pairs: {} };
   const { rows } = await recordObservationsStatement(batch).execute(db);
+  return recordResultOf(rows);
+}
+
+/** A RecordResult from `from_state, to_state, n` rows of appended transitions. */
+export function recordResultOf(rows: ReadonlyArray<{ from_state: string | null; to_state: string; n: number }>): RecordResult {
   const pairs: Record<string, number> = {};
   let transitions = 0;
   for (const row of rows) {
-    pairs[`${row.from_state ?? 'null'}→${row.to_state}`] = row.n;
+    const pair = `${row.from_state ?? 'null'}→${row.to_state}`;
+    pairs[pair] = (pairs[pair] ?? 0) + row.n;
     transitions += row.n;
   }
   return { transitions, pairs };
+}
+
+/** The sum of several RecordResults (a batch writes through more than one statement). */
+export function mergeRecordResults(...results: RecordResult[]): RecordResult {
+  const pairs: Record<string, number> = {};
+  for (const result of results) for (const [pair, n] of Object.entries(result.pairs)) pairs[pair] = (pairs[pair] ?? 0) + n;
+  return { transitions: results.reduce((sum, r) => sum + r.transitions, 0), pairs };
 }
 
 /** The diff statement of a batch, unexecuted (a test EXPLAINs it to pin its plan). */

@@ -102,7 +102,7 @@ export async function setWatchSetEnabled(db: Kysely<Database>, name: string, ena
   if (result.numUpdatedRows === 0n) await getWatchSet(db, name);
 }
 
-/** The set's gap threshold: its own, else three times its schedule's interval. */
-export function gapSecondsOf(set: Pick<WatchSet, 'gap_seconds' | 'schedule'>): number {
-  return set.gap_seconds ?? 3 * scheduleIntervalSeconds(set.schedule);
+/** The set's gap threshold: its own, else three times its schedule's interval (pass the interval when already known). */
+export function gapSecondsOf(set: Pick<WatchSet, 'gap_seconds' | 'schedule'>, intervalSeconds?: number): number {
+  return set.gap_seconds ?? 3 * (intervalSeconds ?? scheduleIntervalSeconds(set.schedule));
 }
