@@ -1,12 +1,12 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, it, expect, vi } from 'vitest';
 import type { HttpConfig, TencentStateApi } from '../../src/config.js';
 import { TENCENT_ACCOUNT_CHECK_BATCH, TENCENT_STATE_BATCH, TencentClient } from '../../src/providers/tencent/client.js';
 import { decodeUserSig, verifyUserSig } from '../../src/providers/tencent/usersig.js';
 import { itMapsTransportFailures } from '../helpers/transport-failures.js';
 import { failureCollector, renderings } from '../helpers/error-renderings.js';
+import { closeServer, listenLocal } from '../helpers/local-server.js';
 
 const APP = '1400000001';
 const ADMIN = 'administrator';
@@ -79,14 +79,12 @@ beforeAll(async () => {
       handler(req, res, entry);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listenLocal(server);
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  server.closeAllConnections();
-  await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+  await closeServer(server);
 });
 
 beforeEach(() => {

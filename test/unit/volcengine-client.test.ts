@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { HttpConfig } from '../../src/config.js';
 import { VOLC_STATE_BATCH, VolcengineClient } from '../../src/providers/volcengine/client.js';
@@ -9,6 +8,7 @@ import { parseJsonWithInt64 } from '../../src/providers/volcengine/int64-json.js
 import { signRequest } from '../../src/providers/volcengine/signer.js';
 import { itMapsTransportFailures } from '../helpers/transport-failures.js';
 import { failureCollector, renderings } from '../helpers/error-renderings.js';
+import { closeServer, listenLocal } from '../helpers/local-server.js';
 
 const APP = '123';
 const AK = 'AKLTtestaccesskeyid0001';
@@ -118,14 +118,12 @@ beforeAll(async () => {
       handler(req, res, entry);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listenLocal(server);
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  server.closeAllConnections();
-  await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+  await closeServer(server);
 });
 
 beforeEach(() => {
