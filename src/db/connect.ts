@@ -17,6 +17,12 @@ export interface DatabaseHandle {
   location: string;
   /** Closes the pool (or PGlite) and releases the data dir lock. Safe to call twice. */
   close(): Promise<void>;
+  /**
+   * A new, unconnected client outside the pool, for session state that must live exactly as long as
+   * one connection (the advisory locks of src/poll/poll-locks.ts). Postgres only: PGlite has one
+   * connection and one process (its data dir is locked).
+   */
+  sessionClient?: () => pg.Client;
 }
 
 /** Where to connect: a server URL, or an embedded database folder (undefined: in memory, for tests). */
@@ -64,7 +70,14 @@ export async function openDatabase(target: DatabaseTarget, logger?: Logger): Pro
     // An idle client's error (server restart) must not crash the daemon; the next query reconnects.
     pool.on('error', (err) => logger?.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'idle database connection failed'));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', location: redactUrl(target.databaseUrl), close: once(() => db.destroy()) };
+    const connectionString = target.databaseUrl;
+    return {
+      db,
+      kind: 'postgres',
+      location: redactUrl(connectionString),
+      close: once(() => db.destroy()),
+      sessionClient: () => new pg.Client({ connectionString, connectionTimeoutMillis: 10_000, keepAlive: true, query_timeout: 15_000 }),
+    };
   }
   const release = target.dataDir ? lockDataDir(target.dataDir) : undefined;
   let pglite: PGlite;

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
 import type { Logger } from '../logger.js';
-import { markAbandonedCycles } from '../store/poll-cycles.js';
+import { advisoryLocks, processLocalLocks } from './poll-locks.js';
 import type { CycleSummary } from './run-cycle.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
 
@@ -35,10 +35,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     const applied = await migrate(database.db);
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
-    // One poller per database is assumed here; cycles still `running` belong to a dead process.
-    const abandoned = await markAbandonedCycles(database.db, new Date());
-    if (abandoned > 0) logger.warn({ abandoned }, 'marked cycles of a previous process as interrupted');
-    scheduler = new Scheduler({ db: database.db, config, logger, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart });
+    // Several daemons may share a Postgres database: each app is polled by whichever holds its lock.
+    const locks = database.sessionClient ? advisoryLocks(database.sessionClient, logger) : processLocalLocks();
+    scheduler = new Scheduler({ db: database.db, config, logger, locks, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart });
     await scheduler.start();
   } catch (err) {
     await scheduler?.stop();

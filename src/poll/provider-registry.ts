@@ -14,6 +14,14 @@ import { realClock, SlidingWindowLimiter } from './sliding-window-limiter.js';
  */
 export const LIMITER_WINDOW_MS = 1010;
 
+/** Observers of every limiter, by rate bucket (`tencent:<app>:state`, `tencent:<app>:account_check`, `volcengine:<access key id>`). */
+export interface RegistryHooks {
+  /** Every call start. */
+  onCallStart?: (bucket: string, at: number) => void;
+  /** A limiter's current rate changed (refusals lower it, quiet windows restore it). */
+  onRateChange?: (bucket: string, rate: number) => void;
+}
+
 /** Creates provider clients and limiters on first use and closes them together. */
 export class ProviderRegistry {
   private readonly clients = new Map<string, StateProvider>();
@@ -22,9 +30,17 @@ export class ProviderRegistry {
 
   constructor(
     private readonly config: Config,
-    /** Told of every call start, with its rate bucket (`tencent:<app>:state`, `tencent:<app>:account_check`, `volcengine:<access key id>`). */
-    private readonly onCallStart?: (bucket: string, at: number) => void,
+    private readonly hooks: RegistryHooks = {},
   ) {}
+
+  /**
+   * The poll lock of an app (src/poll/poll-locks.ts): what one instance must hold to call it. A
+   * Tencent app's state and account_check calls share one; a Volcengine account's apps share one,
+   * as they share its ceiling.
+   */
+  lockKey(provider: ProviderName, appId: string): string {
+    return provider === 'tencent' ? `tencent:${appId}` : `volcengine:${this.config.volcengine.credentialsFor(appId).accessKeyId}`;
+  }
 
   /** The state client of an app. Throws ConfigError when its credentials are missing. */
   stateClient(provider: ProviderName, appId: string): StateProvider {
@@ -75,8 +91,11 @@ export class ProviderRegistry {
   private limiter(key: string, limit: number): SlidingWindowLimiter {
     let limiter = this.limiters.get(key);
     if (!limiter) {
-      const onCallStart = this.onCallStart;
-      limiter = new SlidingWindowLimiter(limit, LIMITER_WINDOW_MS, realClock, onCallStart && ((at) => onCallStart(key, at)));
+      const { onCallStart, onRateChange } = this.hooks;
+      limiter = new SlidingWindowLimiter(limit, LIMITER_WINDOW_MS, realClock, {
+        onGrant: onCallStart && ((at) => onCallStart(key, at)),
+        onRateChange: onRateChange && ((rate) => onRateChange(key, rate)),
+      });
       this.limiters.set(key, limiter);
     }
     return limiter;

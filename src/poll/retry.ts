@@ -26,6 +26,16 @@ export interface RetryOptions {
   random?: () => number;
   /** Called before each backoff with the error that caused it. */
   onRetry?: (error: ProviderError, attempt: number, delayMs: number) => void;
+  /** Called on each rate-limit refusal, before the retry (the limiter lowers its rate). */
+  onRefusal?: (error: ProviderError) => void;
+}
+
+/** Most refusals one operation absorbs: refusals do not use up attempts, but a provider that refuses forever must not pin a batch until its deadline. */
+const MAX_REFUSALS = 20;
+
+/** A refusal for the provider's rate ceiling (Tencent 60007/60018…, Volcengine flow limits, HTTP 429). */
+export function isRefusal(error: ProviderError): boolean {
+  return error.code === 'ERR_PROVIDER_RATE_LIMITED' || (error.code === 'ERR_PROVIDER_HTTP' && error.httpStatus === 429);
 }
 
 /** Runs `operation`, retrying it while it throws a retryable ProviderError and time allows. */
@@ -34,11 +44,25 @@ export async function withRetries<T>(operation: (attempt: number) => Promise<T>,
   const clock = options.clock ?? realClock;
   const random = options.random ?? Math.random;
   let resigned = false;
+  let refusals = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation(attempt);
     } catch (error) {
-      if (!(error instanceof ProviderError) || !error.retryable || attempt >= policy.attempts) throw error;
+      if (!(error instanceof ProviderError) || !error.retryable) throw error;
+      if (isRefusal(error)) {
+        // The batch is retried, not dropped: a refusal says "slower", not "broken", so it does not
+        // use up an attempt. The limiter slows the retry down; the jitter spreads the retries.
+        options.onRefusal?.(error);
+        if (++refusals > MAX_REFUSALS) throw error;
+        attempt--;
+        const delay = random() * policy.baseMs;
+        if (options.deadline !== undefined && clock.now() + delay > options.deadline) throw error;
+        options.onRetry?.(error, attempt, delay);
+        await clock.sleep(delay, options.signal);
+        continue;
+      }
+      if (attempt >= policy.attempts) throw error;
       // An expired signature (UserSig, or a Volcengine timestamp) gets one fresh attempt at once;
       // a second one means a clock or key problem that more attempts cannot fix.
       if (error.code === 'ERR_PROVIDER_SIG_EXPIRED' && resigned) throw error;

@@ -12,7 +12,7 @@ import { mergeRecordResults, recordObservations } from '../store/record-observat
 import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
 import { streamWatchedUsers } from '../store/watched-users.js';
 import { endPresenceOfMissingAccounts, setAccountStatuses } from '../store/account-status.js';
-import { TENCENT_ACCOUNT_NOT_IMPORTED as ACCOUNT_NOT_IMPORTED } from '../providers/tencent/errors.js';
+import { TENCENT_ACCOUNT_NOT_IMPORTED as ACCOUNT_NOT_IMPORTED, TENCENT_LOCK_PAUSE_MS } from '../providers/tencent/errors.js';
 import type { CycleStatus } from '../db/schema.js';
 import { boundedQueue } from './bounded-queue.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
@@ -49,6 +49,36 @@ export interface CycleSummary extends CycleCounts {
   pairs: Record<string, number>;
   /** Failed batches by error code. */
   failures: Record<string, number>;
+  /** Rate-limit refusals met (each retried). */
+  refusals: number;
+  /** False when poll_cycle could not be written (database down): the scheduler writes it later. */
+  recorded: boolean;
+  finishedAt: Date;
+}
+
+/** A cycle that never started because the database was unreachable; `id` is '' (no row yet). */
+export function databaseDownCycle(set: string, startedAt: Date, err: unknown): CycleSummary {
+  const error = `ERR_DATABASE ×1; first: database unavailable: ${describe(err)}`;
+  return {
+    id: '',
+    set,
+    status: 'failed',
+    error,
+    startedAt,
+    finishedAt: new Date(),
+    durationMs: Date.now() - startedAt.getTime(),
+    pairs: {},
+    failures: { ERR_DATABASE: 1 },
+    refusals: 0,
+    recorded: false,
+    users: 0,
+    observed: 0,
+    failed: 0,
+    calls: 0,
+    transitions: 0,
+    accountErrors: 0,
+    notImported: 0,
+  };
 }
 
 function errorCode(err: unknown): string {
@@ -75,40 +105,57 @@ function onlyRequested(result: StateQueryResult, userIds: readonly string[]): St
   return { observations, accountErrors };
 }
 
-/** Runs one cycle of `set` to the end and records it in poll_cycle. Throws only if poll_cycle itself cannot be written. */
+/** Runs one cycle of `set` to the end and records it in poll_cycle (or says, in `recorded`, that it could not). Never throws for a provider or database failure. */
 export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
   const { db, set, provider, limiter, logger } = ctx;
   const startedAt = new Date();
   const started = performance.now();
-  const id = await startPollCycle(db, set.name, startedAt);
+  let id: string;
+  try {
+    id = await startPollCycle(db, set.name, startedAt);
+  } catch (err) {
+    // Nothing can be recorded, so nothing is asked: the scheduler writes this failure to poll_cycle
+    // once the database is back.
+    const summary = databaseDownCycle(set.name, startedAt, err);
+    logger.error({ set: set.name, code: 'ERR_DATABASE', err: describe(err) }, 'cycle failed: database unavailable');
+    return summary;
+  }
   const intervalSeconds = scheduleIntervalSeconds(set.schedule);
   const gapSeconds = gapSecondsOf(set, intervalSeconds);
   // Retries must not push a batch past one schedule interval from its own start.
   const intervalMs = intervalSeconds * 1000;
-  const counts: CycleCounts = { users: 0, observed: 0, failed: 0, calls: 0, transitions: 0, accountErrors: 0, notImported: 0 };
+  const counts: CycleCounts & { refusals: number } = { users: 0, observed: 0, failed: 0, calls: 0, transitions: 0, accountErrors: 0, notImported: 0, refusals: 0 };
   const pairs: Record<string, number> = {};
   const failures: Record<string, number> = {};
   let firstError: string | null = null;
   let fatal: ProviderError | undefined;
+  let paused = false;
   const queue = boundedQueue(ctx.concurrency);
 
   const pollBatch = async (userIds: string[]): Promise<void> => {
-    if (ctx.stopSignal?.aborted || ctx.abortSignal?.aborted) {
-      // Queued before the stop: not observed this cycle, and no new call after a stop.
+    if (ctx.stopSignal?.aborted || ctx.abortSignal?.aborted || fatal) {
+      // Queued before the stop, or after a configuration error: not observed this cycle, and no
+      // new call that cannot succeed.
       counts.failed += userIds.length;
+      if (fatal) failures[fatal.code] = (failures[fatal.code] ?? 0) + 1;
       return;
     }
+    const deadline = performance.now() + intervalMs;
     try {
       const answer = await withRetries(
         async () => {
-          await limiter.acquire(ctx.abortSignal);
+          await limiter.acquire(ctx.abortSignal, deadline);
           counts.calls++;
           return provider.queryState(userIds, { detail: set.detail, signal: ctx.abortSignal });
         },
         {
           policy: ctx.retry ?? DEFAULT_RETRY,
-          deadline: performance.now() + intervalMs,
+          deadline,
           signal: ctx.abortSignal,
+          onRefusal: () => {
+            counts.refusals++;
+            limiter.refusal();
+          },
           onRetry: (err, attempt, delayMs) =>
             logger.debug({ set: set.name, code: err.code, providerCode: err.providerCode, attempt, delayMs: Math.round(delayMs) }, 'retrying batch'),
         },
@@ -147,8 +194,19 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       const code = errorCode(err);
       failures[code] = (failures[code] ?? 0) + 1;
       firstError ??= describe(err);
-      if (err instanceof ProviderError && (err.code === 'ERR_PROVIDER_FATAL' || err.code === 'ERR_PROVIDER_LOCKED')) fatal ??= err;
-      logger.warn({ set: set.name, code, providerCode: err instanceof ProviderError ? err.providerCode : undefined, users: userIds.length, err: describe(err) }, 'batch failed');
+      if (err instanceof ProviderError && err.code === 'ERR_PROVIDER_LOCKED') {
+        // 70050: Tencent locks the app for a minute; every call meanwhile would fail and prolong it.
+        limiter.pause(TENCENT_LOCK_PAUSE_MS);
+        if (!paused) logger.error({ set: set.name, code, providerCode: err.providerCode, pauseMs: TENCENT_LOCK_PAUSE_MS }, `app ${set.app_id} locked by Tencent (70050); pausing its calls for 60 s`);
+        paused = true;
+      } else if (err instanceof ProviderError && err.code === 'ERR_PROVIDER_FATAL') {
+        // One line per cycle names the setting to fix (below); the batches in flight say nothing more.
+        fatal ??= err;
+      } else if (code === 'ERR_LIMITER_DEADLINE') {
+        // Counted in the cycle's summary line; one line per batch would flood the log during a pause.
+      } else {
+        logger.warn({ set: set.name, code, providerCode: err instanceof ProviderError ? err.providerCode : undefined, users: userIds.length, err: describe(err) }, 'batch failed');
+      }
     }
     ctx.onBatch?.(counts);
   };
@@ -189,8 +247,16 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       : `${Object.entries(failures)
           .map(([code, n]) => `${code} ×${n}`)
           .join(', ')}${firstError === null ? '' : `; first: ${firstError}`}`;
-  await finishPollCycle(db, id, counts, status, errorText);
+  let recorded = true;
+  try {
+    await finishPollCycle(db, id, counts, status, errorText);
+  } catch (err) {
+    recorded = false;
+    logger.error({ set: set.name, cycle: id, code: 'ERR_DATABASE', err: describe(err) }, 'writing poll_cycle failed; kept to write later');
+  }
   const summary: CycleSummary = {
+    recorded,
+    finishedAt: new Date(),
     id,
     set: set.name,
     status,
@@ -201,8 +267,16 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
     failures,
     ...counts,
   };
+  if (fatal) {
+    // The one line per cycle that tells the operator what to fix; the app's other sets and every
+    // other app keep polling, and the next cycle tries again (with the fixed setting after a reload).
+    logger.error(
+      { set: set.name, app: set.app_id, provider: set.provider, code: fatal.code, providerCode: fatal.providerCode, setting: fatal.setting },
+      `not polling ${set.provider} app ${set.app_id} (set ${set.name}): ${fatal.message}`,
+    );
+  }
   logger.info(
-    { set: set.name, cycle: id, status, users: counts.users, observed: counts.observed, failed: counts.failed, accountErrors: counts.accountErrors, notImported: counts.notImported, calls: counts.calls, transitions: counts.transitions, durationMs: summary.durationMs, ...(fatal ? { setting: fatal.setting, code: fatal.code } : {}) },
+    { set: set.name, cycle: id, status, users: counts.users, observed: counts.observed, failed: counts.failed, accountErrors: counts.accountErrors, notImported: counts.notImported, calls: counts.calls, refusals: counts.refusals, transitions: counts.transitions, durationMs: summary.durationMs, ...(Object.keys(failures).length > 0 ? { failures } : {}) },
     'cycle finished',
   );
   return summary;

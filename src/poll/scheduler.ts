@@ -11,8 +11,11 @@ import { ensurePartitions } from '../db/migrator.js';
 import { PresenceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { listWatchSets, type WatchSet } from '../store/watch-sets.js';
-import { ProviderRegistry } from './provider-registry.js';
-import { runCycle, type CycleSummary } from './run-cycle.js';
+import { LIMITER_WINDOW_MS, ProviderRegistry } from './provider-registry.js';
+import { databaseDownCycle, runCycle, type CycleSummary } from './run-cycle.js';
+import type { PollLocks } from './poll-locks.js';
+import { interruptAbandonedCycles, recordLateCycle } from '../store/poll-cycles.js';
+import { realClock } from './sliding-window-limiter.js';
 import { validateSchedule } from './schedule.js';
 import { checkAccounts, type AccountCheckSummary } from './check-accounts.js';
 import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
@@ -20,6 +23,11 @@ import { streamWatchedUsers } from '../store/watched-users.js';
 
 /** Partitions are checked this often (they are created months ahead, so hourly is plenty). */
 const PARTITION_CHECK_MS = 60 * 60 * 1000;
+/**
+ * Cycles that could not be written to poll_cycle during a database outage are kept to write when it
+ * is back; past this many (days of per-second cycles) the oldest are dropped, and the log says so.
+ */
+const MAX_LATE_CYCLES = 10_000;
 
 interface ScheduledSet {
   set: WatchSet;
@@ -41,6 +49,10 @@ export interface SchedulerOptions {
   onRecheck?: (set: string, summary: AccountCheckSummary) => void;
   /** Called at every provider call start with its rate bucket (see ProviderRegistry). */
   onCallStart?: (bucket: string, at: number) => void;
+  /** Called when a limiter's current rate changes (see ProviderRegistry). */
+  onRateChange?: (bucket: string, rate: number) => void;
+  /** Which apps this process may poll (one instance per app across processes). */
+  locks: PollLocks;
 }
 
 function fingerprint(set: WatchSet): string {
@@ -64,9 +76,16 @@ export class Scheduler {
   private stopping: Promise<void> | undefined;
   /** Ticks skipped because the set's previous cycle was still running, by set. */
   readonly skippedTicks = new Map<string, number>();
+  /** Lock keys another instance holds (logged once when that starts). */
+  private readonly standby = new Set<string>();
+  /** Lock keys this process has held: after an outage it reports the cycles it could not run. */
+  private readonly polled = new Set<string>();
+  /** Cycles to write to poll_cycle once the database is back. */
+  private readonly lateCycles: CycleSummary[] = [];
+  private droppedLateCycles = 0;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.registry = new ProviderRegistry(options.config, options.onCallStart);
+    this.registry = new ProviderRegistry(options.config, { onCallStart: options.onCallStart, onRateChange: options.onRateChange });
   }
 
   /** Loads the sets and schedules them; then reloads every `reloadIntervalMs`. */
@@ -200,6 +219,8 @@ export class Scheduler {
   /** account_check of a Tencent set's NotImported users; those found Imported are polled again from the next cycle. */
   private async recheck(set: WatchSet): Promise<void> {
     const { db, config, logger } = this.options;
+    // Only the instance polling the app re-checks it (account_check has its own ceiling per app).
+    if ((await this.holdLock(set)) === undefined) return;
     try {
       const summary = await checkAccounts({
         db,
@@ -224,10 +245,74 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Holds the poll lock of the set's app; returns its lost-signal, or undefined when this process
+   * must not call the app now (another instance polls it, or the database is unreachable).
+   */
+  private async holdLock(set: WatchSet): Promise<AbortSignal | undefined> {
+    const { db, logger, locks } = this.options;
+    const key = this.registry.lockKey(set.provider, set.app_id);
+    const hold = await locks.tryHold(key);
+    if (hold === 'other') {
+      if (!this.standby.has(key)) logger.info({ set: set.name, lock: key }, 'another instance polls this app; standing by');
+      this.standby.add(key);
+      return undefined;
+    }
+    if (hold === 'unavailable') return undefined;
+    if (hold === 'acquired') {
+      this.standby.delete(key);
+      this.polled.add(key);
+      const sets = [...this.sets.values()].filter((e) => this.registry.lockKey(e.set.provider, e.set.app_id) === key).map((e) => e.set.name);
+      const interrupted = await interruptAbandonedCycles(db, sets).catch(() => 0);
+      logger.info({ set: set.name, lock: key, ...(interrupted > 0 ? { interrupted } : {}) }, 'holding the poll lock of this app');
+      // The previous holder (a process just killed or reloaded) may have started calls in the last
+      // window; waiting one window keeps the ceiling across the handover.
+      await realClock.sleep(LIMITER_WINDOW_MS, this.stopController.signal).catch(() => undefined);
+    }
+    return locks.signal(key);
+  }
+
+  /** Writes the cycles that failed while the database was down, oldest first; stops at the first failure. */
+  private async writeLateCycles(): Promise<void> {
+    const { db, logger } = this.options;
+    if (this.droppedLateCycles > 0) {
+      logger.warn({ dropped: this.droppedLateCycles }, 'cycles of a long database outage were not kept for poll_cycle');
+      this.droppedLateCycles = 0;
+    }
+    while (this.lateCycles.length > 0) {
+      const c = this.lateCycles[0]!;
+      await recordLateCycle(db, { id: c.id, set: c.set, startedAt: c.startedAt, finishedAt: c.finishedAt, status: c.status, error: c.error, counts: c });
+      this.lateCycles.shift();
+    }
+  }
+
+  private keepLate(summary: CycleSummary): void {
+    this.lateCycles.push(summary);
+    if (this.lateCycles.length > MAX_LATE_CYCLES) {
+      this.lateCycles.shift();
+      this.droppedLateCycles++;
+    }
+  }
+
   /** Runs one cycle of a set now (the daemon's tick). */
   private async cycle(set: WatchSet): Promise<void> {
     const { db, config, logger } = this.options;
+    const startedAt = new Date();
     try {
+      const lockLost = await this.holdLock(set);
+      if (!lockLost) {
+        const key = this.registry.lockKey(set.provider, set.app_id);
+        // The database is unreachable: if this process was polling the app, the cycle it cannot
+        // run is a failed cycle, to be written when the database is back.
+        if (!this.standby.has(key) && this.polled.has(key) && !this.stopController.signal.aborted) {
+          const summary = databaseDownCycle(set.name, startedAt, new Error('cannot reach the database to hold the poll lock'));
+          logger.error({ set: set.name, code: 'ERR_DATABASE' }, 'cycle failed: database unavailable');
+          this.keepLate(summary);
+          this.options.onCycle?.(summary);
+        }
+        return;
+      }
+      if (this.lateCycles.length > 0) await this.writeLateCycles().catch(() => undefined);
       const summary = await runCycle({
         db,
         set,
@@ -235,9 +320,11 @@ export class Scheduler {
         limiter: this.registry.stateLimiter(set.provider, set.app_id),
         concurrency: config.http.concurrency,
         logger,
-        stopSignal: this.stopController.signal,
+        // Losing the lock stops new batches at once: another instance may take the app over.
+        stopSignal: AbortSignal.any([this.stopController.signal, lockLost]),
         abortSignal: this.abortController.signal,
       });
+      if (!summary.recorded) this.keepLate(summary);
       this.options.onCycle?.(summary);
     } catch (err) {
       const code = err instanceof PresenceError ? err.code : 'ERR_DATABASE';
@@ -274,5 +361,9 @@ export class Scheduler {
     // After an abort the cycles finish quickly (their calls reject); wait so nothing writes after close.
     await Promise.all(running);
     await this.registry.close();
+    // Last: releasing the locks lets another instance take over only once our calls are done.
+    await this.options.locks.close();
+    // Still unwritten means the database is still down; waiting for it would outlast the shutdown.
+    if (this.lateCycles.length > 0) this.options.logger.warn({ code: 'ERR_DATABASE', cycles: this.lateCycles.length }, 'cycles of a database outage were not written to poll_cycle before shutdown');
   }
 }

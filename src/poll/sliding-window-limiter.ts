@@ -1,6 +1,13 @@
 // The hard rate ceiling of DESIGN.md semantic 6: at most `limit` calls start in any sliding
 // window of `windowMs`. A fixed window would allow twice the ceiling across a boundary; keeping
 // the start times of the last `limit` calls and waiting until the oldest is `windowMs` old cannot.
+//
+// Below the ceiling the limiter adapts (AIMD, as TCP's congestion window): a refusal from the
+// provider halves the current rate, at most once per window since the calls already in flight
+// were started at the old rate; every window without a refusal adds back a twentieth of the
+// ceiling. The current rate only ever gates starts more tightly than the ceiling, so the ceiling
+// holds whatever the rate does. A pause (Tencent 70050) admits nothing until it ends.
+import { PresenceError } from '../errors.js';
 
 /** Clock and timer, injectable for tests. */
 export interface LimiterClock {
@@ -26,31 +33,68 @@ export const realClock: LimiterClock = {
     }),
 };
 
-/** Grants call starts in FIFO order, never more than `limit` in any `windowMs`. */
+/** Observers of a limiter (tests, metrics). */
+export interface LimiterHooks {
+  /** Every granted start, with its clock time. */
+  onGrant?: (at: number) => void;
+  /** The current rate changed (after a refusal, or recovering toward the ceiling). */
+  onRateChange?: (rate: number) => void;
+}
+
+/** Thrown by acquire() when no start could be granted before the caller's deadline. */
+export class LimiterDeadlineError extends PresenceError {
+  constructor(reason: 'paused' | 'busy') {
+    super(
+      'ERR_LIMITER_DEADLINE',
+      reason === 'paused' ? 'the app is paused after a 70050 lock; the batch could not start before its deadline' : 'no call slot before the batch deadline',
+    );
+  }
+}
+
+/** Multiplicative decrease on a refusal. */
+const DECREASE_FACTOR = 0.5;
+/** Additive increase per window without refusal, as a share of the ceiling. */
+const INCREASE_SHARE = 1 / 20;
+
+/** Grants call starts in FIFO order, never more than `limit` in any `windowMs`, and fewer after refusals. */
 export class SlidingWindowLimiter {
   /** Start times of the last `limit` granted calls, oldest first (a ring buffer). */
   private readonly starts: number[];
   private next = 0;
   private granted = 0;
+  private currentRate: number;
+  /** When the rate last changed (or recovery was last credited). */
+  private rateChangedAt = Number.NEGATIVE_INFINITY;
+  private lastDecreaseAt = Number.NEGATIVE_INFINITY;
+  private pausedUntil = Number.NEGATIVE_INFINITY;
+  private refusals = 0;
+  private readonly increase: number;
+  private readonly hooks: LimiterHooks;
   /** Callers wait in line so a burst is admitted in arrival order. */
   private tail: Promise<void> = Promise.resolve();
 
   constructor(
-    /** Most starts in any window. */
+    /** Most starts in any window: the provider's ceiling. */
     readonly limit: number,
     /** Window length, ms. */
     readonly windowMs = 1000,
     private readonly clock: LimiterClock = realClock,
-    /** Told of every granted start with its clock time (tests, and later metrics). */
-    private readonly onGrant?: (at: number) => void,
+    hooks: LimiterHooks | ((at: number) => void) = {},
   ) {
     if (!Number.isInteger(limit) || limit <= 0) throw new RangeError(`limit must be a positive integer, got ${limit}`);
     this.starts = new Array<number>(limit).fill(Number.NEGATIVE_INFINITY);
+    this.currentRate = limit;
+    this.increase = Math.max(1, Math.ceil(limit * INCREASE_SHARE));
+    this.hooks = typeof hooks === 'function' ? { onGrant: hooks } : hooks;
   }
 
-  /** Resolves when this caller may start a call; the start is counted at that moment. Rejects if `signal` aborts first. */
-  acquire(signal?: AbortSignal): Promise<void> {
-    const turn = this.tail.then(() => this.waitForSlot(signal));
+  /**
+   * Resolves when this caller may start a call; the start is counted at that moment. Rejects if
+   * `signal` aborts first, or with LimiterDeadlineError when the start would come after `deadline`
+   * (clock ms), so that a batch gives up instead of holding its place in line.
+   */
+  acquire(signal?: AbortSignal, deadline?: number): Promise<void> {
+    const turn = this.tail.then(() => this.waitForSlot(signal, deadline));
     // The next caller waits for this one's turn whether it succeeds or is aborted.
     this.tail = turn.catch(() => undefined);
     return turn;
@@ -61,18 +105,71 @@ export class SlidingWindowLimiter {
     return this.granted;
   }
 
-  private async waitForSlot(signal?: AbortSignal): Promise<void> {
+  /** The most starts currently allowed in a window (the ceiling, or less after refusals). */
+  get rate(): number {
+    this.recover(this.clock.now());
+    return this.currentRate;
+  }
+
+  /** Refusals reported so far. */
+  get refused(): number {
+    return this.refusals;
+  }
+
+  /** The provider refused a call for its rate: lower the rate (once per window). */
+  refusal(): void {
+    const now = this.clock.now();
+    this.refusals++;
+    this.recover(now);
+    if (now - this.lastDecreaseAt < this.windowMs) return;
+    this.lastDecreaseAt = now;
+    this.setRate(Math.max(1, Math.floor(this.currentRate * DECREASE_FACTOR)), now);
+  }
+
+  /** Admits nothing for `ms` (Tencent 70050 locks the app for 60 s). */
+  pause(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
+  }
+
+  /** True while a pause is in force. */
+  get paused(): boolean {
+    return this.clock.now() < this.pausedUntil;
+  }
+
+  private setRate(rate: number, now: number): void {
+    this.rateChangedAt = now;
+    if (rate === this.currentRate) return;
+    this.currentRate = rate;
+    this.hooks.onRateChange?.(rate);
+  }
+
+  /** Additive increase: one step per full window since the last change. */
+  private recover(now: number): void {
+    if (this.currentRate >= this.limit) return;
+    const windows = Math.floor((now - this.rateChangedAt) / this.windowMs);
+    if (windows <= 0) return;
+    const rate = Math.min(this.limit, this.currentRate + windows * this.increase);
+    this.setRate(rate, this.rateChangedAt + windows * this.windowMs);
+  }
+
+  private async waitForSlot(signal?: AbortSignal, deadline?: number): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const oldest = this.starts[this.next] ?? Number.NEGATIVE_INFINITY;
-      const wait = oldest + this.windowMs - this.clock.now();
+      const now = this.clock.now();
+      this.recover(now);
+      // The start `rate` places back must have left the window: then fewer than `rate` remain in it.
+      const back = (this.next - this.currentRate + this.limit) % this.limit;
+      const slotAt = (this.starts[back] ?? Number.NEGATIVE_INFINITY) + this.windowMs;
+      const wait = Math.max(slotAt, this.pausedUntil) - now;
       if (wait <= 0) break;
-      await this.clock.sleep(wait, signal);
+      if (deadline !== undefined && now + wait > deadline) throw new LimiterDeadlineError(now < this.pausedUntil ? 'paused' : 'busy');
+      // Sleep at most one window at a time: the rate may recover meanwhile.
+      await this.clock.sleep(Math.min(wait, this.windowMs), signal);
     }
     const now = this.clock.now();
     this.starts[this.next] = now;
     this.next = (this.next + 1) % this.limit;
     this.granted++;
-    this.onGrant?.(now);
+    this.hooks.onGrant?.(now);
   }
 }

@@ -40,13 +40,49 @@ export async function finishPollCycle(db: Kysely<Database>, id: string, counts: 
     .execute();
 }
 
-/** Cycles left `running` by a process that died are marked `interrupted` (at daemon start). */
-export async function markAbandonedCycles(db: Kysely<Database>, olderThan: Date): Promise<number> {
+/**
+ * Cycles of `sets` left `running` by a process that died are marked `interrupted`. Called when this
+ * process takes the poll lock of their app: whoever ran them no longer holds it.
+ */
+export async function interruptAbandonedCycles(db: Kysely<Database>, sets: readonly string[]): Promise<number> {
+  if (sets.length === 0) return 0;
   const result = await db
     .updateTable('poll_cycle')
     .set({ status: 'interrupted', error: 'the process running this cycle stopped before it finished', finished_at: sql<Date>`now()` })
     .where('status', '=', 'running')
-    .where('started_at', '<', olderThan)
+    .where('set', 'in', sets)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
+}
+
+/** A cycle whose poll_cycle row could not be written when it ran (database down). */
+export interface LateCycle {
+  /** The row's id when it was inserted as `running`; '' when it never was. */
+  id: string;
+  set: string;
+  startedAt: Date;
+  finishedAt: Date;
+  status: CycleStatus;
+  error: string | null;
+  counts: CycleCounts;
+}
+
+/** Writes a cycle that ran while the database was unreachable, with its real start and end. */
+export async function recordLateCycle(db: Kysely<Database>, cycle: LateCycle): Promise<void> {
+  const values = {
+    users: cycle.counts.users,
+    observed: cycle.counts.observed,
+    failed: cycle.counts.failed,
+    calls: cycle.counts.calls,
+    transitions: cycle.counts.transitions,
+    account_errors: cycle.counts.accountErrors,
+    status: cycle.status,
+    error: cycle.error,
+    finished_at: cycle.finishedAt,
+  };
+  if (cycle.id === '') {
+    await db.insertInto('poll_cycle').values({ set: cycle.set, started_at: cycle.startedAt, ...values }).execute();
+  } else {
+    await db.updateTable('poll_cycle').set(values).where('id', '=', cycle.id).execute();
+  }
 }

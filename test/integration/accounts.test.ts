@@ -148,7 +148,7 @@ describe(`accounts that do not exist (${DATABASE_KIND})`, () => {
     await addWatchedUsers(database.db, 'bulk', many);
     const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS) });
     const granted: number[] = [];
-    const registry = new ProviderRegistry(config, (bucket, at) => bucket === `tencent:${APP}:account_check` && granted.push(at));
+    const registry = new ProviderRegistry(config, { onCallStart: (bucket, at) => void (bucket === `tencent:${APP}:account_check` && granted.push(at)) });
     const callsBefore = simulator.calls.length;
     try {
       const summary = await checkAccounts({

@@ -78,4 +78,71 @@ describe('SlidingWindowLimiter', () => {
   it('refuses a ceiling that is not a positive integer', () => {
     expect(() => new SlidingWindowLimiter(0)).toThrow(RangeError);
   });
+
+  it('halves its rate on a refusal (once per window), recovers additively, and never exceeds the ceiling', async () => {
+    const clock = virtualClock();
+    const rates: number[] = [];
+    const limiter = new SlidingWindowLimiter(100, 1000, clock, { onRateChange: (r) => rates.push(r) });
+    const starts: number[] = [];
+    const run = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        await limiter.acquire();
+        starts.push(clock.now());
+      }
+    };
+    await run(100);
+    // Three refusals from calls already in flight count as one signal.
+    limiter.refusal();
+    limiter.refusal();
+    limiter.refusal();
+    expect(limiter.rate).toBe(50);
+    expect(limiter.refused).toBe(3);
+    const before = starts.length;
+    await run(200);
+    // At 50 a window (rising by 5 a window): 200 calls need more than the 2 windows the ceiling would.
+    expect(starts.at(-1)! - starts[before]!).toBeGreaterThan(2500);
+    const afterRefusal = starts.slice(before);
+    expect(maxInWindow(afterRefusal, 1000)).toBeLessThanOrEqual(70);
+    expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(100);
+    // Ten quiet windows bring it back to the ceiling: 50 + 10 × 5.
+    clock.time += 10_000;
+    expect(limiter.rate).toBe(100);
+    expect(rates[0]).toBe(50);
+    expect(rates.at(-1)).toBe(100);
+    expect(rates.every((r, i) => i === 0 || r > rates[i - 1]!)).toBe(true);
+  });
+
+  it('never goes below one call a window', () => {
+    const clock = virtualClock();
+    const limiter = new SlidingWindowLimiter(4, 1000, clock);
+    for (let i = 0; i < 10; i++) {
+      limiter.refusal();
+      expect(limiter.rate).toBeGreaterThanOrEqual(1);
+      clock.time += 1000;
+    }
+    // Recovered by one in the last window, halved again: one a window, not zero.
+    limiter.refusal();
+    expect(limiter.rate).toBe(1);
+  });
+
+  it('admits nothing while paused (Tencent 70050), then resumes', async () => {
+    const clock = virtualClock();
+    const limiter = new SlidingWindowLimiter(10, 1000, clock);
+    limiter.pause(60_000);
+    expect(limiter.paused).toBe(true);
+    await limiter.acquire();
+    expect(clock.now()).toBe(60_000);
+    expect(limiter.paused).toBe(false);
+  });
+
+  it('gives up at the caller\'s deadline instead of holding the line, and lets the next caller through', async () => {
+    const clock = virtualClock();
+    const limiter = new SlidingWindowLimiter(1, 1000, clock);
+    limiter.pause(60_000);
+    await expect(limiter.acquire(undefined, 5_000)).rejects.toMatchObject({ code: 'ERR_LIMITER_DEADLINE' });
+    expect(clock.now()).toBe(0);
+    await limiter.acquire(undefined, 70_000);
+    expect(clock.now()).toBe(60_000);
+    await expect(limiter.acquire(undefined, 60_500)).rejects.toMatchObject({ code: 'ERR_LIMITER_DEADLINE' });
+  });
 });

@@ -65,3 +65,6 @@ export function tencentError(errorCode: number, errorInfo: string, context: Tenc
 
 /** ErrorList code of an account that was never imported into the app: not Offline, not observed. */
 export const TENCENT_ACCOUNT_NOT_IMPORTED = 70107;
+
+/** How long Tencent locks an app after 70050 (too many bad UserSigs): no call is made meanwhile. */
+export const TENCENT_LOCK_PAUSE_MS = 60_000;
