@@ -79,6 +79,8 @@ export interface ProviderErrorDetails {
   httpStatus?: number;
   /** For fatal errors: the setting an operator should fix. */
   setting?: string;
+  /** Overrides what the code implies: a body that is not JSON at all (cut off, a proxy's error page) is transient, a well-formed answer of the wrong shape is not. */
+  retryable?: boolean;
   cause?: unknown;
 }
 
@@ -97,8 +99,9 @@ export class ProviderError extends PresenceError {
     this.httpStatus = details.httpStatus;
     this.setting = details.setting;
     this.retryable =
-      RETRYABLE.has(code) ||
-      (code === 'ERR_PROVIDER_HTTP' && details.httpStatus !== undefined && (details.httpStatus === 429 || details.httpStatus >= 500));
+      details.retryable ??
+      (RETRYABLE.has(code) ||
+        (code === 'ERR_PROVIDER_HTTP' && details.httpStatus !== undefined && (details.httpStatus === 429 || details.httpStatus >= 500)));
   }
 }
 

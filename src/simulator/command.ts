@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
 import { startSimulator } from './server.js';
+import { parseFaultSpec, type FaultMixOptions } from './fault-mix.js';
 import { PresenceWorld } from './world.js';
 
 /** Where the command reads its environment and writes its output (the process's by default). */
@@ -17,6 +18,8 @@ export interface SimulateIo {
 
 const USAGE =
   'usage: presence simulate [--port N] [--host 127.0.0.1] [--seed S] [--dwell-ms N] [--latency-ms N] [--rps N] [--volc-rps N] [--log FILE] [--admin ID]\n' +
+  '  [--latency-tail-ms N] (lognormal latency: --latency-ms is the median, this the 99th percentile)\n' +
+  '  [--faults SPEC] random faults on state calls, e.g. http:502=0.05,error:91000=0.03,error:60007=0.02,hang=0.01,truncated=0.01,malformed=0.01,partial=0.02\n' +
   '  env: TIM_SECRET_KEY (required); VOLC_ACCESS_KEY_ID + VOLC_SECRET_ACCESS_KEY (optional, both: also serve Volcengine), VOLC_REGION (default cn-north-1)';
 
 function numberOption(raw: string | undefined, name: string, fallback: number, valid: (n: number) => boolean, rule: string): number {
@@ -44,6 +47,9 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
         seed: { type: 'string' },
         'dwell-ms': { type: 'string' },
         'latency-ms': { type: 'string' },
+        'latency-tail-ms': { type: 'string' },
+        faults: { type: 'string' },
+        'fault-seed': { type: 'string' },
         rps: { type: 'string' },
         'volc-rps': { type: 'string' },
         log: { type: 'string' },
@@ -72,13 +78,25 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
     err('presence simulate: --volc-rps needs VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY');
     return 2;
   }
-  let port: number, dwell: number, latency: number, rps: number, volcRps: number;
+  let port: number, dwell: number, latency: number, latencyTail: number | undefined, rps: number, volcRps: number;
+  let faults: FaultMixOptions | undefined;
   try {
     port = numberOption(values['port'], 'port', 0, (n) => Number.isInteger(n) && n >= 0 && n <= 65_535, 'a port number (0 = any free port)');
     dwell = numberOption(values['dwell-ms'], 'dwell-ms', 20_000, (n) => Number.isFinite(n) && n > 0, 'a positive number of milliseconds');
     latency = numberOption(values['latency-ms'], 'latency-ms', 0, (n) => Number.isFinite(n) && n >= 0, 'a non-negative number of milliseconds');
     rps = numberOption(values['rps'], 'rps', 100, (n) => Number.isInteger(n) && n > 0, 'a positive whole number of calls per second');
     volcRps = numberOption(values['volc-rps'], 'volc-rps', 100, (n) => Number.isInteger(n) && n > 0, 'a positive whole number of calls per second');
+    latencyTail = values['latency-tail-ms'] === undefined ? undefined : numberOption(values['latency-tail-ms'], 'latency-tail-ms', 0, (n) => Number.isFinite(n) && n >= latency, 'a number of milliseconds at least --latency-ms');
+    if (values['faults'] !== undefined) {
+      let rates;
+      try {
+        rates = parseFaultSpec(values['faults']);
+      } catch (e) {
+        throw new InputError(`--faults: ${(e as Error).message}`);
+      }
+      const seed = numberOption(values['fault-seed'], 'fault-seed', 1, (n) => Number.isInteger(n), 'a whole number');
+      faults = { tencent: rates, volcengine: rates.filter((r) => r.fault.kind !== 'partial'), seed };
+    }
   } catch (e) {
     err(`presence simulate: ${e instanceof Error ? e.message : String(e)}`);
     return 2;
@@ -94,7 +112,8 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
     admin: values['admin'] ?? 'administrator',
     world,
     rps: { querystate: rps, accountCheck: rps },
-    latencyMs: latency,
+    latencyMs: latencyTail === undefined ? latency : { medianMs: latency, tailMs: latencyTail },
+    ...(faults ? { faults } : {}),
     // A long-running process must not grow without bound; --log keeps the answers on disk instead.
     logAnswers: false,
     ...(values['log'] !== undefined ? { answerLogFile: values['log'] } : {}),

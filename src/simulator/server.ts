@@ -25,6 +25,7 @@ import {
 } from './volcengine.js';
 import type { VolcRequestView, VolcengineApi, VolcengineError, VolcengineMeta } from './volcengine.js';
 import type { PresenceWorld } from './world.js';
+import { FaultMix, type FaultMixOptions, type InjectedFault } from './fault-mix.js';
 
 export type { AnswerLogEntry, SimulatorApi } from './answer-log.js';
 export type { RateBucket, TencentApi } from './tencent.js';
@@ -124,6 +125,8 @@ export interface SimulatorOptions {
   now?: () => number;
   /** Also serve Volcengine QueryOnlineStatus (off when absent: `/` answers 404). */
   volcengine?: VolcengineSimulatorOptions;
+  /** Random faults on state calls at given rates (account_check is left alone). */
+  faults?: FaultMixOptions;
 }
 
 /** A running simulator. */
@@ -241,6 +244,22 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   };
   const volc = options.volcengine ? { accounts: volcAccounts(options.volcengine), region: options.volcengine.region ?? 'cn-north-1' } : undefined;
   const sampleLatency = latencySampler(options.latencyMs);
+  const mix = options.faults ? new FaultMix(options.faults) : undefined;
+  /** The fault that replaces this call's answer: the one set with setFault, else a random one that does. */
+  const replacingFault = (arrival: number, injected: InjectedFault | undefined): SimulatorFault | undefined =>
+    activeFault(arrival) ?? (injected?.kind === 'http' || injected?.kind === 'error' || injected?.kind === 'hang' ? injected : undefined);
+  /** A good answer spoilt in transit, as a random fault: logged as a call, never as answers. */
+  const spoilt = (res: ServerResponse, injected: InjectedFault | undefined, text: string): CallOutcome | undefined => {
+    if (injected?.kind === 'truncated') {
+      send(res, 200, text.slice(0, Math.floor(text.length / 2)), 'application/json; charset=utf-8');
+      return 'truncated';
+    }
+    if (injected?.kind === 'malformed') {
+      send(res, 200, '<html><body><h1>502 Bad Gateway</h1></body></html>', 'application/json; charset=utf-8');
+      return 'malformed';
+    }
+    return undefined;
+  };
   const logAnswers = options.logAnswers ?? true;
   const world = options.world;
 
@@ -296,8 +315,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   };
 
   // Everything before the body is read is synchronous, so the ceiling sees calls in arrival order.
-  const preVerdict = (api: TencentApi, query: URLSearchParams, arrival: number): Verdict => {
-    const f = activeFault(arrival);
+  const preVerdict = (api: TencentApi, query: URLSearchParams, arrival: number, f: SimulatorFault | undefined): Verdict => {
     if (f?.kind === 'http') return { kind: 'http', status: f.status };
     if (f?.kind === 'error') {
       // 91000: Tencent's "internal service error", for a fault named by a Volcengine code.
@@ -314,8 +332,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   // Volcengine: what needs no body is checked at arrival, synchronously, so the per-account
   // ceiling sees calls in arrival order. A call with a known key and a fresh X-Date counts against
   // the ceiling even if its signature turns out wrong once the body is in.
-  const volcPreVerdict = (view: VolcRequestView, arrival: number, accounts: ReadonlyMap<string, string>): VolcVerdict => {
-    const f = activeFault(arrival);
+  const volcPreVerdict = (view: VolcRequestView, arrival: number, accounts: ReadonlyMap<string, string>, f: SimulatorFault | undefined): VolcVerdict => {
     if (f?.kind === 'http') return { kind: 'http', status: f.status };
     if (f?.kind === 'error') {
       return {
@@ -356,13 +373,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const view = requestView(req, url);
     const accessKeyId = parseAuthorization(view.header('authorization'))?.accessKeyId ?? '';
     const appIdOf = (body: Buffer | undefined): string => (body === undefined ? '' : requestedAppId(body.toString('utf8')));
-    if (activeFault(arrival)?.kind === 'hang') {
+    const injected = mix?.draw('volcengine');
+    const fault = replacingFault(arrival, injected);
+    if (fault?.kind === 'hang') {
       // Never answered; the body is read only to log which app the call was for.
       const body = await readBody(req);
       logCall({ atMs: arrival, appId: appIdOf(body), api, outcome: 'dropped', accessKeyId });
       return;
     }
-    const verdict = volcPreVerdict(view, arrival, config.accounts);
+    const verdict = volcPreVerdict(view, arrival, config.accounts, fault);
     const body = await readBody(req);
     if (body !== undefined) await delay(sampleLatency());
     const appId = appIdOf(body);
@@ -391,6 +410,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     // As for Tencent: the state is computed at answer time, after the latency.
     const atMs = now();
     const reply = answerQueryOnlineStatus(body.toString('utf8'), world, atMs, meta);
+    const spoiltOutcome = reply.outcome === 'ok' ? spoilt(res, injected, reply.text) : undefined;
+    if (spoiltOutcome !== undefined) {
+      logCall({ atMs: arrival, appId, api, outcome: spoiltOutcome, accessKeyId });
+      return;
+    }
     send(res, reply.status, reply.text, 'application/json; charset=utf-8');
     logCall({ atMs: arrival, appId, api, outcome: reply.outcome, accessKeyId });
     recordAnswers(reply.answers);
@@ -410,13 +434,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       return;
     }
     const rawAppId = url.searchParams.get('sdkappid') ?? '';
-    if (activeFault(arrival)?.kind === 'hang') {
+    const injected = api === 'account_check' ? undefined : mix?.draw('tencent');
+    const fault = replacingFault(arrival, injected);
+    if (fault?.kind === 'hang') {
       // Never answered: the socket stays open until the client gives up or close() drops it.
       req.resume();
       logCall({ atMs: arrival, appId: rawAppId, api, outcome: 'dropped' });
       return;
     }
-    const verdict = preVerdict(api, url.searchParams, arrival);
+    const verdict = preVerdict(api, url.searchParams, arrival, fault);
     const raw = await readBody(req);
     const body = raw?.toString('utf8');
     if (body !== undefined) await delay(sampleLatency());
@@ -436,10 +462,18 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     }
     // The state is computed at answer time, after the latency, and logged with that instant.
     const atMs = now();
-    const reply =
+    let reply =
       api === 'account_check'
         ? answerAccountCheck(body, world, verdict.appId, atMs)
         : answerQueryState(api, body, world, verdict.appId, atMs);
+    if (reply.body.ErrorCode === 0 && injected !== undefined && mix !== undefined) {
+      const spoiltOutcome = spoilt(res, injected, JSON.stringify({ ...reply.body, RequestId: randomUUID() }));
+      if (spoiltOutcome !== undefined) {
+        logCall({ atMs: arrival, appId: verdict.appId, api, outcome: spoiltOutcome });
+        return;
+      }
+      if (injected.kind === 'partial') reply = mix.partial(reply, injected);
+    }
     sendJson(res, reply.body);
     logCall({ atMs: arrival, appId: verdict.appId, api, outcome: reply.body.ErrorCode === 0 ? 'ok' : reply.body.ErrorCode });
     recordAnswers(reply.answers);

@@ -205,14 +205,14 @@ describe('TencentClient failures', () => {
     expect((await client.queryState(['a'], { detail: false })).observations).toHaveLength(1);
   });
 
-  it('maps a non-JSON body to ERR_PROVIDER_BAD_RESPONSE', async () => {
+  it('maps a non-JSON body to a retryable ERR_PROVIDER_BAD_RESPONSE', async () => {
     handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<html>maintenance</html>');
     };
     const err = await failure(makeClient().queryState(['a'], { detail: false }));
     expect(err.code).toBe('ERR_PROVIDER_BAD_RESPONSE');
-    expect(err.retryable).toBe(false);
+    expect(err.retryable).toBe(true);
   });
 
   it('maps an envelope error to its code', async () => {

@@ -284,14 +284,14 @@ describe('VolcengineClient failures', () => {
     expect((await failure(makeClient().queryState(['1'], { detail: false }))).code).toBe('ERR_PROVIDER_SIG_EXPIRED');
   });
 
-  it('maps a non-JSON 200 body to ERR_PROVIDER_BAD_RESPONSE', async () => {
+  it('maps a non-JSON 200 body to a retryable ERR_PROVIDER_BAD_RESPONSE', async () => {
     handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<html>maintenance</html>');
     };
     const err = await failure(makeClient().queryState(['1'], { detail: false }));
     expect(err.code).toBe('ERR_PROVIDER_BAD_RESPONSE');
-    expect(err.retryable).toBe(false);
+    expect(err.retryable).toBe(true);
   });
 
   itMapsTransportFailures({

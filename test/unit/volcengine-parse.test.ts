@@ -178,7 +178,8 @@ describe('parseQueryOnlineStatus', () => {
       const err = thrown(() => parseQueryOnlineStatus(text, 200, APP));
       expect(err.code, text).toBe('ERR_PROVIDER_BAD_RESPONSE');
       expect(err.provider).toBe('volcengine');
-      expect(err.retryable).toBe(false);
+      // Not JSON at all (a gateway's page, an empty or cut-off body) is transient; a wrong shape is not.
+      expect(err.retryable, text).toBe(text === '<html>maintenance</html>' || text === '');
     }
   });
 

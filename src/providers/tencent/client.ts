@@ -171,8 +171,10 @@ export class TencentClient implements StateProvider {
       body = JSON.parse(safeText);
     } catch {
       const snippet = safeText.length > 80 ? `${safeText.slice(0, 77)}...` : safeText;
+      // Not JSON at all (cut off, a gateway's error page): transient, so retried.
       throw new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `Tencent IM ${api} answered with non-JSON: ${JSON.stringify(snippet)}`, {
         provider: 'tencent',
+        retryable: true,
       });
     }
     try {

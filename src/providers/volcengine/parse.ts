@@ -28,9 +28,10 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function badResponse(message: string): ProviderError {
+function badResponse(message: string, retryable = false): ProviderError {
   return new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `Volcengine QueryOnlineStatus answer not understood: ${message}`, {
     provider: 'volcengine',
+    retryable,
   });
 }
 
@@ -89,7 +90,8 @@ export function parseQueryOnlineStatus(text: string, httpStatus: number, appId: 
     body = parseJsonWithInt64(text);
   } catch {
     if (httpStatus !== 200) throw volcengineError({ httpStatus, appId });
-    throw badResponse(`the body is not JSON: ${show(text)}`);
+    // Not JSON at all (cut off, a gateway's error page): transient, so retried.
+    throw badResponse(`the body is not JSON: ${show(text)}`, true);
   }
   const metadata = isObject(body) ? body.ResponseMetadata : undefined;
   const error = isObject(metadata) ? metadata.Error : undefined;
