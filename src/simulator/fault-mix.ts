@@ -51,6 +51,8 @@ function seededRandom(seed: number): () => number {
 
 /** Draws faults for calls. */
 export class FaultMix {
+  /** One sequence per provider, so one provider's draws do not depend on how calls interleave. */
+  private readonly randoms: Record<'tencent' | 'volcengine', () => number>;
   private readonly random: () => number;
 
   constructor(private readonly options: FaultMixOptions) {
@@ -60,14 +62,16 @@ export class FaultMix {
       if (rates.some((r) => !(r.probability >= 0)) || total > 1 + 1e-9) throw new RangeError(`faults.${provider}: probabilities must be ≥ 0 and add up to at most 1`);
       if (provider === 'volcengine' && rates.some((r) => r.fault.kind === 'partial')) throw new RangeError('faults.volcengine: partial answers do not exist for Volcengine (an absent user is Offline)');
     }
-    this.random = seededRandom(options.seed ?? 1);
+    const seed = options.seed ?? 1;
+    this.randoms = { tencent: seededRandom(seed), volcengine: seededRandom(seed + 1) };
+    this.random = seededRandom(seed + 2);
   }
 
   /** The fault of the next call to `provider`, if any. */
   draw(provider: 'tencent' | 'volcengine'): InjectedFault | undefined {
     const rates = this.options[provider];
     if (!rates || rates.length === 0) return undefined;
-    let u = this.random();
+    let u = this.randoms[provider]();
     for (const r of rates) {
       if (u < r.probability) return r.fault;
       u -= r.probability;
