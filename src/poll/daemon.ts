@@ -24,6 +24,7 @@ export interface DaemonOptions {
   onCycle?: (summary: CycleSummary) => void;
   onRecheck?: SchedulerOptions['onRecheck'];
   onCallStart?: SchedulerOptions['onCallStart'];
+  onRateChange?: SchedulerOptions['onRateChange'];
 }
 
 /** Opens the database, applies migrations, and schedules every enabled watch set. */
@@ -37,7 +38,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
     // Several daemons may share a Postgres database: each app is polled by whichever holds its lock.
     const locks = database.sessionClient ? advisoryLocks(database.sessionClient, logger) : processLocalLocks();
-    scheduler = new Scheduler({ db: database.db, config, logger, locks, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart });
+    scheduler = new Scheduler({ db: database.db, config, logger, locks, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart, onRateChange: options.onRateChange });
     await scheduler.start();
   } catch (err) {
     await scheduler?.stop();

@@ -35,6 +35,12 @@ export interface CycleContext {
   retry?: RetryPolicy;
   /** Called after each batch with the running counts (progress display). */
   onBatch?: (counts: Readonly<CycleCounts>) => void;
+  /**
+   * Send the first batch alone and wait for its answer before the others: set when the app's last
+   * cycle met a configuration error, so that a still-broken app costs one call a cycle, not one per
+   * batch in flight.
+   */
+  probeFirst?: boolean;
 }
 
 /** The outcome of a cycle, as stored in poll_cycle plus detail for logs and summaries. */
@@ -53,6 +59,8 @@ export interface CycleSummary extends CycleCounts {
   refusals: number;
   /** False when poll_cycle could not be written (database down): the scheduler writes it later. */
   recorded: boolean;
+  /** The configuration error that stopped polling the app this cycle, if any. */
+  fatal?: { code: string; setting: string | undefined; message: string };
   finishedAt: Date;
 }
 
@@ -225,7 +233,8 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
         continue;
       }
       counts.users += page.length;
-      await queue.push(() => pollBatch(page));
+      if (ctx.probeFirst && counts.calls === 0 && counts.users === page.length) await pollBatch(page);
+      else await queue.push(() => pollBatch(page));
     }
   } catch (err) {
     // Reading the users failed (database): record what we have.
@@ -255,6 +264,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
     logger.error({ set: set.name, cycle: id, code: 'ERR_DATABASE', err: describe(err) }, 'writing poll_cycle failed; kept to write later');
   }
   const summary: CycleSummary = {
+    ...(fatal ? { fatal: { code: fatal.code, setting: fatal.setting, message: fatal.message } } : {}),
     recorded,
     finishedAt: new Date(),
     id,

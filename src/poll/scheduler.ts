@@ -82,6 +82,8 @@ export class Scheduler {
   private readonly polled = new Set<string>();
   /** Cycles to write to poll_cycle once the database is back. */
   private readonly lateCycles: CycleSummary[] = [];
+  /** Apps (`provider:app`) whose last cycle met a configuration error: the next one probes with one call first. */
+  private readonly misconfigured = new Set<string>();
   private droppedLateCycles = 0;
 
   constructor(private readonly options: SchedulerOptions) {
@@ -313,7 +315,9 @@ export class Scheduler {
         return;
       }
       if (this.lateCycles.length > 0) await this.writeLateCycles().catch(() => undefined);
+      const app = `${set.provider}:${set.app_id}`;
       const summary = await runCycle({
+        probeFirst: this.misconfigured.has(app),
         db,
         set,
         provider: this.registry.stateClient(set.provider, set.app_id),
@@ -325,6 +329,8 @@ export class Scheduler {
         abortSignal: this.abortController.signal,
       });
       if (!summary.recorded) this.keepLate(summary);
+      if (summary.fatal) this.misconfigured.add(app);
+      else if (summary.observed > 0) this.misconfigured.delete(app);
       this.options.onCycle?.(summary);
     } catch (err) {
       const code = err instanceof PresenceError ? err.code : 'ERR_DATABASE';

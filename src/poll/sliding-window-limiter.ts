@@ -3,10 +3,13 @@
 // the start times of the last `limit` calls and waiting until the oldest is `windowMs` old cannot.
 //
 // Below the ceiling the limiter adapts (AIMD, as TCP's congestion window): a refusal from the
-// provider halves the current rate, at most once per window since the calls already in flight
-// were started at the old rate; every window without a refusal adds back a twentieth of the
-// ceiling. The current rate only ever gates starts more tightly than the ceiling, so the ceiling
-// holds whatever the rate does. A pause (Tencent 70050) admits nothing until it ends.
+// provider cuts the current rate to 70%, at most once per window since the calls already in flight
+// were started at the old rate; every window's worth of calls granted without a refusal adds back a
+// twentieth of the ceiling. Recovery is earned by calls, not by idle time (as TCP's window
+// validation, RFC 7661): a poller idle between cycles would otherwise start each cycle with a burst
+// at the full rate and be refused again. The current rate only ever gates starts more tightly than
+// the ceiling, so the ceiling holds whatever the rate does. A pause (Tencent 70050) admits nothing
+// until it ends.
 import { PresenceError } from '../errors.js';
 
 /** Clock and timer, injectable for tests. */
@@ -51,9 +54,9 @@ export class LimiterDeadlineError extends PresenceError {
   }
 }
 
-/** Multiplicative decrease on a refusal. */
-const DECREASE_FACTOR = 0.5;
-/** Additive increase per window without refusal, as a share of the ceiling. */
+/** Multiplicative decrease on a refusal (CUBIC's 0.7: halving would waste a third of a ceiling that is only slightly lower than configured). */
+const DECREASE_FACTOR = 0.7;
+/** Additive increase per window's worth of calls without refusal, as a share of the ceiling. */
 const INCREASE_SHARE = 1 / 20;
 
 /** Grants call starts in FIFO order, never more than `limit` in any `windowMs`, and fewer after refusals. */
@@ -63,8 +66,8 @@ export class SlidingWindowLimiter {
   private next = 0;
   private granted = 0;
   private currentRate: number;
-  /** When the rate last changed (or recovery was last credited). */
-  private rateChangedAt = Number.NEGATIVE_INFINITY;
+  /** Calls granted since the rate last changed: `currentRate` of them earn one step up. */
+  private grantsSinceChange = 0;
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
   private pausedUntil = Number.NEGATIVE_INFINITY;
   private refusals = 0;
@@ -107,7 +110,6 @@ export class SlidingWindowLimiter {
 
   /** The most starts currently allowed in a window (the ceiling, or less after refusals). */
   get rate(): number {
-    this.recover(this.clock.now());
     return this.currentRate;
   }
 
@@ -120,10 +122,10 @@ export class SlidingWindowLimiter {
   refusal(): void {
     const now = this.clock.now();
     this.refusals++;
-    this.recover(now);
+    this.grantsSinceChange = 0;
     if (now - this.lastDecreaseAt < this.windowMs) return;
     this.lastDecreaseAt = now;
-    this.setRate(Math.max(1, Math.floor(this.currentRate * DECREASE_FACTOR)), now);
+    this.setRate(Math.max(1, Math.floor(this.currentRate * DECREASE_FACTOR)));
   }
 
   /** Admits nothing for `ms` (Tencent 70050 locks the app for 60 s). */
@@ -136,40 +138,31 @@ export class SlidingWindowLimiter {
     return this.clock.now() < this.pausedUntil;
   }
 
-  private setRate(rate: number, now: number): void {
-    this.rateChangedAt = now;
+  private setRate(rate: number): void {
+    this.grantsSinceChange = 0;
     if (rate === this.currentRate) return;
     this.currentRate = rate;
     this.hooks.onRateChange?.(rate);
-  }
-
-  /** Additive increase: one step per full window since the last change. */
-  private recover(now: number): void {
-    if (this.currentRate >= this.limit) return;
-    const windows = Math.floor((now - this.rateChangedAt) / this.windowMs);
-    if (windows <= 0) return;
-    const rate = Math.min(this.limit, this.currentRate + windows * this.increase);
-    this.setRate(rate, this.rateChangedAt + windows * this.windowMs);
   }
 
   private async waitForSlot(signal?: AbortSignal, deadline?: number): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
       const now = this.clock.now();
-      this.recover(now);
       // The start `rate` places back must have left the window: then fewer than `rate` remain in it.
       const back = (this.next - this.currentRate + this.limit) % this.limit;
       const slotAt = (this.starts[back] ?? Number.NEGATIVE_INFINITY) + this.windowMs;
       const wait = Math.max(slotAt, this.pausedUntil) - now;
       if (wait <= 0) break;
       if (deadline !== undefined && now + wait > deadline) throw new LimiterDeadlineError(now < this.pausedUntil ? 'paused' : 'busy');
-      // Sleep at most one window at a time: the rate may recover meanwhile.
+      // Sleep at most one window at a time: a pause may be extended meanwhile.
       await this.clock.sleep(Math.min(wait, this.windowMs), signal);
     }
     const now = this.clock.now();
     this.starts[this.next] = now;
     this.next = (this.next + 1) % this.limit;
     this.granted++;
+    if (this.currentRate < this.limit && ++this.grantsSinceChange >= this.currentRate) this.setRate(Math.min(this.limit, this.currentRate + this.increase));
     this.hooks.onGrant?.(now);
   }
 }

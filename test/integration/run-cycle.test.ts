@@ -39,12 +39,12 @@ async function newSet(users: number): Promise<WatchSet> {
   return set;
 }
 
-function cycle(set: WatchSet, provider: StateProvider, extra: { stopSignal?: AbortSignal } = {}) {
+function cycle(set: WatchSet, provider: StateProvider, extra: { stopSignal?: AbortSignal; limiter?: SlidingWindowLimiter; probeFirst?: boolean } = {}) {
   return runCycle({
     db: database.db,
     set,
     provider,
-    limiter: new SlidingWindowLimiter(1000),
+    limiter: extra.limiter ?? new SlidingWindowLimiter(1000),
     concurrency: 4,
     logger: silentLogger(),
     retry: { attempts: 3, baseMs: 1, capMs: 5 },
@@ -147,5 +147,41 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     expect(provider.batches.length).toBeLessThan(6);
     // What was asked before the stop was recorded.
     expect(summary.observed).toBe(provider.batches.flat().length);
+  });
+
+  it('pauses the app for 60 s after Tencent 70050: no call until then, and the batches fail at once instead of waiting', async () => {
+    const set = await newSet(2_000);
+    const limiter = new SlidingWindowLimiter(1000);
+    const locked = scripted(() => {
+      throw new ProviderError('ERR_PROVIDER_LOCKED', 'Tencent IM querystate failed: 70050', { provider: 'tencent', providerCode: 70050 });
+    });
+    const first = await cycle(set, locked, { limiter });
+    expect(first.status).toBe('failed');
+    expect(first.failures['ERR_PROVIDER_LOCKED']).toBeGreaterThanOrEqual(1);
+    expect(limiter.paused).toBe(true);
+    const callsBefore = locked.batches.length;
+    // Four batches of 500, at most four in flight: no more calls than that were made.
+    expect(callsBefore).toBeLessThanOrEqual(4);
+    const started = performance.now();
+    const second = await cycle(set, scripted(allOnline), { limiter });
+    expect(second).toMatchObject({ status: 'failed', calls: 0, observed: 0, failed: 2_000 });
+    expect(second.failures['ERR_LIMITER_DEADLINE']).toBe(4);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('after a configuration error, probes the app with one call, not one per batch in flight', async () => {
+    const set = await newSet(2_000);
+    const fatal = scripted(() => {
+      throw new ProviderError('ERR_PROVIDER_FATAL', 'Tencent IM querystate failed: 70003; check TIM_SECRET_KEY_1', { provider: 'tencent', providerCode: 70003, setting: 'TIM_SECRET_KEY_1' });
+    });
+    const summary = await cycle(set, fatal, { probeFirst: true });
+    expect(fatal.batches).toHaveLength(1);
+    expect(summary).toMatchObject({ status: 'failed', calls: 1, users: 2_000, failed: 2_000 });
+    expect(summary.fatal).toMatchObject({ code: 'ERR_PROVIDER_FATAL', setting: 'TIM_SECRET_KEY_1' });
+    // Fixed: the probe succeeds and the rest of the batches follow in the same cycle.
+    const fixed = scripted(allOnline);
+    const next = await cycle(set, fixed, { probeFirst: true });
+    expect(next).toMatchObject({ status: 'ok', calls: 4, observed: 2_000 });
+    expect(next.fatal).toBeUndefined();
   });
 });
