@@ -75,7 +75,8 @@ describe('crash: kill -9 mid-cycle, then a restart', () => {
   it('wrote no duplicate and lost no committed transition: the history is the answers, less only what was in flight', async () => {
     const rows = await database.db.selectFrom('presence_transition').select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms']).where('app_id', '=', APP).execute();
     // Answers of the killed cycle may or may not have committed, batch by batch.
-    const inFlight = (a: { atMs: number }) => a.atMs > killedAt - 2_000 && a.atMs <= killedAt;
+    // (Or computed by the simulator while the signal was on its way.)
+    const inFlight = (a: { atMs: number }) => a.atMs > killedAt - 2_000 && a.atMs <= killedAt + 500;
     expect(usersNotExplained(asTransitions(rows), simulator.answers, inFlight, GAP_MS, TIME_TOLERANCE_MS)).toEqual([]);
     const keys = new Set(rows.map((r) => `${r.user_id} ${r.changed_at.getTime()} ${r.to_state}`));
     expect(keys.size).toBe(rows.length);
