@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { InputError } from '../errors.js';
+import { InputError, PresenceError } from '../errors.js';
+import { pollLocksFor } from '../poll/poll-locks.js';
 import { ProviderRegistry } from '../poll/provider-registry.js';
 import { runCycle } from '../poll/run-cycle.js';
 import { getWatchSet } from '../store/watch-sets.js';
@@ -14,7 +15,13 @@ export async function pollCommand(argv: string[], io: CommandIO): Promise<number
   return withDatabase(io, async ({ config, logger, database }) => {
     const set = await getWatchSet(database.db, name);
     const registry = new ProviderRegistry(config);
+    const locks = pollLocksFor(database, logger);
     try {
+      // A daemon polling the same app would double the calls against its ceiling.
+      const hold = await locks.tryHold(registry.lockKey(set.provider, set.app_id));
+      if (hold === 'other') {
+        throw new PresenceError('ERR_APP_BUSY', `another process (a running daemon) is polling ${set.provider} app ${set.app_id}; its cycles are in poll_cycle`);
+      }
       const summary = await runCycle({
         db: database.db,
         set,
@@ -27,6 +34,7 @@ export async function pollCommand(argv: string[], io: CommandIO): Promise<number
       return summary.status === 'ok' ? 0 : 1;
     } finally {
       await registry.close();
+      await locks.close();
     }
   });
 }

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
 import type { Logger } from '../logger.js';
-import { advisoryLocks, processLocalLocks } from './poll-locks.js';
+import { pollLocksFor } from './poll-locks.js';
 import type { CycleSummary } from './run-cycle.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
 
@@ -37,7 +37,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const applied = await migrate(database.db);
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
     // Several daemons may share a Postgres database: each app is polled by whichever holds its lock.
-    const locks = database.sessionClient ? advisoryLocks(database.sessionClient, logger) : processLocalLocks();
+    const locks = pollLocksFor(database, logger);
     scheduler = new Scheduler({ db: database.db, config, logger, locks, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart, onRateChange: options.onRateChange });
     await scheduler.start();
   } catch (err) {

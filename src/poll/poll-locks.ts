@@ -114,3 +114,8 @@ export function advisoryLocks(newClient: () => pg.Client, logger: Logger): PollL
     },
   };
 }
+
+/** The locks that fit a database: advisory locks on a server, process-local ones on PGlite. */
+export function pollLocksFor(database: { sessionClient?: () => pg.Client }, logger: Logger): PollLocks {
+  return database.sessionClient ? advisoryLocks(database.sessionClient, logger) : processLocalLocks();
+}

@@ -26,6 +26,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('several instances on one databa
   let takenOverAt = 0;
   let aCyclesBeforeB = 0;
   let bCyclesWhileA = 0;
+  let busy: Awaited<ReturnType<typeof runCli>> | undefined;
 
   beforeAll(async () => {
     target = await createCliTarget();
@@ -37,6 +38,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('several instances on one databa
     await a.waitForLine((l) => l.msg === 'cycle finished', 30_000);
     b = startDaemonProcess(env);
     await b.waitForLine((l) => l.msg === 'another instance polls this app; standing by', 30_000);
+    // A one-off `presence poll` would double the calls too: it is refused while a daemon polls the app.
+    busy = await runCli(['poll', 'shared'], env);
     await sleep(3_000);
     aCyclesBeforeB = cyclesOf(a).length;
     bCyclesWhileA = cyclesOf(b).length;
@@ -59,6 +62,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('several instances on one databa
   it('had exactly one instance polling while both ran', () => {
     expect(aCyclesBeforeB).toBeGreaterThanOrEqual(3);
     expect(bCyclesWhileA).toBe(0);
+    expect(busy?.code).toBe(1);
+    expect(busy?.err.join('\n')).toContain(`another process (a running daemon) is polling tencent app ${APP}`);
   });
 
   it('handed over within one schedule interval (plus the one-window wait of the handover) after the first was killed', () => {
