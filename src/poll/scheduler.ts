@@ -14,7 +14,7 @@ import { listWatchSets, type WatchSet } from '../store/watch-sets.js';
 import { LIMITER_WINDOW_MS, ProviderRegistry } from './provider-registry.js';
 import { databaseDownCycle, runCycle, type CycleSummary } from './run-cycle.js';
 import type { PollLocks } from './poll-locks.js';
-import { interruptAbandonedCycles, recordLateCycle } from '../store/poll-cycles.js';
+import { interruptAbandonedCycles, lastCycleActivity, recordLateCycle } from '../store/poll-cycles.js';
 import { realClock } from './sliding-window-limiter.js';
 import { validateSchedule } from './schedule.js';
 import { checkAccounts, type AccountCheckSummary } from './check-accounts.js';
@@ -169,11 +169,21 @@ export class Scheduler {
     return undefined;
   }
 
+  /**
+   * A node-cron task whose missed ticks (the event loop was blocked past a tick) go to our log:
+   * without a listener node-cron prints its own plain-text warning on stdout, between JSON lines.
+   */
+  private cronTask(expression: string, name: string, run: () => void): ScheduledTask {
+    const task = cron.schedule(expression, run, { name });
+    task.on('execution:missed', (context) => this.options.logger.warn({ task: name, at: context.date.toISOString() }, 'a tick was missed: the event loop was blocked past it'));
+    return task;
+  }
+
   private schedule(set: WatchSet): void {
     const entry: ScheduledSet = {
       set,
       fingerprint: fingerprint(set),
-      task: cron.schedule(set.schedule, () => this.tick(set.name), { name: `presence:${set.name}` }),
+      task: this.cronTask(set.schedule, `presence:${set.name}`, () => this.tick(set.name)),
       recheckTask: set.provider === 'tencent' ? this.scheduleRecheck(set) : undefined,
     };
     this.sets.set(set.name, entry);
@@ -206,7 +216,7 @@ export class Scheduler {
       );
       return undefined;
     }
-    return cron.schedule(set.account_recheck, () => this.recheckTick(set.name), { name: `presence:${set.name}:recheck` });
+    return this.cronTask(set.account_recheck, `presence:${set.name}:recheck`, () => this.recheckTick(set.name));
   }
 
   private recheckTick(name: string): void {
@@ -262,14 +272,16 @@ export class Scheduler {
     }
     if (hold === 'unavailable') return undefined;
     if (hold === 'acquired') {
-      this.standby.delete(key);
+      const tookOver = this.standby.delete(key);
       this.polled.add(key);
       const sets = [...this.sets.values()].filter((e) => this.registry.lockKey(e.set.provider, e.set.app_id) === key).map((e) => e.set.name);
       const interrupted = await interruptAbandonedCycles(db, sets).catch(() => 0);
+      const lastActivity = await lastCycleActivity(db, sets).catch(() => new Date());
       logger.info({ set: set.name, lock: key, ...(interrupted > 0 ? { interrupted } : {}) }, 'holding the poll lock of this app');
-      // The previous holder (a process just killed or reloaded) may have started calls in the last
-      // window; waiting one window keeps the ceiling across the handover.
-      await realClock.sleep(LIMITER_WINDOW_MS, this.stopController.signal).catch(() => undefined);
+      // The previous holder (a process just killed, reloaded or restarted) may have started calls
+      // in the last window: then waiting one window keeps the ceiling across the handover.
+      const recent = lastActivity !== undefined && Date.now() - lastActivity.getTime() < LIMITER_WINDOW_MS;
+      if (tookOver || interrupted > 0 || recent) await realClock.sleep(LIMITER_WINDOW_MS, this.stopController.signal).catch(() => undefined);
     }
     return locks.signal(key);
   }
@@ -316,6 +328,14 @@ export class Scheduler {
       }
       if (this.lateCycles.length > 0) await this.writeLateCycles().catch(() => undefined);
       const app = `${set.provider}:${set.app_id}`;
+      // Losing the lock stops new batches at once: another instance may take the app over.
+      // (Not AbortSignal.any: on Node 20 it keeps every combined signal alive as long as the
+      // scheduler's own, a leak over months of cycles.)
+      const cycleStop = new AbortController();
+      const stopCycle = () => cycleStop.abort();
+      this.stopController.signal.addEventListener('abort', stopCycle, { once: true });
+      lockLost.addEventListener('abort', stopCycle, { once: true });
+      if (this.stopController.signal.aborted || lockLost.aborted) cycleStop.abort();
       const summary = await runCycle({
         probeFirst: this.misconfigured.has(app),
         db,
@@ -324,9 +344,11 @@ export class Scheduler {
         limiter: this.registry.stateLimiter(set.provider, set.app_id),
         concurrency: config.http.concurrency,
         logger,
-        // Losing the lock stops new batches at once: another instance may take the app over.
-        stopSignal: AbortSignal.any([this.stopController.signal, lockLost]),
+        stopSignal: cycleStop.signal,
         abortSignal: this.abortController.signal,
+      }).finally(() => {
+        this.stopController.signal.removeEventListener('abort', stopCycle);
+        lockLost.removeEventListener('abort', stopCycle);
       });
       if (!summary.recorded) this.keepLate(summary);
       if (summary.fatal) this.misconfigured.add(app);

@@ -44,13 +44,10 @@ export interface LimiterHooks {
   onRateChange?: (rate: number) => void;
 }
 
-/** Thrown by acquire() when no start could be granted before the caller's deadline. */
+/** Thrown by acquire() when a pause outlasts the caller's deadline. */
 export class LimiterDeadlineError extends PresenceError {
-  constructor(reason: 'paused' | 'busy') {
-    super(
-      'ERR_LIMITER_DEADLINE',
-      reason === 'paused' ? 'the app is paused after a 70050 lock; the batch could not start before its deadline' : 'no call slot before the batch deadline',
-    );
+  constructor() {
+    super('ERR_LIMITER_DEADLINE', 'the app is paused after a 70050 lock; the batch could not start before its deadline');
   }
 }
 
@@ -93,8 +90,8 @@ export class SlidingWindowLimiter {
 
   /**
    * Resolves when this caller may start a call; the start is counted at that moment. Rejects if
-   * `signal` aborts first, or with LimiterDeadlineError when the start would come after `deadline`
-   * (clock ms), so that a batch gives up instead of holding its place in line.
+   * `signal` aborts first, or with LimiterDeadlineError when a pause lasts past `deadline` (clock
+   * ms), so that a batch gives up instead of holding its place in line for a minute.
    */
   acquire(signal?: AbortSignal, deadline?: number): Promise<void> {
     const turn = this.tail.then(() => this.waitForSlot(signal, deadline));
@@ -154,7 +151,9 @@ export class SlidingWindowLimiter {
       const slotAt = (this.starts[back] ?? Number.NEGATIVE_INFINITY) + this.windowMs;
       const wait = Math.max(slotAt, this.pausedUntil) - now;
       if (wait <= 0) break;
-      if (deadline !== undefined && now + wait > deadline) throw new LimiterDeadlineError(now < this.pausedUntil ? 'paused' : 'busy');
+      // Only a pause gives up early. Waiting for the rate is how a set larger than its schedule
+      // allows still gets polled completely (its cycle runs long and the next tick is skipped).
+      if (deadline !== undefined && this.pausedUntil > now && this.pausedUntil > deadline) throw new LimiterDeadlineError();
       // Sleep at most one window at a time: a pause may be extended meanwhile.
       await this.clock.sleep(Math.min(wait, this.windowMs), signal);
     }

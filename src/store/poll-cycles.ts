@@ -86,3 +86,16 @@ export async function recordLateCycle(db: Kysely<Database>, cycle: LateCycle): P
     await db.updateTable('poll_cycle').set(values).where('id', '=', cycle.id).execute();
   }
 }
+
+/** When the latest cycle of any of `sets` ended (its start, if it never finished); undefined when there is none. */
+export async function lastCycleActivity(db: Kysely<Database>, sets: readonly string[]): Promise<Date | undefined> {
+  if (sets.length === 0) return undefined;
+  let latest: Date | undefined;
+  for (const set of sets) {
+    // One index probe per set (poll_cycle_set_started_idx).
+    const row = await db.selectFrom('poll_cycle').select(['started_at', 'finished_at']).where('set', '=', set).orderBy('started_at', 'desc').limit(1).executeTakeFirst();
+    const at = row ? (row.finished_at ?? row.started_at) : undefined;
+    if (at && (!latest || at > latest)) latest = at;
+  }
+  return latest;
+}
