@@ -86,9 +86,10 @@ beforeAll(async () => {
     VOLC_SECRET_ACCESS_KEY: VOLC.secretAccessKey,
     VOLC_ENDPOINT: simulator.url,
     VOLC_RPS: '20',
-    // A hung call must end well inside the cycle so that its retry still fits.
-    PRESENCE_HEADERS_TIMEOUT_MS: '300',
-    PRESENCE_BODY_TIMEOUT_MS: '300',
+    // A hung call must end inside the 2 s cycle so that its retry still fits; not much shorter, or
+    // on a loaded machine a good answer could time out after the simulator logged it as given.
+    PRESENCE_HEADERS_TIMEOUT_MS: '1000',
+    PRESENCE_BODY_TIMEOUT_MS: '1000',
   });
   const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c) });
   // At least 8 s, and on until every kind of fault has happened (the draws are seeded, so this
