@@ -157,7 +157,7 @@ function listenAddress(env: Env, name: string): { host: string; port: number } |
 function callbackConfig(env: Env): CallbackConfig {
   const listen = listenAddress(env, 'PRESENCE_CALLBACK_LISTEN');
   const path = env.PRESENCE_CALLBACK_PATH?.trim() || '/tim/callback';
-  if (!/^\/[A-Za-z0-9._~\/-]*$/.test(path)) {
+  if (!/^\/[A-Za-z0-9._~/-]*$/.test(path)) {
     throw new ConfigError('PRESENCE_CALLBACK_PATH', `PRESENCE_CALLBACK_PATH must be a URL path such as /tim/callback, got ${JSON.stringify(path)}`);
   }
   const token = secret(env, 'TIM_CALLBACK_TOKEN');
