@@ -89,7 +89,7 @@ export function recordObservationsStatement(batch: ObservationBatch): RawBuilder
                OR (o.platforms IS NOT NULL AND p.platforms IS DISTINCT FROM o.platforms)) AS is_change
       FROM obs o
       LEFT JOIN LATERAL (
-        SELECT c.user_id, c.state, c.platforms, c.last_seen_at
+        SELECT c.user_id, c.state, c.platforms, c.since, c.last_seen_at
         FROM presence_current c
         WHERE c.provider = ${batch.provider} AND c.app_id = ${batch.appId}::bigint AND c.user_id = o.user_id
         FOR UPDATE
