@@ -199,6 +199,9 @@ export class CallbackReceiver {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const now = this.options.now ?? Date.now;
+    // A request that began before stop() is finished and written; one that arrives after it (on a
+    // kept-alive connection) is not.
+    const arrivedWhileRunning = this.server !== undefined;
     const url = new URL(req.url ?? '/', 'http://callback.invalid');
     try {
       if (url.pathname !== this.options.path) throw new CallbackRejection(404, 'not_found', 'no such path');
@@ -223,7 +226,7 @@ export class CallbackReceiver {
         return;
       }
       this.counters.accepted++;
-      if (this.server === undefined) {
+      if (!arrivedWhileRunning) {
         // Arrived on a kept-alive connection while stopping: not written, say so.
         this.counters.dropped++;
         reply(res, 503, failBody(503, 'shutting down'), true);
