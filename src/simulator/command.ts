@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
 import { startSimulator } from './server.js';
+import { CALLBACK_OPTIONS, CALLBACK_USAGE, startCallbacksFromOptions } from './callback-options.js';
 import { PresenceWorld } from './world.js';
 
 /** Where the command reads its environment and writes its output (the process's by default). */
@@ -17,7 +18,8 @@ export interface SimulateIo {
 
 const USAGE =
   'usage: presence simulate [--port N] [--host 127.0.0.1] [--seed S] [--dwell-ms N] [--latency-ms N] [--rps N] [--volc-rps N] [--log FILE] [--admin ID]\n' +
-  '  env: TIM_SECRET_KEY (required); VOLC_ACCESS_KEY_ID + VOLC_SECRET_ACCESS_KEY (optional, both: also serve Volcengine), VOLC_REGION (default cn-north-1)';
+  '  env: TIM_SECRET_KEY (required); VOLC_ACCESS_KEY_ID + VOLC_SECRET_ACCESS_KEY (optional, both: also serve Volcengine), VOLC_REGION (default cn-north-1)\n' +
+  CALLBACK_USAGE;
 
 function numberOption(raw: string | undefined, name: string, fallback: number, valid: (n: number) => boolean, rule: string): number {
   if (raw === undefined) return fallback;
@@ -48,6 +50,7 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
         'volc-rps': { type: 'string' },
         log: { type: 'string' },
         admin: { type: 'string' },
+        ...CALLBACK_OPTIONS,
       },
     }));
   } catch (e) {
@@ -102,6 +105,16 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
       ? { volcengine: { accounts: [{ accessKeyId: volcKey, secretAccessKey: volcSecret }], region: env['VOLC_REGION']?.trim() || 'cn-north-1', rps: volcRps } }
       : {}),
   });
+  // Callbacks (issue 9): signed State.StateChange pushes to a receiver as the world changes.
+  let callbacks: Awaited<ReturnType<typeof startCallbacksFromOptions>>;
+  try {
+    callbacks = await startCallbacksFromOptions(values, env, world);
+  } catch (e) {
+    await simulator.close();
+    err(`presence simulate: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+  if (callbacks) out(`simulator sends State.StateChange callbacks to ${values['callback-url']}`);
   out(`simulator listening on ${simulator.url} (TIM_ENDPOINT for the poller)`);
   if (volcKey !== undefined) out(`simulator serves Volcengine QueryOnlineStatus on ${simulator.url} (VOLC_ENDPOINT for the poller)`);
 
@@ -117,6 +130,7 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
     if (io.signal?.aborted) stop();
     else io.signal?.addEventListener('abort', stop);
   });
+  await callbacks?.stop();
   await simulator.close();
   return 0;
 }
