@@ -36,7 +36,7 @@ export interface StateChangeEvent {
   reason: string | undefined;
 }
 
-/** A parsed body: a state change, or another callback command (acknowledged, not recorded). */
+/** A parsed body: a login state change, or anything else Tencent sends (acknowledged, not recorded). */
 export type ParsedCallback = { kind: 'state-change'; event: StateChangeEvent } | { kind: 'other'; command: string };
 
 const ACTIONS: ReadonlySet<string> = new Set(['Login', 'Logout', 'Disconnect']);
@@ -94,7 +94,10 @@ export function parseCallbackBody(sdkAppId: string, query: URLSearchParams, body
   const info = doc['Info'];
   if (typeof info !== 'object' || info === null) throw bad('Info is missing');
   const { Action: action, To_Account: userId, Reason: reason } = info as Record<string, unknown>;
-  if (typeof action !== 'string' || !ACTIONS.has(action)) throw bad('Info.Action must be Login, Logout or Disconnect');
+  if (typeof action !== 'string' || action === '') throw bad('Info.Action is missing');
+  // Newer IM versions also report custom-status changes through this command: not a login
+  // state, so acknowledged and left alone rather than refused.
+  if (!ACTIONS.has(action)) return { kind: 'other', command: `${STATE_CHANGE}/${action}` };
   if (typeof userId !== 'string' || userId === '' || Buffer.byteLength(userId, 'utf8') > 32) throw bad('Info.To_Account must be a UserID of 1-32 bytes');
   return {
     kind: 'state-change',

@@ -65,7 +65,7 @@ describe(`callback receiver (${DATABASE_KIND})`, () => {
       ['an app we do not watch', { sdkAppId: '1400000999', token: TOKEN, body }, 403],
       ['an oversize body', { sdkAppId: APP, token: TOKEN, body: JSON.stringify({ CallbackCommand: 'State.StateChange', pad: 'x'.repeat(5000) }) }, 413],
       ['a body that is not JSON', { sdkAppId: APP, token: TOKEN, body: '{"CallbackCommand":' }, 400],
-      ['an unknown action', { sdkAppId: APP, token: TOKEN, body: body.replace('Login', 'Kicked') }, 400],
+      ['no To_Account', { sdkAppId: APP, token: TOKEN, body: body.replace('"bob"', '""') }, 400],
       ['GET', { sdkAppId: APP, token: TOKEN, method: 'GET', body: '' }, 405],
       ['another path', { sdkAppId: APP, token: TOKEN, path: '/other', body }, 404],
     ];

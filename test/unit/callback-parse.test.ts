@@ -62,7 +62,8 @@ describe('parseCallbackBody', () => {
     });
   });
 
-  it('passes other callback commands through as such (acknowledged, not recorded)', () => {
+  it('passes other callback commands and other actions through as such (acknowledged, not recorded)', () => {
+    expect(parseCallbackBody('1400000001', query(), body({ Action: 'SetCustomStatus' }))).toEqual({ kind: 'other', command: 'State.StateChange/SetCustomStatus' });
     expect(parseCallbackBody('1400000001', query(), JSON.stringify({ CallbackCommand: 'C2C.CallbackAfterSendMsg' }))).toEqual({ kind: 'other', command: 'C2C.CallbackAfterSendMsg' });
   });
 
@@ -74,7 +75,7 @@ describe('parseCallbackBody', () => {
     expect(() => parseCallbackBody('1', q, body({}, { EventTime: '1767225600000' }))).toThrow(/EventTime/);
     expect(() => parseCallbackBody('1', q, body({}, { EventTime: 1.5 }))).toThrow(/EventTime/);
     expect(() => parseCallbackBody('1', q, body({}, { Info: null }))).toThrow('Info is missing');
-    expect(() => parseCallbackBody('1', q, body({ Action: 'Kick' }))).toThrow(/Info.Action/);
+    expect(() => parseCallbackBody('1', q, body({ Action: 7 }))).toThrow('Info.Action is missing');
     expect(() => parseCallbackBody('1', q, body({ To_Account: '' }))).toThrow(/Info.To_Account/);
     expect(() => parseCallbackBody('1', q, body({ To_Account: 'x'.repeat(33) }))).toThrow(/Info.To_Account/);
     expect(refusal(() => parseCallbackBody('1', q, '{'))).toEqual({ status: 400, reason: 'bad_request' });
