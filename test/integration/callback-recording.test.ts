@@ -1,5 +1,7 @@
 // How a State.StateChange event lands in the history (through the polling path), and how polls
 // and callbacks of the same user interleave. Case by case, on the real statements.
+import { readFileSync } from 'node:fs';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StateChangeEvent, StateChangeAction } from '../../src/callbacks/parse.js';
 import { recordCallbackEvent, watchedTencentApps } from '../../src/callbacks/record-callback-events.js';
@@ -169,6 +171,18 @@ describe(`recording callbacks (${DATABASE_KIND})`, () => {
   it('caps an EventTime ahead of our clock at the receipt time', async () => {
     await send(event('bob', 'Login', 100), at(99));
     expect(await current('bob')).toMatchObject({ state: 'Online', since: 99, last_seen_at: 99 });
+  });
+
+  it("runs the README's query of transitions by source", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const query = /## Tencent callbacks[\s\S]*?```sql\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(query).toBeDefined();
+    await send(event('alice', 'Login', 0), new Date());
+    await send(event('alice', 'Logout', 5), new Date());
+    await poll(6, 'alice', 'Offline');
+    await poll(66, 'alice', 'Online');
+    const { rows } = await sql.raw<{ source: string; transitions: string | number }>(query!.replace("now() - interval '1 day'", "'2026-01-01'")).execute(database.db);
+    expect(rows.map((r) => [r.source, Number(r.transitions)]).sort()).toEqual([['callback', 2], ['poll', 1]]);
   });
 
   it('knows the watched Tencent apps: enabled Tencent sets only', async () => {
