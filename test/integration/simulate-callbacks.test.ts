@@ -62,12 +62,17 @@ describe('presence simulate --callback-url', () => {
       return { code, text: lines.join('\n') };
     };
     const users = join(dir, 'users.txt');
-    expect(await run(['--callback-url', 'http://127.0.0.1:1/cb', '--callback-app', '1400000001', '--callback-users', users], {})).toMatchObject({ code: 2, text: expect.stringContaining('Set TIM_CALLBACK_TOKEN') });
-    expect(await run(['--callback-app', '1400000001'], { TIM_CALLBACK_TOKEN: 't' })).toMatchObject({ code: 2, text: expect.stringContaining('--callback-app needs --callback-url') });
-    expect(await run(['--callback-url', 'http://127.0.0.1:1/cb', '--callback-users', users], { TIM_CALLBACK_TOKEN: 't' })).toMatchObject({ code: 2, text: expect.stringContaining('--callback-app') });
-    expect(await run(['--callback-url', 'http://127.0.0.1:1/cb', '--callback-app', '1400000001', '--callback-users', users, '--callback-reorder', '2'], { TIM_CALLBACK_TOKEN: 't' })).toMatchObject({
-      code: 2,
-      text: expect.stringContaining('--callback-reorder must be a share between 0 and 1'),
-    });
+    const base = ['--callback-url', 'http://127.0.0.1:1/cb', '--callback-app', '1400000001', '--callback-users', users];
+    const cases: Array<[string[], Record<string, string>, string]> = [
+      [base, {}, 'Set TIM_CALLBACK_TOKEN'],
+      [['--callback-app', '1400000001'], { TIM_CALLBACK_TOKEN: 't' }, '--callback-app needs --callback-url'],
+      [['--callback-url', 'http://127.0.0.1:1/cb', '--callback-users', users], { TIM_CALLBACK_TOKEN: 't' }, '--callback-app must be'],
+      [[...base, '--callback-reorder', '2'], { TIM_CALLBACK_TOKEN: 't' }, '--callback-reorder must be a share between 0 and 1'],
+    ];
+    for (const [args, env, message] of cases) {
+      const { code, text } = await run(args, env);
+      expect(code).toBe(2);
+      expect(text).toContain(message);
+    }
   });
 });
