@@ -4,8 +4,8 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
 import { startSimulator } from './server.js';
-import { CALLBACK_OPTIONS, CALLBACK_USAGE, startCallbacksFromOptions } from './callback-options.js';
 import { PresenceWorld } from './world.js';
+import { CALLBACK_OPTIONS, CALLBACK_USAGE, startCallbacksFromOptions } from './callback-options.js';
 
 /** Where the command reads its environment and writes its output (the process's by default). */
 export interface SimulateIo {
@@ -18,8 +18,7 @@ export interface SimulateIo {
 
 const USAGE =
   'usage: presence simulate [--port N] [--host 127.0.0.1] [--seed S] [--dwell-ms N] [--latency-ms N] [--rps N] [--volc-rps N] [--log FILE] [--admin ID]\n' +
-  '  env: TIM_SECRET_KEY (required); VOLC_ACCESS_KEY_ID + VOLC_SECRET_ACCESS_KEY (optional, both: also serve Volcengine), VOLC_REGION (default cn-north-1)\n' +
-  CALLBACK_USAGE;
+  '  env: TIM_SECRET_KEY (required); VOLC_ACCESS_KEY_ID + VOLC_SECRET_ACCESS_KEY (optional, both: also serve Volcengine), VOLC_REGION (default cn-north-1)';
 
 function numberOption(raw: string | undefined, name: string, fallback: number, valid: (n: number) => boolean, rule: string): number {
   if (raw === undefined) return fallback;
@@ -56,7 +55,7 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
   } catch (e) {
     // parseArgs names the offending option in its message ("Unknown option '--x'").
     err(`presence simulate: ${e instanceof Error ? e.message : String(e)}`);
-    err(USAGE);
+    err(`${USAGE}\n${CALLBACK_USAGE}`);
     return 2;
   }
 
