@@ -154,6 +154,9 @@ export class CallbackReceiver {
     // A slow client must not hold a connection for long: Tencent sends small bodies at once.
     server.requestTimeout = 10_000;
     server.headersTimeout = 5_000;
+    // Longer than any sane client's idle keep-alive, so the client closes first: a request sent
+    // as the server closed an idle socket would be reset, and Tencent does not retry.
+    server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, this.options.host, () => {

@@ -53,6 +53,8 @@ export interface SentCallback extends WorldChange {
   status: number | 'error';
   /** The answer's ActionStatus, when it was JSON. */
   actionStatus?: string;
+  /** Why there was no answer (an undici or socket error code), when status is `error`. */
+  error?: string;
 }
 
 /** A running sender. */
@@ -167,8 +169,9 @@ export function startCallbackSender(options: CallbackSenderOptions): CallbackSen
         } catch {
           // Not JSON: the status says enough.
         }
-      } catch {
+      } catch (err) {
         entry.status = 'error';
+        entry.error = (err as { code?: string }).code ?? (err instanceof Error ? err.message : String(err));
       }
       sent.push(entry);
     })();

@@ -57,6 +57,8 @@ export interface MatchResult {
   racedCallbacks: number;
   /** Problems, in words (empty when the history is right). */
   problems: string[];
+  /** Each true change and the row that recorded it. */
+  matched: Array<{ change: TrueChange; row: HistoryRow }>;
 }
 
 /**
@@ -74,7 +76,7 @@ export function matchHistory(
   toleranceMs: number,
   recordedUntilMs: number,
 ): MatchResult {
-  const result: MatchResult = { exact: 0, polled: 0, racedCallbacks: 0, problems: [] };
+  const result: MatchResult = { exact: 0, polled: 0, racedCallbacks: 0, problems: [], matched: [] };
   const [first, ...rest] = rows;
   if (!first || first.from !== null) {
     result.problems.push('no first-observation row');
@@ -96,6 +98,7 @@ export function matchHistory(
       result.problems.push(`${where} recorded as ${row.from}→${row.to} at ${row.changedAt} (${row.source})`);
       break;
     }
+    result.matched.push({ change, row });
     const lastSeen = row.lastSeenAt ?? -Infinity;
     if (row.source === 'callback') {
       if (row.changedAt !== change.atMs) result.problems.push(`${where}: callback row at ${row.changedAt}`);
@@ -116,4 +119,19 @@ export function matchHistory(
   const missed = pending.slice(i).filter((c) => c.atMs < recordedUntilMs - intervalMs - toleranceMs);
   for (const c of missed) result.problems.push(`change ${c.from}→${c.to} at ${c.atMs} not recorded`);
   return result;
+}
+
+/**
+ * The longest time between two consecutive poll observations in a run, from its cycles: the
+ * schedule's interval, or more when a loaded machine delayed a cycle.
+ */
+export function pollSpacingMs(cycles: ReadonlyArray<{ status: string; startedAt: Date; durationMs: number }>, intervalMs: number): number {
+  const ok = cycles.filter((c) => c.status === 'ok').sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
+  let spacing = intervalMs;
+  for (let i = 1; i < ok.length; i++) {
+    const prev = ok[i - 1]!;
+    const next = ok[i]!;
+    spacing = Math.max(spacing, next.startedAt.getTime() + next.durationMs - prev.startedAt.getTime());
+  }
+  return spacing;
 }
