@@ -58,6 +58,18 @@ export interface HttpConfig {
   concurrency: number;
 }
 
+/** The Tencent State.StateChange callback receiver (off unless `PRESENCE_CALLBACK_LISTEN` is set). */
+export interface CallbackConfig {
+  /** Where the receiver listens (`PRESENCE_CALLBACK_LISTEN`, `host:port`); undefined: no receiver. */
+  listen: { host: string; port: number } | undefined;
+  /** URL path the receiver answers on (`PRESENCE_CALLBACK_PATH`). */
+  path: string;
+  /** Largest callback body accepted, bytes (`PRESENCE_CALLBACK_MAX_BYTES`). */
+  maxBodyBytes: number;
+  /** The callback authentication token of the IM console (`TIM_CALLBACK_TOKEN` or its `_FILE`). Throws ConfigError when unset. */
+  token(): string;
+}
+
 /** Everything the process needs, read once at startup. */
 export interface Config {
   /** Postgres connection string (`DATABASE_URL`); undefined means the embedded PGlite. */
@@ -73,6 +85,7 @@ export interface Config {
   tencent: TencentConfig;
   volcengine: VolcengineConfig;
   http: HttpConfig;
+  callbacks: CallbackConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -128,6 +141,41 @@ function secretFamily(env: Env, name: string): Map<string, string> {
     if (value !== undefined) values.set(suffix, value);
   }
   return values;
+}
+
+/** `host:port`, `[v6]:port` or a bare port (all interfaces) for PRESENCE_CALLBACK_LISTEN. */
+function listenAddress(env: Env, name: string): { host: string; port: number } | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[^:[\]]+):)?(\d{1,5})$/.exec(raw);
+  const port = Number(match?.[2]);
+  if (!match || port > 65_535) throw new ConfigError(name, `${name} must be host:port such as 0.0.0.0:8080, got ${JSON.stringify(raw)}`);
+  const host = match[1]?.replace(/^\[|\]$/g, '') ?? '0.0.0.0';
+  return { host, port };
+}
+
+function callbackConfig(env: Env): CallbackConfig {
+  const listen = listenAddress(env, 'PRESENCE_CALLBACK_LISTEN');
+  const path = env.PRESENCE_CALLBACK_PATH?.trim() || '/tim/callback';
+  if (!/^\/[A-Za-z0-9._~/-]*$/.test(path)) {
+    throw new ConfigError('PRESENCE_CALLBACK_PATH', `PRESENCE_CALLBACK_PATH must be a URL path such as /tim/callback, got ${JSON.stringify(path)}`);
+  }
+  const token = secret(env, 'TIM_CALLBACK_TOKEN');
+  if (listen !== undefined && token === undefined) {
+    throw new ConfigError(
+      'TIM_CALLBACK_TOKEN',
+      'PRESENCE_CALLBACK_LISTEN is set: set TIM_CALLBACK_TOKEN (or TIM_CALLBACK_TOKEN_FILE) to the callback authentication token of the IM console',
+    );
+  }
+  return {
+    listen,
+    path,
+    maxBodyBytes: positiveInt(env, 'PRESENCE_CALLBACK_MAX_BYTES', 64 * 1024),
+    token() {
+      if (token === undefined) throw new ConfigError('TIM_CALLBACK_TOKEN', 'Set TIM_CALLBACK_TOKEN (or TIM_CALLBACK_TOKEN_FILE) to the callback authentication token of the IM console');
+      return token;
+    },
+  };
 }
 
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
@@ -199,5 +247,6 @@ export function loadConfig(env: Env = process.env): Config {
       bodyTimeoutMs: positiveInt(env, 'PRESENCE_BODY_TIMEOUT_MS', 10_000),
       concurrency: positiveInt(env, 'PRESENCE_CONCURRENCY', 32),
     },
+    callbacks: callbackConfig(env),
   };
 }

@@ -1,4 +1,5 @@
 // The daemon (`presence run`): migrations, then the scheduler, until stop().
+import { CallbackReceiver } from '../callbacks/receiver.js';
 import type { Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
@@ -11,6 +12,8 @@ import { Scheduler, type SchedulerOptions } from './scheduler.js';
 export interface Daemon {
   scheduler: Scheduler;
   database: DatabaseHandle;
+  /** The State.StateChange receiver, when PRESENCE_CALLBACK_LISTEN is set. */
+  callbacks: CallbackReceiver | undefined;
   /** Stops scheduling, waits for batches in flight, closes the database. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -33,6 +36,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const database = options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, logger));
   const ownsDatabase = options.database === undefined;
   let scheduler: Scheduler | undefined;
+  let callbacks: CallbackReceiver | undefined;
   try {
     const applied = await migrate(database.db);
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
@@ -40,7 +44,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const locks = pollLocksFor(database, logger);
     scheduler = new Scheduler({ db: database.db, config, logger, locks, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart, onRateChange: options.onRateChange });
     await scheduler.start();
+    const listen = config.callbacks.listen;
+    if (listen) {
+      callbacks = new CallbackReceiver({ db: database.db, logger, ...listen, path: config.callbacks.path, maxBodyBytes: config.callbacks.maxBodyBytes, token: () => config.callbacks.token() });
+      await callbacks.start();
+    }
   } catch (err) {
+    await callbacks?.stop();
     await scheduler?.stop();
     if (ownsDatabase) await database.close();
     throw err;
@@ -51,8 +61,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   return {
     scheduler: started,
     database,
+    callbacks,
     stop: () =>
       (stopping ??= (async () => {
+        // Callbacks first: the events in flight are written before the database closes.
+        await callbacks?.stop();
         await started.stop();
         if (ownsDatabase) await database.close();
         logger.info('daemon stopped');

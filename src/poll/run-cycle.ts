@@ -150,10 +150,12 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
     }
     const deadline = performance.now() + intervalMs;
     try {
+      let requestedAt = new Date();
       const answer = await withRetries(
         async () => {
           await limiter.acquire(ctx.abortSignal, deadline);
           counts.calls++;
+          requestedAt = new Date();
           return provider.queryState(userIds, { detail: set.detail, signal: ctx.abortSignal });
         },
         {
@@ -178,7 +180,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
         // watched_user rows are locked before presence_current rows, in every transaction.
         await setAccountStatuses(trx, app, missing.map((userId) => ({ userId, status: 'NotImported' as const })), observedAt);
         const ended = await endPresenceOfMissingAccounts(trx, app, missing);
-        const observed = await recordObservations(trx, { ...app, observedAt, gapSeconds, source: 'poll', observations: result.observations });
+        const observed = await recordObservations(trx, { ...app, observedAt, requestedAt, gapSeconds, source: 'poll', observations: result.observations });
         return mergeRecordResults(ended, observed);
       });
       const otherErrors = result.accountErrors.length - missing.length;

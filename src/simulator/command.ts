@@ -6,6 +6,7 @@ import { InputError } from '../errors.js';
 import { startSimulator } from './server.js';
 import { parseFaultSpec, type FaultMixOptions } from './fault-mix.js';
 import { PresenceWorld } from './world.js';
+import { CALLBACK_OPTIONS, CALLBACK_USAGE, startCallbacksFromOptions } from './callback-options.js';
 
 /** Where the command reads its environment and writes its output (the process's by default). */
 export interface SimulateIo {
@@ -54,12 +55,13 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
         'volc-rps': { type: 'string' },
         log: { type: 'string' },
         admin: { type: 'string' },
+        ...CALLBACK_OPTIONS,
       },
     }));
   } catch (e) {
     // parseArgs names the offending option in its message ("Unknown option '--x'").
     err(`presence simulate: ${e instanceof Error ? e.message : String(e)}`);
-    err(USAGE);
+    err(`${USAGE}\n${CALLBACK_USAGE}`);
     return 2;
   }
 
@@ -121,6 +123,16 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
       ? { volcengine: { accounts: [{ accessKeyId: volcKey, secretAccessKey: volcSecret }], region: env['VOLC_REGION']?.trim() || 'cn-north-1', rps: volcRps } }
       : {}),
   });
+  // Callbacks (issue 9): signed State.StateChange pushes to a receiver as the world changes.
+  let callbacks: Awaited<ReturnType<typeof startCallbacksFromOptions>>;
+  try {
+    callbacks = await startCallbacksFromOptions(values, env, world);
+  } catch (e) {
+    await simulator.close();
+    err(`presence simulate: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+  if (callbacks) out(`simulator sends State.StateChange callbacks to ${values['callback-url']}`);
   out(`simulator listening on ${simulator.url} (TIM_ENDPOINT for the poller)`);
   if (volcKey !== undefined) out(`simulator serves Volcengine QueryOnlineStatus on ${simulator.url} (VOLC_ENDPOINT for the poller)`);
 
@@ -136,6 +148,7 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
     if (io.signal?.aborted) stop();
     else io.signal?.addEventListener('abort', stop);
   });
+  await callbacks?.stop();
   await simulator.close();
   return 0;
 }

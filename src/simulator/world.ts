@@ -80,17 +80,30 @@ export class PresenceWorld {
       const pinned = this.overrides.get(appId)?.get(userId);
       if (pinned) return { state: pinned.state, platforms: { ...pinned.platforms } };
     }
-    // Mixing in the lengths keeps ("a","bc") and ("ab","c") apart.
-    const userHash = mix32(fnv1a(mix32(fnv1a(this.seedHash, appId) ^ appId.length), userId) ^ userId.length);
-    const period = this.meanDwellMs * (0.5 + unit(mix32(userHash ^ 0x9e3779b9)));
-    const phase = unit(mix32(userHash ^ 0x85ebca6b)) * period;
-    const k = Math.floor((atMs - this.epochMs + phase) / period);
+    const { userHash, k } = this.segment(appId, userId, atMs);
     // k fits in 32 bits for any realistic clock (2^31 segments of ≥ 0.5 × dwell).
     const segment = mix32(userHash ^ mix32(k | 0));
     const pick = unit(mix32(segment ^ 0x27d4eb2f));
     const state: ObservedState = pick < 0.35 ? 'Online' : pick < 0.5 ? 'PushOnline' : 'Offline';
     if (!this.platforms || state === 'Offline') return { state, platforms: {} };
     return { state, platforms: this.platformsFor(state, mix32(segment ^ 0x165667b1)) };
+  }
+
+  /**
+   * When the modelled segment holding `atMs` ends: the earliest instant the user's state can next
+   * change (consecutive segments may hold the same state). Overrides are not considered.
+   */
+  segmentEndMs(appId: string, userId: string, atMs: number): number {
+    const { period, phase, k } = this.segment(appId, userId, atMs);
+    return this.epochMs - phase + (k + 1) * period;
+  }
+
+  private segment(appId: string, userId: string, atMs: number): { userHash: number; period: number; phase: number; k: number } {
+    // Mixing in the lengths keeps ("a","bc") and ("ab","c") apart.
+    const userHash = mix32(fnv1a(mix32(fnv1a(this.seedHash, appId) ^ appId.length), userId) ^ userId.length);
+    const period = this.meanDwellMs * (0.5 + unit(mix32(userHash ^ 0x9e3779b9)));
+    const phase = unit(mix32(userHash ^ 0x85ebca6b)) * period;
+    return { userHash, period, phase, k: Math.floor((atMs - this.epochMs + phase) / period) };
   }
 
   /** Pins `userId` to `state` until clearOverride; platforms default to one plausible device. */

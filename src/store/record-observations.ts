@@ -14,6 +14,13 @@ export interface ObservationBatch {
   gapSeconds: number;
   source: TransitionSource;
   observations: readonly Observation[];
+  /**
+   * When the call behind the batch was sent (default: `observedAt`). The provider measured each
+   * state somewhere between this and `observedAt`, so a user whose recorded state began after it
+   * (a callback's EventTime, another set's batch) and whom this batch sees in another state is
+   * left alone: the answer may predate that change. The next observation settles it.
+   */
+  requestedAt?: Date;
 }
 
 /** What a batch wrote. */
@@ -60,6 +67,7 @@ export function recordObservationsStatement(batch: ObservationBatch): RawBuilder
   const states = batch.observations.map((o) => o.state);
   const platforms = batch.observations.map((o) => (o.platforms === null ? null : JSON.stringify(o.platforms)));
   const t = batch.observedAt;
+  const requestedAt = batch.requestedAt ?? t;
   const gap = sql`make_interval(secs => ${batch.gapSeconds}::double precision)`;
   return sql<{ from_state: string | null; to_state: string; n: number }>`
     WITH obs AS (
@@ -81,12 +89,13 @@ export function recordObservationsStatement(batch: ObservationBatch): RawBuilder
                OR (o.platforms IS NOT NULL AND p.platforms IS DISTINCT FROM o.platforms)) AS is_change
       FROM obs o
       LEFT JOIN LATERAL (
-        SELECT c.user_id, c.state, c.platforms, c.last_seen_at
+        SELECT c.user_id, c.state, c.platforms, c.since, c.last_seen_at
         FROM presence_current c
         WHERE c.provider = ${batch.provider} AND c.app_id = ${batch.appId}::bigint AND c.user_id = o.user_id
         FOR UPDATE
       ) p ON true
-      WHERE p.user_id IS NULL OR p.last_seen_at < ${t}::timestamptz
+      WHERE p.user_id IS NULL OR (p.last_seen_at < ${t}::timestamptz
+        AND NOT (p.since > ${requestedAt}::timestamptz AND p.state IS DISTINCT FROM o.state))
     ),
     -- Users seen for the first time. When a concurrent batch (another set of the same app) inserted
     -- the same user first, this batch records nothing for them: the other observation stands, and
