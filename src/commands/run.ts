@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
+import { createOperations } from '../http/operations.js';
 import { createLogger } from '../logger.js';
+import { prettyDestination } from '../logger-pretty.js';
 import { startDaemon } from '../poll/daemon.js';
 import type { CommandIO } from './io.js';
 
@@ -8,7 +10,8 @@ import type { CommandIO } from './io.js';
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   parseArgs({ args: argv, options: {} });
   const config = loadConfig(io.env);
-  const logger = createLogger(config.logLevel);
+  // JSON lines for log pipelines; readable lines when a person watches a terminal.
+  const logger = createLogger(config.logLevel, io.isTTY ? prettyDestination(process.stdout) : undefined);
   // A rejection nobody handled is a bug, but a daemon that runs for months should log it and keep
   // polling rather than die with every set.
   const onUnhandled = (reason: unknown) => logger.error({ code: 'ERR_UNHANDLED', err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
@@ -24,10 +27,18 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  const operations = createOperations(config, logger, { processMetrics: true });
   try {
-    const daemon = await startDaemon({ config, logger });
-    await signalled;
-    await daemon.stop();
+    const daemon = await startDaemon({ config, logger, observer: operations.observer });
+    try {
+      await operations.listen(daemon.database.db);
+      // PM2's wait_ready: migrations are applied, the sets loaded and scheduled, /healthz answers.
+      process.send?.('ready');
+      await signalled;
+    } finally {
+      await daemon.stop();
+      await operations.close();
+    }
     return 0;
   } finally {
     process.off('unhandledRejection', onUnhandled);

@@ -24,6 +24,7 @@ export interface DaemonOptions {
   onCycle?: (summary: CycleSummary) => void;
   onRecheck?: SchedulerOptions['onRecheck'];
   onCallStart?: SchedulerOptions['onCallStart'];
+  observer?: SchedulerOptions['observer'];
 }
 
 /** Opens the database, applies migrations, and schedules every enabled watch set. */
@@ -38,7 +39,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // One poller per database is assumed here; cycles still `running` belong to a dead process.
     const abandoned = await markAbandonedCycles(database.db, new Date());
     if (abandoned > 0) logger.warn({ abandoned }, 'marked cycles of a previous process as interrupted');
-    scheduler = new Scheduler({ db: database.db, config, logger, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart });
+    scheduler = new Scheduler({ db: database.db, config, logger, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart, observer: options.observer });
     await scheduler.start();
   } catch (err) {
     await scheduler?.stop();

@@ -17,6 +17,8 @@ import { validateSchedule } from './schedule.js';
 import { checkAccounts, type AccountCheckSummary } from './check-accounts.js';
 import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
 import { streamWatchedUsers } from '../store/watched-users.js';
+import type { PollObserver } from './observer.js';
+import { observeCalls, stateApiLabel } from './observed-client.js';
 
 /** Partitions are checked this often (they are created months ahead, so hourly is plenty). */
 const PARTITION_CHECK_MS = 60 * 60 * 1000;
@@ -41,6 +43,8 @@ export interface SchedulerOptions {
   onRecheck?: (set: string, summary: AccountCheckSummary) => void;
   /** Called at every provider call start with its rate bucket (see ProviderRegistry). */
   onCallStart?: (bucket: string, at: number) => void;
+  /** Metrics and health (src/metrics, src/health); called at the places marked `observer:`. */
+  observer?: PollObserver;
 }
 
 function fingerprint(set: WatchSet): string {
@@ -96,6 +100,7 @@ export class Scheduler {
       } catch (err) {
         // The default partition still takes every row; try again at the next reload.
         logger.error({ code: 'ERR_DATABASE', err: (err as Error).message }, 'creating history partitions failed');
+        this.options.observer?.databaseError?.('partitions'); // observer:
       }
     }
     let enabled: WatchSet[];
@@ -103,8 +108,10 @@ export class Scheduler {
       enabled = await listWatchSets(db, { enabledOnly: true });
     } catch (err) {
       logger.error({ code: 'ERR_DATABASE', err: (err as Error).message }, 'reloading watch sets failed; keeping the current schedule');
+      this.options.observer?.databaseError?.('reload_sets'); // observer:
       return;
     }
+    this.options.observer?.setsLoaded?.(enabled); // observer:
     if (this.stopController.signal.aborted) return;
     const wanted = new Map(enabled.map((s) => [s.name, s]));
     for (const [name, scheduled] of this.sets) {
@@ -166,6 +173,7 @@ export class Scheduler {
       const skipped = (this.skippedTicks.get(name) ?? 0) + 1;
       this.skippedTicks.set(name, skipped);
       this.options.logger.warn({ set: name, skipped }, 'previous cycle still running; tick skipped');
+      this.options.observer?.tickSkipped?.(name); // observer:
       return;
     }
     this.running.set(
@@ -204,7 +212,8 @@ export class Scheduler {
       const summary = await checkAccounts({
         db,
         set,
-        client: this.registry.tencentClient(set.app_id),
+        // observer: times each account_check call
+        client: observeCalls(this.registry.tencentClient(set.app_id), { provider: 'tencent', app: set.app_id }, { accountCheck: 'account_check' }, this.options.observer),
         limiter: this.registry.accountCheckLimiter(set.app_id),
         concurrency: config.http.concurrency,
         logger,
@@ -231,16 +240,19 @@ export class Scheduler {
       const summary = await runCycle({
         db,
         set,
-        provider: this.registry.stateClient(set.provider, set.app_id),
+        // observer: times each state call
+        provider: observeCalls(this.registry.stateClient(set.provider, set.app_id), { provider: set.provider, app: set.app_id }, { queryState: stateApiLabel(set.provider, config) }, this.options.observer),
         limiter: this.registry.stateLimiter(set.provider, set.app_id),
         concurrency: config.http.concurrency,
         logger,
         stopSignal: this.stopController.signal,
         abortSignal: this.abortController.signal,
       });
+      this.options.observer?.cycleFinished?.(summary); // observer:
       this.options.onCycle?.(summary);
     } catch (err) {
       const code = err instanceof PresenceError ? err.code : 'ERR_DATABASE';
+      if (code === 'ERR_DATABASE') this.options.observer?.databaseError?.('cycle'); // observer:
       logger.error({ set: set.name, code, err: (err as Error).message }, 'cycle failed');
     }
   }
