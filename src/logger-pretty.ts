@@ -36,7 +36,7 @@ export function formatPrettyLine(line: string, color: boolean): string {
     .map(([k, v]) => `${k}=${value(v)}`)
     .join(' ');
   const level = color && tint ? `${tint}${name}${RESET}` : name;
-  return `${time} ${level} ${String(record.msg ?? '')}${fields ? `  ${fields}` : ''}\n`;
+  return `${time} ${level} ${typeof record.msg === 'string' ? record.msg : ''}${fields ? `  ${fields}` : ''}\n`;
 }
 
 /** A pino destination that writes readable lines to `stream` (colored when it is a terminal). */

@@ -43,9 +43,9 @@ export function combineObservers(...observers: Array<PollObserver | undefined>):
   for (const method of METHODS) {
     (combined as Record<string, (...args: unknown[]) => void>)[method] = (...args: unknown[]) => {
       for (const o of present) {
-        const fn = o[method] as ((...a: unknown[]) => void) | undefined;
         try {
-          fn?.apply(o, args);
+          const fn: unknown = Reflect.get(o, method);
+          if (typeof fn === 'function') Reflect.apply(fn, o, args);
         } catch {
           // Metrics must never fail polling.
         }
