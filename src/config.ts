@@ -70,6 +70,8 @@ export interface Config {
   reloadIntervalMs: number;
   /** How long shutdown waits for in-flight batches before aborting them, ms (`PRESENCE_SHUTDOWN_MS`). */
   shutdownTimeoutMs: number;
+  /** Every configured secret value (Tencent keys, Volcengine secret keys), for the logger to scrub from any line. */
+  secretsForRedaction(): string[];
   /** Where /metrics and /healthz listen (`PRESENCE_HTTP`, `host:port`); null when `off`. */
   operationsHttp: { host: string; port: number } | null;
   tencent: TencentConfig;
@@ -206,6 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.LOG_LEVEL?.trim() || 'info',
     reloadIntervalMs: positiveInt(env, 'PRESENCE_RELOAD_MS', 30_000),
     shutdownTimeoutMs: positiveInt(env, 'PRESENCE_SHUTDOWN_MS', 8_000),
+    secretsForRedaction: () => [...timKeys.values(), ...volcKeys.values()],
     operationsHttp: listenAddress(env, 'PRESENCE_HTTP', '127.0.0.1:9464'),
     tencent,
     volcengine,

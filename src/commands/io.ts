@@ -58,7 +58,7 @@ export interface CommandContext {
 /** Opens everything a database command needs and closes it after `fn`. Pending migrations are applied first, as the daemon does. */
 export async function withDatabase<T>(io: CommandIO, fn: (ctx: CommandContext) => Promise<T>): Promise<T> {
   const config = loadConfig(io.env);
-  const logger = createLogger(io.env.LOG_LEVEL ?? 'warn', pino.destination({ dest: 2, sync: true }));
+  const logger = createLogger(io.env.LOG_LEVEL ?? 'warn', pino.destination({ dest: 2, sync: true }), config.secretsForRedaction());
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, logger);
   try {
     await migrate(database.db);
