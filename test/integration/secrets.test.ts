@@ -112,7 +112,7 @@ beforeAll(async () => {
   const file = `${target.dataDir ?? '/tmp'}/../presence-secrets-users-${process.pid}.txt`;
   const { writeFile, rm } = await import('node:fs/promises');
   await writeFile(file, Array.from({ length: 20 }, (_, i) => `u${i}`).join('\n'));
-  await cli(['users', 'add', 'tim', file, '--check']);
+  await cli(['users', 'add', 'tim', file]);
   await writeFile(file, Array.from({ length: 20 }, (_, i) => String(1000 + i)).join('\n'));
   await cli(['users', 'add', 'volc', file]);
   await rm(file, { force: true });
