@@ -7,6 +7,7 @@ import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
 import { createLogger, type Logger } from '../logger.js';
 import { pino } from 'pino';
+import type { ProgressStream } from '../progress/progress-bar.js';
 
 /** A command's environment and output. */
 export interface CommandIO {
@@ -19,6 +20,8 @@ export interface CommandIO {
   readStdin: () => Promise<string>;
   /** True when stdout is a terminal. */
   isTTY: boolean;
+  /** Where progress bars go (stderr); they are drawn only when it is a terminal. */
+  progressStream?: ProgressStream;
 }
 
 /** The real process's IO. */
@@ -33,6 +36,7 @@ export function processIO(): CommandIO {
       return Buffer.concat(chunks).toString('utf8');
     },
     isTTY: process.stdout.isTTY === true,
+    progressStream: process.stderr,
   };
 }
 
