@@ -21,13 +21,14 @@ import { parsePrometheusText, sumOf } from '../helpers/prometheus-text.js';
 
 const APP = '1400000099';
 const KEY = 'pm2-secret-key-0123456789abcdef';
-// Six batches of 500 at 2 calls/s: a cycle takes about 2.1 s of its 3 s, so a reload issued when a
-// cycle's first call arrives lands in the middle of it.
-const USERS = Array.from({ length: 3000 }, (_, i) => `p-${String(i).padStart(4, '0')}`);
+// Ten batches of 500 at 2 calls/s: a cycle takes about 4.1 s of its 5 s, so a reload issued when a
+// cycle's first call arrives lands in the middle of it (PM2's CLI takes 0.5-1 s to deliver SIGINT
+// here; there are seconds to spare on a busy machine).
+const USERS = Array.from({ length: 5000 }, (_, i) => `p-${String(i).padStart(4, '0')}`);
 const GAP_SECONDS = 60;
 // The simulator stamps an answer when it computes it, the poller when it has arrived; with PM2, a
 // starting process (PGlite compiles its WASM) and the test on two busy cores, up to about a second
-// apart. Cycles are 3 s apart, so a change still cannot be matched to the wrong cycle.
+// apart. Cycles are 5 s apart, so a change still cannot be matched to the wrong cycle.
 const TIME_TOLERANCE_MS = 1_500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -88,7 +89,7 @@ beforeAll(async () => {
   const setup = await openTarget();
   try {
     await migrate(setup.db);
-    await addWatchSet(setup.db, { name: 'pm2', provider: 'tencent', appId: APP, schedule: '*/3 * * * * *', gapSeconds: GAP_SECONDS });
+    await addWatchSet(setup.db, { name: 'pm2', provider: 'tencent', appId: APP, schedule: '*/5 * * * * *', gapSeconds: GAP_SECONDS });
     await addWatchedUsers(setup.db, 'pm2', USERS);
   } finally {
     if (setup !== server) await setup.close();
