@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { createOperations } from '../http/operations.js';
@@ -10,10 +11,12 @@ import type { CommandIO } from './io.js';
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   parseArgs({ args: argv, options: {} });
   const config = loadConfig(io.env);
-  // JSON lines for log pipelines; readable lines when a person watches a terminal. Through
-  // process.stdout rather than straight to fd 1: PM2 in cluster mode collects a worker's logs by
-  // wrapping process.stdout.write, and lines written to the descriptor itself vanish.
-  const logger = createLogger(config.logLevel, io.isTTY ? prettyDestination(process.stdout) : process.stdout, config.secretsForRedaction());
+  // JSON lines for log pipelines (synchronous writes to fd 1); readable lines when a person watches
+  // a terminal. A cluster worker (PM2 cluster mode) logs through process.stdout instead: PM2
+  // collects a worker's logs by wrapping process.stdout.write, and lines written to the descriptor
+  // itself vanish.
+  const destination = io.isTTY ? prettyDestination(process.stdout) : cluster.isWorker ? process.stdout : undefined;
+  const logger = createLogger(config.logLevel, destination, config.secretsForRedaction());
   // A rejection nobody handled is a bug, but a daemon that runs for months should log it and keep
   // polling rather than die with every set.
   const onUnhandled = (reason: unknown) => logger.error({ code: 'ERR_UNHANDLED', err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
