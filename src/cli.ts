@@ -10,6 +10,7 @@ import { migrateCommand } from './commands/migrate.js';
 import { pollCommand } from './commands/poll.js';
 import { runCommand } from './commands/run.js';
 import { setsCommand } from './commands/sets.js';
+import { statusCommand } from './commands/status.js';
 import { usersCommand } from './commands/users.js';
 import { simulateCommand } from './simulator/command.js';
 
@@ -23,13 +24,15 @@ const USAGE = `usage: presence <command> [...]
   users remove SET [FILE|-]                 remove user IDs
   poll SET                                  run one cycle of SET now and print a summary
   run                                       the daemon: poll every enabled set on its schedule
+  status [--json]                           sets, users by account status, last cycle, lag, current states
   simulate [--port N] [--seed S] ...        a local fake Tencent IM and Volcengine for demos and tests
   demo                                      embedded database + simulator + poller for 30 s
 
 Environment: DATABASE_URL (unset: embedded database in PRESENCE_DATA_DIR, default ./data),
 TIM_SECRET_KEY or TIM_SECRET_KEY_<SDKAPPID>, TIM_ADMIN, TIM_ENDPOINT, TIM_STATE_API,
 TIM_QUERYSTATE_RPS, VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY, VOLC_ENDPOINT, VOLC_REGION,
-VOLC_RPS, LOG_LEVEL. See README.md.`;
+VOLC_RPS, LOG_LEVEL, PRESENCE_HTTP (metrics and health, default 127.0.0.1:9464, or off).
+See README.md.`;
 
 type Command = (argv: string[], io: CommandIO) => Promise<number>;
 
@@ -40,6 +43,7 @@ const COMMANDS: Record<string, Command> = {
   poll: pollCommand,
   'check-accounts': checkAccountsCommand,
   run: runCommand,
+  status: statusCommand,
   simulate: (argv, io) => simulateCommand(argv, { env: io.env, stdout: io.out, stderr: io.err }),
   demo: demoCommand,
 };

@@ -82,6 +82,10 @@ export interface Config {
   reloadIntervalMs: number;
   /** How long shutdown waits for in-flight batches before aborting them, ms (`PRESENCE_SHUTDOWN_MS`). */
   shutdownTimeoutMs: number;
+  /** Every configured secret value (Tencent keys, Volcengine secret keys), for the logger to scrub from any line. */
+  secretsForRedaction(): string[];
+  /** Where /metrics and /healthz listen (`PRESENCE_HTTP`, `host:port`); null when `off`. */
+  operationsHttp: { host: string; port: number } | null;
   tencent: TencentConfig;
   volcengine: VolcengineConfig;
   http: HttpConfig;
@@ -112,6 +116,19 @@ function url(env: Env, name: string, fallback: string): string {
     throw new ConfigError(name, `${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
   }
   return raw.replace(/\/+$/, '');
+}
+
+/** `PRESENCE_HTTP`: `off`, `host:port`, `[v6]:port` or a bare port (on 127.0.0.1). */
+function listenAddress(env: Env, name: string, fallback: string): { host: string; port: number } | null {
+  const raw = env[name]?.trim() || fallback;
+  if (raw.toLowerCase() === 'off') return null;
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(raw);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) {
+    throw new ConfigError(name, `${name} must be host:port (such as ${fallback}), a port, or off; got ${JSON.stringify(raw)}`);
+  }
+  const host = match[1] ?? '127.0.0.1';
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
 }
 
 /** Reads a secret from `NAME`, or from the file named by `NAME_FILE`. */
@@ -239,6 +256,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.LOG_LEVEL?.trim() || 'info',
     reloadIntervalMs: positiveInt(env, 'PRESENCE_RELOAD_MS', 30_000),
     shutdownTimeoutMs: positiveInt(env, 'PRESENCE_SHUTDOWN_MS', 8_000),
+    secretsForRedaction: () => [...timKeys.values(), ...volcKeys.values()],
+    operationsHttp: listenAddress(env, 'PRESENCE_HTTP', '127.0.0.1:9464'),
     tencent,
     volcengine,
     http: {

@@ -21,14 +21,38 @@ export const REDACTED_PATHS = [
   '*.url',
 ];
 
-/** A logger at `level` writing JSON lines to `destination` (stdout by default). */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/**
+ * Credentials that can hide inside any string (an error message quoting a URL or a header): a
+ * Tencent UserSig in a query string, a Volcengine signature, a UserSig's inner HMAC.
+ */
+const SECRET_PATTERNS: Array<[RegExp, string]> = [
+  [/(usersig=)[^&\s"\\]+/gi, '$1[redacted]'],
+  [/(Signature=)[0-9a-fA-F]{16,}/g, '$1[redacted]'],
+  [/(\\?"TLS\.sig\\?":\s*\\?")[^"\\]+/g, '$1[redacted]'],
+];
+
+/** Removes `secrets` (exact values) and credential-shaped substrings from a finished log line. */
+export function scrubLine(line: string, secrets: readonly string[]): string {
+  let out = line;
+  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
+  for (const secret of secrets) if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]');
+  return out;
+}
+
+/**
+ * A logger at `level` writing JSON lines to `destination` (stdout by default). Known paths are
+ * redacted, and every finished line is scrubbed of `secrets` (the configured keys, see
+ * Config.secretsForRedaction) and of anything shaped like a UserSig or signature, whatever field
+ * or message it hides in.
+ */
+export function createLogger(level: string, destination?: DestinationStream, secrets: readonly string[] = []): Logger {
   return pino(
     {
       level,
       base: { pid: process.pid },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      hooks: { streamWrite: (line) => scrubLine(line, secrets) },
     },
     destination ?? pino.destination({ dest: 1, sync: true }),
   );

@@ -4,16 +4,18 @@ import { checkAccounts, type AccountCheckSummary } from '../poll/check-accounts.
 import { ProviderRegistry } from '../poll/provider-registry.js';
 import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
 import { getWatchSet, type WatchSet } from '../store/watch-sets.js';
-import { streamWatchedUsers } from '../store/watched-users.js';
+import { countWatchedUsers, streamWatchedUsers } from '../store/watched-users.js';
+import { createProgress } from '../progress/progress-bar.js';
 import type { CommandContext } from './io.js';
 import { withDatabase, type CommandIO } from './io.js';
 
 /** Runs account_check over `users` of a Tencent set and prints what it found; exit 0 when every user was checked. */
-export async function runAccountCheck(ctx: CommandContext, io: CommandIO, set: WatchSet, users: AsyncIterable<string[]>): Promise<number> {
+export async function runAccountCheck(ctx: CommandContext, io: CommandIO, set: WatchSet, users: AsyncIterable<string[]>, total: number): Promise<number> {
   if (set.provider !== 'tencent') {
     throw new InputError(`set ${set.name} is a Volcengine set: Volcengine has no account check API (a user it does not list is Offline)`);
   }
   const registry = new ProviderRegistry(ctx.config);
+  const progress = createProgress(io.progressStream, { label: `checking ${set.name}`, total, unit: 'accounts' });
   try {
     const summary = await checkAccounts({
       db: ctx.database.db,
@@ -23,10 +25,13 @@ export async function runAccountCheck(ctx: CommandContext, io: CommandIO, set: W
       concurrency: ctx.config.http.concurrency,
       logger: ctx.logger,
       users,
+      onBatch: (s) => progress.update(s.checked + s.itemFailures.length + s.unchecked),
     });
+    progress.finish();
     for (const line of formatAccountCheck(set, summary)) io.out(line);
     return summary.unchecked === 0 ? 0 : 1;
   } finally {
+    progress.finish();
     await registry.close();
   }
 }
@@ -55,6 +60,7 @@ export async function checkAccountsCommand(argv: string[], io: CommandIO): Promi
   if (!name || positionals.length > 1) throw new InputError('usage: presence check-accounts SET');
   return withDatabase(io, async (ctx) => {
     const set = await getWatchSet(ctx.database.db, name);
-    return runAccountCheck(ctx, io, set, streamWatchedUsers(ctx.database.db, set.name, TENCENT_ACCOUNT_CHECK_BATCH * 10, 'all'));
+    const total = set.provider === 'tencent' ? await countWatchedUsers(ctx.database.db, set.name) : 0;
+    return runAccountCheck(ctx, io, set, streamWatchedUsers(ctx.database.db, set.name, TENCENT_ACCOUNT_CHECK_BATCH * 10, 'all'), total);
   });
 }

@@ -7,6 +7,7 @@ import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
 import { createLogger, type Logger } from '../logger.js';
 import { pino } from 'pino';
+import type { ProgressStream } from '../progress/progress-bar.js';
 
 /** A command's environment and output. */
 export interface CommandIO {
@@ -19,6 +20,8 @@ export interface CommandIO {
   readStdin: () => Promise<string>;
   /** True when stdout is a terminal. */
   isTTY: boolean;
+  /** Where progress bars go (stderr); they are drawn only when it is a terminal. */
+  progressStream?: ProgressStream;
 }
 
 /** The real process's IO. */
@@ -33,6 +36,7 @@ export function processIO(): CommandIO {
       return Buffer.concat(chunks).toString('utf8');
     },
     isTTY: process.stdout.isTTY === true,
+    progressStream: process.stderr,
   };
 }
 
@@ -58,7 +62,7 @@ export interface CommandContext {
 /** Opens everything a database command needs and closes it after `fn`. Pending migrations are applied first, as the daemon does. */
 export async function withDatabase<T>(io: CommandIO, fn: (ctx: CommandContext) => Promise<T>): Promise<T> {
   const config = loadConfig(io.env);
-  const logger = createLogger(io.env.LOG_LEVEL ?? 'warn', pino.destination({ dest: 2, sync: true }));
+  const logger = createLogger(io.env.LOG_LEVEL ?? 'warn', pino.destination({ dest: 2, sync: true }), config.secretsForRedaction());
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, logger);
   try {
     await migrate(database.db);

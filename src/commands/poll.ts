@@ -4,6 +4,8 @@ import { pollLocksFor } from '../poll/poll-locks.js';
 import { ProviderRegistry } from '../poll/provider-registry.js';
 import { runCycle } from '../poll/run-cycle.js';
 import { getWatchSet } from '../store/watch-sets.js';
+import { countPollableUsers } from '../store/status.js';
+import { createProgress } from '../progress/progress-bar.js';
 import { formatCycle } from './format-cycle.js';
 import { withDatabase, type CommandIO } from './io.js';
 
@@ -14,6 +16,8 @@ export async function pollCommand(argv: string[], io: CommandIO): Promise<number
   if (!name || positionals.length > 1) throw new InputError('usage: presence poll SET');
   return withDatabase(io, async ({ config, logger, database }) => {
     const set = await getWatchSet(database.db, name);
+    // The total costs a count, made only when a bar will be drawn.
+    const progress = createProgress(io.progressStream, { label: `polling ${set.name}`, total: io.progressStream?.isTTY ? await countPollableUsers(database.db, set.name) : 0, unit: 'users' });
     const registry = new ProviderRegistry(config);
     const locks = pollLocksFor(database, logger);
     try {
@@ -29,10 +33,13 @@ export async function pollCommand(argv: string[], io: CommandIO): Promise<number
         limiter: registry.stateLimiter(set.provider, set.app_id),
         concurrency: config.http.concurrency,
         logger,
+        onBatch: (c) => progress.update(c.observed + c.failed + c.accountErrors + c.notImported),
       });
+      progress.finish();
       for (const line of formatCycle(summary)) io.out(line);
       return summary.status === 'ok' ? 0 : 1;
     } finally {
+      progress.finish();
       await registry.close();
       await locks.close();
     }

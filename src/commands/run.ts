@@ -1,6 +1,9 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
+import { createOperations } from '../http/operations.js';
 import { createLogger } from '../logger.js';
+import { prettyDestination } from '../logger-pretty.js';
 import { startDaemon } from '../poll/daemon.js';
 import type { CommandIO } from './io.js';
 
@@ -8,7 +11,12 @@ import type { CommandIO } from './io.js';
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   parseArgs({ args: argv, options: {} });
   const config = loadConfig(io.env);
-  const logger = createLogger(config.logLevel);
+  // JSON lines for log pipelines (synchronous writes to fd 1); readable lines when a person watches
+  // a terminal. A cluster worker (PM2 cluster mode) logs through process.stdout instead: PM2
+  // collects a worker's logs by wrapping process.stdout.write, and lines written to the descriptor
+  // itself vanish.
+  const destination = io.isTTY ? prettyDestination(process.stdout) : cluster.isWorker ? process.stdout : undefined;
+  const logger = createLogger(config.logLevel, destination, config.secretsForRedaction());
   // A rejection nobody handled is a bug, but a daemon that runs for months should log it and keep
   // polling rather than die with every set.
   const onUnhandled = (reason: unknown) => logger.error({ code: 'ERR_UNHANDLED', err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
@@ -24,10 +32,18 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  const operations = createOperations(config, logger, { processMetrics: true });
   try {
-    const daemon = await startDaemon({ config, logger });
-    await signalled;
-    await daemon.stop();
+    const daemon = await startDaemon({ config, logger, observer: operations.observer });
+    try {
+      await operations.listen(daemon.database.db);
+      // PM2's wait_ready: migrations are applied, the sets loaded and scheduled, /healthz answers.
+      process.send?.('ready');
+      await signalled;
+    } finally {
+      await daemon.stop();
+      await operations.close();
+    }
     return 0;
   } finally {
     process.off('unhandledRejection', onUnhandled);

@@ -4,6 +4,7 @@ import { parseUserIds } from '../input/user-ids.js';
 import { getWatchSet } from '../store/watch-sets.js';
 import { addWatchedUsers, countWatchedUsers, pagesOf, removeWatchedUsers } from '../store/watched-users.js';
 import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
+import { createProgress } from '../progress/progress-bar.js';
 import { runAccountCheck } from './check-accounts.js';
 import { readInput, withDatabase, type CommandIO } from './io.js';
 
@@ -23,10 +24,11 @@ export async function usersCommand(argv: string[], io: CommandIO): Promise<numbe
     const { text, source } = await readInput(io, file);
     const ids = parseUserIds(text, set.provider, source);
     if (sub === 'add') {
-      const added = await addWatchedUsers(database.db, set.name, ids);
+      const progress = createProgress(io.progressStream, { label: `adding to ${set.name}`, total: ids.length, unit: 'users' });
+      const added = await addWatchedUsers(database.db, set.name, ids, (done) => progress.update(done)).finally(() => progress.finish());
       io.out(`added ${added} user(s) to ${set.name}${ids.length > added ? ` (${ids.length - added} already there)` : ''}; ${await countWatchedUsers(database.db, set.name)} in all`);
       // The users are added whatever the check finds; NotImported ones are marked and not polled.
-      if (values.check) return runAccountCheck(ctx, io, set, pagesOf(ids, TENCENT_ACCOUNT_CHECK_BATCH));
+      if (values.check) return runAccountCheck(ctx, io, set, pagesOf(ids, TENCENT_ACCOUNT_CHECK_BATCH), ids.length);
     } else {
       const removed = await removeWatchedUsers(database.db, set.name, ids);
       io.out(`removed ${removed} user(s) from ${set.name}${ids.length > removed ? ` (${ids.length - removed} were not in it)` : ''}; their history stays`);

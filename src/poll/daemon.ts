@@ -28,6 +28,7 @@ export interface DaemonOptions {
   onRecheck?: SchedulerOptions['onRecheck'];
   onCallStart?: SchedulerOptions['onCallStart'];
   onRateChange?: SchedulerOptions['onRateChange'];
+  observer?: SchedulerOptions['observer'];
 }
 
 /** Opens the database, applies migrations, and schedules every enabled watch set. */
@@ -42,7 +43,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
     // Several daemons may share a Postgres database: each app is polled by whichever holds its lock.
     const locks = pollLocksFor(database, logger);
-    scheduler = new Scheduler({ db: database.db, config, logger, locks, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart, onRateChange: options.onRateChange });
+    scheduler = new Scheduler({ db: database.db, config, logger, locks, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart, onRateChange: options.onRateChange, observer: options.observer });
     await scheduler.start();
     const listen = config.callbacks.listen;
     if (listen) {

@@ -18,8 +18,10 @@ export const LIMITER_WINDOW_MS = 1010;
 export interface RegistryHooks {
   /** Every call start. */
   onCallStart?: (bucket: string, at: number) => void;
-  /** A limiter's current rate changed (refusals lower it, quiet windows restore it). */
+  /** A limiter's current rate: once at its creation (the ceiling), then at every change (refusals lower it, calls without refusal restore it). */
   onRateChange?: (bucket: string, rate: number) => void;
+  /** The provider refused a call of this bucket for its rate. */
+  onRefusal?: (bucket: string) => void;
 }
 
 /** Creates provider clients and limiters on first use and closes them together. */
@@ -91,11 +93,13 @@ export class ProviderRegistry {
   private limiter(key: string, limit: number): SlidingWindowLimiter {
     let limiter = this.limiters.get(key);
     if (!limiter) {
-      const { onCallStart, onRateChange } = this.hooks;
+      const { onCallStart, onRateChange, onRefusal } = this.hooks;
       limiter = new SlidingWindowLimiter(limit, LIMITER_WINDOW_MS, realClock, {
         onGrant: onCallStart && ((at) => onCallStart(key, at)),
         onRateChange: onRateChange && ((rate) => onRateChange(key, rate)),
+        onRefusal: onRefusal && (() => onRefusal(key)),
       });
+      onRateChange?.(key, limiter.rate);
       this.limiters.set(key, limiter);
     }
     return limiter;

@@ -20,6 +20,8 @@ import { validateSchedule } from './schedule.js';
 import { checkAccounts, type AccountCheckSummary } from './check-accounts.js';
 import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
 import { streamWatchedUsers } from '../store/watched-users.js';
+import type { PollObserver } from './observer.js';
+import { observeCalls, stateApiLabel } from './observed-client.js';
 
 /** Partitions are checked this often (they are created months ahead, so hourly is plenty). */
 const PARTITION_CHECK_MS = 60 * 60 * 1000;
@@ -53,6 +55,8 @@ export interface SchedulerOptions {
   onRateChange?: (bucket: string, rate: number) => void;
   /** Which apps this process may poll (one instance per app across processes). */
   locks: PollLocks;
+  /** Metrics and health (src/metrics, src/health); called at the places marked `observer:`. */
+  observer?: PollObserver;
 }
 
 function fingerprint(set: WatchSet): string {
@@ -87,7 +91,15 @@ export class Scheduler {
   private droppedLateCycles = 0;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.registry = new ProviderRegistry(options.config, { onCallStart: options.onCallStart, onRateChange: options.onRateChange });
+    const { observer } = options;
+    this.registry = new ProviderRegistry(options.config, {
+      onCallStart: options.onCallStart,
+      onRateChange: (bucket, rate) => {
+        options.onRateChange?.(bucket, rate);
+        observer?.limiterRate?.(bucket, rate); // observer:
+      },
+      onRefusal: observer?.refusal && ((bucket) => observer.refusal?.(bucket)), // observer:
+    });
   }
 
   /** Loads the sets and schedules them; then reloads every `reloadIntervalMs`. */
@@ -117,6 +129,7 @@ export class Scheduler {
       } catch (err) {
         // The default partition still takes every row; try again at the next reload.
         logger.error({ code: 'ERR_DATABASE', err: (err as Error).message }, 'creating history partitions failed');
+        this.options.observer?.databaseError?.('partitions'); // observer:
       }
     }
     let enabled: WatchSet[];
@@ -124,8 +137,10 @@ export class Scheduler {
       enabled = await listWatchSets(db, { enabledOnly: true });
     } catch (err) {
       logger.error({ code: 'ERR_DATABASE', err: (err as Error).message }, 'reloading watch sets failed; keeping the current schedule');
+      this.options.observer?.databaseError?.('reload_sets'); // observer:
       return;
     }
+    this.options.observer?.setsLoaded?.(enabled); // observer:
     if (this.stopController.signal.aborted) return;
     const wanted = new Map(enabled.map((s) => [s.name, s]));
     for (const [name, scheduled] of this.sets) {
@@ -197,6 +212,7 @@ export class Scheduler {
       const skipped = (this.skippedTicks.get(name) ?? 0) + 1;
       this.skippedTicks.set(name, skipped);
       this.options.logger.warn({ set: name, skipped }, 'previous cycle still running; tick skipped');
+      this.options.observer?.tickSkipped?.(name); // observer:
       return;
     }
     this.running.set(
@@ -237,7 +253,8 @@ export class Scheduler {
       const summary = await checkAccounts({
         db,
         set,
-        client: this.registry.tencentClient(set.app_id),
+        // observer: times each account_check call
+        client: observeCalls(this.registry.tencentClient(set.app_id), { provider: 'tencent', app: set.app_id }, { accountCheck: 'account_check' }, this.options.observer),
         limiter: this.registry.accountCheckLimiter(set.app_id),
         concurrency: config.http.concurrency,
         logger,
@@ -322,6 +339,7 @@ export class Scheduler {
           const summary = databaseDownCycle(set.name, startedAt, new Error('cannot reach the database to hold the poll lock'));
           logger.error({ set: set.name, code: 'ERR_DATABASE' }, 'cycle failed: database unavailable');
           this.keepLate(summary);
+          this.options.observer?.cycleFinished?.(summary); // observer:
           this.options.onCycle?.(summary);
         }
         return;
@@ -340,7 +358,8 @@ export class Scheduler {
         probeFirst: this.misconfigured.has(app),
         db,
         set,
-        provider: this.registry.stateClient(set.provider, set.app_id),
+        // observer: times each state call
+        provider: observeCalls(this.registry.stateClient(set.provider, set.app_id), { provider: set.provider, app: set.app_id }, { queryState: stateApiLabel(set.provider, config) }, this.options.observer),
         limiter: this.registry.stateLimiter(set.provider, set.app_id),
         concurrency: config.http.concurrency,
         logger,
@@ -353,9 +372,11 @@ export class Scheduler {
       if (!summary.recorded) this.keepLate(summary);
       if (summary.fatal) this.misconfigured.add(app);
       else if (summary.observed > 0) this.misconfigured.delete(app);
+      this.options.observer?.cycleFinished?.(summary); // observer:
       this.options.onCycle?.(summary);
     } catch (err) {
       const code = err instanceof PresenceError ? err.code : 'ERR_DATABASE';
+      if (code === 'ERR_DATABASE') this.options.observer?.databaseError?.('cycle'); // observer:
       logger.error({ set: set.name, code, err: (err as Error).message }, 'cycle failed');
     }
   }

@@ -42,6 +42,8 @@ export interface LimiterHooks {
   onGrant?: (at: number) => void;
   /** The current rate changed (after a refusal, or recovering toward the ceiling). */
   onRateChange?: (rate: number) => void;
+  /** A refusal was reported. */
+  onRefusal?: () => void;
 }
 
 /** Thrown by acquire() when a pause outlasts the caller's deadline. */
@@ -119,6 +121,7 @@ export class SlidingWindowLimiter {
   refusal(): void {
     const now = this.clock.now();
     this.refusals++;
+    this.hooks.onRefusal?.();
     this.grantsSinceChange = 0;
     if (now - this.lastDecreaseAt < this.windowMs) return;
     this.lastDecreaseAt = now;

@@ -189,7 +189,7 @@ describe(`presence run as a process (${DATABASE_KIND})`, () => {
     // PGlite is one process's: release the folder for the child.
     if (seed !== database) await seed.close();
     const proc = spawn(process.execPath, ['dist/cli.js', 'run'], {
-      env: { PATH: process.env.PATH ?? '', ...env, TIM_SECRET_KEY: KEY, TIM_ENDPOINT: fast.url, LOG_LEVEL: 'info' },
+      env: { PATH: process.env.PATH ?? '', ...env, TIM_SECRET_KEY: KEY, TIM_ENDPOINT: fast.url, LOG_LEVEL: 'info', PRESENCE_HTTP: '127.0.0.1:0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

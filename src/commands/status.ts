@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util';
+import { InputError } from '../errors.js';
+import { readSetStatuses, type SetStatus } from '../store/status.js';
+import { gapSecondsOf } from '../store/watch-sets.js';
+import { withDatabase, type CommandIO } from './io.js';
+import { formatTable } from './table.js';
+
+/** One set in `status --json`. */
+export interface SetStatusView {
+  name: string;
+  provider: string;
+  appId: string;
+  schedule: string;
+  enabled: boolean;
+  /** The effective gap threshold (the set's own, or 3 × its schedule interval); null for an invalid schedule. */
+  gapSeconds: number | null;
+  users: SetStatus['users'];
+  lastCycle: { startedAt: string; finishedAt: string | null; durationSeconds: number | null; status: string; users: number; observed: number; failed: number; transitions: number } | null;
+  lastSuccessAt: string | null;
+  /** Seconds since the last successful cycle ended; null when there was none. */
+  lagSeconds: number | null;
+  /** Enabled, and no successful cycle within the gap threshold. */
+  stale: boolean;
+  states: SetStatus['states'];
+}
+
+/** The status rows with lag and staleness computed at `now`. */
+export function statusViews(statuses: SetStatus[], now: Date): SetStatusView[] {
+  return statuses.map((s) => {
+    let gapSeconds: number | null;
+    try {
+      gapSeconds = gapSecondsOf({ gap_seconds: s.gapSeconds, schedule: s.schedule });
+    } catch {
+      gapSeconds = null;
+    }
+    const c = s.lastCycle;
+    const lagSeconds = s.lastSuccessAt ? Math.max(0, Math.round((now.getTime() - s.lastSuccessAt.getTime()) / 1000)) : null;
+    return {
+      name: s.name,
+      provider: s.provider,
+      appId: s.appId,
+      schedule: s.schedule,
+      enabled: s.enabled,
+      gapSeconds,
+      users: s.users,
+      lastCycle: c
+        ? {
+            startedAt: c.startedAt.toISOString(),
+            finishedAt: c.finishedAt?.toISOString() ?? null,
+            durationSeconds: c.finishedAt ? Math.round((c.finishedAt.getTime() - c.startedAt.getTime()) / 100) / 10 : null,
+            status: c.status,
+            users: c.users,
+            observed: c.observed,
+            failed: c.failed,
+            transitions: c.transitions,
+          }
+        : null,
+      lastSuccessAt: s.lastSuccessAt?.toISOString() ?? null,
+      lagSeconds,
+      stale: s.enabled && (gapSeconds === null || lagSeconds === null || lagSeconds > gapSeconds),
+      states: s.states,
+    };
+  });
+}
+
+function ago(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} d`;
+}
+
+/** The status as a table for people. */
+export function formatStatus(views: SetStatusView[], now: Date): string[] {
+  if (views.length === 0) return ['no watch sets yet: presence sets add NAME --provider tencent --app APPID'];
+  const rows = views.map((v) => {
+    const c = v.lastCycle;
+    const when = c ? `${ago(Math.max(0, Math.round((now.getTime() - Date.parse(c.startedAt)) / 1000)))} ago` : 'never';
+    const outcome = c ? (c.status === 'ok' || c.status === 'running' ? c.status : `${c.status} ${c.observed}/${c.users}`) : '-';
+    const lag = v.lagSeconds === null ? 'never ok' : ago(v.lagSeconds);
+    return [
+      v.name,
+      `${v.provider} ${v.appId}`,
+      v.schedule,
+      v.enabled ? 'yes' : 'no',
+      String(v.users.total),
+      String(v.users.imported),
+      String(v.users.notImported),
+      String(v.users.unchecked),
+      when,
+      c?.durationSeconds === null || c === null ? '-' : `${c.durationSeconds} s`,
+      outcome,
+      v.enabled ? `${lag}${v.stale ? ' STALE' : ''}` : '-',
+      String(v.states.Online ?? 0),
+      String(v.states.PushOnline ?? 0),
+      String(v.states.Offline ?? 0),
+      String(v.states.Unknown ?? 0),
+    ];
+  });
+  return [
+    ...formatTable(
+      ['set', 'app', 'schedule', 'enabled', 'users', 'Imported', 'NotImported', 'unchecked', 'last cycle', 'took', 'outcome', 'lag', 'Online', 'PushOnline', 'Offline', 'Unknown'],
+      rows,
+    ),
+    '',
+    'lag: time since the last successful cycle (ok, or partial with observations); STALE when longer than the gap threshold.',
+  ];
+}
+
+/** `presence status [--json]`: sets, their users, last cycles, lag and current states. */
+export async function statusCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  if (positionals.length > 0) throw new InputError('usage: presence status [--json]');
+  return withDatabase(io, async ({ database }) => {
+    const now = new Date();
+    const views = statusViews(await readSetStatuses(database.db), now);
+    if (values.json) io.out(JSON.stringify({ generatedAt: now.toISOString(), sets: views }, null, 2));
+    else for (const line of formatStatus(views, now)) io.out(line);
+    return 0;
+  });
+}

@@ -1,0 +1,114 @@
+// The operations listener on a running daemon: /metrics parses as Prometheus text and its counters
+// match poll_cycle; /healthz turns 503 (naming the set) when the simulator stops answering for
+// longer than the gap threshold, and 200 when it answers again.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createOperations, type Operations } from '../../src/http/operations.js';
+import { silentLogger } from '../../src/logger.js';
+import { startDaemon, type Daemon } from '../../src/poll/daemon.js';
+import { startSimulator, type Simulator } from '../../src/simulator/server.js';
+import { PresenceWorld } from '../../src/simulator/world.js';
+import { addWatchSet } from '../../src/store/watch-sets.js';
+import { addWatchedUsers } from '../../src/store/watched-users.js';
+import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+import { parsePrometheusText, sumOf } from '../helpers/prometheus-text.js';
+
+const APP = '1400000077';
+const KEY = 'metrics-secret-key-0123456789abcdef';
+const USERS = Array.from({ length: 700 }, (_, i) => `m-${i}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let database: TestDatabase;
+let simulator: Simulator;
+let daemon: Daemon;
+let operations: Operations;
+let url: string;
+/** /healthz answers seen while the test drove the simulator. */
+const healthSeen: Array<{ phase: string; status: number; body: { status: string; stale: string[] } }> = [];
+
+async function healthz(): Promise<{ status: number; body: { status: string; stale: string[] } }> {
+  const res = await fetch(`${url}/healthz`);
+  return { status: res.status, body: (await res.json()) as { status: string; stale: string[] } };
+}
+
+/** Polls /healthz until it answers `status`; records what it saw. */
+async function waitForHealth(status: number, phase: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const h = await healthz();
+    healthSeen.push({ phase, ...h });
+    if (h.status === status) return;
+    if (Date.now() > deadline) throw new Error(`/healthz stayed ${h.status} during ${phase}: ${JSON.stringify(h.body)}`);
+    await sleep(250);
+  }
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  simulator = await startSimulator({ secretKey: KEY, world: new PresenceWorld({ seed: 'metrics', meanDwellMs: 2_000 }), latencyMs: 5 });
+  await addWatchSet(database.db, { name: 'm1', provider: 'tencent', appId: APP, schedule: '* * * * * *' });
+  await addWatchedUsers(database.db, 'm1', USERS);
+  const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, PRESENCE_HTTP: '127.0.0.1:0' });
+  const logger = silentLogger();
+  operations = createOperations(config, logger);
+  daemon = await startDaemon({ config, logger, database, observer: operations.observer });
+  url = (await operations.listen(database.db))!.url;
+  await sleep(3_500);
+  await waitForHealth(200, 'before the outage');
+  // The simulator stops answering: after the 3 s gap threshold the set is stale.
+  simulator.setFault({ kind: 'http', status: 503 });
+  await waitForHealth(503, 'outage');
+  simulator.setFault(undefined);
+  await waitForHealth(200, 'after the outage');
+  await sleep(1_500);
+  await daemon.stop();
+}, 90_000);
+
+afterAll(async () => {
+  await daemon?.stop();
+  await operations?.close();
+  await simulator?.close();
+  await database?.close();
+});
+
+describe(`/metrics and /healthz (${DATABASE_KIND})`, () => {
+  it('/healthz said 503 naming the set during the outage, 200 before and after', () => {
+    const outage = healthSeen.filter((h) => h.phase === 'outage' && h.status === 503);
+    expect(outage.length).toBeGreaterThan(0);
+    expect(outage.at(-1)!.body).toMatchObject({ status: 'stale', stale: ['m1'] });
+    expect(healthSeen.filter((h) => h.phase === 'before the outage').at(-1)!.status).toBe(200);
+    expect(healthSeen.at(-1)).toMatchObject({ phase: 'after the outage', status: 200, body: { status: 'ok', stale: [] } });
+  });
+
+  it('/metrics parses as Prometheus text and its counters match poll_cycle', async () => {
+    const res = await fetch(`${url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const samples = parsePrometheusText(await res.text());
+    const rows = await database.db.selectFrom('poll_cycle').selectAll().where('set', '=', 'm1').execute();
+    expect(rows.length).toBeGreaterThan(4);
+    for (const status of ['ok', 'partial', 'failed', 'interrupted']) {
+      expect(sumOf(samples, 'presence_cycles_total', { set: 'm1', status }), status).toBe(rows.filter((r) => r.status === status).length);
+    }
+    expect(rows.some((r) => r.status === 'failed')).toBe(true);
+    expect(sumOf(samples, 'presence_transitions_total', { set: 'm1' })).toBe(rows.reduce((n, r) => n + r.transitions, 0));
+    expect(sumOf(samples, 'presence_provider_calls_total', { provider: 'tencent', app: APP, api: 'querystate' })).toBe(rows.reduce((n, r) => n + r.calls, 0));
+    expect(sumOf(samples, 'presence_provider_calls_total', { outcome: 'ERR_PROVIDER_HTTP' })).toBeGreaterThan(0);
+    expect(sumOf(samples, 'presence_users_observed_total', { set: 'm1' })).toBe(rows.reduce((n, r) => n + r.observed, 0));
+    expect(sumOf(samples, 'presence_cycle_duration_seconds_count', { set: 'm1' })).toBe(rows.length);
+    expect(sumOf(samples, 'presence_provider_call_duration_seconds_count', { api: 'querystate' })).toBe(rows.reduce((n, r) => n + r.calls, 0));
+    expect(sumOf(samples, 'presence_watched_users', { set: 'm1' })).toBe(USERS.length);
+    // Transitions by pair: first observations are from "none".
+    expect(sumOf(samples, 'presence_transitions_total', { set: 'm1', from: 'none' })).toBe(USERS.length);
+    const lastSuccess = sumOf(samples, 'presence_last_successful_cycle_timestamp_seconds', { set: 'm1' });
+    const lastOk = Math.max(...rows.filter((r) => r.status === 'ok').map((r) => r.finished_at!.getTime()));
+    expect(Math.abs(lastSuccess * 1000 - lastOk)).toBeLessThan(1_000);
+    expect(samples.some((s) => s.name === 'presence_database_errors_total' || s.name.startsWith('presence_rate_limit_refusals'))).toBe(false);
+  });
+
+  it('answers 404 elsewhere', async () => {
+    const res = await fetch(`${url}/other`);
+    expect(res.status).toBe(404);
+    await res.text();
+  });
+});

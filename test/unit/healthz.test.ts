@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { HealthTracker, isSuccessfulCycle } from '../../src/health/healthz.js';
+import type { CycleSummary } from '../../src/poll/run-cycle.js';
+import type { WatchSet } from '../../src/store/watch-sets.js';
+
+function set(name: string, schedule = '*/10 * * * * *', gap: number | null = null): WatchSet {
+  return { name, provider: 'tencent', app_id: '1', schedule, detail: false, gap_seconds: gap, enabled: true, account_recheck: '0 0 4 * * *', created_at: new Date(0), updated_at: new Date(0) };
+}
+
+function cycle(name: string, status: CycleSummary['status'], endMs: number, observed = 10): CycleSummary {
+  return { id: '1', set: name, status, error: null, startedAt: new Date(endMs - 1_000), durationMs: 1_000, pairs: {}, failures: {}, users: 10, observed, failed: 10 - observed, calls: 1, transitions: 0, accountErrors: 0, notImported: 0 };
+}
+
+describe('HealthTracker', () => {
+  it('counts ok, and partial with observations, as successful', () => {
+    expect(isSuccessfulCycle({ status: 'ok', observed: 0 })).toBe(true);
+    expect(isSuccessfulCycle({ status: 'partial', observed: 1 })).toBe(true);
+    expect(isSuccessfulCycle({ status: 'partial', observed: 0 })).toBe(false);
+    expect(isSuccessfulCycle({ status: 'failed', observed: 0 })).toBe(false);
+    expect(isSuccessfulCycle({ status: 'interrupted', observed: 5 })).toBe(false);
+  });
+
+  it('is unhealthy until the sets are loaded', async () => {
+    expect(await new HealthTracker().report()).toMatchObject({ status: 'stale', error: 'watch sets not loaded yet' });
+  });
+
+  it('gives a new set its gap threshold of grace, then wants a successful cycle within the threshold', async () => {
+    let now = 1_000_000;
+    const tracker = new HealthTracker({ now: () => now });
+    tracker.setsLoaded([set('a'), set('b', '*/10 * * * * *', 5)]); // gaps: 30 s and 5 s
+    expect(await tracker.report()).toMatchObject({ status: 'ok', stale: [] });
+    now += 6_000;
+    const r = await tracker.report();
+    expect(r).toMatchObject({ status: 'stale', stale: ['b'] });
+    expect(r.sets.find((s) => s.set === 'b')!.reason).toContain('since this process started 6 s ago (gap threshold 5 s)');
+    tracker.cycleFinished(cycle('b', 'failed', now, 0));
+    expect((await tracker.report()).stale).toEqual(['b']);
+    tracker.cycleFinished(cycle('b', 'partial', now, 3));
+    expect(await tracker.report()).toMatchObject({ status: 'ok' });
+    now += 31_000;
+    const late = await tracker.report();
+    expect(late.stale).toEqual(['a', 'b']);
+    expect(late.sets.find((s) => s.set === 'b')).toMatchObject({ lastSuccessAt: new Date(now - 31_000).toISOString(), ageSeconds: 31, stale: true });
+    // A reload keeps the grace start of known sets; a set added later gets its own grace.
+    tracker.setsLoaded([set('a'), set('c')]);
+    expect((await tracker.report()).stale).toEqual(['a']);
+  });
+
+  it('asks poll_cycle for sets stale in memory (another instance may poll them), and stays stale if it cannot', async () => {
+    let now = 1_000_000;
+    let asked: string[] = [];
+    let fail = false;
+    const tracker = new HealthTracker({
+      now: () => now,
+      lastSuccessFromDatabase: (sets) => {
+        asked = sets;
+        if (fail) return Promise.reject(new Error('connection refused'));
+        return Promise.resolve(new Map([['a', new Date(now - 2_000)]]));
+      },
+    });
+    tracker.setsLoaded([set('a'), set('b')]);
+    now += 40_000;
+    tracker.cycleFinished(cycle('b', 'ok', now));
+    expect(await tracker.report()).toMatchObject({ status: 'ok' });
+    expect(asked).toEqual(['a']);
+    fail = true;
+    const r = await tracker.report();
+    expect(r).toMatchObject({ status: 'stale', stale: ['a'] });
+    expect(r.error).toContain('connection refused');
+  });
+
+  it('reports a set whose schedule is invalid as stale at once', async () => {
+    const tracker = new HealthTracker();
+    tracker.setsLoaded([set('bad', 'not a cron')]);
+    const r = await tracker.report();
+    expect(r.stale).toEqual(['bad']);
+    expect(r.sets[0]!.reason).toContain('schedule is invalid');
+  });
+});
