@@ -118,16 +118,17 @@ function url(env: Env, name: string, fallback: string): string {
   return raw.replace(/\/+$/, '');
 }
 
-/** `PRESENCE_HTTP`: `off`, `host:port`, `[v6]:port` or a bare port (on 127.0.0.1). */
-function listenAddress(env: Env, name: string, fallback: string): { host: string; port: number } | null {
-  const raw = env[name]?.trim() || fallback;
-  if (raw.toLowerCase() === 'off') return null;
-  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(raw);
+/**
+ * A listener address: `host:port`, `[v6]:port` or a bare port (on `defaultHost`); null for `off`,
+ * or when unset and there is no `fallback` (the listener is off by default).
+ */
+function listenAddress(env: Env, name: string, options: { fallback?: string; defaultHost: string; example: string }): { host: string; port: number } | null {
+  const raw = env[name]?.trim() || options.fallback;
+  if (raw === undefined || raw.toLowerCase() === 'off') return null;
+  const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(raw);
   const port = Number(match?.[2]);
-  if (!match || port > 65535) {
-    throw new ConfigError(name, `${name} must be host:port (such as ${fallback}), a port, or off; got ${JSON.stringify(raw)}`);
-  }
-  const host = match[1] ?? '127.0.0.1';
+  if (!match || port > 65_535) throw new ConfigError(name, `${name} must be host:port such as ${options.example}, a port, or off; got ${JSON.stringify(raw)}`);
+  const host = match[1] ?? options.defaultHost;
   return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
 }
 
@@ -160,19 +161,8 @@ function secretFamily(env: Env, name: string): Map<string, string> {
   return values;
 }
 
-/** `host:port`, `[v6]:port` or a bare port (all interfaces) for PRESENCE_CALLBACK_LISTEN. */
-function listenAddress(env: Env, name: string): { host: string; port: number } | undefined {
-  const raw = env[name]?.trim();
-  if (!raw) return undefined;
-  const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[^:[\]]+):)?(\d{1,5})$/.exec(raw);
-  const port = Number(match?.[2]);
-  if (!match || port > 65_535) throw new ConfigError(name, `${name} must be host:port such as 0.0.0.0:8080, got ${JSON.stringify(raw)}`);
-  const host = match[1]?.replace(/^\[|\]$/g, '') ?? '0.0.0.0';
-  return { host, port };
-}
-
 function callbackConfig(env: Env): CallbackConfig {
-  const listen = listenAddress(env, 'PRESENCE_CALLBACK_LISTEN');
+  const listen = listenAddress(env, 'PRESENCE_CALLBACK_LISTEN', { defaultHost: '0.0.0.0', example: '0.0.0.0:8080' }) ?? undefined;
   const path = env.PRESENCE_CALLBACK_PATH?.trim() || '/tim/callback';
   if (!/^\/[A-Za-z0-9._~/-]*$/.test(path)) {
     throw new ConfigError('PRESENCE_CALLBACK_PATH', `PRESENCE_CALLBACK_PATH must be a URL path such as /tim/callback, got ${JSON.stringify(path)}`);
@@ -257,7 +247,7 @@ export function loadConfig(env: Env = process.env): Config {
     reloadIntervalMs: positiveInt(env, 'PRESENCE_RELOAD_MS', 30_000),
     shutdownTimeoutMs: positiveInt(env, 'PRESENCE_SHUTDOWN_MS', 8_000),
     secretsForRedaction: () => [...timKeys.values(), ...volcKeys.values()],
-    operationsHttp: listenAddress(env, 'PRESENCE_HTTP', '127.0.0.1:9464'),
+    operationsHttp: listenAddress(env, 'PRESENCE_HTTP', { fallback: '127.0.0.1:9464', defaultHost: '127.0.0.1', example: '127.0.0.1:9464' }),
     tencent,
     volcengine,
     http: {

@@ -36,6 +36,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   try {
     const daemon = await startDaemon({ config, logger, observer: operations.observer });
     try {
+      if (daemon.callbacks) operations.metrics.watchCallbacks(() => daemon.callbacks!.stats());
       await operations.listen(daemon.database.db);
       // PM2's wait_ready: migrations are applied, the sets loaded and scheduled, /healthz answers.
       process.send?.('ready');

@@ -8,7 +8,7 @@ function set(name: string, schedule = '*/10 * * * * *', gap: number | null = nul
 }
 
 function cycle(name: string, status: CycleSummary['status'], endMs: number, observed = 10): CycleSummary {
-  return { id: '1', set: name, status, error: null, startedAt: new Date(endMs - 1_000), durationMs: 1_000, pairs: {}, failures: {}, users: 10, observed, failed: 10 - observed, calls: 1, transitions: 0, accountErrors: 0, notImported: 0 };
+  return { id: '1', set: name, status, error: null, startedAt: new Date(endMs - 1_000), durationMs: 1_000, pairs: {}, failures: {}, users: 10, observed, failed: 10 - observed, calls: 1, transitions: 0, accountErrors: 0, notImported: 0, refusals: 0, recorded: true, finishedAt: new Date(endMs) };
 }
 
 describe('HealthTracker', () => {

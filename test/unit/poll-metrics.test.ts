@@ -8,7 +8,7 @@ import type { CycleSummary } from '../../src/poll/run-cycle.js';
 import { parsePrometheusText, sumOf } from '../helpers/prometheus-text.js';
 
 function summary(over: Partial<CycleSummary>): CycleSummary {
-  return { id: '1', set: 'vip', status: 'ok', error: null, startedAt: new Date(1_700_000_000_000), durationMs: 1_500, pairs: {}, failures: {}, users: 10, observed: 10, failed: 0, calls: 1, transitions: 0, accountErrors: 0, notImported: 0, ...over };
+  return { id: '1', set: 'vip', status: 'ok', error: null, startedAt: new Date(1_700_000_000_000), durationMs: 1_500, pairs: {}, failures: {}, users: 10, observed: 10, failed: 0, calls: 1, transitions: 0, accountErrors: 0, notImported: 0, refusals: 0, recorded: true, finishedAt: new Date(1_700_000_001_500), ...over };
 }
 
 describe('PollMetrics', () => {
