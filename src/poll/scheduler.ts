@@ -17,6 +17,7 @@ import { validateSchedule } from './schedule.js';
 import { checkAccounts, type AccountCheckSummary } from './check-accounts.js';
 import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
 import { streamWatchedUsers } from '../store/watched-users.js';
+import { DailyRollup } from './daily-rollup.js';
 
 /** Partitions are checked this often (they are created months ahead, so hourly is plenty). */
 const PARTITION_CHECK_MS = 60 * 60 * 1000;
@@ -61,6 +62,7 @@ export class Scheduler {
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> | undefined;
   private lastPartitionCheck = 0;
+  private readonly dailyRollup = new DailyRollup();
   private stopping: Promise<void> | undefined;
   /** Ticks skipped because the set's previous cycle was still running, by set. */
   readonly skippedTicks = new Map<string, number>();
@@ -98,6 +100,7 @@ export class Scheduler {
         logger.error({ code: 'ERR_DATABASE', err: (err as Error).message }, 'creating history partitions failed');
       }
     }
+    await this.dailyRollup.maybeRun(db, logger);
     let enabled: WatchSet[];
     try {
       enabled = await listWatchSets(db, { enabledOnly: true });

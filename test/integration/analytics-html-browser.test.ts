@@ -72,7 +72,9 @@ describe(`HTML report in headless Chromium (${DATABASE_KIND})`, () => {
       expect(await page.locator('#meta').innerText()).toContain('2026-03-28 to 2026-03-30 · by day, calendar of Europe/Berlin · active = Online');
 
       // The activity table, as read on screen.
-      const rows = await page.locator('#activity-table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td as HTMLElement).innerText)));
+      // The page is read in the browser (expressions as strings: the tests are compiled without DOM types).
+      const read = <T>(expression: string) => page.evaluate<T>(expression);
+      const rows = await read<string[][]>(`[...document.querySelectorAll('#activity-table tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.innerText))`);
       expect(rows).toEqual([
         ['2026-03-28', '3', '2', '105.0', '2', '0%', 'Android 1, Web 1'],
         ['2026-03-29', '4', '3', '60.0', '2', '2.7%', 'Android 1, Web 1, iPhone 1'],
@@ -82,8 +84,8 @@ describe(`HTML report in headless Chromium (${DATABASE_KIND})`, () => {
       // The chart: one visible bar of active users per day, as tall as the count.
       const chart = page.locator('#activity-chart');
       expect(await chart.isVisible()).toBe(true);
-      const bars = await page.locator('#activity-chart rect.active').evaluateAll((rects) =>
-        rects.map((r) => ({ period: r.getAttribute('data-period'), active: Number(r.getAttribute('data-active')), height: r.getBoundingClientRect().height })),
+      const bars = await read<Array<{ period: string; active: number; height: number }>>(
+        `[...document.querySelectorAll('#activity-chart rect.active')].map((r) => ({ period: r.getAttribute('data-period'), active: Number(r.getAttribute('data-active')), height: r.getBoundingClientRect().height }))`,
       );
       expect(bars.map((b) => [b.period, b.active])).toEqual([['2026-03-28', 2], ['2026-03-29', 3], ['2026-03-30', 1]]);
       expect(bars[1]!.height).toBeGreaterThan(bars[0]!.height);
@@ -92,8 +94,8 @@ describe(`HTML report in headless Chromium (${DATABASE_KIND})`, () => {
       expect(bars[1]!.height / bars[2]!.height).toBeCloseTo(3, 1);
 
       // The heatmap: the shares as text, darker where more of the cohort came back.
-      const cells = await page.locator('#retention-heatmap tbody tr').evaluateAll((trs) =>
-        trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => ({ text: (td as HTMLElement).innerText, bg: getComputedStyle(td).backgroundColor }))),
+      const cells = await read<Array<Array<{ text: string; bg: string }>>>(
+        `[...document.querySelectorAll('#retention-heatmap tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => ({ text: td.innerText, bg: getComputedStyle(td).backgroundColor })))`,
       );
       expect(cells.map((r) => r.map((c) => c.text))).toEqual([
         ['2026-03-28', '2', '100%', '100%', '50%'],
