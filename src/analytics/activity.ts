@@ -68,7 +68,8 @@ export async function activityReport(db: Kysely<Database>, options: ReportOption
     platform_users AS (
       SELECT pc.period, kv.key AS platform, count(DISTINCT pc.user_id)::int AS users
       FROM pieces pc CROSS JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(pc.platforms) = 'object' THEN pc.platforms ELSE '{}'::jsonb END) kv
-      WHERE pc.state = ANY(${options.active}::text[]) AND kv.value NOT IN ('Offline', '0')
+      -- Tencent gives each platform's state, Volcengine a connection count.
+      WHERE pc.state = ANY(${options.active}::text[]) AND (kv.value = ANY(${options.active}::text[]) OR kv.value ~ '^[1-9][0-9]*$')
       GROUP BY pc.period, kv.key
     )
     SELECT p.period, coalesce(s.observed, 0) AS observed, coalesce(s.active, 0) AS active, s.avg_online_min,
