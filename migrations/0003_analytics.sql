@@ -26,17 +26,19 @@ RETURNS TABLE (provider text, app_id bigint, user_id text, state text, started_a
 LANGUAGE sql STABLE AS $$
   WITH bounds AS (SELECT p_from AS lo, least(p_to, now()) AS hi),
   rows AS (
-    -- The state each user is in at p_from: their last transition before it.
-    SELECT c.provider, c.app_id, c.user_id, t.to_state AS state, b.lo AS at, t.platforms, 0 AS ord
+    -- The state each user is in at p_from: their last transition before it or, when that was
+    -- pruned away, their current state if it began before p_from.
+    SELECT c.provider, c.app_id, c.user_id, coalesce(t.to_state, c.state) AS state, b.lo AS at,
+           CASE WHEN t.to_state IS NULL THEN c.platforms ELSE t.platforms END, 0 AS ord
     FROM bounds b
     JOIN presence_current c ON c.app_id = p_app_id
-    CROSS JOIN LATERAL (
+    LEFT JOIN LATERAL (
       SELECT t.to_state, t.platforms FROM presence_transition t
       WHERE t.app_id = c.app_id AND t.user_id = c.user_id AND t.provider = c.provider AND t.changed_at < b.lo
       ORDER BY t.changed_at DESC, t.to_state = 'Unknown' DESC
       LIMIT 1
-    ) t
-    WHERE b.lo < b.hi
+    ) t ON true
+    WHERE b.lo < b.hi AND (t.to_state IS NOT NULL OR c.since < b.lo)
     UNION ALL
     SELECT t.provider, t.app_id, t.user_id, t.to_state, t.changed_at, t.platforms, 1
     FROM presence_transition t, bounds b

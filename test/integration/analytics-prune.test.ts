@@ -53,9 +53,12 @@ beforeAll(async () => {
     await record(8, 'u0', 'Online');
     await record(5, 'u1', 'Online');
     await record(5, 'u2', 'Online');
+    // u3 is Offline from five months ago on, observed all along (no transition since).
+    await record(5, 'u3', 'Offline');
     await record(4, 'u1', 'Offline');
     await record(3, 'u1', 'Online');
     await record(0, 'u2', 'Offline');
+    await record(0, 'u3', 'Offline');
   });
 }, 60_000);
 
@@ -73,7 +76,7 @@ describe(`presence prune (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite
     expect(out).toContain(`would drop ${partitionName(5)} (`);
     expect(out).toContain(`would drop ${partitionName(4)} (`);
     expect(out).not.toContain(partitionName(3));
-    expect(out).toContain('dry run: nothing was dropped; 2 partitions, 3 transitions');
+    expect(out).toContain('dry run: nothing was dropped; 2 partitions, 4 transitions');
     expect(out).toMatch(/default partition holds 1 transitions from before the cutoff/);
     expect(await withDb(state)).toEqual(before);
   });
@@ -83,7 +86,7 @@ describe(`presence prune (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite
     const result = await runCli(['prune', '--older-than', '3mo'], target.baseEnv());
     expect(result.code).toBe(0);
     expect(result.out.filter((l) => l.includes('dropped presence_transition_'))).toEqual([
-      expect.stringContaining(`dropped ${partitionName(5)} (${monthStart(5).toISOString().slice(0, 10)} to ${monthStart(4).toISOString().slice(0, 10)}, 2 transitions)`),
+      expect.stringContaining(`dropped ${partitionName(5)} (${monthStart(5).toISOString().slice(0, 10)} to ${monthStart(4).toISOString().slice(0, 10)}, 3 transitions)`),
       expect.stringContaining(`dropped ${partitionName(4)} (${monthStart(4).toISOString().slice(0, 10)} to ${monthStart(3).toISOString().slice(0, 10)}, 1 transitions)`),
     ]);
     const after = await withDb(state);
@@ -92,6 +95,16 @@ describe(`presence prune (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite
     expect(after.current).toEqual(before.current);
     const month = (k: number) => monthStart(k).toISOString().slice(0, 7);
     expect(after.months).toEqual([`${month(8)}:1`, `${month(3)}:1`, `${month(0)}:1`]);
+
+    // What is left still tiles time: u3's Offline carries in from presence_current, u2's pruned
+    // Online is not guessed; u0 and u1 were not observed after their last rows (Unknown).
+    const { rows } = await withDb((db) =>
+      sql<{ user_id: string; state: string; started_at: Date; ended_at: Date }>`
+        SELECT user_id, state, started_at, ended_at FROM presence_timeline(1400000001, ${monthStart(2)}, ${monthStart(1)}) ORDER BY user_id`.execute(db),
+    );
+    expect(rows.map((r) => [r.user_id, r.state, new Date(r.started_at).getTime(), new Date(r.ended_at).getTime()])).toEqual(
+      ['u0', 'u1', 'u3'].map((u) => [u, u === 'u3' ? 'Offline' : 'Unknown', monthStart(2).getTime(), monthStart(1).getTime()]),
+    );
 
     const again = await runCli(['prune', '--older-than', '3mo'], target.baseEnv());
     expect(again.out.join('\n')).toContain('nothing dropped');
