@@ -38,7 +38,7 @@ export async function activityReport(db: Kysely<Database>, options: ReportOption
   const set = await getWatchSet(db, options.set);
   const periods = await resolvePeriods(db, options);
   const { rows } = await sql<{ period: string; observed: number; active: number; avg_online_min: number | null; peak_online: number; unknown_share: number | null; platforms: Record<string, number> | null }>`
-    WITH ${periodPiecesCtes(set, periods)},
+    WITH ${periodPiecesCtes(set, options, periods)},
     per_user AS (
       SELECT period, user_id,
              sum(secs) FILTER (WHERE state <> 'Unknown') AS observed_s,

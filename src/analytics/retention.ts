@@ -32,7 +32,7 @@ export async function retentionReport(db: Kysely<Database>, options: ReportOptio
   const set = await getWatchSet(db, options.set);
   const periods = await resolvePeriods(db, options);
   const { rows } = await sql<{ cohort: string; period: string; users: number }>`
-    WITH ${periodPiecesCtes(set, periods)},
+    WITH ${periodPiecesCtes(set, options, periods)},
     active AS (SELECT DISTINCT period, user_id FROM pieces WHERE state = ANY(${options.active}::text[])),
     cohort AS (SELECT user_id, min(period) AS cohort FROM active GROUP BY user_id)
     SELECT c.cohort, a.period, count(*)::int AS users

@@ -3,6 +3,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connect.js';
 import { migrate } from '../../src/db/migrator.js';
@@ -101,6 +102,18 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
     expect(html).toContain('id="activity-chart"');
     expect(html).toContain('id="retention-heatmap"');
     expect(html).not.toMatch(/(src|href)=|https?:\/\/|@import|url\(/);
+  });
+
+  it('says the same once the days are summed (the timeline then starts from the rollup)', async () => {
+    const before = [await report('activity', ...BERLIN, '--format', 'csv'), await report('retention', ...BERLIN, '--format', 'csv')];
+    const handle = target.database ?? (await openDatabase({ dataDir: target.dataDir }));
+    try {
+      const { rows } = await sql<{ days: number }>`SELECT presence_rollup_days('2026-04-01T00:00:00Z') AS days`.execute(handle.db);
+      expect(rows[0]?.days).toBe(4);
+    } finally {
+      if (!target.database) await handle.close();
+    }
+    expect([await report('activity', ...BERLIN, '--format', 'csv'), await report('retention', ...BERLIN, '--format', 'csv')]).toEqual(before);
   });
 
   it('refuses bad options with exit 2, naming the option', async () => {
