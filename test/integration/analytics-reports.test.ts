@@ -7,6 +7,9 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connect.js';
 import { migrate } from '../../src/db/migrator.js';
+import { recordObservations } from '../../src/store/record-observations.js';
+import { addWatchSet } from '../../src/store/watch-sets.js';
+import { addWatchedUsers } from '../../src/store/watched-users.js';
 import { recordAnalyticsHistory } from '../helpers/analytics-history.js';
 import { createCliTarget, parseTable, runCli, type CliTarget } from '../helpers/cli.js';
 
@@ -20,6 +23,16 @@ beforeAll(async () => {
   try {
     await migrate(handle.db);
     await recordAnalyticsHistory(handle.db);
+    // A Volcengine detail set: platforms are connection counts there.
+    await addWatchSet(handle.db, { name: 'rooms', provider: 'volcengine', appId: '123456', detail: true });
+    await addWatchedUsers(handle.db, 'rooms', ['9007199254740993']);
+    for (const [at, state, platforms] of [
+      ['2026-03-29T10:00:00Z', 'Online', { Android: 2, Web: 1 }],
+      ['2026-03-29T11:00:00Z', 'Offline', {}],
+      ['2026-03-29T21:00:00Z', 'Offline', {}],
+    ] as const) {
+      await recordObservations(handle.db, { provider: 'volcengine', appId: '123456', observedAt: new Date(at), gapSeconds: 86_400, source: 'poll', observations: [{ userId: '9007199254740993', state, platforms }] });
+    }
   } finally {
     if (!target.database) await handle.close();
   }
@@ -68,6 +81,13 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
     const json = JSON.parse((await report('activity', '--set', 'analytics', '--from', '2026-03-29', '--to', '2026-03-29', '--format', 'json')).join('\n')) as { rows: Array<Record<string, unknown>> };
     // UTC 03-29: alice 60, bob 45 (his 22:00-23:30 session is on the 28th), hana 45 → 50 minutes.
     expect(json.rows).toMatchObject([{ period: '2026-03-29', observed: 4, active: 3, avgOnlineMinutes: 50, peakOnline: 2, unknownShare: 7200 / (4 * 86400) }]);
+  });
+
+  it('a Volcengine detail set: platforms counted from connection counts, only its own users', async () => {
+    const json = JSON.parse((await report('activity', '--set', 'rooms', '--from', '2026-03-29', '--to', '2026-03-29', '--format', 'json')).join('\n')) as { provider: string; rows: unknown };
+    expect(json.provider).toBe('volcengine');
+    // Online 10:00-11:00Z, Offline until the last observation at 21:00Z, Unknown to midnight.
+    expect(json.rows).toEqual([{ period: '2026-03-29', observed: 1, active: 1, avgOnlineMinutes: 60, peakOnline: 1, unknownShare: 3 / 14, platforms: { Android: 1, Web: 1 } }]);
   });
 
   it('retention by day: cohorts by first active day, shares of them active later', async () => {
