@@ -8,6 +8,8 @@ import { demoCommand } from './commands/demo.js';
 import { processIO, type CommandIO } from './commands/io.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pollCommand } from './commands/poll.js';
+import { pruneCommand } from './commands/prune.js';
+import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { setsCommand } from './commands/sets.js';
 import { statusCommand } from './commands/status.js';
@@ -27,6 +29,9 @@ const USAGE = `usage: presence <command> [...]
   status [--json]                           sets, users by account status, last cycle, lag, current states
   simulate [--port N] [--seed S] ...        a local fake Tencent IM and Volcengine for demos and tests
   demo                                      embedded database + simulator + poller for 30 s
+  report retention|activity --set S --from DATE --to DATE [--period day|week] [--tz ZONE]
+         [--active Online[,PushOnline]] [--format table|csv|json|html] [--out FILE]
+  prune --older-than DURATION [--dry-run]   drop monthly history partitions older than e.g. 12mo
 
 Environment: DATABASE_URL (unset: embedded database in PRESENCE_DATA_DIR, default ./data),
 TIM_SECRET_KEY or TIM_SECRET_KEY_<SDKAPPID>, TIM_ADMIN, TIM_ENDPOINT, TIM_STATE_API,
@@ -46,6 +51,8 @@ const COMMANDS: Record<string, Command> = {
   status: statusCommand,
   simulate: (argv, io) => simulateCommand(argv, { env: io.env, stdout: io.out, stderr: io.err }),
   demo: demoCommand,
+  report: reportCommand,
+  prune: pruneCommand,
 };
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. Errors are printed, not thrown. */

@@ -20,6 +20,7 @@ import { pino } from 'pino';
 import { formatCycle } from './format-cycle.js';
 import type { CommandIO } from './io.js';
 import { formatTable } from './table.js';
+import { demoReport } from '../analytics/demo-report.js';
 
 const DEMO_SCHEDULE = '*/3 * * * * *';
 /** The two demo sets, side by side: one per provider. */
@@ -141,6 +142,7 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
     const bySet = new Map<string, string[]>();
     for (const c of cycles) bySet.set(c.set, [...(bySet.get(c.set) ?? []), `${c.n} ${c.status}`]);
     io.out(`poll cycles: ${[...bySet].map(([set, counts]) => `${set}: ${counts.join(', ')}`).join('; ')}`);
+    await demoReport(database.db, DEMO_SETS.map((s) => s.name), runStart, config.dataDir, io.out);
     io.out(`the data is in ${database.location}; the daemon was stopped, so you can query it, e.g.:`);
     io.out(`  PRESENCE_DATA_DIR=${database.location} npx presence sets list`);
     io.out('or point DATABASE_URL at a Postgres server and follow the README to watch real users.');

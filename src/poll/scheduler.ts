@@ -22,6 +22,7 @@ import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
 import { streamWatchedUsers } from '../store/watched-users.js';
 import type { PollObserver } from './observer.js';
 import { observeCalls, stateApiLabel } from './observed-client.js';
+import { DailyRollup } from './daily-rollup.js';
 
 /** Partitions are checked this often (they are created months ahead, so hourly is plenty). */
 const PARTITION_CHECK_MS = 60 * 60 * 1000;
@@ -77,6 +78,9 @@ export class Scheduler {
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> | undefined;
   private lastPartitionCheck = 0;
+  private readonly dailyRollup = new DailyRollup();
+  /** The daily rollup in flight (it sums one day per statement, and stops between days at stop()). */
+  private rollingUp: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   /** Ticks skipped because the set's previous cycle was still running, by set. */
   readonly skippedTicks = new Map<string, number>();
@@ -132,6 +136,8 @@ export class Scheduler {
         this.options.observer?.databaseError?.('partitions'); // observer:
       }
     }
+    // Not awaited: a first catch-up takes minutes, and must hold up neither reloads nor cycles.
+    this.rollingUp ??= this.dailyRollup.maybeRun(db, logger, this.stopController.signal).finally(() => (this.rollingUp = undefined));
     let enabled: WatchSet[];
     try {
       enabled = await listWatchSets(db, { enabledOnly: true });
@@ -391,6 +397,7 @@ export class Scheduler {
     this.stopController.abort(new Error('scheduler stopping'));
     if (this.reloadTimer) clearInterval(this.reloadTimer);
     await this.reloading;
+    await this.rollingUp;
     for (const entry of this.sets.values()) {
       await entry.task.destroy();
       await entry.recheckTask?.destroy();

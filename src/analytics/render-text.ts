@@ -1,0 +1,75 @@
+// Table (for people) and CSV (for spreadsheets) renderings of the reports.
+import { formatTable } from '../commands/table.js';
+import type { ActivityReport } from './activity.js';
+import type { RetentionReport } from './retention.js';
+
+/** "3.6%" (one decimal), or "-" for null. */
+export function percent(share: number | null): string {
+  return share === null ? '-' : `${(share * 100).toFixed(1).replace(/\.0$/, '')}%`;
+}
+
+/** The platform mix as "Android 2, Web 1" (most users first). */
+export function platformMix(platforms: Record<string, number> | null): string {
+  if (!platforms) return '';
+  return Object.entries(platforms)
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ');
+}
+
+/** The header and cells of the activity report. */
+export function activityCells(report: ActivityReport): { header: string[]; rows: string[][] } {
+  const header = ['period', 'observed', 'active', 'avg online min', 'peak online', 'unknown'];
+  const detail = report.rows.some((r) => r.platforms !== null);
+  if (detail) header.push('platforms (active users)');
+  const rows = report.rows.map((r) => {
+    const cells = [r.period, String(r.observed), String(r.active), r.avgOnlineMinutes === null ? '-' : r.avgOnlineMinutes.toFixed(1), String(r.peakOnline), percent(r.unknownShare)];
+    if (detail) cells.push(platformMix(r.platforms));
+    return cells;
+  });
+  return { header, rows };
+}
+
+/** The header and cells of the retention report: one row per cohort, one column per offset. */
+export function retentionCells(report: RetentionReport): { header: string[]; rows: string[][] } {
+  const unit = report.options.period;
+  const header = ['cohort', 'users', ...report.periods.map((_, i) => `${unit} ${i}`)];
+  const rows = report.cohorts.map((c) => [c.cohort, String(c.users), ...report.periods.map((_, i) => (i < c.shares.length ? percent(c.shares[i] ?? 0) : ''))]);
+  return { header, rows };
+}
+
+function describe(report: ActivityReport | RetentionReport): string {
+  const o = report.options;
+  return `set ${o.set} (${report.provider} app ${report.appId}), ${o.from} to ${o.to}, by ${o.period} in ${o.tz}, active = ${o.active.join(' or ')}`;
+}
+
+/** Plain-text table lines. */
+export function renderTable(report: ActivityReport | RetentionReport): string[] {
+  const { header, rows } = report.kind === 'activity' ? activityCells(report) : retentionCells(report);
+  const title = report.kind === 'activity' ? 'activity' : 'retention (share of each cohort active in later periods)';
+  const empty = rows.length === 0 ? [report.kind === 'retention' ? '(no user of the set was active in the range)' : '(no periods)'] : [];
+  return [`${title}: ${describe(report)}`, '', ...formatTable(header, rows), ...empty];
+}
+
+function csvCell(value: string | number | null): string {
+  const s = value === null ? '' : String(value);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+const round6 = (n: number | null) => (n === null ? null : Math.round(n * 1e6) / 1e6);
+
+/** CSV lines (RFC 4180), numbers unformatted: shares as fractions, minutes as decimals. */
+export function renderCsv(report: ActivityReport | RetentionReport): string[] {
+  const lines: Array<Array<string | number | null>> = [];
+  if (report.kind === 'activity') {
+    lines.push(['period', 'observed', 'active', 'avg_online_min', 'peak_online', 'unknown_share', 'platforms']);
+    for (const r of report.rows) {
+      const mix = r.platforms === null ? null : Object.entries(r.platforms).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join(';');
+      lines.push([r.period, r.observed, r.active, round6(r.avgOnlineMinutes), r.peakOnline, round6(r.unknownShare), mix]);
+    }
+  } else {
+    lines.push(['cohort', 'users', ...report.periods.map((_, i) => `${report.options.period}_${i}`)]);
+    for (const c of report.cohorts) lines.push([c.cohort, c.users, ...report.periods.map((_, i) => (i < c.shares.length ? round6(c.shares[i] ?? 0) : null))]);
+  }
+  return lines.map((cells) => cells.map(csvCell).join(','));
+}

@@ -1,0 +1,75 @@
+// The monthly partitions of presence_transition, and dropping the old ones (data retention).
+// Whole partitions only: no row is ever deleted, and presence_current is never touched.
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { DatabaseError, InputError } from '../errors.js';
+
+/** A range partition of presence_transition. */
+export interface HistoryPartition {
+  name: string;
+  from: Date;
+  to: Date;
+  rows: number;
+}
+
+/** What prune did (or, in a dry run, would do). */
+export interface PruneResult {
+  cutoff: Date;
+  dropped: HistoryPartition[];
+  /** Rows older than the cutoff in the default partition, which prune never drops. */
+  defaultRowsBeforeCutoff: number;
+}
+
+const UNITS: Record<string, string> = { d: 'days', day: 'days', days: 'days', w: 'weeks', week: 'weeks', weeks: 'weeks', mo: 'months', month: 'months', months: 'months', y: 'years', year: 'years', years: 'years' };
+
+/** '90d', '6mo', '2 weeks', '1y' → a Postgres interval; throws InputError naming --older-than. */
+export function parseRetention(text: string): string {
+  const match = /^\s*(\d+)\s*([a-z]+)\s*$/i.exec(text);
+  const unit = match?.[2] ? UNITS[match[2].toLowerCase()] : undefined;
+  if (!match?.[1] || !unit || Number(match[1]) < 1) {
+    throw new InputError(`--older-than must be a duration like 90d, 12w, 6mo or 1y, got ${JSON.stringify(text)}`);
+  }
+  return `${Number(match[1])} ${unit}`;
+}
+
+/** The partitions of presence_transition with a FROM..TO range (not the default), oldest first, with their row counts. */
+export async function listHistoryPartitions(db: Kysely<Database>): Promise<HistoryPartition[]> {
+  const { rows } = await sql<{ name: string; from: Date; to: Date }>`
+    SELECT name, m[1]::timestamptz AS from, m[2]::timestamptz AS to
+    FROM (
+      SELECT c.relname::text AS name,
+             regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS m
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'presence_transition'::regclass
+    ) p
+    WHERE m IS NOT NULL
+    ORDER BY 2`.execute(db);
+  const partitions: HistoryPartition[] = [];
+  for (const r of rows) {
+    const { rows: count } = await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(r.name)}`.execute(db);
+    partitions.push({ name: r.name, from: new Date(r.from), to: new Date(r.to), rows: Number(count[0]?.n ?? 0) });
+  }
+  return partitions;
+}
+
+/** Drops every history partition that ends before now() minus `olderThan` (a Postgres interval); `dryRun` only lists them. */
+export async function pruneHistory(db: Kysely<Database>, olderThan: string, dryRun: boolean): Promise<PruneResult> {
+  const { rows } = await sql<{ cutoff: Date }>`SELECT now() - ${olderThan}::interval AS cutoff`.execute(db);
+  const cutoff = new Date(rows[0]!.cutoff);
+  const old = (await listHistoryPartitions(db)).filter((p) => p.to.getTime() <= cutoff.getTime());
+  const { rows: stray } = await sql<{ n: string }>`SELECT count(*) AS n FROM presence_transition_default WHERE changed_at < ${cutoff}`.execute(db);
+  if (!dryRun) {
+    for (const partition of old) {
+      try {
+        await db.transaction().execute(async (trx) => {
+          // Dropping a partition locks the parent: fail fast rather than queue every insert behind it.
+          await sql`SET LOCAL lock_timeout = '5s'`.execute(trx);
+          await sql`DROP TABLE ${sql.table(partition.name)}`.execute(trx);
+        });
+      } catch (cause) {
+        throw new DatabaseError('ERR_PRUNE', `dropping ${partition.name} failed (${(cause as Error).message}); nothing after it was dropped, run prune again`, { cause });
+      }
+    }
+  }
+  return { cutoff, dropped: old, defaultRowsBeforeCutoff: Number(stray[0]?.n ?? 0) };
+}
