@@ -22,7 +22,8 @@ export interface DaemonProcess {
 /** Starts `node dist/cli.js run` with only PATH and `env` in its environment. */
 export function startDaemonProcess(env: Env): DaemonProcess {
   const cli = requireBuiltCli();
-  const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, LOG_LEVEL: 'info' };
+  // Port 0 for /metrics: several daemons (and other test files) run at once.
+  const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, LOG_LEVEL: 'info', PRESENCE_HTTP: '127.0.0.1:0' };
   for (const [name, value] of Object.entries(env)) if (value !== undefined) childEnv[name] = value;
   const child = spawn(process.execPath, [cli, 'run'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
