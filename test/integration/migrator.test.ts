@@ -215,7 +215,8 @@ describe('readMigrations', () => {
   it('the shipped migrations are well named and start at 0001_initial', () => {
     const shipped = readMigrations();
     expect(shipped[0]).toMatchObject({ id: 1, name: 'initial' });
-    expect(shipped.map((m) => m.id)).toEqual(shipped.map((_, i) => i + 1));
+    // Strictly ascending; numbers are reserved per branch, so a merged tree may have a gap for a while.
+    expect(shipped.map((m) => m.id)).toEqual([...new Set(shipped.map((m) => m.id))].sort((a, b) => a - b));
   });
 });
 
