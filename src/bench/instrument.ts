@@ -22,11 +22,13 @@ export interface StageTimes {
   /** performance.now() of the first and the last granted call start. */
   firstCallAt: number;
   lastCallAt: number;
+  /** Wall-clock ms (sub-ms) of every granted start, to compare with the simulator's arrival times. */
+  grants: number[];
 }
 
 /** A fresh, zeroed StageTimes. */
 export function emptyStageTimes(): StageTimes {
-  return { limiterMs: 0, httpMs: 0, writeMs: 0, readMs: 0, calls: 0, transactions: 0, firstCallAt: Number.NaN, lastCallAt: Number.NaN };
+  return { limiterMs: 0, httpMs: 0, writeMs: 0, readMs: 0, calls: 0, transactions: 0, firstCallAt: Number.NaN, lastCallAt: Number.NaN, grants: [] };
 }
 
 /** The limiter, with acquire() timed into `times.limiterMs` and each grant noted. */
@@ -42,6 +44,7 @@ export function timedLimiter(limiter: SlidingWindowLimiter, times: () => StageTi
           t.limiterMs += now - started;
           if (Number.isNaN(t.firstCallAt)) t.firstCallAt = now;
           t.lastCallAt = now;
+          t.grants.push(performance.timeOrigin + now);
         };
       }
       const value: unknown = Reflect.get(target, key, target);
@@ -116,4 +119,32 @@ export function timedDatabase(db: Kysely<Database>, times: () => StageTimes): Ky
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+/** How the calls' spacing changed between the poller's grants and the simulator's arrivals. */
+export interface ArrivalJitter {
+  /** Arrival minus grant, ms (the k-th arrival paired with the k-th grant): median, p99, max. */
+  delayP50Ms: number;
+  delayP99Ms: number;
+  delayMaxMs: number;
+  /**
+   * The most a window of `limit` calls shrank on the way: max over k of
+   * (grant[k+limit] - grant[k]) - (arrival[k+limit] - arrival[k]). When it exceeds the limiter's
+   * margin (its window minus 1000 ms), the simulator sees `limit + 1` calls in 1000 ms and refuses.
+   */
+  windowShrinkMaxMs: number;
+}
+
+/** Compares grant times with arrival times (both wall-clock ms) for a ceiling of `limit`. */
+export function arrivalJitter(grants: readonly number[], arrivals: readonly number[], limit: number): ArrivalJitter {
+  const g = [...grants].sort((a, b) => a - b);
+  const a = [...arrivals].sort((x, y) => x - y);
+  const n = Math.min(g.length, a.length);
+  const delays: number[] = [];
+  for (let k = 0; k < n; k++) delays.push((a[k] ?? 0) - (g[k] ?? 0));
+  let shrink = Number.NEGATIVE_INFINITY;
+  for (let k = 0; k + limit < n; k++) shrink = Math.max(shrink, (g[k + limit] ?? 0) - (g[k] ?? 0) - ((a[k + limit] ?? 0) - (a[k] ?? 0)));
+  const sorted = [...delays].sort((x, y) => x - y);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  return { delayP50Ms: at(0.5), delayP99Ms: at(0.99), delayMaxMs: sorted.at(-1) ?? Number.NaN, windowShrinkMaxMs: Number.isFinite(shrink) ? shrink : Number.NaN };
 }

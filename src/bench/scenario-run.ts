@@ -14,7 +14,7 @@ import { silentLogger } from '../logger.js';
 import { ProviderRegistry } from '../poll/provider-registry.js';
 import { runCycle, type CycleSummary } from '../poll/run-cycle.js';
 import { addWatchSet, type WatchSet } from '../store/watch-sets.js';
-import { emptyStageTimes, timedDatabase, timedLimiter, timedProvider, type StageTimes } from './instrument.js';
+import { arrivalJitter, emptyStageTimes, timedDatabase, timedLimiter, timedProvider, type ArrivalJitter, type StageTimes } from './instrument.js';
 import { SpanMeter } from './measure.js';
 import { lowerBoundSeconds, type Scenario } from './scenarios.js';
 import { startSimulatorProcess, type SimulatorStats } from './simulator-process.js';
@@ -67,6 +67,8 @@ export interface CycleResult {
   callSpanSeconds: number;
   /** From the last call start to the end of the cycle, s (its answer, and the writes still queued). */
   tailSeconds: number;
+  /** Grants against the simulator's arrivals: the jitter that can make it refuse. */
+  jitter: ArrivalJitter;
 }
 
 /** One scenario's figures. */
@@ -180,6 +182,7 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
           );
           const ended = performance.now();
           const cost = meter.stop();
+          const jitter = arrivalJitter(times.grants, await simulator.arrivals(), s.rps);
           const sum = (k: 'calls' | 'observed' | 'failed' | 'transitions' | 'refusals'): number => summaries.reduce((n, x) => n + x[k], 0);
           const seconds = cost.wallSeconds;
           const batches = Math.max(1, times.calls);
@@ -207,6 +210,7 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
             readSeconds: times.readMs / 1000,
             callSpanSeconds: (times.lastCallAt - times.firstCallAt) / 1000,
             tailSeconds: (ended - times.lastCallAt) / 1000,
+            jitter,
           };
           cycles.push(result);
           progress(
@@ -214,7 +218,8 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
               `efficiency ${result.efficiency.toFixed(3)}, ${result.calls} calls, ${result.transitions} transitions, ` +
               `rss ${result.peakRssMB.toFixed(0)} MB, heap ${result.heapUsedMB.toFixed(1)} MB, cpu ${result.cpuSecondsPer100kObservations.toFixed(2)} s/100k, ` +
               `per batch: limiter ${result.limiterMsPerBatch.toFixed(0)} ms, http ${result.httpMsPerBatch.toFixed(0)} ms, write ${result.writeMsPerBatch.toFixed(0)} ms; ` +
-              `tail ${result.tailSeconds.toFixed(2)} s, loop p99 ${result.loopDelayP99Ms.toFixed(0)} ms`,
+              `tail ${result.tailSeconds.toFixed(2)} s, loop p99 ${result.loopDelayP99Ms.toFixed(0)} ms; ` +
+              `refusals ${result.refusals}, arrival delay p50/p99/max ${jitter.delayP50Ms.toFixed(1)}/${jitter.delayP99Ms.toFixed(1)}/${jitter.delayMaxMs.toFixed(1)} ms, window shrink max ${jitter.windowShrinkMaxMs.toFixed(1)} ms`,
           );
           if (result.failed > 0) progress(`  ${result.failed} users failed: ${summaries.map((x) => x.error).filter(Boolean).join('; ')}`);
         }

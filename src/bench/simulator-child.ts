@@ -3,6 +3,7 @@
 // shares the poller's event loop. Controlled by lines on stdin, answered by lines on stdout:
 //   next  → "ok <generation>"   (churning users change state)
 //   stats → "stats <json>"      (per-bucket calls, refusals, most calls in any 1000 ms window)
+//   arrivals → "arrivals <json>" (arrival times of the state calls since the last ask, Date.now ms)
 // It exits when stdin closes (the bench ended, or died).
 import { createInterface } from 'node:readline';
 import { startSimulator } from '../simulator/server.js';
@@ -42,9 +43,12 @@ const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   const command = line.trim();
   if (command === 'next') process.stdout.write(`ok ${world.nextGeneration()}\n`);
-  else if (command === 'stats') {
-    // The call log is only needed for the per-window witness, which stats() already holds.
+  else if (command === 'arrivals') {
+    const arrivals = simulator.calls.filter((c) => c.api !== 'account_check').map((c) => c.atMs);
+    // Emptied at each ask: a long run must not keep every call.
     simulator.calls.length = 0;
+    process.stdout.write(`arrivals ${JSON.stringify(arrivals)}\n`);
+  } else if (command === 'stats') {
     const cpu = process.cpuUsage();
     process.stdout.write(`stats ${JSON.stringify({ buckets: simulator.stats(), cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: process.memoryUsage.rss() })}\n`);
   } else process.stdout.write(`error unknown command ${JSON.stringify(command)}\n`);

@@ -20,6 +20,8 @@ export interface SimulatorProcess {
   /** Churning users change state; resolves once the simulator answers with the new state. */
   nextGeneration(): Promise<void>;
   stats(): Promise<SimulatorStats>;
+  /** Arrival times (Date.now ms) of the state calls since the last ask, in arrival order. */
+  arrivals(): Promise<number[]>;
   /** Ends the process. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -59,6 +61,11 @@ export async function startSimulatorProcess(options: SimulatorChildOptions): Pro
       const answer = await ask('stats');
       if (!answer.startsWith('stats ')) throw new Error(`simulator: ${answer}`);
       return JSON.parse(answer.slice('stats '.length)) as SimulatorStats;
+    },
+    async arrivals() {
+      const answer = await ask('arrivals');
+      if (!answer.startsWith('arrivals ')) throw new Error(`simulator: ${answer}`);
+      return JSON.parse(answer.slice('arrivals '.length)) as number[];
     },
     stop: () =>
       (stopping ??= (async () => {
