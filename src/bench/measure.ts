@@ -10,6 +10,8 @@ export interface SpanCost {
   /** After a forced GC when the process runs with --expose-gc (else as found): what is retained. */
   heapUsedBytes: number;
   rssBytes: number;
+  /** Memory outside the V8 heap held by JS objects (Buffers and the like), after the GC. */
+  externalBytes: number;
   /** Event-loop delay, ms: p99 and max. A busy loop delays timers, HTTP answers and limiter grants alike. */
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
@@ -55,6 +57,7 @@ export class SpanMeter {
       peakRssBytes: Math.max(this.peak, rss),
       heapUsedBytes: mem.heapUsed,
       rssBytes: mem.rss,
+      externalBytes: mem.external,
       loopDelayP99Ms: this.loop.percentile(99) / 1e6,
       loopDelayMaxMs: this.loop.max / 1e6,
     };

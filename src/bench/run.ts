@@ -13,8 +13,8 @@ import { describeMachine, markdownReport, writeReport } from './report.js';
 import { runScenario, type DatabaseKind, type RunSettings, type ScenarioResult } from './scenario-run.js';
 import { fullScenarios, quickScenarios, type Scenario } from './scenarios.js';
 
-const USAGE = `usage: npm run bench -- [--quick] [--cycles N] [--scenarios a,b] [--db postgres,pglite]
-  [--latency-ms 40] [--latency-tail-ms 400] [--concurrency 32] [--pool 10] [--out FILE.json] [--diff]
+const USAGE = `usage: npm run bench -- [--quick] [--cycles N] [--users N] [--scenarios a,b] [--db postgres,pglite]
+  [--latency-ms 40] [--latency-tail-ms 400] [--concurrency 32] [--pool 10] [--out FILE.json] [--diff] [--explain]
   DATABASE_URL: the Postgres server (a scratch database is created and dropped); unset: PGlite only.`;
 
 function positive(raw: string | undefined, name: string, fallback: number): number {
@@ -50,7 +50,9 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean', default: false },
       diff: { type: 'boolean', default: false },
+      explain: { type: 'boolean', default: false },
       cycles: { type: 'string' },
+      users: { type: 'string' },
       scenarios: { type: 'string' },
       db: { type: 'string' },
       'latency-ms': { type: 'string' },
@@ -72,6 +74,12 @@ async function main(): Promise<void> {
   }
   const cycles = Math.round(positive(values.cycles, 'cycles', 3));
   let scenarios = values.quick ? quickScenarios() : fullScenarios(cycles);
+  // Overrides for experiments: the same scenarios at another size or length.
+  if (values.quick && values.cycles !== undefined) scenarios = scenarios.map((s) => ({ ...s, cycles }));
+  if (values.users !== undefined) {
+    const users = Math.round(positive(values.users, 'users', 1));
+    scenarios = scenarios.map((s) => ({ ...s, users }));
+  }
   if (values.scenarios !== undefined) {
     const wanted = values.scenarios.split(',').map((n) => n.trim());
     const unknown = wanted.filter((n) => !scenarios.some((s) => s.name === n));
@@ -83,6 +91,7 @@ async function main(): Promise<void> {
     latencyTailMs: positive(values['latency-tail-ms'], 'latency-tail-ms', 400),
     concurrency: Math.round(positive(values.concurrency, 'concurrency', 32)),
     poolSize: Math.round(positive(values.pool, 'pool', 10)),
+    explain: values.explain,
     ...(databaseUrl ? { databaseUrl } : {}),
   };
   const machine = await describeMachine(databases.includes('postgres') ? databaseUrl : undefined);

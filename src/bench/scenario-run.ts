@@ -14,9 +14,10 @@ import { silentLogger } from '../logger.js';
 import { ProviderRegistry } from '../poll/provider-registry.js';
 import { runCycle, type CycleSummary } from '../poll/run-cycle.js';
 import { addWatchSet, type WatchSet } from '../store/watch-sets.js';
+import { explainBatch } from './explain-batch.js';
 import { arrivalJitter, emptyStageTimes, timedDatabase, timedLimiter, timedProvider, type ArrivalJitter, type StageTimes } from './instrument.js';
 import { SpanMeter } from './measure.js';
-import { lowerBoundSeconds, type Scenario } from './scenarios.js';
+import { batchOf, lowerBoundSeconds, type Scenario } from './scenarios.js';
 import { startSimulatorProcess, type SimulatorStats } from './simulator-process.js';
 
 /** Where the poller writes. */
@@ -33,6 +34,8 @@ export interface RunSettings {
   concurrency: number;
   /** pg pool size (the daemon's default is 10). */
   poolSize: number;
+  /** After the cycles, EXPLAIN ANALYZE one batch's diff statement on the full tables. */
+  explain?: boolean;
 }
 
 /** One cycle's figures. */
@@ -55,6 +58,9 @@ export interface CycleResult {
   peakRssMB: number;
   /** Heap after a forced GC at the end of the cycle: what the process retains. */
   heapUsedMB: number;
+  /** RSS and external (Buffer) memory at the end of the cycle, after the GC. */
+  rssMB: number;
+  externalMB: number;
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
   /** Mean per batch, ms. */
@@ -78,6 +84,8 @@ export interface ScenarioResult {
   seedSeconds: number;
   boundSeconds: number;
   cycles: CycleResult[];
+  /** EXPLAIN (ANALYZE, BUFFERS) of one batch after the last cycle (with --explain). */
+  explain?: string;
   simulator: {
     /** Most calls that started in any 1000 ms window, per ceiling bucket (the worst). */
     maxCallsInAnyWindow: number;
@@ -146,6 +154,7 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
     });
     let simStats: SimulatorStats;
     const cycles: CycleResult[] = [];
+    let explain: string | undefined;
     try {
       const config = loadConfig({
         TIM_SECRET_KEY: secretKey,
@@ -202,6 +211,8 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
             cpuSecondsPer100kObservations: (cost.cpuSeconds / Math.max(1, sum('observed'))) * 100_000,
             peakRssMB: cost.peakRssBytes / MB,
             heapUsedMB: cost.heapUsedBytes / MB,
+            rssMB: cost.rssBytes / MB,
+            externalMB: cost.externalBytes / MB,
             loopDelayP99Ms: cost.loopDelayP99Ms,
             loopDelayMaxMs: cost.loopDelayMaxMs,
             limiterMsPerBatch: times.limiterMs / batches,
@@ -223,6 +234,8 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
           );
           if (result.failed > 0) progress(`  ${result.failed} users failed: ${summaries.map((x) => x.error).filter(Boolean).join('; ')}`);
         }
+        const first = sets[0];
+        if (settings.explain && first) explain = await explainBatch(handle.db, first, batchOf(s.provider));
       } finally {
         await registry.close();
       }
@@ -237,6 +250,7 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
       seedSeconds,
       boundSeconds: lowerBoundSeconds(s),
       cycles,
+      ...(explain !== undefined ? { explain } : {}),
       simulator: {
         maxCallsInAnyWindow: Math.max(0, ...state.map((b) => b.maxInAnyWindow)),
         refused: state.reduce((n, b) => n + b.refused, 0),
