@@ -15,6 +15,7 @@ import { fullScenarios, quickScenarios, type Scenario } from './scenarios.js';
 
 const USAGE = `usage: npm run bench -- [--quick] [--cycles N] [--users N] [--scenarios a,b] [--db postgres,pglite]
   [--latency-ms 40] [--latency-tail-ms 400] [--concurrency 32] [--pool 10] [--out FILE.json] [--diff] [--explain]
+  [--simulator-headroom 1] (diagnostic: the simulator's ceiling as a multiple of the poller's)
   DATABASE_URL: the Postgres server (a scratch database is created and dropped); unset: PGlite only.`;
 
 function positive(raw: string | undefined, name: string, fallback: number): number {
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
       explain: { type: 'boolean', default: false },
       cycles: { type: 'string' },
       users: { type: 'string' },
+      'simulator-headroom': { type: 'string' },
       scenarios: { type: 'string' },
       db: { type: 'string' },
       'latency-ms': { type: 'string' },
@@ -92,6 +94,7 @@ async function main(): Promise<void> {
     concurrency: Math.round(positive(values.concurrency, 'concurrency', 32)),
     poolSize: Math.round(positive(values.pool, 'pool', 10)),
     explain: values.explain,
+    simulatorHeadroom: positive(values['simulator-headroom'], 'simulator-headroom', 1),
     ...(databaseUrl ? { databaseUrl } : {}),
   };
   const machine = await describeMachine(databases.includes('postgres') ? databaseUrl : undefined);

@@ -34,6 +34,11 @@ export interface RunSettings {
   concurrency: number;
   /** pg pool size (the daemon's default is 10). */
   poolSize: number;
+  /**
+   * The simulator's ceiling as a multiple of the poller's (1: the same, as the targets require).
+   * Above 1 it is a diagnostic: what the poller and database reach when no refusal slows them.
+   */
+  simulatorHeadroom?: number;
   /** After the cycles, EXPLAIN ANALYZE one batch's diff statement on the full tables. */
   explain?: boolean;
 }
@@ -145,8 +150,8 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
     const seedSeconds = (performance.now() - seedStarted) / 1000;
     const simulator = await startSimulatorProcess({
       secretKey,
-      rps: s.rps,
-      volcRps: s.rps,
+      rps: Math.round(s.rps * (settings.simulatorHeadroom ?? 1)),
+      volcRps: Math.round(s.rps * (settings.simulatorHeadroom ?? 1)),
       churn: s.churn,
       latencyMedianMs: settings.latencyMedianMs,
       latencyTailMs: settings.latencyTailMs,
