@@ -93,6 +93,7 @@ export class ProviderRegistry {
     if (!limiter) {
       const { onCallStart, onRateChange } = this.hooks;
       limiter = new SlidingWindowLimiter(limit, LIMITER_WINDOW_MS, realClock, {
+        pace: true,
         onGrant: onCallStart && ((at) => onCallStart(key, at)),
         onRateChange: onRateChange && ((rate) => onRateChange(key, rate)),
       });
