@@ -53,8 +53,8 @@ export function startDaemonProcess(env: Env): DaemonProcess {
       }
     };
   };
-  child.stdout!.setEncoding('utf8').on('data', onText());
-  child.stderr!.setEncoding('utf8').on('data', onText());
+  child.stdout.setEncoding('utf8').on('data', onText());
+  child.stderr.setEncoding('utf8').on('data', onText());
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return {
     child,
