@@ -14,7 +14,7 @@ import { runScenario, type DatabaseKind, type RunSettings, type ScenarioResult }
 import { fullScenarios, quickScenarios, type Scenario } from './scenarios.js';
 
 const USAGE = `usage: npm run bench -- [--quick] [--cycles N] [--users N] [--scenarios a,b] [--db postgres,pglite]
-  [--latency-ms 40] [--latency-tail-ms 400] [--concurrency 32] [--pool 10] [--out FILE.json] [--diff] [--explain]
+  [--latency-ms 40] [--latency-tail-ms 400] [--concurrency 32] [--pool 10] [--out FILE.json] [--diff] [--explain] [--no-pace]
   [--simulator-headroom 1] (diagnostic: the simulator's ceiling as a multiple of the poller's)
   DATABASE_URL: the Postgres server (a scratch database is created and dropped); unset: PGlite only.`;
 
@@ -52,6 +52,7 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       diff: { type: 'boolean', default: false },
       explain: { type: 'boolean', default: false },
+      'no-pace': { type: 'boolean', default: false },
       cycles: { type: 'string' },
       users: { type: 'string' },
       'simulator-headroom': { type: 'string' },
@@ -94,12 +95,13 @@ async function main(): Promise<void> {
     concurrency: Math.round(positive(values.concurrency, 'concurrency', 32)),
     poolSize: Math.round(positive(values.pool, 'pool', 10)),
     explain: values.explain,
+    pace: !values['no-pace'],
     simulatorHeadroom: positive(values['simulator-headroom'], 'simulator-headroom', 1),
     ...(databaseUrl ? { databaseUrl } : {}),
   };
   const machine = await describeMachine(databases.includes('postgres') ? databaseUrl : undefined);
   console.log(`machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, Postgres ${machine.postgres ?? '-'}, PGlite ${machine.pglite}, load ${machine.loadAverage.start.toFixed(2)}`);
-  console.log(`simulator latency: lognormal, median ${base.latencyMedianMs} ms, p99 ${base.latencyTailMs} ms; poller concurrency ${base.concurrency}, pg pool ${base.poolSize}`);
+  console.log(`simulator latency: lognormal, median ${base.latencyMedianMs} ms, p99 ${base.latencyTailMs} ms; poller concurrency ${base.concurrency}, pg pool ${base.poolSize}, PRESENCE_PACE_CALLS=${base.pace ? 1 : 0}`);
 
   const diff: Record<string, unknown> = {};
   if (values.diff) {

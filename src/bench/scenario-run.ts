@@ -32,6 +32,8 @@ export interface RunSettings {
   latencyTailMs: number;
   /** PRESENCE_CONCURRENCY of the poller. */
   concurrency: number;
+  /** PRESENCE_PACE_CALLS: space call starts evenly (see sliding-window-limiter.ts). */
+  pace: boolean;
   /** pg pool size (the daemon's default is 10). */
   poolSize: number;
   /**
@@ -170,6 +172,7 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
         VOLC_ENDPOINT: simulator.url,
         VOLC_RPS: String(s.rps),
         PRESENCE_CONCURRENCY: String(settings.concurrency),
+        PRESENCE_PACE_CALLS: settings.pace ? '1' : '0',
       });
       const registry = new ProviderRegistry(config);
       let times: StageTimes = emptyStageTimes();

@@ -93,7 +93,9 @@ export class ProviderRegistry {
     if (!limiter) {
       const { onCallStart, onRateChange } = this.hooks;
       limiter = new SlidingWindowLimiter(limit, LIMITER_WINDOW_MS, realClock, {
-        pace: true,
+        // Paced calls arrive one at a time and leave the provider's window its margin
+        // (src/poll/sliding-window-limiter.ts, docs/benchmarks.md).
+        pace: this.config.http.paceCalls ?? false,
         onGrant: onCallStart && ((at) => onCallStart(key, at)),
         onRateChange: onRateChange && ((rate) => onRateChange(key, rate)),
       });
