@@ -16,6 +16,7 @@ import { fullScenarios, quickScenarios, type Scenario } from './scenarios.js';
 const USAGE = `usage: npm run bench -- [--quick] [--cycles N] [--users N] [--scenarios a,b] [--db postgres,pglite]
   [--latency-ms 40] [--latency-tail-ms 400] [--concurrency 32] [--pool 10] [--out FILE.json] [--diff] [--explain] [--no-pace]
   [--simulator-headroom 1] (diagnostic: the simulator's ceiling as a multiple of the poller's)
+  [--limiter-window-ms 1010] (diagnostic: the poller's limiter window, i.e. its margin over 1000 ms)
   DATABASE_URL: the Postgres server (a scratch database is created and dropped); unset: PGlite only.`;
 
 function positive(raw: string | undefined, name: string, fallback: number): number {
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
       cycles: { type: 'string' },
       users: { type: 'string' },
       'simulator-headroom': { type: 'string' },
+      'limiter-window-ms': { type: 'string' },
       scenarios: { type: 'string' },
       db: { type: 'string' },
       'latency-ms': { type: 'string' },
@@ -97,6 +99,7 @@ async function main(): Promise<void> {
     explain: values.explain,
     pace: !values['no-pace'],
     simulatorHeadroom: positive(values['simulator-headroom'], 'simulator-headroom', 1),
+    ...(values['limiter-window-ms'] !== undefined ? { limiterWindowMs: positive(values['limiter-window-ms'], 'limiter-window-ms', 1010) } : {}),
     ...(databaseUrl ? { databaseUrl } : {}),
   };
   const machine = await describeMachine(databases.includes('postgres') ? databaseUrl : undefined);

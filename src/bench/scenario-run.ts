@@ -41,6 +41,8 @@ export interface RunSettings {
    * Above 1 it is a diagnostic: what the poller and database reach when no refusal slows them.
    */
   simulatorHeadroom?: number;
+  /** The poller's limiter window, ms (default 1010: a 10 ms margin over the provider's 1000). */
+  limiterWindowMs?: number;
   /** After the cycles, EXPLAIN ANALYZE one batch's diff statement on the full tables. */
   explain?: boolean;
 }
@@ -174,7 +176,7 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
         PRESENCE_CONCURRENCY: String(settings.concurrency),
         PRESENCE_PACE_CALLS: settings.pace ? '1' : '0',
       });
-      const registry = new ProviderRegistry(config);
+      const registry = new ProviderRegistry(config, settings.limiterWindowMs ? { limiterWindowMs: settings.limiterWindowMs } : {});
       let times: StageTimes = emptyStageTimes();
       const current = (): StageTimes => times;
       const db = timedDatabase(handle.db, current);

@@ -20,6 +20,8 @@ export interface RegistryHooks {
   onCallStart?: (bucket: string, at: number) => void;
   /** A limiter's current rate changed (refusals lower it, quiet windows restore it). */
   onRateChange?: (bucket: string, rate: number) => void;
+  /** The limiters' window, ms (default LIMITER_WINDOW_MS); the benchmark tries other margins. */
+  limiterWindowMs?: number;
 }
 
 /** Creates provider clients and limiters on first use and closes them together. */
@@ -92,7 +94,7 @@ export class ProviderRegistry {
     let limiter = this.limiters.get(key);
     if (!limiter) {
       const { onCallStart, onRateChange } = this.hooks;
-      limiter = new SlidingWindowLimiter(limit, LIMITER_WINDOW_MS, realClock, {
+      limiter = new SlidingWindowLimiter(limit, this.hooks.limiterWindowMs ?? LIMITER_WINDOW_MS, realClock, {
         // Paced calls arrive one at a time and leave the provider's window its margin
         // (src/poll/sliding-window-limiter.ts, docs/benchmarks.md).
         pace: this.config.http.paceCalls ?? false,
