@@ -56,6 +56,8 @@ export interface HttpConfig {
   bodyTimeoutMs: number;
   /** Most calls in flight per app (`PRESENCE_CONCURRENCY`); the rate ceiling still applies. */
   concurrency: number;
+  /** Space call starts evenly at the ceiling instead of a window's worth at once (`PRESENCE_PACE_CALLS`, 1 or 0; default 1). */
+  paceCalls?: boolean;
 }
 
 /** The Tencent State.StateChange callback receiver (off unless `PRESENCE_CALLBACK_LISTEN` is set). */
@@ -93,6 +95,15 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** A 0/1 (or false/true) switch. */
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new ConfigError(name, `${name} must be 1 or 0, got ${JSON.stringify(raw)}`);
+}
 
 function positiveInt(env: Env, name: string, fallback: number): number {
   const raw = env[name];
@@ -255,6 +266,7 @@ export function loadConfig(env: Env = process.env): Config {
       headersTimeoutMs: positiveInt(env, 'PRESENCE_HEADERS_TIMEOUT_MS', 10_000),
       bodyTimeoutMs: positiveInt(env, 'PRESENCE_BODY_TIMEOUT_MS', 10_000),
       concurrency: positiveInt(env, 'PRESENCE_CONCURRENCY', 32),
+      paceCalls: flag(env, 'PRESENCE_PACE_CALLS', true),
     },
     callbacks: callbackConfig(env),
   };

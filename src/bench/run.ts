@@ -1,152 +1,147 @@
-// `npm run bench [-- --quick]`: rerunnable measurements, reported as ratios with the machine.
-//  1. The diff statement: observations recorded per second on PGlite and (with DATABASE_URL) on
-//     Postgres, at 0% (first sight), 10% and 100% churn.
-//  2. One cycle at the rate ceiling against the simulator in its own process (40 ms latency):
-//     cycle time against the lower bound ceil(users / 500) / rps, whose ratio is the efficiency.
+// `npm run bench [-- options]`: each scenario of scenarios.ts against each database, every scenario
+// in a fresh poller process (so its peak RSS and heap are its own) with the simulator in another.
+// Writes bench/results/<date>.json and .md (--quick: to the temp dir; it is CI's smoke test).
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { cpus, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { sql } from 'kysely';
-import { loadConfig } from '../config.js';
-import { openDatabase, type DatabaseHandle } from '../db/connect.js';
+import { openDatabase } from '../db/connect.js';
 import { createScratchDatabase } from '../db/scratch-database.js';
-import { migrate } from '../db/migrator.js';
-import { silentLogger } from '../logger.js';
-import { ProviderRegistry } from '../poll/provider-registry.js';
-import { runCycle } from '../poll/run-cycle.js';
-import type { Observation } from '../providers/types.js';
-import { recordObservations } from '../store/record-observations.js';
-import { addWatchSet } from '../store/watch-sets.js';
-import { addWatchedUsers } from '../store/watched-users.js';
+import { diffBench } from './diff-throughput.js';
+import { describeMachine, markdownReport, writeReport } from './report.js';
+import { runScenario, type DatabaseKind, type RunSettings, type ScenarioResult } from './scenario-run.js';
+import { fullScenarios, quickScenarios, type Scenario } from './scenarios.js';
 
-const STATES = ['Online', 'PushOnline', 'Offline'] as const;
+const USAGE = `usage: npm run bench -- [--quick] [--cycles N] [--users N] [--scenarios a,b] [--db postgres,pglite]
+  [--latency-ms 40] [--latency-tail-ms 400] [--concurrency 32] [--pool 10] [--out FILE.json] [--diff] [--explain] [--no-pace]
+  [--simulator-headroom 1] (diagnostic: the simulator's ceiling as a multiple of the poller's)
+  [--limiter-window-ms 1010] (diagnostic: the poller's limiter window, i.e. its margin over 1000 ms)
+  DATABASE_URL: the Postgres server (a scratch database is created and dropped); unset: PGlite only.`;
 
-async function diffBench(handle: DatabaseHandle, users: number): Promise<Array<{ churn: string; obsPerSec: number; transitions: number }>> {
-  await migrate(handle.db);
-  const ids = Array.from({ length: users }, (_, i) => `bench-${i}`);
-  const results = [];
-  let t = Date.UTC(2026, 0, 1);
-  // Each user's state index, carried across rounds so churn is measured against the last round.
-  const states = new Map<string, number>();
-  const rounds: Array<[string, number]> = [['first sight', 0], ['10%', 0.1], ['100%', 1]];
-  for (const [label, churn] of rounds) {
-    t += 60_000;
-    const started = performance.now();
-    let transitions = 0;
-    for (let i = 0; i < ids.length; i += 500) {
-      const observations: Observation[] = ids.slice(i, i + 500).map((userId, j) => {
-        const prev = states.get(userId);
-        const next = prev === undefined ? (i + j) % 3 : (i + j) / ids.length < churn ? (prev + 1) % 3 : prev;
-        states.set(userId, next);
-        return { userId, state: STATES[next]!, platforms: null };
-      });
-      const r = await handle.db.transaction().execute((trx) =>
-        recordObservations(trx, { provider: 'tencent', appId: '1400000001', observedAt: new Date(t), gapSeconds: 180, source: 'poll', observations }),
-      );
-      transitions += r.transitions;
-    }
-    results.push({ churn: label, obsPerSec: Math.round(users / ((performance.now() - started) / 1000)), transitions });
-  }
-  return results;
+function positive(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!(n > 0) || !Number.isFinite(n)) throw new Error(`--${name} must be a positive number, got "${raw}"`);
+  return n;
 }
 
-async function startSimulatorProcess(key: string, latencyMs: number, rps: number): Promise<{ url: string; stop: () => Promise<void> }> {
-  const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
-  const child = spawn(process.execPath, [cli, 'simulate', '--latency-ms', String(latencyMs), '--rps', String(rps), '--seed', 'bench'], {
-    env: { ...process.env, TIM_SECRET_KEY: key },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /http:\/\/127\.0\.0\.1:\d+/.exec(out);
-      if (m) resolve(m[0]);
+/** Runs one scenario in a child process (node --expose-gc, so retained heap can be measured). */
+function runInChild(s: Scenario, settings: RunSettings): Promise<ScenarioResult> {
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, ['--expose-gc', self, '--child', JSON.stringify({ scenario: s, settings })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('result '));
+      if (code !== 0 || !line) reject(new Error(`scenario ${s.name} on ${settings.database} failed (exit ${code})`));
+      else resolve(JSON.parse(line.slice('result '.length)) as ScenarioResult);
     });
-    child.on('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
   });
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.on('exit', () => resolve());
-        child.kill('SIGINT');
-      }),
-  };
 }
 
-async function cycleBench(handle: DatabaseHandle, users: number, rps: number): Promise<{ seconds: number; bound: number; efficiency: number; calls: number }> {
-  const key = randomBytes(16).toString('hex');
-  // The simulator's own ceiling is set above the poller's: this measures the poller, not refusals.
-  const simulator = await startSimulatorProcess(key, 40, rps * 2);
-  try {
-    await migrate(handle.db);
-    const set = await addWatchSet(handle.db, { name: `cycle-${users}`, provider: 'tencent', appId: '1400000777', schedule: '0 * * * * *' });
-    await addWatchedUsers(handle.db, set.name, Array.from({ length: users }, (_, i) => `cycle-user-${i}`));
-    const config = loadConfig({ TIM_SECRET_KEY: key, TIM_ENDPOINT: simulator.url, TIM_QUERYSTATE_RPS: String(rps) });
-    const registry = new ProviderRegistry(config);
-    try {
-      const ctx = {
-        db: handle.db,
-        set,
-        provider: registry.stateClient('tencent', set.app_id),
-        limiter: registry.stateLimiter('tencent', set.app_id),
-        concurrency: config.http.concurrency,
-        logger: silentLogger(),
-      };
-      // A first cycle warms connections and writes the first-sight rows; the second is measured.
-      await runCycle(ctx);
-      const summary = await runCycle(ctx);
-      const bound = Math.ceil(users / 500) / rps;
-      const seconds = summary.durationMs / 1000;
-      return { seconds, bound, efficiency: bound / seconds, calls: summary.calls };
-    } finally {
-      await registry.close();
-    }
-  } finally {
-    await simulator.stop();
-  }
+async function child(raw: string): Promise<void> {
+  const { scenario, settings } = JSON.parse(raw) as { scenario: Scenario; settings: RunSettings };
+  const result = await runScenario(scenario, settings, (line) => process.stderr.write(line + '\n'));
+  process.stdout.write(`result ${JSON.stringify(result)}\n`);
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
-  const users = values.quick ? 20_000 : 100_000;
-  const databaseUrl = process.env.DATABASE_URL;
-  console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
-  const targets: Array<{ name: string; open: () => Promise<{ handle: DatabaseHandle; drop: () => Promise<void> }> }> = [
-    { name: 'pglite', open: async () => { const handle = await openDatabase({}); return { handle, drop: () => handle.close() }; } },
-  ];
-  if (databaseUrl) targets.push({ name: 'postgres', open: async () => { const handle = await createScratchDatabase(databaseUrl, 'presence_bench'); return { handle, drop: () => handle.close() }; } });
-  else console.log('DATABASE_URL unset: measuring PGlite only');
-  const diff: Record<string, Array<{ churn: string; obsPerSec: number; transitions: number }>> = {};
-  for (const target of targets) {
-    const { handle, drop } = await target.open();
-    try {
-      if (target.name === 'postgres') {
-        const { rows } = await sql<{ server_version: string }>`SHOW server_version`.execute(handle.db);
-        console.log(`postgres: ${rows[0]?.server_version}`);
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      diff: { type: 'boolean', default: false },
+      explain: { type: 'boolean', default: false },
+      'no-pace': { type: 'boolean', default: false },
+      cycles: { type: 'string' },
+      users: { type: 'string' },
+      'simulator-headroom': { type: 'string' },
+      'limiter-window-ms': { type: 'string' },
+      scenarios: { type: 'string' },
+      db: { type: 'string' },
+      'latency-ms': { type: 'string' },
+      'latency-tail-ms': { type: 'string' },
+      concurrency: { type: 'string' },
+      pool: { type: 'string' },
+      out: { type: 'string' },
+      child: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.child !== undefined) return child(values.child);
+  if (values.help) return void console.log(USAGE);
+  const databaseUrl = process.env.DATABASE_URL?.trim() || undefined;
+  const databases = (values.db ?? (databaseUrl ? 'postgres,pglite' : 'pglite')).split(',').map((d) => d.trim()) as DatabaseKind[];
+  for (const d of databases) {
+    if (d !== 'postgres' && d !== 'pglite') throw new Error(`--db: unknown database "${String(d)}" (postgres or pglite)`);
+    if (d === 'postgres' && !databaseUrl) throw new Error('set DATABASE_URL to benchmark Postgres');
+  }
+  const cycles = Math.round(positive(values.cycles, 'cycles', 3));
+  let scenarios = values.quick ? quickScenarios() : fullScenarios(cycles);
+  // Overrides for experiments: the same scenarios at another size or length.
+  if (values.quick && values.cycles !== undefined) scenarios = scenarios.map((s) => ({ ...s, cycles }));
+  if (values.users !== undefined) {
+    const users = Math.round(positive(values.users, 'users', 1));
+    scenarios = scenarios.map((s) => ({ ...s, users }));
+  }
+  if (values.scenarios !== undefined) {
+    const wanted = values.scenarios.split(',').map((n) => n.trim());
+    const unknown = wanted.filter((n) => !scenarios.some((s) => s.name === n));
+    if (unknown.length > 0) throw new Error(`--scenarios: unknown ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`);
+    scenarios = scenarios.filter((s) => wanted.includes(s.name));
+  }
+  const base = {
+    latencyMedianMs: positive(values['latency-ms'], 'latency-ms', 40),
+    latencyTailMs: positive(values['latency-tail-ms'], 'latency-tail-ms', 400),
+    concurrency: Math.round(positive(values.concurrency, 'concurrency', 32)),
+    poolSize: Math.round(positive(values.pool, 'pool', 10)),
+    explain: values.explain,
+    pace: !values['no-pace'],
+    simulatorHeadroom: positive(values['simulator-headroom'], 'simulator-headroom', 1),
+    ...(values['limiter-window-ms'] !== undefined ? { limiterWindowMs: positive(values['limiter-window-ms'], 'limiter-window-ms', 1010) } : {}),
+    ...(databaseUrl ? { databaseUrl } : {}),
+  };
+  const machine = await describeMachine(databases.includes('postgres') ? databaseUrl : undefined);
+  console.log(`machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, Postgres ${machine.postgres ?? '-'}, PGlite ${machine.pglite}, load ${machine.loadAverage.start.toFixed(2)}`);
+  console.log(`simulator latency: lognormal, median ${base.latencyMedianMs} ms, p99 ${base.latencyTailMs} ms; poller concurrency ${base.concurrency}, pg pool ${base.poolSize}, PRESENCE_PACE_CALLS=${base.pace ? 1 : 0}`);
+
+  const diff: Record<string, unknown> = {};
+  if (values.diff) {
+    for (const database of databases) {
+      const handle = database === 'postgres' && databaseUrl ? await createScratchDatabase(databaseUrl, 'presence_bench') : await openDatabase({});
+      try {
+        const users = values.quick ? 20_000 : 100_000;
+        diff[database] = await diffBench(handle, users);
+        console.log(`diff statement [${database}], ${users} users: ${JSON.stringify(diff[database])}`);
+      } finally {
+        await handle.close();
       }
-      diff[target.name] = await diffBench(handle, users);
-      console.log(`\n[${target.name}] diff statement, ${users} users in batches of 500`);
-      for (const r of diff[target.name]!) console.log(`  ${r.churn.padEnd(12)} ${String(r.obsPerSec).padStart(8)} observations/s  (${r.transitions} transitions)`);
-    } finally {
-      await drop();
     }
   }
-  if (diff.postgres && diff.pglite) {
-    console.log('\nratio postgres/pglite: ' + diff.postgres.map((r, i) => `${r.churn} ${(r.obsPerSec / (diff.pglite![i]?.obsPerSec ?? 1)).toFixed(2)}×`).join(', '));
-  }
-  for (const target of targets) {
-    const { handle, drop } = await target.open();
-    try {
-      const r = await cycleBench(handle, users, 100);
-      console.log(`\n[${target.name}] cycle of ${users} users at 100 calls/s, simulator latency 40 ms: ${r.seconds.toFixed(2)} s for ${r.calls} calls, lower bound ${r.bound.toFixed(2)} s, efficiency ${r.efficiency.toFixed(3)}`);
-    } finally {
-      await drop();
+
+  const results: ScenarioResult[] = [];
+  for (const s of scenarios) {
+    for (const database of databases) {
+      try {
+        results.push(await runInChild(s, { ...base, database }));
+      } catch (err) {
+        // One failed scenario must not lose the others' figures.
+        console.error(`bench: ${(err as Error).message}`);
+      }
     }
   }
+  machine.loadAverage.end = loadavg()[0] ?? 0;
+  const argv = process.argv.slice(2).join(' ');
+  const command = `${databases.includes('postgres') ? 'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres ' : ''}npm run bench${argv ? ` -- ${argv}` : ''}`;
+  const markdown = markdownReport(machine, command, results);
+  console.log('\n' + markdown);
+  const date = new Date().toISOString().slice(0, 10);
+  const out = values.out ?? (values.quick ? join(tmpdir(), `presence-bench-quick-${date}.json`) : `bench/results/${date}.json`);
+  await writeReport(out, JSON.stringify({ date: new Date().toISOString(), command, machine, settings: base, diff, results }, null, 2) + '\n');
+  await writeReport(out.replace(/\.json$/, '') + '.md', markdown);
+  console.log(`results: ${out}`);
+  if (results.length < scenarios.length * databases.length) process.exitCode = 1;
 }
 
 await main();

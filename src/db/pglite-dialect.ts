@@ -58,6 +58,11 @@ class PgliteDriver implements Driver {
     const previous = this.queue;
     this.queue = new Promise<void>((resolve) => (release = resolve));
     await previous;
+    // PGlite runs each query synchronously on this thread, and a release resolves the next caller
+    // in a microtask: a queue of transactions would run back to back without letting the event loop
+    // turn, and HTTP answers and calls granted meanwhile waited a second or more (the benchmark's
+    // event-loop delay, docs/benchmarks.md). One turn of I/O between holders keeps them moving.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     this.release = release;
     return this.connection;
   }

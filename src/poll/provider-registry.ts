@@ -22,6 +22,8 @@ export interface RegistryHooks {
   onRateChange?: (bucket: string, rate: number) => void;
   /** The provider refused a call of this bucket for its rate. */
   onRefusal?: (bucket: string) => void;
+  /** The limiters' window, ms (default LIMITER_WINDOW_MS); the benchmark tries other margins. */
+  limiterWindowMs?: number;
 }
 
 /** Creates provider clients and limiters on first use and closes them together. */
@@ -94,7 +96,10 @@ export class ProviderRegistry {
     let limiter = this.limiters.get(key);
     if (!limiter) {
       const { onCallStart, onRateChange, onRefusal } = this.hooks;
-      limiter = new SlidingWindowLimiter(limit, LIMITER_WINDOW_MS, realClock, {
+      limiter = new SlidingWindowLimiter(limit, this.hooks.limiterWindowMs ?? LIMITER_WINDOW_MS, realClock, {
+        // Paced calls arrive one at a time and leave the provider's window its margin
+        // (src/poll/sliding-window-limiter.ts, docs/benchmarks.md).
+        pace: this.config.http.paceCalls ?? false,
         onGrant: onCallStart && ((at) => onCallStart(key, at)),
         onRateChange: onRateChange && ((rate) => onRateChange(key, rate)),
         onRefusal: onRefusal && (() => onRefusal(key)),

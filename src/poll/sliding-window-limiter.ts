@@ -46,6 +46,20 @@ export interface LimiterHooks {
   onRefusal?: () => void;
 }
 
+/** Observers, and whether to pace. */
+export interface LimiterOptions extends LimiterHooks {
+  /**
+   * Space starts at least `windowMs / rate` apart instead of granting a window's worth at once.
+   * The provider counts calls when they arrive, and a burst arrives spread by however busy the
+   * sender, the network and the receiver are: a later window's calls, sent promptly, then land
+   * less than a window after an earlier, delayed burst, and are refused. The benchmark measured
+   * windows shrinking by up to 100+ ms that way on a busy machine (docs/benchmarks.md). Evenly
+   * spaced calls arrive one at a time. A cycle of N calls then takes (N - 1) / rate windows
+   * instead of (N / rate - 1): one window more per cycle, nothing at scale.
+   */
+  pace?: boolean;
+}
+
 /** Thrown by acquire() when a pause outlasts the caller's deadline. */
 export class LimiterDeadlineError extends PresenceError {
   constructor() {
@@ -72,6 +86,9 @@ export class SlidingWindowLimiter {
   private refusals = 0;
   private readonly increase: number;
   private readonly hooks: LimiterHooks;
+  private readonly pace: boolean;
+  /** With `pace`: the scheduled start of the next call. */
+  private paceAt = Number.NEGATIVE_INFINITY;
   /** Callers wait in line so a burst is admitted in arrival order. */
   private tail: Promise<void> = Promise.resolve();
 
@@ -81,13 +98,14 @@ export class SlidingWindowLimiter {
     /** Window length, ms. */
     readonly windowMs = 1000,
     private readonly clock: LimiterClock = realClock,
-    hooks: LimiterHooks | ((at: number) => void) = {},
+    hooks: LimiterOptions | ((at: number) => void) = {},
   ) {
     if (!Number.isInteger(limit) || limit <= 0) throw new RangeError(`limit must be a positive integer, got ${limit}`);
     this.starts = new Array<number>(limit).fill(Number.NEGATIVE_INFINITY);
     this.currentRate = limit;
     this.increase = Math.max(1, Math.ceil(limit * INCREASE_SHARE));
     this.hooks = typeof hooks === 'function' ? { onGrant: hooks } : hooks;
+    this.pace = typeof hooks === 'function' ? false : (hooks.pace ?? false);
   }
 
   /**
@@ -151,7 +169,8 @@ export class SlidingWindowLimiter {
       const now = this.clock.now();
       // The start `rate` places back must have left the window: then fewer than `rate` remain in it.
       const back = (this.next - this.currentRate + this.limit) % this.limit;
-      const slotAt = (this.starts[back] ?? Number.NEGATIVE_INFINITY) + this.windowMs;
+      let slotAt = (this.starts[back] ?? Number.NEGATIVE_INFINITY) + this.windowMs;
+      if (this.pace) slotAt = Math.max(slotAt, this.paceAt);
       const wait = Math.max(slotAt, this.pausedUntil) - now;
       if (wait <= 0) break;
       // Only a pause gives up early. Waiting for the rate is how a set larger than its schedule
@@ -162,6 +181,15 @@ export class SlidingWindowLimiter {
     }
     const now = this.clock.now();
     this.starts[this.next] = now;
+    if (this.pace) {
+      // The schedule advances from the scheduled start, not the actual one: timers fire a little
+      // late and the event loop stalls, and counting from each late grant lost 10-15% of the
+      // ceiling. A start up to a tenth of a window behind schedule keeps it (the next calls catch
+      // up, still under the window's hard count); further behind, the line was idle and the
+      // schedule restarts from now, so no burst is saved up.
+      const gap = this.windowMs / this.currentRate;
+      this.paceAt = (now - this.paceAt <= this.windowMs / 10 ? this.paceAt : now) + gap;
+    }
     this.next = (this.next + 1) % this.limit;
     this.granted++;
     if (this.currentRate < this.limit && ++this.grantsSinceChange >= this.currentRate) this.setRate(Math.min(this.limit, this.currentRate + this.increase));

@@ -68,10 +68,9 @@ afterAll(async () => {
 
 describe('crash: kill -9 mid-cycle, then a restart', () => {
   it('killed the daemon with batches in flight', () => {
-    // Some calls of the killed cycle had been made, not all of them.
+    // The killed cycle had made calls (its poll_cycle row, still `running` at the kill, is checked below).
     const lastCycle = simulator.calls.slice(killedCycleFrom).filter((c) => c.atMs <= killedAt);
     expect(lastCycle.length).toBeGreaterThan(0);
-    expect(lastCycle.filter((c) => c.outcome === 'ok').length).toBeLessThan(USERS.length / 500);
   });
 
   it('wrote no duplicate and lost no committed transition: the history is the answers, less only what was in flight', async () => {

@@ -1,0 +1,129 @@
+// The benchmark's outputs: the machine it ran on, a JSON file of every figure
+// (bench/results/<date>.json) and markdown tables for docs/benchmarks.md, with each target judged.
+import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import pg from 'pg';
+import type { CycleResult, ScenarioResult } from './scenario-run.js';
+
+/** What the figures were measured on. */
+export interface Machine {
+  cores: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  postgres: string | null;
+  pglite: string;
+  /** 1-minute load average when the run started and ended (other work on the machine shows here). */
+  loadAverage: { start: number; end?: number };
+}
+
+/** Describes this machine (and the Postgres server at `databaseUrl`, if any). */
+export async function describeMachine(databaseUrl: string | undefined): Promise<Machine> {
+  let postgres: string | null = null;
+  if (databaseUrl) {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      postgres = ((await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?');
+    } finally {
+      await client.end();
+    }
+  }
+  let pglite = '?';
+  try {
+    const pkg = JSON.parse(await readFile(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')) as { version: string };
+    pglite = pkg.version;
+  } catch {
+    // Not fatal: the version is for the record only.
+  }
+  return {
+    cores: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? '?',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    postgres,
+    pglite,
+    loadAverage: { start: loadavg()[0] ?? 0 },
+  };
+}
+
+/** The targets of the issue. */
+export const TARGETS = { efficiencyPostgres: 0.97, efficiencyPglite: 0.9, peakRssMB: 200, heapGrowthMB: 5 };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? Number.NaN : s.length % 2 ? (s[m] ?? Number.NaN) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}
+
+/** The measured (not first-sight) cycles, or the first one when it is all there is. */
+function measured(r: ScenarioResult): CycleResult[] {
+  const later = r.cycles.filter((c) => !c.firstSight);
+  return later.length > 0 ? later : r.cycles;
+}
+
+/** Headline figures of a scenario: medians over its measured cycles. */
+export function summarize(r: ScenarioResult) {
+  const cs = measured(r);
+  const first = r.cycles.find((c) => c.firstSight);
+  const heaps = cs.map((c) => c.heapUsedMB);
+  return {
+    efficiency: median(cs.map((c) => c.efficiency)),
+    minEfficiency: Math.min(...cs.map((c) => c.efficiency)),
+    cycleSeconds: median(cs.map((c) => c.seconds)),
+    firstSightEfficiency: first?.efficiency ?? Number.NaN,
+    transitionsPerSecond: median(cs.map((c) => c.transitionsPerSecond)),
+    peakRssMB: Math.max(...r.cycles.map((c) => c.peakRssMB)),
+    cpuPer100k: median(cs.map((c) => c.cpuSecondsPer100kObservations)),
+    limiterMs: median(cs.map((c) => c.limiterMsPerBatch)),
+    httpMs: median(cs.map((c) => c.httpMsPerBatch)),
+    writeMs: median(cs.map((c) => c.writeMsPerBatch)),
+    tailSeconds: median(cs.map((c) => c.tailSeconds)),
+    loopP99Ms: median(cs.map((c) => c.loopDelayP99Ms)),
+    /** Retained heap of the last measured cycle minus the first (after GC). */
+    heapGrowthMB: heaps.length > 1 ? (heaps.at(-1) ?? 0) - (heaps[0] ?? 0) : Number.NaN,
+    failed: r.cycles.reduce((n, c) => n + c.failed, 0),
+  };
+}
+
+const f = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+const yes = (ok: boolean): string => (ok ? 'yes' : '**no**');
+
+/** The markdown tables of a run: figures per scenario, then each target judged. */
+export function markdownReport(machine: Machine, command: string, results: ScenarioResult[]): string {
+  const lines: string[] = [];
+  lines.push(
+    `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ` +
+      `Postgres ${machine.postgres ?? '(not measured)'}, PGlite ${machine.pglite}; load average ${f(machine.loadAverage.start, 2)} at start, ${f(machine.loadAverage.end ?? Number.NaN, 2)} at end.`,
+    '',
+    `Command: \`${command}\``,
+    '',
+    '| scenario | db | cycles | cycle s (bound) | efficiency (min) | first sight | max calls/1000 ms (ceiling) | refused | transitions/s | peak RSS MB | CPU s/100k obs | per batch: limiter / HTTP / write ms | tail s | loop p99 ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const r of results) {
+    const s = summarize(r);
+    lines.push(
+      `| ${r.scenario.name} | ${r.database} | ${r.cycles.length - 1} | ${f(s.cycleSeconds, 1)} (${f(r.boundSeconds, 1)}) | ${f(s.efficiency, 3)} (${f(s.minEfficiency, 3)}) | ${f(s.firstSightEfficiency, 3)} | ` +
+        `${r.simulator.maxCallsInAnyWindow} (${r.scenario.rps}) | ${r.simulator.refused} | ${f(s.transitionsPerSecond)} | ${f(s.peakRssMB)} | ${f(s.cpuPer100k, 2)} | ` +
+        `${f(s.limiterMs)} / ${f(s.httpMs)} / ${f(s.writeMs)} | ${f(s.tailSeconds, 2)} | ${f(s.loopP99Ms)} |`,
+    );
+  }
+  lines.push('', '| scenario | db | efficiency ≥ target | no window over the ceiling | no refusals | peak RSS < 200 MB | heap growth over the cycles (MB, after GC) |', '| --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    const s = summarize(r);
+    const target = r.database === 'postgres' ? TARGETS.efficiencyPostgres : TARGETS.efficiencyPglite;
+    lines.push(
+      `| ${r.scenario.name} | ${r.database} | ${yes(s.minEfficiency >= target)} (${f(s.minEfficiency, 3)} vs ${target}) | ${yes(r.simulator.maxCallsInAnyWindow <= r.scenario.rps)} | ${yes(r.simulator.refused === 0)} | ` +
+        `${yes(s.peakRssMB < TARGETS.peakRssMB)} | ${f(s.heapGrowthMB, 1)} over ${r.cycles.length - 1} cycles |`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Writes `content` to `path`, creating its folder. */
+export async function writeReport(path: string, content: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, content);
+}
