@@ -128,16 +128,11 @@ async function drive(runner: Pm2): Promise<void> {
   log.push(`started: ${JSON.stringify(await runner.list())}`);
   await until('transitions in /metrics', async () => sumOf(await scrape(), 'presence_transitions_total') >= USERS.length);
 
-  // Reload when a cycle's first call arrives (the previous call was more than a second before).
-  const seen = simulator.calls.length;
-  await until('the start of a cycle', () => {
-    const calls = simulator.calls;
-    // The first call of the newest cycle: the latest call that came more than 600 ms after the one before.
-    let i = calls.length - 1;
-    while (i > seen && calls[i]!.atMs - calls[i - 1]!.atMs <= 600) i--;
-    const first = calls[i];
-    return Promise.resolve(i > seen && first !== undefined && Date.now() - first.atMs < 400);
-  });
+  // Reload just after a cycle starts: ticks are on multiples of 5 s (`*/5`), and the cycle's calls
+  // (paced, one every 500 ms) last about 4.5 s. Wait for a boundary and the cycle's first call.
+  await sleep(5_000 - (Date.now() % 5_000) + 50);
+  const boundary = Date.now() - 50;
+  await until('the start of a cycle', () => Promise.resolve(simulator.calls.some((c) => c.atMs >= boundary)));
   reloadAtMs = Date.now();
   await runner.run(['reload', 'presence-poller']);
   log.push(`reloaded: ${JSON.stringify(await runner.list())}`);
