@@ -1,6 +1,7 @@
 // Random faults at given rates, per provider, for reliability tests and demos: each call draws at
 // most one fault. The draw is seeded, so a failing run can be replayed with the same mix.
 import type { AnswerLogEntry } from './answer-log.js';
+import { seededRandom } from './seeded-random.js';
 import type { TencentReply } from './tencent.js';
 
 /**
@@ -35,18 +36,6 @@ export interface FaultMixOptions {
   volcengine?: FaultRate[];
   /** Same seed, same sequence of draws. Default 1. */
   seed?: number;
-}
-
-/** mulberry32: small, fast and good enough to spread faults; not for anything secret. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Draws faults for calls. */

@@ -1,28 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { SlidingWindowLimiter, type LimiterClock } from '../../src/poll/sliding-window-limiter.js';
-
-/** A virtual clock: sleeping advances time, so hours of limiting run in microseconds and exactly. */
-function virtualClock(): LimiterClock & { time: number } {
-  const clock = {
-    time: 0,
-    now: () => clock.time,
-    sleep: async (ms: number) => {
-      await Promise.resolve();
-      clock.time += ms;
-    },
-  };
-  return clock;
-}
-
-function maxInWindow(starts: number[], windowMs: number): number {
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < starts.length; hi++) {
-    while ((starts[hi] ?? 0) - (starts[lo] ?? 0) >= windowMs) lo++;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
-}
+import { SlidingWindowLimiter } from '../../src/poll/sliding-window-limiter.js';
+import { virtualClock } from '../helpers/virtual-clock.js';
+import { maxInAnyWindow } from '../helpers/windows.js';
 
 describe('SlidingWindowLimiter', () => {
   it('never lets more than the ceiling start in any 1000 ms window, and reaches the ceiling', async () => {
@@ -36,7 +15,7 @@ describe('SlidingWindowLimiter', () => {
       }),
     );
     starts.sort((a, b) => a - b);
-    expect(maxInWindow(starts, 1000)).toBe(100);
+    expect(maxInAnyWindow(starts, 1000)).toBe(100);
     // 1000 calls at 100 per window: the last group starts at 9000 ms, no later.
     expect(starts.at(-1)).toBe(9000);
     expect(limiter.total).toBe(1000);
@@ -51,7 +30,7 @@ describe('SlidingWindowLimiter', () => {
       await limiter.acquire();
       starts.push(clock.now());
     }
-    expect(maxInWindow(starts, 1000)).toBe(10);
+    expect(maxInAnyWindow(starts, 1000)).toBe(10);
     expect(starts.slice(10).every((s) => s >= 1990)).toBe(true);
   });
 
@@ -103,8 +82,8 @@ describe('SlidingWindowLimiter', () => {
     const before = starts.length;
     await run(200);
     const afterRefusal = starts.slice(before);
-    expect(maxInWindow(afterRefusal, 1000)).toBeLessThanOrEqual(80);
-    expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(100);
+    expect(maxInAnyWindow(afterRefusal, 1000)).toBeLessThanOrEqual(80);
+    expect(maxInAnyWindow(starts, 1000)).toBeLessThanOrEqual(100);
     // 70 calls earn +5, 75 more +5, ...: six steps back to the ceiling within about 500 calls.
     await run(300);
     expect(limiter.rate).toBe(100);

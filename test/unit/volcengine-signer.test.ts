@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { queryOnlineStatusBody } from '../../src/providers/volcengine/int64-json.js';
 import { rfc3986, signRequest, xDate } from '../../src/providers/volcengine/signer.js';
 import type { SignInput } from '../../src/providers/volcengine/signer.js';
+import { seededRandom } from '../../src/simulator/seeded-random.js';
 
 const QUERY = { Action: 'QueryOnlineStatus', Version: '2020-12-01' };
 const JSON_TYPE = { 'Content-Type': 'application/json' };
@@ -47,18 +48,6 @@ function official(input: SignInput, signer: typeof Signer = Signer): Record<stri
   return s.request.headers as Record<string, string>;
 }
 
-/** mulberry32: a seeded PRNG, so that a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('signRequest reference vectors', () => {
   it('signs host;x-content-sha256;x-date', () => {
     const headers = signRequest(VECTOR);
@@ -92,7 +81,7 @@ describe('signRequest reference vectors', () => {
 
 describe('signRequest against the official Signer', () => {
   it('agrees on random bodies, dates, credentials, regions and both header sets', () => {
-    const random = prng(20250102);
+    const random = seededRandom(20250102);
     const int = (n: number): number => Math.floor(random() * n);
     const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T;
     // By code point, so that an emoji is never split into lone surrogates.
