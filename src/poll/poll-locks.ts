@@ -44,6 +44,7 @@ export function advisoryLocks(newClient: () => pg.Client, logger: Logger): PollL
   let connecting: Promise<pg.Client | undefined> | undefined;
   const held = new Map<string, AbortController>();
   let closed = false;
+  let closing: Promise<void> | undefined;
 
   const lose = (failed: pg.Client, reason: string): void => {
     if (client !== failed) return;
@@ -102,15 +103,18 @@ export function advisoryLocks(newClient: () => pg.Client, logger: Logger): PollL
     signal(key) {
       return held.get(key)?.signal ?? AbortSignal.abort(new Error('poll lock not held'));
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await connecting;
-      const c = client;
-      client = undefined;
-      held.clear();
-      // Ending the session releases its advisory locks.
-      await c?.end().catch(() => undefined);
+    close() {
+      // A second call waits for the same close: the locks are released when it resolves.
+      closing ??= (async () => {
+        closed = true;
+        await connecting;
+        const c = client;
+        client = undefined;
+        held.clear();
+        // Ending the session releases its advisory locks.
+        await c?.end().catch(() => undefined);
+      })();
+      return closing;
     },
   };
 }
