@@ -133,12 +133,20 @@ function url(env: Env, name: string, fallback: string): string {
  * A listener address: `host:port`, `[v6]:port` or a bare port (on `defaultHost`); null for `off`,
  * or when unset and there is no `fallback` (the listener is off by default).
  */
-function listenAddress(env: Env, name: string, options: { fallback?: string; defaultHost: string; example: string }): { host: string; port: number } | null {
+function listenAddress(
+  env: Env,
+  name: string,
+  options: { fallback?: string; defaultHost: string; example: string },
+): { host: string; port: number } | null {
   const raw = env[name]?.trim() || options.fallback;
   if (raw === undefined || raw.toLowerCase() === 'off') return null;
   const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(raw);
   const port = Number(match?.[2]);
-  if (!match || port > 65_535) throw new ConfigError(name, `${name} must be host:port such as ${options.example}, a port, or off; got ${JSON.stringify(raw)}`);
+  if (!match || port > 65_535)
+    throw new ConfigError(
+      name,
+      `${name} must be host:port such as ${options.example}, a port, or off; got ${JSON.stringify(raw)}`,
+    );
   const host = match[1] ?? options.defaultHost;
   return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
 }
@@ -173,10 +181,14 @@ function secretFamily(env: Env, name: string): Map<string, string> {
 }
 
 function callbackConfig(env: Env): CallbackConfig {
-  const listen = listenAddress(env, 'PRESENCE_CALLBACK_LISTEN', { defaultHost: '0.0.0.0', example: '0.0.0.0:8080' }) ?? undefined;
+  const listen =
+    listenAddress(env, 'PRESENCE_CALLBACK_LISTEN', { defaultHost: '0.0.0.0', example: '0.0.0.0:8080' }) ?? undefined;
   const path = env.PRESENCE_CALLBACK_PATH?.trim() || '/tim/callback';
   if (!/^\/[A-Za-z0-9._~/-]*$/.test(path)) {
-    throw new ConfigError('PRESENCE_CALLBACK_PATH', `PRESENCE_CALLBACK_PATH must be a URL path such as /tim/callback, got ${JSON.stringify(path)}`);
+    throw new ConfigError(
+      'PRESENCE_CALLBACK_PATH',
+      `PRESENCE_CALLBACK_PATH must be a URL path such as /tim/callback, got ${JSON.stringify(path)}`,
+    );
   }
   const token = secret(env, 'TIM_CALLBACK_TOKEN');
   if (listen !== undefined && token === undefined) {
@@ -190,7 +202,11 @@ function callbackConfig(env: Env): CallbackConfig {
     path,
     maxBodyBytes: positiveInt(env, 'PRESENCE_CALLBACK_MAX_BYTES', 64 * 1024),
     token() {
-      if (token === undefined) throw new ConfigError('TIM_CALLBACK_TOKEN', 'Set TIM_CALLBACK_TOKEN (or TIM_CALLBACK_TOKEN_FILE) to the callback authentication token of the IM console');
+      if (token === undefined)
+        throw new ConfigError(
+          'TIM_CALLBACK_TOKEN',
+          'Set TIM_CALLBACK_TOKEN (or TIM_CALLBACK_TOKEN_FILE) to the callback authentication token of the IM console',
+        );
       return token;
     },
   };
@@ -200,7 +216,10 @@ function callbackConfig(env: Env): CallbackConfig {
 export function loadConfig(env: Env = process.env): Config {
   const stateApi = env.TIM_STATE_API?.trim() || 'querystate';
   if (stateApi !== 'querystate' && stateApi !== 'query_online_status') {
-    throw new ConfigError('TIM_STATE_API', `TIM_STATE_API must be querystate or query_online_status, got ${JSON.stringify(stateApi)}`);
+    throw new ConfigError(
+      'TIM_STATE_API',
+      `TIM_STATE_API must be querystate or query_online_status, got ${JSON.stringify(stateApi)}`,
+    );
   }
   const admin = env.TIM_ADMIN?.trim() || 'administrator';
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
@@ -246,7 +265,10 @@ export function loadConfig(env: Env = process.env): Config {
     secretKeyFor(sdkAppId) {
       const value = timKeys.get(sdkAppId) ?? timKeys.get('');
       if (value === undefined) {
-        throw new ConfigError(`TIM_SECRET_KEY_${sdkAppId}`, `Set TIM_SECRET_KEY or TIM_SECRET_KEY_${sdkAppId} (the secret key of Tencent IM app ${sdkAppId})`);
+        throw new ConfigError(
+          `TIM_SECRET_KEY_${sdkAppId}`,
+          `Set TIM_SECRET_KEY or TIM_SECRET_KEY_${sdkAppId} (the secret key of Tencent IM app ${sdkAppId})`,
+        );
       }
       return value;
     },
@@ -258,7 +280,11 @@ export function loadConfig(env: Env = process.env): Config {
     reloadIntervalMs: positiveInt(env, 'PRESENCE_RELOAD_MS', 30_000),
     shutdownTimeoutMs: positiveInt(env, 'PRESENCE_SHUTDOWN_MS', 8_000),
     secretsForRedaction: () => [...timKeys.values(), ...volcKeys.values()],
-    operationsHttp: listenAddress(env, 'PRESENCE_HTTP', { fallback: '127.0.0.1:9464', defaultHost: '127.0.0.1', example: '127.0.0.1:9464' }),
+    operationsHttp: listenAddress(env, 'PRESENCE_HTTP', {
+      fallback: '127.0.0.1:9464',
+      defaultHost: '127.0.0.1',
+      example: '127.0.0.1:9464',
+    }),
     tencent,
     volcengine,
     http: {

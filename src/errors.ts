@@ -101,7 +101,9 @@ export class ProviderError extends PresenceError {
     this.retryable =
       details.retryable ??
       (RETRYABLE.has(code) ||
-        (code === 'ERR_PROVIDER_HTTP' && details.httpStatus !== undefined && (details.httpStatus === 429 || details.httpStatus >= 500)));
+        (code === 'ERR_PROVIDER_HTTP' &&
+          details.httpStatus !== undefined &&
+          (details.httpStatus === 429 || details.httpStatus >= 500)));
   }
 }
 

@@ -35,7 +35,8 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
 export function scrubLine(line: string, secrets: readonly string[]): string {
   let out = line;
   for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
-  for (const secret of secrets) if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]');
+  for (const secret of secrets)
+    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]');
   return out;
 }
 

@@ -37,7 +37,15 @@ export interface ActivityReport {
 export async function activityReport(db: Kysely<Database>, options: ReportOptions): Promise<ActivityReport> {
   const set = await getWatchSet(db, options.set);
   const periods = await resolvePeriods(db, options);
-  const { rows } = await sql<{ period: string; observed: number; active: number; avg_online_min: number | null; peak_online: number; unknown_share: number | null; platforms: Record<string, number> | null }>`
+  const { rows } = await sql<{
+    period: string;
+    observed: number;
+    active: number;
+    avg_online_min: number | null;
+    peak_online: number;
+    unknown_share: number | null;
+    platforms: Record<string, number> | null;
+  }>`
     WITH ${periodPiecesCtes(set, options, periods)},
     per_user AS (
       SELECT period, user_id,

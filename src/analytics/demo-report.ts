@@ -11,7 +11,13 @@ import { parseReportOptions } from './report-options.js';
 import { retentionReport } from './retention.js';
 
 /** Prints the activity report of `sets` over the UTC days of the run and writes `dir`/demo-report.html. */
-export async function demoReport(db: Kysely<Database>, sets: readonly string[], runStart: Date, dir: string, out: (line: string) => void): Promise<void> {
+export async function demoReport(
+  db: Kysely<Database>,
+  sets: readonly string[],
+  runStart: Date,
+  dir: string,
+  out: (line: string) => void,
+): Promise<void> {
   const from = runStart.toISOString().slice(0, 10);
   const to = new Date().toISOString().slice(0, 10);
   for (const set of sets) {
@@ -23,5 +29,7 @@ export async function demoReport(db: Kysely<Database>, sets: readonly string[], 
   await writeFile(file, renderHtml(await activityReport(db, options), await retentionReport(db, options)));
   out('');
   out(`HTML report (activity chart, retention heatmap) of set ${sets[0]}: ${file}`);
-  out(`  more: presence report activity|retention --set ${sets[0]} --from ${from} --to ${to} [--format html --out FILE]`);
+  out(
+    `  more: presence report activity|retention --set ${sets[0]} --from ${from} --to ${to} [--format html --out FILE]`,
+  );
 }

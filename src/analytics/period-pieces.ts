@@ -8,7 +8,11 @@ import type { Period, ReportOptions } from './report-options.js';
  * CTEs `periods(period, ps, pe)` and `pieces(period, user_id, state, platforms, s, e)`: every
  * interval of the set's users clipped to each period it overlaps (s < e).
  */
-export function periodPiecesCtes(set: WatchSet, options: ReportOptions, periods: readonly Period[]): RawBuilder<unknown> {
+export function periodPiecesCtes(
+  set: WatchSet,
+  options: ReportOptions,
+  periods: readonly Period[],
+): RawBuilder<unknown> {
   const labels = periods.map((p) => p.label);
   const starts = periods.map((p) => p.start.toISOString());
   const ends = periods.map((p) => p.end.toISOString());

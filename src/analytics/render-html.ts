@@ -6,7 +6,10 @@ import { activityCells, percent } from './render-text.js';
 import type { RetentionReport } from './retention.js';
 
 function esc(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+  return value.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
 }
 
 const CSS = `
@@ -36,7 +39,9 @@ function activityChart(report: ActivityReport): string {
   const every = Math.max(1, Math.ceil(rows.length / 12));
   const parts: string[] = [];
   for (const tick of [0, Math.round(max / 2), max]) {
-    parts.push(`<line x1="${left}" x2="${width - 10}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="#e5e7eb"/>`);
+    parts.push(
+      `<line x1="${left}" x2="${width - 10}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="#e5e7eb"/>`,
+    );
     parts.push(`<text x="${left - 6}" y="${(y(tick) + 4).toFixed(1)}" text-anchor="end">${tick}</text>`);
   }
   rows.forEach((r, i) => {
@@ -45,7 +50,10 @@ function activityChart(report: ActivityReport): string {
       `<rect class="observed" x="${x.toFixed(1)}" y="${y(r.observed).toFixed(1)}" width="${barW.toFixed(1)}" height="${(top + plotH - y(r.observed)).toFixed(1)}" fill="#bfdbfe"><title>${esc(r.period)}: ${r.observed} observed</title></rect>`,
       `<rect class="active" data-period="${esc(r.period)}" data-active="${r.active}" x="${x.toFixed(1)}" y="${y(r.active).toFixed(1)}" width="${barW.toFixed(1)}" height="${(top + plotH - y(r.active)).toFixed(1)}" fill="#2563eb"><title>${esc(r.period)}: ${r.active} active</title></rect>`,
     );
-    if (i % every === 0) parts.push(`<text x="${(left + i * slot + slot / 2).toFixed(1)}" y="${height - bottom + 16}" text-anchor="middle">${esc(r.period.slice(5))}</text>`);
+    if (i % every === 0)
+      parts.push(
+        `<text x="${(left + i * slot + slot / 2).toFixed(1)}" y="${height - bottom + 16}" text-anchor="middle">${esc(r.period.slice(5))}</text>`,
+      );
   });
   return `<figure>
 <svg id="activity-chart" role="img" aria-label="Observed and active users per ${esc(report.options.period)}" viewBox="0 0 ${width} ${height}" width="100%">${parts.join('')}</svg>
@@ -96,7 +104,11 @@ ${body}
 }
 
 /** The whole page for one set and range: activity (chart and table) and retention (heatmap). */
-export function renderHtml(activity: ActivityReport, retention: RetentionReport, generatedAt: Date = new Date()): string {
+export function renderHtml(
+  activity: ActivityReport,
+  retention: RetentionReport,
+  generatedAt: Date = new Date(),
+): string {
   const o = activity.options;
   const title = `Presence report: ${o.set}`;
   return `<!doctype html>

@@ -23,7 +23,14 @@ export function activityCells(report: ActivityReport): { header: string[]; rows:
   const detail = report.rows.some((r) => r.platforms !== null);
   if (detail) header.push('platforms (active users)');
   const rows = report.rows.map((r) => {
-    const cells = [r.period, String(r.observed), String(r.active), r.avgOnlineMinutes === null ? '-' : r.avgOnlineMinutes.toFixed(1), String(r.peakOnline), percent(r.unknownShare)];
+    const cells = [
+      r.period,
+      String(r.observed),
+      String(r.active),
+      r.avgOnlineMinutes === null ? '-' : r.avgOnlineMinutes.toFixed(1),
+      String(r.peakOnline),
+      percent(r.unknownShare),
+    ];
     if (detail) cells.push(platformMix(r.platforms));
     return cells;
   });
@@ -34,7 +41,11 @@ export function activityCells(report: ActivityReport): { header: string[]; rows:
 export function retentionCells(report: RetentionReport): { header: string[]; rows: string[][] } {
   const unit = report.options.period;
   const header = ['cohort', 'users', ...report.periods.map((_, i) => `${unit} ${i}`)];
-  const rows = report.cohorts.map((c) => [c.cohort, String(c.users), ...report.periods.map((_, i) => (i < c.shares.length ? percent(c.shares[i] ?? 0) : ''))]);
+  const rows = report.cohorts.map((c) => [
+    c.cohort,
+    String(c.users),
+    ...report.periods.map((_, i) => (i < c.shares.length ? percent(c.shares[i] ?? 0) : '')),
+  ]);
   return { header, rows };
 }
 
@@ -47,7 +58,10 @@ function describe(report: ActivityReport | RetentionReport): string {
 export function renderTable(report: ActivityReport | RetentionReport): string[] {
   const { header, rows } = report.kind === 'activity' ? activityCells(report) : retentionCells(report);
   const title = report.kind === 'activity' ? 'activity' : 'retention (share of each cohort active in later periods)';
-  const empty = rows.length === 0 ? [report.kind === 'retention' ? '(no user of the set was active in the range)' : '(no periods)'] : [];
+  const empty =
+    rows.length === 0
+      ? [report.kind === 'retention' ? '(no user of the set was active in the range)' : '(no periods)']
+      : [];
   return [`${title}: ${describe(report)}`, '', ...formatTable(header, rows), ...empty];
 }
 
@@ -64,12 +78,31 @@ export function renderCsv(report: ActivityReport | RetentionReport): string[] {
   if (report.kind === 'activity') {
     lines.push(['period', 'observed', 'active', 'avg_online_min', 'peak_online', 'unknown_share', 'platforms']);
     for (const r of report.rows) {
-      const mix = r.platforms === null ? null : Object.entries(r.platforms).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join(';');
-      lines.push([r.period, r.observed, r.active, round6(r.avgOnlineMinutes), r.peakOnline, round6(r.unknownShare), mix]);
+      const mix =
+        r.platforms === null
+          ? null
+          : Object.entries(r.platforms)
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              .map(([k, v]) => `${k}=${v}`)
+              .join(';');
+      lines.push([
+        r.period,
+        r.observed,
+        r.active,
+        round6(r.avgOnlineMinutes),
+        r.peakOnline,
+        round6(r.unknownShare),
+        mix,
+      ]);
     }
   } else {
     lines.push(['cohort', 'users', ...report.periods.map((_, i) => `${report.options.period}_${i}`)]);
-    for (const c of report.cohorts) lines.push([c.cohort, c.users, ...report.periods.map((_, i) => (i < c.shares.length ? round6(c.shares[i] ?? 0) : null))]);
+    for (const c of report.cohorts)
+      lines.push([
+        c.cohort,
+        c.users,
+        ...report.periods.map((_, i) => (i < c.shares.length ? round6(c.shares[i] ?? 0) : null)),
+      ]);
   }
   return lines.map((cells) => cells.map(csvCell).join(','));
 }

@@ -40,7 +40,14 @@ function checkDate(name: string, value: string): void {
 }
 
 /** Validates raw CLI values into ReportOptions; throws InputError naming the option. */
-export function parseReportOptions(raw: { set?: string | undefined; from?: string | undefined; to?: string | undefined; period?: string | undefined; tz?: string | undefined; active?: string | undefined }): ReportOptions {
+export function parseReportOptions(raw: {
+  set?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  period?: string | undefined;
+  tz?: string | undefined;
+  active?: string | undefined;
+}): ReportOptions {
   if (!raw.set) throw new InputError('--set is required: the watch set to report on');
   if (!raw.from) throw new InputError('--from is required (a date like 2026-03-01)');
   if (!raw.to) throw new InputError('--to is required (a date like 2026-03-31, included)');
@@ -48,7 +55,8 @@ export function parseReportOptions(raw: { set?: string | undefined; from?: strin
   checkDate('to', raw.to);
   if (raw.from > raw.to) throw new InputError(`--from ${raw.from} is after --to ${raw.to}`);
   const period = raw.period ?? 'day';
-  if (period !== 'day' && period !== 'week') throw new InputError(`--period must be day or week, got ${JSON.stringify(period)}`);
+  if (period !== 'day' && period !== 'week')
+    throw new InputError(`--period must be day or week, got ${JSON.stringify(period)}`);
   const tz = raw.tz ?? 'UTC';
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
@@ -58,7 +66,9 @@ export function parseReportOptions(raw: { set?: string | undefined; from?: strin
   const active = (raw.active ?? 'Online').split(',').map((s) => s.trim());
   for (const state of active) {
     if (!STATES.includes(state as PresenceState) || state === 'Unknown') {
-      throw new InputError(`--active takes Online, PushOnline or Offline (comma-separated), got ${JSON.stringify(state)}`);
+      throw new InputError(
+        `--active takes Online, PushOnline or Offline (comma-separated), got ${JSON.stringify(state)}`,
+      );
     }
   }
   return { set: raw.set, from: raw.from, to: raw.to, period, tz, active: active as PresenceState[] };
@@ -79,6 +89,7 @@ export async function resolvePeriods(db: Kysely<Database>, options: ReportOption
   } catch (cause) {
     throw new InputError(`--tz ${JSON.stringify(options.tz)} is not a time zone this database knows`, { cause });
   }
-  if (rows.length > MAX_PERIODS) throw new InputError(`--from ${options.from} --to ${options.to} spans more than ${MAX_PERIODS} ${options.period}s`);
+  if (rows.length > MAX_PERIODS)
+    throw new InputError(`--from ${options.from} --to ${options.to} spans more than ${MAX_PERIODS} ${options.period}s`);
   return rows.map((r) => ({ label: r.label, start: new Date(r.start), end: new Date(r.end) }));
 }

@@ -27,7 +27,9 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 async function explain(db: Kysely<Database>, query: string): Promise<[string, number]> {
-  const [{ rows }, seconds] = await timed(() => sql.raw<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${query}`).execute(db));
+  const [{ rows }, seconds] = await timed(() =>
+    sql.raw<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${query}`).execute(db),
+  );
   return [rows.map((r) => r['QUERY PLAN']).join('\n'), seconds];
 }
 
@@ -35,19 +37,35 @@ function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-async function generate(db: Kysely<Database>, users: number, days: number, first: number, log: (line: string) => void): Promise<number> {
+async function generate(
+  db: Kysely<Database>,
+  users: number,
+  days: number,
+  first: number,
+  log: (line: string) => void,
+): Promise<number> {
   // Monthly partitions for the past months (the migration creates this month's and later ones).
-  for (let m = new Date(first); m.getTime() < Date.now(); m = new Date(Date.UTC(m.getUTCFullYear(), m.getUTCMonth() + 1, 1))) {
+  for (
+    let m = new Date(first);
+    m.getTime() < Date.now();
+    m = new Date(Date.UTC(m.getUTCFullYear(), m.getUTCMonth() + 1, 1))
+  ) {
     const start = new Date(Date.UTC(m.getUTCFullYear(), m.getUTCMonth(), 1));
     const end = new Date(Date.UTC(m.getUTCFullYear(), m.getUTCMonth() + 1, 1));
     const name = `presence_transition_y${start.getUTCFullYear()}m${String(start.getUTCMonth() + 1).padStart(2, '0')}`;
-    await sql.raw(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF presence_transition FOR VALUES FROM ('${start.toISOString()}') TO ('${end.toISOString()}')`).execute(db);
+    await sql
+      .raw(
+        `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF presence_transition FOR VALUES FROM ('${start.toISOString()}') TO ('${end.toISOString()}')`,
+      )
+      .execute(db);
   }
   await sql`SELECT setseed(0.42)`.execute(db);
   const start = new Date(first);
   await sql`
     INSERT INTO presence_transition (provider, app_id, user_id, from_state, to_state, changed_at, last_seen_at, platforms, source)
-    SELECT 'tencent', ${APP}::bigint, 'u' || u, NULL, 'Offline', ${start}::timestamptz, NULL, NULL, 'poll' FROM generate_series(1, ${users}::int) u`.execute(db);
+    SELECT 'tencent', ${APP}::bigint, 'u' || u, NULL, 'Offline', ${start}::timestamptz, NULL, NULL, 'poll' FROM generate_series(1, ${users}::int) u`.execute(
+    db,
+  );
   let rows = users;
   for (let d = 0; d < days; d++) {
     const day = new Date(first + d * 86_400_000);
@@ -74,22 +92,30 @@ async function generate(db: Kysely<Database>, users: number, days: number, first
         SELECT count(*)::int AS n FROM ins`.execute(db),
     );
     rows += inserted[0]?.n ?? 0;
-    if (d % 10 === 0 || d === days - 1) log(`  day ${d + 1}/${days}: ${inserted[0]?.n ?? 0} rows in ${seconds.toFixed(1)} s (total ${rows})`);
+    if (d % 10 === 0 || d === days - 1)
+      log(`  day ${d + 1}/${days}: ${inserted[0]?.n ?? 0} rows in ${seconds.toFixed(1)} s (total ${rows})`);
   }
   // Every user is Offline now (since their last transition) and was just observed (the daemon
   // polls them every minute).
   await sql`
     INSERT INTO presence_current (provider, app_id, user_id, state, platforms, since, last_seen_at)
-    SELECT 'tencent', ${APP}::bigint, user_id, 'Offline', NULL, max(changed_at), now() FROM presence_transition GROUP BY user_id`.execute(db);
+    SELECT 'tencent', ${APP}::bigint, user_id, 'Offline', NULL, max(changed_at), now() FROM presence_transition GROUP BY user_id`.execute(
+    db,
+  );
   await addWatchSet(db, { name: 'bench', provider: 'tencent', appId: APP });
-  await sql`INSERT INTO watched_user (set, user_id) SELECT 'bench', 'u' || u FROM generate_series(1, ${users}::int) u`.execute(db);
+  await sql`INSERT INTO watched_user (set, user_id) SELECT 'bench', 'u' || u FROM generate_series(1, ${users}::int) u`.execute(
+    db,
+  );
   await sql`ANALYZE`.execute(db);
   return rows;
 }
 
 /** Runs the analytics benchmark; prints markdown. */
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { users: { type: 'string', default: '100000' }, days: { type: 'string', default: '90' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { users: { type: 'string', default: '100000' }, days: { type: 'string', default: '90' } },
+  });
   const users = Number(values.users);
   const days = Number(values.days);
   const server = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -97,7 +123,9 @@ export async function main(argv: string[]): Promise<void> {
   const handle = await createScratchDatabase(server, 'presence_bench_analytics', 1);
   // Its own connection, without the daemon's 60 s statement and query timeouts: some of the plans
   // measured here take longer than that.
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: handle.url, max: 1 }) }) });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: handle.url, max: 1 }) }),
+  });
   try {
     await migrate(db);
     const today = Math.floor(Date.now() / 86_400_000) * 86_400_000;
@@ -107,10 +135,20 @@ export async function main(argv: string[]): Promise<void> {
     const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
     const monthEnd = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
     const [{ version }] = (await sql<{ version: string }>`SELECT version()`.execute(db)).rows as [{ version: string }];
-    out(`# analytics benchmark: ${users} users, ${days} days (${utcDay(first)} to ${utcDay(today)}), month ${utcDay(monthStart.getTime())}`);
-    out(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${version.split(',')[0]}`);
+    out(
+      `# analytics benchmark: ${users} users, ${days} days (${utcDay(first)} to ${utcDay(today)}), month ${utcDay(monthStart.getTime())}`,
+    );
+    out(
+      `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${version.split(',')[0]}`,
+    );
     const [rows, genSeconds] = await timed(() => generate(db, users, days, first, out));
-    const size = (await sql<{ size: string }>`SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid))) AS size FROM pg_inherits WHERE inhparent = 'presence_transition'::regclass`.execute(db)).rows[0]?.size;
+    const size = (
+      await sql<{
+        size: string;
+      }>`SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid))) AS size FROM pg_inherits WHERE inhparent = 'presence_transition'::regclass`.execute(
+        db,
+      )
+    ).rows[0]?.size;
     out(`generated ${rows} transitions (${size} with indexes) in ${genSeconds.toFixed(0)} s`);
     const m0 = monthStart.toISOString();
     const m1 = monthEnd.toISOString();
@@ -139,7 +177,11 @@ export async function main(argv: string[]): Promise<void> {
       out(`  ${seconds.toFixed(2)} s`);
     }
     out('measuring: presence_rollup_days (summing every closed day once)');
-    const [summed, rollupSeconds] = await timed(async () => (await sql<{ n: number }>`SELECT presence_rollup_days(${new Date(today)}::timestamptz, 1000) AS n`.execute(db)).rows[0]?.n);
+    const [summed, rollupSeconds] = await timed(
+      async () =>
+        (await sql<{ n: number }>`SELECT presence_rollup_days(${new Date(today)}::timestamptz, 1000) AS n`.execute(db))
+          .rows[0]?.n,
+    );
     // Steady state: autovacuum has visited the rollup table (hint bits, visibility map).
     await sql`VACUUM ANALYZE presence_daily_rollup`.execute(db);
     measured.push([`presence_rollup_days: ${summed} days summed (once, then a day at a time)`, rollupSeconds, '']);
@@ -152,9 +194,20 @@ export async function main(argv: string[]): Promise<void> {
     measured.push(['presence_daily after the rollup: daily active users of one app in one month', seconds, plan]);
     out(`  presence_daily after the rollup: ${seconds.toFixed(2)} s`);
     const [timelinePlan, timelineSeconds] = await explain(db, queries[1]![1]);
-    measured.push(['presence_timeline after the rollup (starts from the checkpoint of the day before the month)', timelineSeconds, timelinePlan]);
+    measured.push([
+      'presence_timeline after the rollup (starts from the checkpoint of the day before the month)',
+      timelineSeconds,
+      timelinePlan,
+    ]);
     out(`  presence_timeline after the rollup: ${timelineSeconds.toFixed(2)} s`);
-    const report = { set: 'bench', from: m0.slice(0, 10), to: new Date(monthEnd.getTime() - 86_400_000).toISOString().slice(0, 10), period: 'day' as const, tz: 'UTC', active: ['Online' as const] };
+    const report = {
+      set: 'bench',
+      from: m0.slice(0, 10),
+      to: new Date(monthEnd.getTime() - 86_400_000).toISOString().slice(0, 10),
+      period: 'day' as const,
+      tz: 'UTC',
+      active: ['Online' as const],
+    };
     const [, activitySeconds] = await timed(() => activityReport(db, report));
     measured.push(['presence report activity: one month, by day', activitySeconds, '']);
     const [, retentionSeconds] = await timed(() => retentionReport(db, report));

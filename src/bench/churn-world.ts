@@ -27,7 +27,10 @@ function hash(appId: string, userId: string): number {
 }
 
 function platformsOf(state: ObservedState, h: number): Platforms {
-  if (state === 'Online') return (h & 0x300) === 0 ? { Web: 'Online', iPhone: 'PushOnline' } : { [(h & 0x100) === 0 ? 'Android' : 'PC']: 'Online' };
+  if (state === 'Online')
+    return (h & 0x300) === 0
+      ? { Web: 'Online', iPhone: 'PushOnline' }
+      : { [(h & 0x100) === 0 ? 'Android' : 'PC']: 'Online' };
   if (state === 'PushOnline') return { [(h & 0x100) === 0 ? 'iPhone' : 'Android']: 'PushOnline' };
   return {};
 }

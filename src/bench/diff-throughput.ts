@@ -9,14 +9,21 @@ import { recordObservations } from '../store/record-observations.js';
 const STATES = ['Online', 'PushOnline', 'Offline'] as const;
 
 /** Observations per second of the diff statement alone, one stream of 500-user batches: first sight, then 10% and 100% churn. */
-export async function diffBench(handle: DatabaseHandle, users: number): Promise<Array<{ churn: string; obsPerSec: number; transitions: number }>> {
+export async function diffBench(
+  handle: DatabaseHandle,
+  users: number,
+): Promise<Array<{ churn: string; obsPerSec: number; transitions: number }>> {
   await migrate(handle.db);
   const ids = Array.from({ length: users }, (_, i) => `bench-${i}`);
   const results = [];
   let t = Date.UTC(2026, 0, 1);
   // Each user's state index, carried across rounds so churn is measured against the last round.
   const states = new Map<string, number>();
-  const rounds: Array<[string, number]> = [['first sight', 0], ['10%', 0.1], ['100%', 1]];
+  const rounds: Array<[string, number]> = [
+    ['first sight', 0],
+    ['10%', 0.1],
+    ['100%', 1],
+  ];
   for (const [label, churn] of rounds) {
     t += 60_000;
     const started = performance.now();
@@ -29,7 +36,14 @@ export async function diffBench(handle: DatabaseHandle, users: number): Promise<
         return { userId, state: STATES[next]!, platforms: null };
       });
       const r = await handle.db.transaction().execute((trx) =>
-        recordObservations(trx, { provider: 'tencent', appId: '1400000001', observedAt: new Date(t), gapSeconds: 180, source: 'poll', observations }),
+        recordObservations(trx, {
+          provider: 'tencent',
+          appId: '1400000001',
+          observedAt: new Date(t),
+          gapSeconds: 180,
+          source: 'poll',
+          observations,
+        }),
       );
       transitions += r.transitions;
     }

@@ -10,7 +10,14 @@ class Rollback extends Error {}
 
 /** The plan with timings of a 500-user batch (10% of them changing state), nothing kept. */
 export async function explainBatch(db: Kysely<Database>, set: WatchSet, batch: number): Promise<string> {
-  const users = await db.selectFrom('presence_current').select(['user_id', 'state']).where('provider', '=', set.provider).where('app_id', '=', set.app_id).orderBy('user_id').limit(batch).execute();
+  const users = await db
+    .selectFrom('presence_current')
+    .select(['user_id', 'state'])
+    .where('provider', '=', set.provider)
+    .where('app_id', '=', set.app_id)
+    .orderBy('user_id')
+    .limit(batch)
+    .execute();
   const states = ['Online', 'PushOnline', 'Offline'] as const;
   const observations: Observation[] = users.map((u, i) => ({
     userId: u.user_id,
@@ -20,7 +27,14 @@ export async function explainBatch(db: Kysely<Database>, set: WatchSet, batch: n
   let plan = '';
   try {
     await db.transaction().execute(async (trx) => {
-      const statement = recordObservationsStatement({ provider: set.provider, appId: set.app_id, observedAt: new Date(), gapSeconds: 3600, source: 'poll', observations });
+      const statement = recordObservationsStatement({
+        provider: set.provider,
+        appId: set.app_id,
+        observedAt: new Date(),
+        gapSeconds: 3600,
+        source: 'poll',
+        observations,
+      });
       const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN (ANALYZE, BUFFERS) ${statement}`.execute(trx);
       plan = rows.map((r) => r['QUERY PLAN']).join('\n');
       throw new Rollback();

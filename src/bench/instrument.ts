@@ -2,7 +2,15 @@
 // limiter and database as inputs, so the bench hands it wrapped ones that time each call.
 // Batches run concurrently, so the sums are batch-seconds (they exceed the wall time); divided by
 // the number of batches they are the mean cost of one batch in each stage.
-import type { Kysely, KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import type {
+  Kysely,
+  KyselyPlugin,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  QueryResult,
+  RootOperationNode,
+  UnknownRow,
+} from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { SlidingWindowLimiter } from '../poll/sliding-window-limiter.js';
 import type { StateProvider } from '../providers/types.js';
@@ -28,7 +36,17 @@ export interface StageTimes {
 
 /** A fresh, zeroed StageTimes. */
 export function emptyStageTimes(): StageTimes {
-  return { limiterMs: 0, httpMs: 0, writeMs: 0, readMs: 0, calls: 0, transactions: 0, firstCallAt: Number.NaN, lastCallAt: Number.NaN, grants: [] };
+  return {
+    limiterMs: 0,
+    httpMs: 0,
+    writeMs: 0,
+    readMs: 0,
+    calls: 0,
+    transactions: 0,
+    firstCallAt: Number.NaN,
+    lastCallAt: Number.NaN,
+    grants: [],
+  };
 }
 
 /** The limiter, with acquire() timed into `times.limiterMs` and each grant noted. */
@@ -143,8 +161,14 @@ export function arrivalJitter(grants: readonly number[], arrivals: readonly numb
   const delays: number[] = [];
   for (let k = 0; k < n; k++) delays.push((a[k] ?? 0) - (g[k] ?? 0));
   let shrink = Number.NEGATIVE_INFINITY;
-  for (let k = 0; k + limit < n; k++) shrink = Math.max(shrink, (g[k + limit] ?? 0) - (g[k] ?? 0) - ((a[k + limit] ?? 0) - (a[k] ?? 0)));
+  for (let k = 0; k + limit < n; k++)
+    shrink = Math.max(shrink, (g[k + limit] ?? 0) - (g[k] ?? 0) - ((a[k + limit] ?? 0) - (a[k] ?? 0)));
   const sorted = [...delays].sort((x, y) => x - y);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-  return { delayP50Ms: at(0.5), delayP99Ms: at(0.99), delayMaxMs: sorted.at(-1) ?? Number.NaN, windowShrinkMaxMs: Number.isFinite(shrink) ? shrink : Number.NaN };
+  return {
+    delayP50Ms: at(0.5),
+    delayP99Ms: at(0.99),
+    delayMaxMs: sorted.at(-1) ?? Number.NaN,
+    windowShrinkMaxMs: Number.isFinite(shrink) ? shrink : Number.NaN,
+  };
 }

@@ -25,14 +25,16 @@ export async function describeMachine(databaseUrl: string | undefined): Promise<
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {
-      postgres = ((await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?');
+      postgres = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?';
     } finally {
       await client.end();
     }
   }
   let pglite = '?';
   try {
-    const pkg = JSON.parse(await readFile(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(
+      await readFile(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
     pglite = pkg.version;
   } catch {
     // Not fatal: the version is for the record only.
@@ -87,7 +89,10 @@ export function summarize(r: ScenarioResult) {
   };
 }
 
-const f = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+const f = (n: number, digits = 0): string =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : '–';
 const yes = (ok: boolean): string => (ok ? 'yes' : '**no**');
 
 /** The markdown tables of a run: figures per scenario, then each target judged. */
@@ -110,7 +115,11 @@ export function markdownReport(machine: Machine, command: string, results: Scena
         `${f(s.limiterMs)} / ${f(s.httpMs)} / ${f(s.writeMs)} | ${f(s.tailSeconds, 2)} | ${f(s.loopP99Ms)} |`,
     );
   }
-  lines.push('', '| scenario | db | efficiency ≥ target | no window over the ceiling | no refusals | peak RSS < 200 MB | heap growth over the cycles (MB, after GC) |', '| --- | --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    '',
+    '| scenario | db | efficiency ≥ target | no window over the ceiling | no refusals | peak RSS < 200 MB | heap growth over the cycles (MB, after GC) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  );
   for (const r of results) {
     const s = summarize(r);
     const target = r.database === 'postgres' ? TARGETS.efficiencyPostgres : TARGETS.efficiencyPglite;

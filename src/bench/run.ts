@@ -29,7 +29,9 @@ function positive(raw: string | undefined, name: string, fallback: number): numb
 /** Runs one scenario in a child process (node --expose-gc, so retained heap can be measured). */
 function runInChild(s: Scenario, settings: RunSettings): Promise<ScenarioResult> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--expose-gc', self, '--child', JSON.stringify({ scenario: s, settings })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', self, '--child', JSON.stringify({ scenario: s, settings })], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
@@ -72,9 +74,12 @@ async function main(): Promise<void> {
   if (values.child !== undefined) return child(values.child);
   if (values.help) return void console.log(USAGE);
   const databaseUrl = process.env.DATABASE_URL?.trim() || undefined;
-  const databases = (values.db ?? (databaseUrl ? 'postgres,pglite' : 'pglite')).split(',').map((d) => d.trim()) as DatabaseKind[];
+  const databases = (values.db ?? (databaseUrl ? 'postgres,pglite' : 'pglite'))
+    .split(',')
+    .map((d) => d.trim()) as DatabaseKind[];
   for (const d of databases) {
-    if (d !== 'postgres' && d !== 'pglite') throw new Error(`--db: unknown database "${String(d)}" (postgres or pglite)`);
+    if (d !== 'postgres' && d !== 'pglite')
+      throw new Error(`--db: unknown database "${String(d)}" (postgres or pglite)`);
     if (d === 'postgres' && !databaseUrl) throw new Error('set DATABASE_URL to benchmark Postgres');
   }
   const cycles = Math.round(positive(values.cycles, 'cycles', 3));
@@ -88,7 +93,8 @@ async function main(): Promise<void> {
   if (values.scenarios !== undefined) {
     const wanted = values.scenarios.split(',').map((n) => n.trim());
     const unknown = wanted.filter((n) => !scenarios.some((s) => s.name === n));
-    if (unknown.length > 0) throw new Error(`--scenarios: unknown ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`);
+    if (unknown.length > 0)
+      throw new Error(`--scenarios: unknown ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`);
     scenarios = scenarios.filter((s) => wanted.includes(s.name));
   }
   const base = {
@@ -99,17 +105,26 @@ async function main(): Promise<void> {
     explain: values.explain,
     pace: !values['no-pace'],
     simulatorHeadroom: positive(values['simulator-headroom'], 'simulator-headroom', 1),
-    ...(values['limiter-window-ms'] !== undefined ? { limiterWindowMs: positive(values['limiter-window-ms'], 'limiter-window-ms', 1010) } : {}),
+    ...(values['limiter-window-ms'] !== undefined
+      ? { limiterWindowMs: positive(values['limiter-window-ms'], 'limiter-window-ms', 1010) }
+      : {}),
     ...(databaseUrl ? { databaseUrl } : {}),
   };
   const machine = await describeMachine(databases.includes('postgres') ? databaseUrl : undefined);
-  console.log(`machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, Postgres ${machine.postgres ?? '-'}, PGlite ${machine.pglite}, load ${machine.loadAverage.start.toFixed(2)}`);
-  console.log(`simulator latency: lognormal, median ${base.latencyMedianMs} ms, p99 ${base.latencyTailMs} ms; poller concurrency ${base.concurrency}, pg pool ${base.poolSize}, PRESENCE_PACE_CALLS=${base.pace ? 1 : 0}`);
+  console.log(
+    `machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, Postgres ${machine.postgres ?? '-'}, PGlite ${machine.pglite}, load ${machine.loadAverage.start.toFixed(2)}`,
+  );
+  console.log(
+    `simulator latency: lognormal, median ${base.latencyMedianMs} ms, p99 ${base.latencyTailMs} ms; poller concurrency ${base.concurrency}, pg pool ${base.poolSize}, PRESENCE_PACE_CALLS=${base.pace ? 1 : 0}`,
+  );
 
   const diff: Record<string, unknown> = {};
   if (values.diff) {
     for (const database of databases) {
-      const handle = database === 'postgres' && databaseUrl ? await createScratchDatabase(databaseUrl, 'presence_bench') : await openDatabase({});
+      const handle =
+        database === 'postgres' && databaseUrl
+          ? await createScratchDatabase(databaseUrl, 'presence_bench')
+          : await openDatabase({});
       try {
         const users = values.quick ? 20_000 : 100_000;
         diff[database] = await diffBench(handle, users);
@@ -137,8 +152,12 @@ async function main(): Promise<void> {
   const markdown = markdownReport(machine, command, results);
   console.log('\n' + markdown);
   const date = new Date().toISOString().slice(0, 10);
-  const out = values.out ?? (values.quick ? join(tmpdir(), `presence-bench-quick-${date}.json`) : `bench/results/${date}.json`);
-  await writeReport(out, JSON.stringify({ date: new Date().toISOString(), command, machine, settings: base, diff, results }, null, 2) + '\n');
+  const out =
+    values.out ?? (values.quick ? join(tmpdir(), `presence-bench-quick-${date}.json`) : `bench/results/${date}.json`);
+  await writeReport(
+    out,
+    JSON.stringify({ date: new Date().toISOString(), command, machine, settings: base, diff, results }, null, 2) + '\n',
+  );
   await writeReport(out.replace(/\.json$/, '') + '.md', markdown);
   console.log(`results: ${out}`);
   if (results.length < scenarios.length * databases.length) process.exitCode = 1;

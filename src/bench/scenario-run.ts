@@ -15,7 +15,15 @@ import { ProviderRegistry } from '../poll/provider-registry.js';
 import { runCycle, type CycleSummary } from '../poll/run-cycle.js';
 import { addWatchSet, type WatchSet } from '../store/watch-sets.js';
 import { explainBatch } from './explain-batch.js';
-import { arrivalJitter, emptyStageTimes, timedDatabase, timedLimiter, timedProvider, type ArrivalJitter, type StageTimes } from './instrument.js';
+import {
+  arrivalJitter,
+  emptyStageTimes,
+  timedDatabase,
+  timedLimiter,
+  timedProvider,
+  type ArrivalJitter,
+  type StageTimes,
+} from './instrument.js';
 import { SpanMeter } from './measure.js';
 import { batchOf, lowerBoundSeconds, type Scenario } from './scenarios.js';
 import { startSimulatorProcess, type SimulatorStats } from './simulator-process.js';
@@ -130,12 +138,20 @@ async function seed(handle: DatabaseHandle, s: Scenario): Promise<WatchSet[]> {
   const perApp = Math.ceil(s.users / s.apps);
   for (let a = 0; a < s.apps; a++) {
     // Cycles run back to back; a five-minute schedule keeps a slow cycle from counting as a gap.
-    const set = await addWatchSet(handle.db, { name: `bench-${a}`, provider: s.provider, appId: String(1_400_000_001 + a), schedule: '0 */5 * * * *', detail: s.detail });
+    const set = await addWatchSet(handle.db, {
+      name: `bench-${a}`,
+      provider: s.provider,
+      appId: String(1_400_000_001 + a),
+      schedule: '0 */5 * * * *',
+      detail: s.detail,
+    });
     const from = a * perApp + 1;
     const to = Math.min(s.users, (a + 1) * perApp);
     // Volcengine IDs are int64 digits; Tencent ones any text.
     const id = s.provider === 'volcengine' ? sql`(7000000000000 + g)::text` : sql`'user-' || g::text`;
-    await sql`INSERT INTO watched_user (set, user_id) SELECT ${set.name}, ${id} FROM generate_series(${from}::int, ${to}::int) AS g`.execute(handle.db);
+    await sql`INSERT INTO watched_user (set, user_id) SELECT ${set.name}, ${id} FROM generate_series(${from}::int, ${to}::int) AS g`.execute(
+      handle.db,
+    );
     sets.push(set);
   }
   await sql`ANALYZE watched_user`.execute(handle.db);
@@ -143,10 +159,17 @@ async function seed(handle: DatabaseHandle, s: Scenario): Promise<WatchSet[]> {
 }
 
 /** Runs one scenario against one database; `progress` gets a line per cycle. */
-export async function runScenario(s: Scenario, settings: RunSettings, progress: (line: string) => void): Promise<ScenarioResult> {
+export async function runScenario(
+  s: Scenario,
+  settings: RunSettings,
+  progress: (line: string) => void,
+): Promise<ScenarioResult> {
   const { handle, drop } = await openTarget(settings);
   const secretKey = randomBytes(16).toString('hex');
-  const volc = { accessKeyId: `AKLT${randomBytes(8).toString('hex')}`, secretAccessKey: randomBytes(16).toString('hex') };
+  const volc = {
+    accessKeyId: `AKLT${randomBytes(8).toString('hex')}`,
+    secretAccessKey: randomBytes(16).toString('hex'),
+  };
   try {
     await migrate(handle.db);
     const seedStarted = performance.now();
@@ -176,7 +199,10 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
         PRESENCE_CONCURRENCY: String(settings.concurrency),
         PRESENCE_PACE_CALLS: settings.pace ? '1' : '0',
       });
-      const registry = new ProviderRegistry(config, settings.limiterWindowMs ? { limiterWindowMs: settings.limiterWindowMs } : {});
+      const registry = new ProviderRegistry(
+        config,
+        settings.limiterWindowMs ? { limiterWindowMs: settings.limiterWindowMs } : {},
+      );
       let times: StageTimes = emptyStageTimes();
       const current = (): StageTimes => times;
       const db = timedDatabase(handle.db, current);
@@ -202,7 +228,8 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
           const ended = performance.now();
           const cost = meter.stop();
           const jitter = arrivalJitter(times.grants, await simulator.arrivals(), s.rps);
-          const sum = (k: 'calls' | 'observed' | 'failed' | 'transitions' | 'refusals'): number => summaries.reduce((n, x) => n + x[k], 0);
+          const sum = (k: 'calls' | 'observed' | 'failed' | 'transitions' | 'refusals'): number =>
+            summaries.reduce((n, x) => n + x[k], 0);
           const seconds = cost.wallSeconds;
           const batches = Math.max(1, times.calls);
           const result: CycleResult = {
@@ -242,7 +269,13 @@ export async function runScenario(s: Scenario, settings: RunSettings, progress: 
               `tail ${result.tailSeconds.toFixed(2)} s, loop p99 ${result.loopDelayP99Ms.toFixed(0)} ms; ` +
               `refusals ${result.refusals}, arrival delay p50/p99/max ${jitter.delayP50Ms.toFixed(1)}/${jitter.delayP99Ms.toFixed(1)}/${jitter.delayMaxMs.toFixed(1)} ms, window shrink max ${jitter.windowShrinkMaxMs.toFixed(1)} ms`,
           );
-          if (result.failed > 0) progress(`  ${result.failed} users failed: ${summaries.map((x) => x.error).filter(Boolean).join('; ')}`);
+          if (result.failed > 0)
+            progress(
+              `  ${result.failed} users failed: ${summaries
+                .map((x) => x.error)
+                .filter(Boolean)
+                .join('; ')}`,
+            );
         }
         const first = sets[0];
         if (settings.explain && first) explain = await explainBatch(handle.db, first, batchOf(s.provider));

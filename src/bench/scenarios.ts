@@ -30,7 +30,14 @@ export function lowerBoundSeconds(s: Scenario): number {
   return (Math.ceil(s.users / s.apps / batchOf(s.provider)) * s.apps) / s.rps;
 }
 
-const tencent = (name: string, users: number, rps: number, detail: boolean, churn: number, cycles: number): Scenario => ({ name, provider: 'tencent', users, apps: 1, rps, detail, churn, cycles });
+const tencent = (
+  name: string,
+  users: number,
+  rps: number,
+  detail: boolean,
+  churn: number,
+  cycles: number,
+): Scenario => ({ name, provider: 'tencent', users, apps: 1, rps, detail, churn, cycles });
 
 /** The issue's scenarios; `cycles` measured cycles each. */
 export function fullScenarios(cycles: number): Scenario[] {
@@ -39,7 +46,16 @@ export function fullScenarios(cycles: number): Scenario[] {
     tencent('tencent-1m-100rps-detail', 1_000_000, 100, true, 0.1, cycles),
     tencent('tencent-1m-200rps', 1_000_000, 200, false, 0.1, cycles),
     tencent('tencent-1m-200rps-detail', 1_000_000, 200, true, 0.1, cycles),
-    { name: 'volcengine-200k-2apps-100rps', provider: 'volcengine', users: 200_000, apps: 2, rps: 100, detail: false, churn: 0.1, cycles },
+    {
+      name: 'volcengine-200k-2apps-100rps',
+      provider: 'volcengine',
+      users: 200_000,
+      apps: 2,
+      rps: 100,
+      detail: false,
+      churn: 0.1,
+      cycles,
+    },
     tencent('tencent-1m-100rps-churn1', 1_000_000, 100, false, 0.01, cycles),
     tencent('tencent-1m-100rps-churn100', 1_000_000, 100, false, 1, cycles),
   ];
@@ -49,6 +65,15 @@ export function fullScenarios(cycles: number): Scenario[] {
 export function quickScenarios(): Scenario[] {
   return [
     tencent('quick-tencent-20k-100rps-detail', 20_000, 100, true, 0.1, 1),
-    { name: 'quick-volcengine-10k-2apps-100rps', provider: 'volcengine', users: 10_000, apps: 2, rps: 100, detail: false, churn: 1, cycles: 1 },
+    {
+      name: 'quick-volcengine-10k-2apps-100rps',
+      provider: 'volcengine',
+      users: 10_000,
+      apps: 2,
+      rps: 100,
+      detail: false,
+      churn: 1,
+      cycles: 1,
+    },
   ];
 }

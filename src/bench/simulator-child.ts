@@ -30,7 +30,16 @@ const simulator = await startSimulator({
   rps: { querystate: options.rps, accountCheck: options.rps },
   latencyMs: { medianMs: options.latencyMedianMs, tailMs: options.latencyTailMs },
   logAnswers: false,
-  ...(options.volcengine ? { volcengine: { accounts: [{ accessKeyId: options.volcengine.accessKeyId, secretAccessKey: options.volcengine.secretAccessKey }], rps: options.volcRps } } : {}),
+  ...(options.volcengine
+    ? {
+        volcengine: {
+          accounts: [
+            { accessKeyId: options.volcengine.accessKeyId, secretAccessKey: options.volcengine.secretAccessKey },
+          ],
+          rps: options.volcRps,
+        },
+      }
+    : {}),
 });
 process.stdout.write(`ready ${simulator.url}\n`);
 
@@ -50,7 +59,9 @@ lines.on('line', (line) => {
     process.stdout.write(`arrivals ${JSON.stringify(arrivals)}\n`);
   } else if (command === 'stats') {
     const cpu = process.cpuUsage();
-    process.stdout.write(`stats ${JSON.stringify({ buckets: simulator.stats(), cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: process.memoryUsage.rss() })}\n`);
+    process.stdout.write(
+      `stats ${JSON.stringify({ buckets: simulator.stats(), cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: process.memoryUsage.rss() })}\n`,
+    );
   } else process.stdout.write(`error unknown command ${JSON.stringify(command)}\n`);
 });
 lines.on('close', () => void stop());

@@ -29,7 +29,9 @@ export interface SimulatorProcess {
 /** Spawns the simulator and waits until it listens. */
 export async function startSimulatorProcess(options: SimulatorChildOptions): Promise<SimulatorProcess> {
   const entry = fileURLToPath(new URL('./simulator-child.js', import.meta.url));
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [entry, JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [entry, JSON.stringify(options)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   child.stderr.on('data', (d: Buffer) => process.stderr.write(`[simulator] ${d.toString()}`));
   const lines: Interface = createInterface({ input: child.stdout });
   const waiting: Array<(line: string) => void> = [];

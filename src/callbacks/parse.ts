@@ -5,7 +5,8 @@ import type { ObservedState } from '../providers/types.js';
 import { verifyCallbackSign } from './sign.js';
 
 /** Why a request was refused (a counter label; stable). */
-export type RejectReason = 'not_found' | 'method' | 'too_large' | 'unsigned' | 'bad_sign' | 'stale' | 'wrong_app' | 'bad_request';
+export type RejectReason =
+  'not_found' | 'method' | 'too_large' | 'unsigned' | 'bad_sign' | 'stale' | 'wrong_app' | 'bad_request';
 
 /** A refused request: answered with `status`, nothing written. */
 export class CallbackRejection extends Error {
@@ -60,15 +61,26 @@ export function authenticateCallback(query: URLSearchParams, token: string, nowM
   const requestTime = query.get('RequestTime');
   const sign = query.get('Sign');
   if (requestTime === null || sign === null) {
-    throw new CallbackRejection(401, 'unsigned', 'Sign and RequestTime are required: turn on callback authentication in the IM console');
+    throw new CallbackRejection(
+      401,
+      'unsigned',
+      'Sign and RequestTime are required: turn on callback authentication in the IM console',
+    );
   }
-  if (!/^\d{1,12}$/.test(requestTime)) throw new CallbackRejection(400, 'bad_request', 'RequestTime must be unix seconds');
+  if (!/^\d{1,12}$/.test(requestTime))
+    throw new CallbackRejection(400, 'bad_request', 'RequestTime must be unix seconds');
   // The signature first: an unauthenticated caller learns nothing about our clock or our apps.
-  if (!verifyCallbackSign(token, requestTime, sign)) throw new CallbackRejection(401, 'bad_sign', 'Sign does not match');
+  if (!verifyCallbackSign(token, requestTime, sign))
+    throw new CallbackRejection(401, 'bad_sign', 'Sign does not match');
   if (Math.abs(nowMs / 1000 - Number(requestTime)) > windowSeconds) {
-    throw new CallbackRejection(401, 'stale', `RequestTime is more than ${windowSeconds} s from now (a replay, or a clock off)`);
+    throw new CallbackRejection(
+      401,
+      'stale',
+      `RequestTime is more than ${windowSeconds} s from now (a replay, or a clock off)`,
+    );
   }
-  if (!/^[1-9]\d{0,17}$/.test(sdkAppId)) throw new CallbackRejection(403, 'wrong_app', 'SdkAppid is missing or not numeric');
+  if (!/^[1-9]\d{0,17}$/.test(sdkAppId))
+    throw new CallbackRejection(403, 'wrong_app', 'SdkAppid is missing or not numeric');
   return sdkAppId;
 }
 
@@ -90,7 +102,8 @@ export function parseCallbackBody(sdkAppId: string, query: URLSearchParams, body
   if (typeof command !== 'string' || command === '') throw bad('CallbackCommand is missing');
   if (command !== STATE_CHANGE) return { kind: 'other', command };
   const eventTime = doc['EventTime'];
-  if (typeof eventTime !== 'number' || !Number.isSafeInteger(eventTime) || eventTime <= 0) throw bad('EventTime must be a positive integer of milliseconds');
+  if (typeof eventTime !== 'number' || !Number.isSafeInteger(eventTime) || eventTime <= 0)
+    throw bad('EventTime must be a positive integer of milliseconds');
   const info = doc['Info'];
   if (typeof info !== 'object' || info === null) throw bad('Info is missing');
   const { Action: action, To_Account: userId, Reason: reason } = info as Record<string, unknown>;
@@ -98,9 +111,16 @@ export function parseCallbackBody(sdkAppId: string, query: URLSearchParams, body
   // Newer IM versions also report custom-status changes through this command: not a login
   // state, so acknowledged and left alone rather than refused.
   if (!ACTIONS.has(action)) return { kind: 'other', command: `${STATE_CHANGE}/${action}` };
-  if (typeof userId !== 'string' || userId === '' || Buffer.byteLength(userId, 'utf8') > 32) throw bad('Info.To_Account must be a UserID of 1-32 bytes');
+  if (typeof userId !== 'string' || userId === '' || Buffer.byteLength(userId, 'utf8') > 32)
+    throw bad('Info.To_Account must be a UserID of 1-32 bytes');
   return {
     kind: 'state-change',
-    event: { sdkAppId, userId, action: action as StateChangeAction, eventTimeMs: eventTime, reason: typeof reason === 'string' ? reason : undefined },
+    event: {
+      sdkAppId,
+      userId,
+      action: action as StateChangeAction,
+      eventTimeMs: eventTime,
+      reason: typeof reason === 'string' ? reason : undefined,
+    },
   };
 }

@@ -61,7 +61,10 @@ function emptyRejected(): Record<RejectReason, number> {
 
 function reply(res: ServerResponse, status: number, body: string, close = false): void {
   if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  };
   if (close) headers['connection'] = 'close';
   res.writeHead(status, headers);
   res.end(body);
@@ -119,7 +122,15 @@ export class CallbackReceiver {
   private readonly inFlight = new Set<Promise<void>>();
   private stopping: Promise<void> | undefined;
   private apps: { set: Set<string>; at: number } | undefined;
-  private readonly counters: Omit<CallbackStats, 'rejected'> = { accepted: 0, written: 0, transitions: 0, unchanged: 0, unwatched: 0, ignored: 0, dropped: 0 };
+  private readonly counters: Omit<CallbackStats, 'rejected'> = {
+    accepted: 0,
+    written: 0,
+    transitions: 0,
+    unchanged: 0,
+    unwatched: 0,
+    ignored: 0,
+    dropped: 0,
+  };
   private readonly rejected = emptyRejected();
 
   constructor(options: CallbackReceiverOptions) {
@@ -166,7 +177,10 @@ export class CallbackReceiver {
     });
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
-    this.options.logger.info({ host: this.options.host, port: this.port, path: this.options.path }, 'callback receiver listening');
+    this.options.logger.info(
+      { host: this.options.host, port: this.port, path: this.options.path },
+      'callback receiver listening',
+    );
   }
 
   /** Stops accepting, waits for requests in flight to be written and answered, closes connections. Safe to call twice. */
@@ -195,7 +209,10 @@ export class CallbackReceiver {
 
   private reject(res: ServerResponse, rejection: CallbackRejection): void {
     this.rejected[rejection.reason]++;
-    this.options.logger.debug({ status: rejection.status, reason: rejection.reason }, `callback refused: ${rejection.message}`);
+    this.options.logger.debug(
+      { status: rejection.status, reason: rejection.reason },
+      `callback refused: ${rejection.message}`,
+    );
     // After a 413 the rest of the body is not read: close rather than drain it.
     reply(res, rejection.status, failBody(rejection.status, rejection.message), rejection.status === 413);
   }
@@ -209,7 +226,12 @@ export class CallbackReceiver {
     try {
       if (url.pathname !== this.options.path) throw new CallbackRejection(404, 'not_found', 'no such path');
       if (req.method !== 'POST') throw new CallbackRejection(405, 'method', 'POST only');
-      const sdkAppId = authenticateCallback(url.searchParams, this.options.token(), now(), this.options.replayWindowSeconds ?? 60);
+      const sdkAppId = authenticateCallback(
+        url.searchParams,
+        this.options.token(),
+        now(),
+        this.options.replayWindowSeconds ?? 60,
+      );
       const body = await readLimited(req, this.options.maxBodyBytes ?? 64 * 1024);
       let apps: Set<string>;
       try {
@@ -221,7 +243,8 @@ export class CallbackReceiver {
         reply(res, 503, failBody(503, 'database unavailable'));
         return;
       }
-      if (!apps.has(sdkAppId)) throw new CallbackRejection(403, 'wrong_app', `SdkAppid ${sdkAppId} is not a watched Tencent app`);
+      if (!apps.has(sdkAppId))
+        throw new CallbackRejection(403, 'wrong_app', `SdkAppid ${sdkAppId} is not a watched Tencent app`);
       const parsed = parseCallbackBody(sdkAppId, url.searchParams, body);
       if (parsed.kind === 'other') {
         this.counters.ignored++;
@@ -241,7 +264,10 @@ export class CallbackReceiver {
         this.counters.transitions += recorded.transitions;
       } catch (err) {
         this.counters.dropped++;
-        this.options.logger.warn({ err, sdkAppId, eventTime: parsed.event.eventTimeMs }, 'callback dropped: the event could not be written');
+        this.options.logger.warn(
+          { err, sdkAppId, eventTime: parsed.event.eventTimeMs },
+          'callback dropped: the event could not be written',
+        );
         reply(res, 503, failBody(503, 'event not recorded'));
         return;
       }

@@ -43,7 +43,11 @@ function intervalOf(schedule: string): number {
  * (clock skew) must not make the user's last observation lie in the future, where it would hide
  * the next polls. Throws on database errors (the caller answers 5xx and counts the event dropped).
  */
-export async function recordCallbackEvent(db: Kysely<Database>, event: StateChangeEvent, receivedAt: Date): Promise<CallbackRecord> {
+export async function recordCallbackEvent(
+  db: Kysely<Database>,
+  event: StateChangeEvent,
+  receivedAt: Date,
+): Promise<CallbackRecord> {
   const sets = await db
     .selectFrom('watch_set as s')
     .innerJoin('watched_user as w', 'w.set', 's.name')

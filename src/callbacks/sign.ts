@@ -5,7 +5,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** The `Sign` Tencent sends for `requestTime` (unix seconds, as the decimal string it sends). */
 export function callbackSign(token: string, requestTime: string): string {
-  return createHash('sha256').update(token + requestTime, 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(token + requestTime, 'utf8')
+    .digest('hex');
 }
 
 /** Whether `sign` is the right signature, compared in constant time (case-insensitive hex). */

@@ -10,9 +10,17 @@ import type { CommandContext } from './io.js';
 import { withDatabase, type CommandIO } from './io.js';
 
 /** Runs account_check over `users` of a Tencent set and prints what it found; exit 0 when every user was checked. */
-export async function runAccountCheck(ctx: CommandContext, io: CommandIO, set: WatchSet, users: AsyncIterable<string[]>, total: number): Promise<number> {
+export async function runAccountCheck(
+  ctx: CommandContext,
+  io: CommandIO,
+  set: WatchSet,
+  users: AsyncIterable<string[]>,
+  total: number,
+): Promise<number> {
   if (set.provider !== 'tencent') {
-    throw new InputError(`set ${set.name} is a Volcengine set: Volcengine has no account check API (a user it does not list is Offline)`);
+    throw new InputError(
+      `set ${set.name} is a Volcengine set: Volcengine has no account check API (a user it does not list is Offline)`,
+    );
   }
   const registry = new ProviderRegistry(ctx.config);
   const progress = createProgress(io.progressStream, { label: `checking ${set.name}`, total, unit: 'accounts' });
@@ -44,10 +52,17 @@ export function formatAccountCheck(set: WatchSet, s: AccountCheckSummary): strin
       (s.unchecked ? `, ${s.unchecked} not checked (their calls failed)` : ''),
   ];
   if (s.notImported > 0) {
-    lines.push(`NotImported (first ${s.notImportedSample.length} of ${s.notImported}; they are not polled until a re-check finds them): ${s.notImportedSample.join(', ')}`);
-    lines.push(`the full list: SELECT user_id FROM watched_user WHERE set = '${set.name}' AND account_status = 'NotImported' ORDER BY user_id;`);
+    lines.push(
+      `NotImported (first ${s.notImportedSample.length} of ${s.notImported}; they are not polled until a re-check finds them): ${s.notImportedSample.join(', ')}`,
+    );
+    lines.push(
+      `the full list: SELECT user_id FROM watched_user WHERE set = '${set.name}' AND account_status = 'NotImported' ORDER BY user_id;`,
+    );
   }
-  for (const f of s.itemFailures.slice(0, 20)) lines.push(`  ${f.userId}: ResultCode ${f.resultCode}${f.resultInfo ? ` (${f.resultInfo})` : ''}; status not stored`);
+  for (const f of s.itemFailures.slice(0, 20))
+    lines.push(
+      `  ${f.userId}: ResultCode ${f.resultCode}${f.resultInfo ? ` (${f.resultInfo})` : ''}; status not stored`,
+    );
   if (s.itemFailures.length > 20) lines.push(`  ... and ${s.itemFailures.length - 20} more`);
   if (s.error) lines.push(`error: ${s.error}`);
   return lines;
@@ -61,6 +76,12 @@ export async function checkAccountsCommand(argv: string[], io: CommandIO): Promi
   return withDatabase(io, async (ctx) => {
     const set = await getWatchSet(ctx.database.db, name);
     const total = set.provider === 'tencent' ? await countWatchedUsers(ctx.database.db, set.name) : 0;
-    return runAccountCheck(ctx, io, set, streamWatchedUsers(ctx.database.db, set.name, TENCENT_ACCOUNT_CHECK_BATCH * 10, 'all'), total);
+    return runAccountCheck(
+      ctx,
+      io,
+      set,
+      streamWatchedUsers(ctx.database.db, set.name, TENCENT_ACCOUNT_CHECK_BATCH * 10, 'all'),
+      total,
+    );
   });
 }

@@ -35,21 +35,35 @@ const VOLC_FIRST_ID = 9_007_199_254_740_993n;
 export async function demoCommand(argv: string[], io: CommandIO): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { seconds: { type: 'string', default: '30' }, users: { type: 'string', default: '3000' }, 'no-outage': { type: 'boolean', default: false } },
+    options: {
+      seconds: { type: 'string', default: '30' },
+      users: { type: 'string', default: '3000' },
+      'no-outage': { type: 'boolean', default: false },
+    },
   });
   const seconds = Number(values.seconds);
   const users = Number(values.users);
   if (!Number.isInteger(seconds) || seconds < 5) throw new InputError('--seconds must be a whole number, at least 5');
-  if (!Number.isInteger(users) || users < 1 || users > 1_000_000) throw new InputError('--users must be between 1 and 1000000');
+  if (!Number.isInteger(users) || users < 1 || users > 1_000_000)
+    throw new InputError('--users must be between 1 and 1000000');
 
   // The demo's simulator and poller share keys made up for this run.
   const secretKey = randomBytes(32).toString('hex');
   const volc = { accessKeyId: 'AKDEMO', secretAccessKey: randomBytes(32).toString('hex') };
   const world = new PresenceWorld({ seed: 'presence-demo', meanDwellMs: 12_000 });
   // One Tencent user in a hundred has no IM account: the demo shows they are never recorded as Offline.
-  const missing = Array.from({ length: Math.floor(users / 100) }, (_, i) => `demo-user-${String(i * 100 + 50).padStart(6, '0')}`);
+  const missing = Array.from(
+    { length: Math.floor(users / 100) },
+    (_, i) => `demo-user-${String(i * 100 + 50).padStart(6, '0')}`,
+  );
   world.setMissing(DEMO_SETS[0].appId, missing);
-  const simulator = await startSimulator({ secretKey, world, logAnswers: false, latencyMs: { medianMs: 20, tailMs: 80 }, volcengine: { accounts: [volc] } });
+  const simulator = await startSimulator({
+    secretKey,
+    world,
+    logAnswers: false,
+    latencyMs: { medianMs: 20, tailMs: 80 },
+    volcengine: { accounts: [volc] },
+  });
   const env = {
     ...io.env,
     DATABASE_URL: undefined,
@@ -71,17 +85,33 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
     io.out(`presence demo: embedded database in ${database.location}, simulator at ${simulator.url}`);
     for (const demo of DEMO_SETS) {
       let set = await getWatchSet(database.db, demo.name).catch(() => undefined);
-      set ??= await addWatchSet(database.db, { name: demo.name, provider: demo.provider, appId: demo.appId, schedule: DEMO_SCHEDULE, detail: true });
+      set ??= await addWatchSet(database.db, {
+        name: demo.name,
+        provider: demo.provider,
+        appId: demo.appId,
+        schedule: DEMO_SCHEDULE,
+        detail: true,
+      });
       const ids =
         demo.provider === 'tencent'
           ? Array.from({ length: users }, (_, i) => `demo-user-${String(i + 1).padStart(6, '0')}`)
           : Array.from({ length: Math.ceil(users / 3) }, (_, i) => String(VOLC_FIRST_ID + BigInt(i)));
       const added = await addWatchedUsers(database.db, demo.name, ids);
-      io.out(`watch set ${demo.name}: ${demo.provider} app ${demo.appId}, ${ids.length} users (${added} new), schedule '${set.schedule}', detail on`);
+      io.out(
+        `watch set ${demo.name}: ${demo.provider} app ${demo.appId}, ${ids.length} users (${added} new), schedule '${set.schedule}', detail on`,
+      );
     }
     io.out(`polling for ${seconds} s`);
 
-    const daemon = await startDaemon({ config, logger, database, onCycle: (summary) => formatCycle(summary).slice(0, 2).forEach((l) => io.out(l)) });
+    const daemon = await startDaemon({
+      config,
+      logger,
+      database,
+      onCycle: (summary) =>
+        formatCycle(summary)
+          .slice(0, 2)
+          .forEach((l) => io.out(l)),
+    });
     // The outage must outlast the gap threshold (3 × 3 s) and leave time to observe again after it.
     if (!values['no-outage'] && seconds >= 25) {
       // An outage longer than the gap threshold (3 × 3 s) makes the next observation write the Unknown pair.
@@ -106,8 +136,20 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
       .execute();
     io.out('');
     io.out('transitions recorded in this run, by provider and state pair:');
-    for (const line of formatTable(['provider', 'from_state', 'to_state', 'rows'], pairs.map((p) => [p.provider, p.from_state ?? '(first)', p.to_state, p.n]))) io.out(`  ${line}`);
-    const samples = await sql<{ provider: string; user_id: string; from_state: string | null; to_state: string; changed_at: Date; last_seen_at: Date | null; platforms: unknown }>`
+    for (const line of formatTable(
+      ['provider', 'from_state', 'to_state', 'rows'],
+      pairs.map((p) => [p.provider, p.from_state ?? '(first)', p.to_state, p.n]),
+    ))
+      io.out(`  ${line}`);
+    const samples = await sql<{
+      provider: string;
+      user_id: string;
+      from_state: string | null;
+      to_state: string;
+      changed_at: Date;
+      last_seen_at: Date | null;
+      platforms: unknown;
+    }>`
       (SELECT provider, user_id, from_state, to_state, changed_at, last_seen_at, platforms FROM presence_transition
         WHERE changed_at >= ${runStart} AND provider = 'tencent' AND from_state IS NOT NULL AND to_state <> 'Unknown' AND from_state <> 'Unknown' ORDER BY changed_at DESC LIMIT 2)
       UNION ALL
@@ -122,8 +164,17 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
     const iso = (d: Date | null) => (d ? d.toISOString() : '');
     for (const line of formatTable(
       ['provider', 'user_id', 'from_state', 'to_state', 'last_seen_at', 'changed_at', 'platforms'],
-      samples.rows.map((r) => [r.provider, r.user_id, r.from_state ?? '', r.to_state, iso(r.last_seen_at), iso(r.changed_at), JSON.stringify(r.platforms)]),
-    )) io.out(`  ${line}`);
+      samples.rows.map((r) => [
+        r.provider,
+        r.user_id,
+        r.from_state ?? '',
+        r.to_state,
+        iso(r.last_seen_at),
+        iso(r.changed_at),
+        JSON.stringify(r.platforms),
+      ]),
+    ))
+      io.out(`  ${line}`);
     const cycles = await database.db
       .selectFrom('poll_cycle')
       .select(['set', 'status', (eb) => eb.fn.countAll<string>().as('n')])
@@ -138,11 +189,19 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
       .where('account_status', '=', 'NotImported')
       .executeTakeFirstOrThrow();
     io.out('');
-    io.out(`accounts: ${notImported.n} users of ${DEMO_SETS[0].name} have no IM account (ErrorList 70107): marked NotImported, never recorded as Offline`);
+    io.out(
+      `accounts: ${notImported.n} users of ${DEMO_SETS[0].name} have no IM account (ErrorList 70107): marked NotImported, never recorded as Offline`,
+    );
     const bySet = new Map<string, string[]>();
     for (const c of cycles) bySet.set(c.set, [...(bySet.get(c.set) ?? []), `${c.n} ${c.status}`]);
     io.out(`poll cycles: ${[...bySet].map(([set, counts]) => `${set}: ${counts.join(', ')}`).join('; ')}`);
-    await demoReport(database.db, DEMO_SETS.map((s) => s.name), runStart, config.dataDir, io.out);
+    await demoReport(
+      database.db,
+      DEMO_SETS.map((s) => s.name),
+      runStart,
+      config.dataDir,
+      io.out,
+    );
     io.out(`the data is in ${database.location}; the daemon was stopped, so you can query it, e.g.:`);
     io.out(`  PRESENCE_DATA_DIR=${database.location} npx presence sets list`);
     io.out('or point DATABASE_URL at a Postgres server and follow the README to watch real users.');

@@ -7,7 +7,8 @@ export function formatCycle(summary: CycleSummary): string[] {
     `  users ${summary.users}, observed ${summary.observed}, failed ${summary.failed}, calls ${summary.calls}, transitions ${summary.transitions}`,
   ];
   const pairs = Object.entries(summary.pairs).sort((a, b) => b[1] - a[1]);
-  if (pairs.length > 0) lines.push(`  transitions: ${pairs.map(([pair, n]) => `${pair.replace('null→', 'first→')} ${n}`).join(', ')}`);
+  if (pairs.length > 0)
+    lines.push(`  transitions: ${pairs.map(([pair, n]) => `${pair.replace('null→', 'first→')} ${n}`).join(', ')}`);
   if (summary.error) lines.push(`  error: ${summary.error}`);
   return lines;
 }

@@ -47,7 +47,14 @@ export async function readInput(io: CommandIO, file: string | undefined): Promis
     return { text: await readFile(file, 'utf8'), source: file };
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : String(code);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : String(code);
     throw new InputError(`cannot read ${file}: ${why}; nothing was imported`, { cause });
   }
 }
@@ -62,7 +69,11 @@ export interface CommandContext {
 /** Opens everything a database command needs and closes it after `fn`. Pending migrations are applied first, as the daemon does. */
 export async function withDatabase<T>(io: CommandIO, fn: (ctx: CommandContext) => Promise<T>): Promise<T> {
   const config = loadConfig(io.env);
-  const logger = createLogger(io.env.LOG_LEVEL ?? 'warn', pino.destination({ dest: 2, sync: true }), config.secretsForRedaction());
+  const logger = createLogger(
+    io.env.LOG_LEVEL ?? 'warn',
+    pino.destination({ dest: 2, sync: true }),
+    config.secretsForRedaction(),
+  );
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, logger);
   try {
     await migrate(database.db);

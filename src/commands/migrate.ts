@@ -9,7 +9,9 @@ export async function migrateCommand(_argv: string[], io: CommandIO): Promise<nu
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     const applied = await migrate(database.db);
-    io.out(applied.length ? `applied ${applied.join(', ')} to ${database.location}` : `${database.location} is up to date`);
+    io.out(
+      applied.length ? `applied ${applied.join(', ')} to ${database.location}` : `${database.location} is up to date`,
+    );
     return 0;
   } finally {
     await database.close();

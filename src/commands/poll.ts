@@ -17,14 +17,21 @@ export async function pollCommand(argv: string[], io: CommandIO): Promise<number
   return withDatabase(io, async ({ config, logger, database }) => {
     const set = await getWatchSet(database.db, name);
     // The total costs a count, made only when a bar will be drawn.
-    const progress = createProgress(io.progressStream, { label: `polling ${set.name}`, total: io.progressStream?.isTTY ? await countPollableUsers(database.db, set.name) : 0, unit: 'users' });
+    const progress = createProgress(io.progressStream, {
+      label: `polling ${set.name}`,
+      total: io.progressStream?.isTTY ? await countPollableUsers(database.db, set.name) : 0,
+      unit: 'users',
+    });
     const registry = new ProviderRegistry(config);
     const locks = pollLocksFor(database, logger);
     try {
       // A daemon polling the same app would double the calls against its ceiling.
       const hold = await locks.tryHold(registry.lockKey(set.provider, set.app_id));
       if (hold === 'other') {
-        throw new PresenceError('ERR_APP_BUSY', `another process (a running daemon) is polling ${set.provider} app ${set.app_id}; its cycles are in poll_cycle`);
+        throw new PresenceError(
+          'ERR_APP_BUSY',
+          `another process (a running daemon) is polling ${set.provider} app ${set.app_id}; its cycles are in poll_cycle`,
+        );
       }
       const summary = await runCycle({
         db: database.db,

@@ -8,8 +8,12 @@ const day = (d: Date) => d.toISOString().slice(0, 10);
 
 /** `presence prune --older-than 12mo [--dry-run]`. */
 export async function pruneCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { 'older-than': { type: 'string' }, 'dry-run': { type: 'boolean', default: false } } });
-  if (!values['older-than']) throw new InputError('--older-than is required, e.g. presence prune --older-than 12mo [--dry-run]');
+  const { values } = parseArgs({
+    args: argv,
+    options: { 'older-than': { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+  });
+  if (!values['older-than'])
+    throw new InputError('--older-than is required, e.g. presence prune --older-than 12mo [--dry-run]');
   const interval = parseRetention(values['older-than']);
   const dryRun = values['dry-run'];
   const result = await withDatabase(io, ({ database }) => pruneHistory(database.db, interval, dryRun));
@@ -18,9 +22,14 @@ export async function pruneCommand(argv: string[], io: CommandIO): Promise<numbe
   if (result.dropped.length === 0) io.out('  no monthly partition ends before that; nothing dropped');
   for (const p of result.dropped) io.out(`  ${verb} ${p.name} (${day(p.from)} to ${day(p.to)}, ${p.rows} transitions)`);
   const total = result.dropped.reduce((n, p) => n + p.rows, 0);
-  if (result.dropped.length > 0) io.out(`${dryRun ? 'dry run: nothing was dropped; ' : ''}${result.dropped.length} partitions, ${total} transitions; presence_current is untouched`);
+  if (result.dropped.length > 0)
+    io.out(
+      `${dryRun ? 'dry run: nothing was dropped; ' : ''}${result.dropped.length} partitions, ${total} transitions; presence_current is untouched`,
+    );
   if (result.defaultRowsBeforeCutoff > 0) {
-    io.out(`note: the default partition holds ${result.defaultRowsBeforeCutoff} transitions from before the cutoff (written before their month had a partition); prune drops whole partitions only and leaves them`);
+    io.out(
+      `note: the default partition holds ${result.defaultRowsBeforeCutoff} transitions from before the cutoff (written before their month had a partition); prune drops whole partitions only and leaves them`,
+    );
   }
   return 0;
 }

@@ -17,7 +17,12 @@ export type ReportFormat = 'table' | 'csv' | 'json' | 'html';
 const FORMATS: readonly ReportFormat[] = ['table', 'csv', 'json', 'html'];
 
 /** The report as text in `format`. HTML always holds both reports (activity chart, retention heatmap). */
-export async function renderReport(db: Kysely<Database>, kind: 'retention' | 'activity', options: ReportOptions, format: ReportFormat): Promise<string> {
+export async function renderReport(
+  db: Kysely<Database>,
+  kind: 'retention' | 'activity',
+  options: ReportOptions,
+  format: ReportFormat,
+): Promise<string> {
   if (format === 'html') return renderHtml(await activityReport(db, options), await retentionReport(db, options));
   const report = kind === 'activity' ? await activityReport(db, options) : await retentionReport(db, options);
   if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
@@ -27,7 +32,10 @@ export async function renderReport(db: Kysely<Database>, kind: 'retention' | 'ac
 /** `presence report retention|activity ...`. */
 export async function reportCommand(argv: string[], io: CommandIO): Promise<number> {
   const [kind, ...rest] = argv;
-  if (kind !== 'retention' && kind !== 'activity') throw new InputError('usage: presence report retention|activity --set S --from DATE --to DATE [--period day|week] [--tz ZONE] [--active Online[,PushOnline]] [--format table|csv|json|html] [--out FILE]');
+  if (kind !== 'retention' && kind !== 'activity')
+    throw new InputError(
+      'usage: presence report retention|activity --set S --from DATE --to DATE [--period day|week] [--tz ZONE] [--active Online[,PushOnline]] [--format table|csv|json|html] [--out FILE]',
+    );
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -43,13 +51,17 @@ export async function reportCommand(argv: string[], io: CommandIO): Promise<numb
   });
   const options = parseReportOptions(values);
   const format = values.format as ReportFormat;
-  if (!FORMATS.includes(format)) throw new InputError(`--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(values.format)}`);
+  if (!FORMATS.includes(format))
+    throw new InputError(`--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(values.format)}`);
   const text = await withDatabase(io, ({ database }) => renderReport(database.db, kind, options, format));
   if (values.out) {
     try {
       await writeFile(values.out, text);
     } catch (cause) {
-      throw new InputError(`cannot write --out ${values.out}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { cause });
+      throw new InputError(
+        `cannot write --out ${values.out}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
+        { cause },
+      );
     }
     io.out(`wrote ${format === 'html' ? 'the HTML report' : `the ${kind} report`} to ${values.out}`);
   } else {

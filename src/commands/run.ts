@@ -19,7 +19,11 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const logger = createLogger(config.logLevel, destination, config.secretsForRedaction());
   // A rejection nobody handled is a bug, but a daemon that runs for months should log it and keep
   // polling rather than die with every set.
-  const onUnhandled = (reason: unknown) => logger.error({ code: 'ERR_UNHANDLED', err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
+  const onUnhandled = (reason: unknown) =>
+    logger.error(
+      { code: 'ERR_UNHANDLED', err: reason instanceof Error ? reason.message : String(reason) },
+      'unhandled rejection',
+    );
   process.on('unhandledRejection', onUnhandled);
   // Listen before starting, so a signal during migrations still stops gracefully.
   const signalled = new Promise<void>((resolve) => {

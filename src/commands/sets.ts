@@ -14,10 +14,20 @@ export async function setsCommand(argv: string[], io: CommandIO): Promise<number
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { provider: { type: 'string' }, app: { type: 'string' }, schedule: { type: 'string' }, detail: { type: 'boolean' }, gap: { type: 'string' }, recheck: { type: 'string' } },
+        options: {
+          provider: { type: 'string' },
+          app: { type: 'string' },
+          schedule: { type: 'string' },
+          detail: { type: 'boolean' },
+          gap: { type: 'string' },
+          recheck: { type: 'string' },
+        },
       });
       const name = positionals[0];
-      if (!name || positionals.length > 1) throw new InputError('usage: presence sets add NAME --provider tencent|volcengine --app APPID [--schedule CRON] [--detail] [--gap SECONDS] [--recheck CRON]');
+      if (!name || positionals.length > 1)
+        throw new InputError(
+          'usage: presence sets add NAME --provider tencent|volcengine --app APPID [--schedule CRON] [--detail] [--gap SECONDS] [--recheck CRON]',
+        );
       if (!values.provider) throw new InputError('--provider is required (tencent or volcengine)');
       if (!values.app) throw new InputError('--app is required (the SDKAppID or AppId)');
       if (values.gap !== undefined && !/^[1-9]\d*$/.test(values.gap)) {
@@ -50,9 +60,22 @@ export async function setsCommand(argv: string[], io: CommandIO): Promise<number
           return 0;
         }
         const rows = await Promise.all(
-          sets.map(async (s) => [s.name, s.provider, s.app_id, s.schedule, s.detail ? 'yes' : 'no', String(gapSecondsOf(s)), s.enabled ? 'yes' : 'no', String(await countWatchedUsers(database.db, s.name))]),
+          sets.map(async (s) => [
+            s.name,
+            s.provider,
+            s.app_id,
+            s.schedule,
+            s.detail ? 'yes' : 'no',
+            String(gapSecondsOf(s)),
+            s.enabled ? 'yes' : 'no',
+            String(await countWatchedUsers(database.db, s.name)),
+          ]),
         );
-        for (const line of formatTable(['name', 'provider', 'app', 'schedule', 'detail', 'gap_s', 'enabled', 'users'], rows)) io.out(line);
+        for (const line of formatTable(
+          ['name', 'provider', 'app', 'schedule', 'detail', 'gap_s', 'enabled', 'users'],
+          rows,
+        ))
+          io.out(line);
         return 0;
       });
     }
@@ -65,7 +88,9 @@ export async function setsCommand(argv: string[], io: CommandIO): Promise<number
       return withDatabase(io, async ({ database }) => {
         if (sub === 'remove') await removeWatchSet(database.db, name);
         else await setWatchSetEnabled(database.db, name, sub === 'enable');
-        io.out(`${sub === 'remove' ? 'removed' : `${sub}d`} watch set ${name}${sub === 'remove' ? ' (its recorded history stays)' : ''}`);
+        io.out(
+          `${sub === 'remove' ? 'removed' : `${sub}d`} watch set ${name}${sub === 'remove' ? ' (its recorded history stays)' : ''}`,
+        );
         return 0;
       });
     }

@@ -15,7 +15,16 @@ export interface SetStatusView {
   /** The effective gap threshold (the set's own, or 3 × its schedule interval); null for an invalid schedule. */
   gapSeconds: number | null;
   users: SetStatus['users'];
-  lastCycle: { startedAt: string; finishedAt: string | null; durationSeconds: number | null; status: string; users: number; observed: number; failed: number; transitions: number } | null;
+  lastCycle: {
+    startedAt: string;
+    finishedAt: string | null;
+    durationSeconds: number | null;
+    status: string;
+    users: number;
+    observed: number;
+    failed: number;
+    transitions: number;
+  } | null;
   lastSuccessAt: string | null;
   /** Seconds since the last successful cycle ended; null when there was none. */
   lagSeconds: number | null;
@@ -34,7 +43,9 @@ export function statusViews(statuses: SetStatus[], now: Date): SetStatusView[] {
       gapSeconds = null;
     }
     const c = s.lastCycle;
-    const lagSeconds = s.lastSuccessAt ? Math.max(0, Math.round((now.getTime() - s.lastSuccessAt.getTime()) / 1000)) : null;
+    const lagSeconds = s.lastSuccessAt
+      ? Math.max(0, Math.round((now.getTime() - s.lastSuccessAt.getTime()) / 1000))
+      : null;
     return {
       name: s.name,
       provider: s.provider,
@@ -47,7 +58,9 @@ export function statusViews(statuses: SetStatus[], now: Date): SetStatusView[] {
         ? {
             startedAt: c.startedAt.toISOString(),
             finishedAt: c.finishedAt?.toISOString() ?? null,
-            durationSeconds: c.finishedAt ? Math.round((c.finishedAt.getTime() - c.startedAt.getTime()) / 100) / 10 : null,
+            durationSeconds: c.finishedAt
+              ? Math.round((c.finishedAt.getTime() - c.startedAt.getTime()) / 100) / 10
+              : null,
             status: c.status,
             users: c.users,
             observed: c.observed,
@@ -76,7 +89,11 @@ export function formatStatus(views: SetStatusView[], now: Date): string[] {
   const rows = views.map((v) => {
     const c = v.lastCycle;
     const when = c ? `${ago(Math.max(0, Math.round((now.getTime() - Date.parse(c.startedAt)) / 1000)))} ago` : 'never';
-    const outcome = c ? (c.status === 'ok' || c.status === 'running' ? c.status : `${c.status} ${c.observed}/${c.users}`) : '-';
+    const outcome = c
+      ? c.status === 'ok' || c.status === 'running'
+        ? c.status
+        : `${c.status} ${c.observed}/${c.users}`
+      : '-';
     const lag = v.lagSeconds === null ? 'never ok' : ago(v.lagSeconds);
     return [
       v.name,
@@ -99,7 +116,24 @@ export function formatStatus(views: SetStatusView[], now: Date): string[] {
   });
   return [
     ...formatTable(
-      ['set', 'app', 'schedule', 'enabled', 'users', 'Imported', 'NotImported', 'unchecked', 'last cycle', 'took', 'outcome', 'lag', 'Online', 'PushOnline', 'Offline', 'Unknown'],
+      [
+        'set',
+        'app',
+        'schedule',
+        'enabled',
+        'users',
+        'Imported',
+        'NotImported',
+        'unchecked',
+        'last cycle',
+        'took',
+        'outcome',
+        'lag',
+        'Online',
+        'PushOnline',
+        'Offline',
+        'Unknown',
+      ],
       rows,
     ),
     '',
@@ -109,7 +143,11 @@ export function formatStatus(views: SetStatusView[], now: Date): string[] {
 
 /** `presence status [--json]`: sets, their users, last cycles, lag and current states. */
 export async function statusCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { json: { type: 'boolean', default: false } },
+  });
   if (positionals.length > 0) throw new InputError('usage: presence status [--json]');
   return withDatabase(io, async ({ database }) => {
     const now = new Date();

@@ -68,7 +68,12 @@ export async function openDatabase(target: DatabaseTarget, logger?: Logger): Pro
       keepAlive: true,
     });
     // An idle client's error (server restart) must not crash the daemon; the next query reconnects.
-    pool.on('error', (err) => logger?.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'idle database connection failed'));
+    pool.on('error', (err) =>
+      logger?.warn(
+        { err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
+        'idle database connection failed',
+      ),
+    );
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const connectionString = target.databaseUrl;
     return {
@@ -76,7 +81,8 @@ export async function openDatabase(target: DatabaseTarget, logger?: Logger): Pro
       kind: 'postgres',
       location: redactUrl(connectionString),
       close: once(() => db.destroy()),
-      sessionClient: () => new pg.Client({ connectionString, connectionTimeoutMillis: 10_000, keepAlive: true, query_timeout: 15_000 }),
+      sessionClient: () =>
+        new pg.Client({ connectionString, connectionTimeoutMillis: 10_000, keepAlive: true, query_timeout: 15_000 }),
     };
   }
   const release = target.dataDir ? lockDataDir(target.dataDir) : undefined;

@@ -26,9 +26,11 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   for (const file of readdirSync(dir).sort()) {
     if (!file.endsWith('.sql')) continue;
     const match = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
-    if (!match?.[1] || !match[2]) throw new DatabaseError('ERR_MIGRATION', `Migration file ${file} must be named NNNN_name.sql`);
+    if (!match?.[1] || !match[2])
+      throw new DatabaseError('ERR_MIGRATION', `Migration file ${file} must be named NNNN_name.sql`);
     const id = Number(match[1]);
-    if (migrations.some((m) => m.id === id)) throw new DatabaseError('ERR_MIGRATION', `Two migration files are numbered ${match[1]}`);
+    if (migrations.some((m) => m.id === id))
+      throw new DatabaseError('ERR_MIGRATION', `Two migration files are numbered ${match[1]}`);
     migrations.push({ id, name: match[2], sql: readFileSync(`${dir}/${file}`, 'utf8') });
   }
   return migrations;
@@ -58,7 +60,10 @@ function checkKnown(done: Array<{ id: number; name: string }>, known: Migration[
       );
     }
     if (file.name !== row.name) {
-      throw new DatabaseError('ERR_MIGRATION', `Migration ${row.id} is ${label(row)} in the database but ${label(file)} in the code`);
+      throw new DatabaseError(
+        'ERR_MIGRATION',
+        `Migration ${row.id} is ${label(row)} in the database but ${label(file)} in the code`,
+      );
     }
   }
 }
@@ -85,7 +90,9 @@ export async function migrate(db: Kysely<Database>, migrations: Migration[] = re
       try {
         await sql.raw(migration.sql).execute(trx);
       } catch (cause) {
-        throw new DatabaseError('ERR_MIGRATION', `Migration ${label(migration)} failed: ${(cause as Error).message}`, { cause });
+        throw new DatabaseError('ERR_MIGRATION', `Migration ${label(migration)} failed: ${(cause as Error).message}`, {
+          cause,
+        });
       }
       await trx.insertInto('presence_migration').values({ id: migration.id, name: migration.name }).execute();
       ran.push(label(migration));
@@ -96,6 +103,8 @@ export async function migrate(db: Kysely<Database>, migrations: Migration[] = re
 
 /** Creates this month's and the next `monthsAhead` months' history partitions; returns how many were created. */
 export async function ensurePartitions(db: Kysely<Database>, monthsAhead = 3): Promise<number> {
-  const { rows } = await sql<{ created: number }>`SELECT presence_ensure_partitions(${monthsAhead}::int) AS created`.execute(db);
+  const { rows } = await sql<{
+    created: number;
+  }>`SELECT presence_ensure_partitions(${monthsAhead}::int) AS created`.execute(db);
   return rows[0]?.created ?? 0;
 }

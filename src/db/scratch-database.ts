@@ -15,7 +15,11 @@ async function onServer(serverUrl: string, statement: string): Promise<void> {
 }
 
 /** A fresh database named `<prefix>_<random>` on `serverUrl`'s server; `close()` drops it. */
-export async function createScratchDatabase(serverUrl: string, prefix: string, poolSize = 10): Promise<DatabaseHandle & { url: string }> {
+export async function createScratchDatabase(
+  serverUrl: string,
+  prefix: string,
+  poolSize = 10,
+): Promise<DatabaseHandle & { url: string }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   await onServer(serverUrl, `CREATE DATABASE ${name}`);
   const parsed = new URL(serverUrl);

@@ -88,7 +88,9 @@ export class HealthTracker implements PollObserver {
     if (this.sets === undefined) return { status: 'stale', stale: [], sets: [], error: 'watch sets not loaded yet' };
     let fromDatabase = new Map<string, Date>();
     let error: string | undefined;
-    const staleInMemory = [...this.sets].filter(([name, s]) => this.evaluate(name, s, undefined).stale).map(([name]) => name);
+    const staleInMemory = [...this.sets]
+      .filter(([name, s]) => this.evaluate(name, s, undefined).stale)
+      .map(([name]) => name);
     if (staleInMemory.length > 0 && this.options.lastSuccessFromDatabase) {
       try {
         fromDatabase = await this.options.lastSuccessFromDatabase(staleInMemory);
@@ -108,13 +110,21 @@ export class HealthTracker implements PollObserver {
     const known = Number.isFinite(lastMs);
     const since = Math.max(known ? lastMs : -Infinity, tracked.firstSeenMs);
     const ageSeconds = Math.max(0, Math.round((now - since) / 100) / 10);
-    const base = { set: name, gapSeconds: tracked.gapSeconds, lastSuccessAt: known ? new Date(lastMs).toISOString() : null, ageSeconds };
-    if (tracked.gapSeconds === null) return { ...base, stale: true, reason: 'the schedule is invalid: the set is not polled' };
+    const base = {
+      set: name,
+      gapSeconds: tracked.gapSeconds,
+      lastSuccessAt: known ? new Date(lastMs).toISOString() : null,
+      ageSeconds,
+    };
+    if (tracked.gapSeconds === null)
+      return { ...base, stale: true, reason: 'the schedule is invalid: the set is not polled' };
     if (now - since <= tracked.gapSeconds * 1000) return { ...base, stale: false };
     return {
       ...base,
       stale: true,
-      reason: known ? `no successful cycle for ${ageSeconds} s (gap threshold ${tracked.gapSeconds} s)` : `no successful cycle since this process started ${ageSeconds} s ago (gap threshold ${tracked.gapSeconds} s)`,
+      reason: known
+        ? `no successful cycle for ${ageSeconds} s (gap threshold ${tracked.gapSeconds} s)`
+        : `no successful cycle since this process started ${ageSeconds} s ago (gap threshold ${tracked.gapSeconds} s)`,
     };
   }
 }

@@ -24,10 +24,16 @@ export interface Operations {
 }
 
 /** Creates the daemon's operations side; nothing listens until listen(). */
-export function createOperations(config: Pick<Config, 'operationsHttp'>, logger: Logger, options: { processMetrics?: boolean } = {}): Operations {
+export function createOperations(
+  config: Pick<Config, 'operationsHttp'>,
+  logger: Logger,
+  options: { processMetrics?: boolean } = {},
+): Operations {
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
   let database: Kysely<Database> | undefined;
-  const health = new HealthTracker({ lastSuccessFromDatabase: (sets) => (database ? lastSuccessfulCycles(database, sets) : Promise.resolve(new Map())) });
+  const health = new HealthTracker({
+    lastSuccessFromDatabase: (sets) => (database ? lastSuccessfulCycles(database, sets) : Promise.resolve(new Map())),
+  });
   let server: HttpServer | undefined;
   return {
     metrics,
@@ -36,7 +42,12 @@ export function createOperations(config: Pick<Config, 'operationsHttp'>, logger:
     async listen(db) {
       database = db;
       if (!config.operationsHttp) return undefined;
-      server = await startHttpServer({ ...config.operationsHttp, registry: metrics.registry, health: () => health.report(), logger });
+      server = await startHttpServer({
+        ...config.operationsHttp,
+        registry: metrics.registry,
+        health: () => health.report(),
+        logger,
+      });
       return server;
     },
     close: async () => {

@@ -31,20 +31,32 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, contentType: string, body: string) => {
-      res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.writeHead(status, {
+        'content-type': contentType,
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
     const answer = async () => {
       if (path === '/metrics') return send(200, registry.contentType, await registry.metrics());
       if (path === '/healthz') {
         const report = await health();
-        return send(report.status === 'ok' ? 200 : 503, 'application/json; charset=utf-8', `${JSON.stringify(report)}\n`);
+        return send(
+          report.status === 'ok' ? 200 : 503,
+          'application/json; charset=utf-8',
+          `${JSON.stringify(report)}\n`,
+        );
       }
       send(404, 'text/plain; charset=utf-8', 'not found: try /metrics or /healthz\n');
     };
     answer().catch((err: unknown) => {
-      logger.error({ code: 'ERR_HTTP', path, err: err instanceof Error ? err.message : String(err) }, 'answering an operations request failed');
+      logger.error(
+        { code: 'ERR_HTTP', path, err: err instanceof Error ? err.message : String(err) },
+        'answering an operations request failed',
+      );
       if (!res.headersSent) send(500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });
@@ -53,7 +65,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new ConfigError('PRESENCE_HTTP', `PRESENCE_HTTP: cannot listen on ${options.host}:${options.port} (${err.code ?? err.message}); pick another address, or set PRESENCE_HTTP=off`, { cause: err })),
+      reject(
+        new ConfigError(
+          'PRESENCE_HTTP',
+          `PRESENCE_HTTP: cannot listen on ${options.host}:${options.port} (${err.code ?? err.message}); pick another address, or set PRESENCE_HTTP=off`,
+          { cause: err },
+        ),
+      ),
     );
     server.listen(options.port, options.host, () => resolve());
   });

@@ -16,7 +16,8 @@ export function userIdProblem(provider: ProviderName, id: string): string | unde
   if (/\s/.test(id)) return `user ID ${JSON.stringify(id)} contains white space`;
   if (provider === 'tencent') {
     const bytes = Buffer.byteLength(id, 'utf8');
-    if (bytes > TENCENT_MAX_USER_ID_BYTES) return `user ID ${JSON.stringify(id)} is ${bytes} bytes; Tencent IM allows at most ${TENCENT_MAX_USER_ID_BYTES}`;
+    if (bytes > TENCENT_MAX_USER_ID_BYTES)
+      return `user ID ${JSON.stringify(id)} is ${bytes} bytes; Tencent IM allows at most ${TENCENT_MAX_USER_ID_BYTES}`;
   } else if (!isInt64Id(id)) {
     // Stored as text and sent as a JSON number: "007" would come back as "7" and never match.
     return `user ID ${JSON.stringify(id)} is not a Volcengine user ID: a decimal integer in 1..9223372036854775807, without sign or leading zeros`;

@@ -27,7 +27,8 @@ export class PollMetrics implements PollObserver {
     if (summary.status !== 'interrupted') m.watchedUsers.set({ set }, summary.users);
     const databaseFailures = summary.failures.ERR_DATABASE ?? 0;
     if (databaseFailures > 0) m.databaseErrors.inc({ operation: 'batch' }, databaseFailures);
-    if (isSuccessfulCycle(summary)) m.lastSuccess.set({ set }, (summary.startedAt.getTime() + summary.durationMs) / 1000);
+    if (isSuccessfulCycle(summary))
+      m.lastSuccess.set({ set }, (summary.startedAt.getTime() + summary.durationMs) / 1000);
   }
 
   /** Counts a provider call and its latency. */

@@ -57,7 +57,8 @@ export function createMetrics(options: MetricsOptions = {}): PresenceMetrics {
       collect() {
         if (!callbackStats) return;
         const now = callbackStats();
-        for (const outcome of CALLBACK_OUTCOMES) this.inc({ outcome }, Math.max(0, now[outcome] - (seenEvents?.[outcome] ?? 0)));
+        for (const outcome of CALLBACK_OUTCOMES)
+          this.inc({ outcome }, Math.max(0, now[outcome] - (seenEvents?.[outcome] ?? 0)));
         seenEvents = now;
       },
     }),
@@ -69,7 +70,8 @@ export function createMetrics(options: MetricsOptions = {}): PresenceMetrics {
       collect() {
         if (!callbackStats) return;
         const now = callbackStats().rejected;
-        for (const [reason, n] of Object.entries(now)) this.inc({ reason }, Math.max(0, n - (seenRejected?.[reason as keyof typeof now] ?? 0)));
+        for (const [reason, n] of Object.entries(now))
+          this.inc({ reason }, Math.max(0, n - (seenRejected?.[reason as keyof typeof now] ?? 0)));
         seenRejected = now;
       },
     }),

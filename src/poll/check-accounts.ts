@@ -51,7 +51,16 @@ export interface AccountCheckContext {
 
 /** Checks every user the stream yields and stores Imported/NotImported on watched_user. */
 export async function checkAccounts(ctx: AccountCheckContext): Promise<AccountCheckSummary> {
-  const summary: AccountCheckSummary = { checked: 0, imported: 0, notImported: 0, notImportedSample: [], itemFailures: [], unchecked: 0, calls: 0, error: null };
+  const summary: AccountCheckSummary = {
+    checked: 0,
+    imported: 0,
+    notImported: 0,
+    notImportedSample: [],
+    itemFailures: [],
+    unchecked: 0,
+    calls: 0,
+    error: null,
+  };
   const queue = boundedQueue(ctx.concurrency);
   let fatal = false;
 
@@ -71,7 +80,9 @@ export async function checkAccounts(ctx: AccountCheckContext): Promise<AccountCh
       );
       const requested = new Set(userIds);
       const items = result.items.filter((i) => requested.delete(i.userId));
-      await ctx.db.transaction().execute((trx) => setAccountStatuses(trx, { provider: 'tencent', appId: ctx.set.app_id }, items, new Date()));
+      await ctx.db
+        .transaction()
+        .execute((trx) => setAccountStatuses(trx, { provider: 'tencent', appId: ctx.set.app_id }, items, new Date()));
       for (const item of items) {
         summary.checked++;
         if (item.status === 'Imported') summary.imported++;
@@ -83,12 +94,25 @@ export async function checkAccounts(ctx: AccountCheckContext): Promise<AccountCh
       summary.notImportedSample.sort();
       summary.notImportedSample.length = Math.min(summary.notImportedSample.length, NOT_IMPORTED_SAMPLE);
       summary.itemFailures.push(...result.failures);
-      for (const f of result.failures) ctx.logger.warn({ set: ctx.set.name, userId: f.userId, resultCode: f.resultCode }, 'account_check failed for one account');
+      for (const f of result.failures)
+        ctx.logger.warn(
+          { set: ctx.set.name, userId: f.userId, resultCode: f.resultCode },
+          'account_check failed for one account',
+        );
     } catch (err) {
       summary.unchecked += userIds.length;
       summary.error ??= err instanceof Error ? err.message : String(err);
-      if (err instanceof ProviderError && (err.code === 'ERR_PROVIDER_FATAL' || err.code === 'ERR_PROVIDER_LOCKED')) fatal = true;
-      ctx.logger.warn({ set: ctx.set.name, code: err instanceof PresenceError ? err.code : 'ERR_DATABASE', users: userIds.length, err: summary.error }, 'account_check batch failed');
+      if (err instanceof ProviderError && (err.code === 'ERR_PROVIDER_FATAL' || err.code === 'ERR_PROVIDER_LOCKED'))
+        fatal = true;
+      ctx.logger.warn(
+        {
+          set: ctx.set.name,
+          code: err instanceof PresenceError ? err.code : 'ERR_DATABASE',
+          users: userIds.length,
+          err: summary.error,
+        },
+        'account_check batch failed',
+      );
     }
     ctx.onBatch?.(summary);
   };

@@ -34,7 +34,8 @@ export interface DaemonOptions {
 /** Opens the database, applies migrations, and schedules every enabled watch set. */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, logger } = options;
-  const database = options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, logger));
+  const database =
+    options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, logger));
   const ownsDatabase = options.database === undefined;
   let scheduler: Scheduler | undefined;
   let callbacks: CallbackReceiver | undefined;
@@ -43,11 +44,28 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
     // Several daemons may share a Postgres database: each app is polled by whichever holds its lock.
     const locks = pollLocksFor(database, logger);
-    scheduler = new Scheduler({ db: database.db, config, logger, locks, onCycle: options.onCycle, onRecheck: options.onRecheck, onCallStart: options.onCallStart, onRateChange: options.onRateChange, observer: options.observer });
+    scheduler = new Scheduler({
+      db: database.db,
+      config,
+      logger,
+      locks,
+      onCycle: options.onCycle,
+      onRecheck: options.onRecheck,
+      onCallStart: options.onCallStart,
+      onRateChange: options.onRateChange,
+      observer: options.observer,
+    });
     await scheduler.start();
     const listen = config.callbacks.listen;
     if (listen) {
-      callbacks = new CallbackReceiver({ db: database.db, logger, ...listen, path: config.callbacks.path, maxBodyBytes: config.callbacks.maxBodyBytes, token: () => config.callbacks.token() });
+      callbacks = new CallbackReceiver({
+        db: database.db,
+        logger,
+        ...listen,
+        path: config.callbacks.path,
+        maxBodyBytes: config.callbacks.maxBodyBytes,
+        token: () => config.callbacks.token(),
+      });
       await callbacks.start();
     }
   } catch (err) {
@@ -56,7 +74,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (ownsDatabase) await database.close();
     throw err;
   }
-  logger.info({ database: database.kind, location: database.location, sets: scheduler.scheduledSets() }, 'daemon started');
+  logger.info(
+    { database: database.kind, location: database.location, sets: scheduler.scheduledSets() },
+    'daemon started',
+  );
   const started = scheduler;
   let stopping: Promise<void> | undefined;
   return {

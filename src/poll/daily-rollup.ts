@@ -31,7 +31,9 @@ export async function rollUpClosedDays(db: Kysely<Database>, now: Date = new Dat
     // A day of a large app takes seconds (5 s at 100,000 users): more than a batch ever should, so
     // the pool's 60 s statement timeout is lifted for this maintenance statement alone.
     await sql`SET LOCAL statement_timeout = '15min'`.execute(trx);
-    const { rows } = await sql<{ days: number }>`SELECT presence_rollup_days(${before}::timestamptz, ${maxDays}::integer) AS days`.execute(trx);
+    const { rows } = await sql<{
+      days: number;
+    }>`SELECT presence_rollup_days(${before}::timestamptz, ${maxDays}::integer) AS days`.execute(trx);
     return Number(rows[0]?.days ?? 0);
   });
 }
@@ -54,7 +56,10 @@ export class DailyRollup {
       for (let n = 1; n > 0 && !signal?.aborted; days += n) n = await rollUpClosedDays(db, new Date(), 1);
       if (days > 0) logger.info({ days }, 'summed closed days into presence_daily_rollup');
     } catch (err) {
-      logger.error({ code: 'ERR_DATABASE', err: (err as Error).message }, 'summing closed days failed; presence_daily derives them from the history meanwhile');
+      logger.error(
+        { code: 'ERR_DATABASE', err: (err as Error).message },
+        'summing closed days failed; presence_daily derives them from the history meanwhile',
+      );
     }
   }
 }

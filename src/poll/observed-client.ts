@@ -10,7 +10,12 @@ import type { PollObserver } from './observer.js';
 export type ObservedMethods = Record<string, string>;
 
 /** `client`, with each named method's calls timed and reported as `callFinished`; the client itself when there is no observer. */
-export function observeCalls<T extends object>(client: T, labels: { provider: string; app: string }, methods: ObservedMethods, observer: PollObserver | undefined): T {
+export function observeCalls<T extends object>(
+  client: T,
+  labels: { provider: string; app: string },
+  methods: ObservedMethods,
+  observer: PollObserver | undefined,
+): T {
   if (!observer?.callFinished) return client;
   const report = observer.callFinished.bind(observer);
   return new Proxy(client, {

@@ -34,7 +34,15 @@ export interface PollObserver {
   limiterRate?(bucket: string, rate: number): void;
 }
 
-const METHODS = ['setsLoaded', 'cycleFinished', 'callFinished', 'tickSkipped', 'databaseError', 'refusal', 'limiterRate'] as const;
+const METHODS = [
+  'setsLoaded',
+  'cycleFinished',
+  'callFinished',
+  'tickSkipped',
+  'databaseError',
+  'refusal',
+  'limiterRate',
+] as const;
 
 /** One observer that forwards to several; a throwing observer is isolated from the others and from the poller. */
 export function combineObservers(...observers: Array<PollObserver | undefined>): PollObserver {

@@ -50,7 +50,11 @@ export function advisoryLocks(newClient: () => pg.Client, logger: Logger): PollL
     if (client !== failed) return;
     client = undefined;
     failed.end().catch(() => undefined);
-    if (held.size > 0) logger.warn({ code: 'ERR_DATABASE', buckets: [...held.keys()], err: reason }, 'poll lock session lost; its apps pause until the lock is held again');
+    if (held.size > 0)
+      logger.warn(
+        { code: 'ERR_DATABASE', buckets: [...held.keys()], err: reason },
+        'poll lock session lost; its apps pause until the lock is held again',
+      );
     for (const controller of held.values()) controller.abort(new Error(`poll lock lost: ${reason}`));
     held.clear();
   };
@@ -91,7 +95,9 @@ export function advisoryLocks(newClient: () => pg.Client, logger: Logger): PollL
           await c.query('SELECT 1');
           return held.has(key) ? 'held' : 'unavailable';
         }
-        const { rows } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [`presence-poller:${key}`]);
+        const { rows } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [
+          `presence-poller:${key}`,
+        ]);
         if (!rows[0]?.ok) return 'other';
         held.set(key, new AbortController());
         return 'acquired';

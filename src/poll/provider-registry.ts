@@ -43,7 +43,9 @@ export class ProviderRegistry {
    * as they share its ceiling.
    */
   lockKey(provider: ProviderName, appId: string): string {
-    return provider === 'tencent' ? `tencent:${appId}` : `volcengine:${this.config.volcengine.credentialsFor(appId).accessKeyId}`;
+    return provider === 'tencent'
+      ? `tencent:${appId}`
+      : `volcengine:${this.config.volcengine.credentialsFor(appId).accessKeyId}`;
   }
 
   /** The state client of an app. Throws ConfigError when its credentials are missing. */
@@ -82,14 +84,23 @@ export class ProviderRegistry {
 
   private volcengineClient(appId: string): StateProvider {
     const { volcengine } = this.config;
-    return new VolcengineClient({ appId, ...volcengine.credentialsFor(appId), endpoint: volcengine.endpoint, region: volcengine.region, http: this.config.http });
+    return new VolcengineClient({
+      appId,
+      ...volcengine.credentialsFor(appId),
+      endpoint: volcengine.endpoint,
+      region: volcengine.region,
+      http: this.config.http,
+    });
   }
 
   /** The limiter of an app's state calls: per app for Tencent, per account for Volcengine. */
   stateLimiter(provider: ProviderName, appId: string): SlidingWindowLimiter {
     return provider === 'tencent'
       ? this.limiter(`tencent:${appId}:state`, this.config.tencent.querystateRps)
-      : this.limiter(`volcengine:${this.config.volcengine.credentialsFor(appId).accessKeyId}`, this.config.volcengine.rps);
+      : this.limiter(
+          `volcengine:${this.config.volcengine.credentialsFor(appId).accessKeyId}`,
+          this.config.volcengine.rps,
+        );
   }
 
   private limiter(key: string, limit: number): SlidingWindowLimiter {

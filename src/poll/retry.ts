@@ -39,7 +39,10 @@ export function isRefusal(error: ProviderError): boolean {
 }
 
 /** Runs `operation`, retrying it while it throws a retryable ProviderError and time allows. */
-export async function withRetries<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function withRetries<T>(
+  operation: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const policy = options.policy ?? DEFAULT_RETRY;
   const clock = options.clock ?? realClock;
   const random = options.random ?? Math.random;
@@ -67,7 +70,10 @@ export async function withRetries<T>(operation: (attempt: number) => Promise<T>,
       // a second one means a clock or key problem that more attempts cannot fix.
       if (error.code === 'ERR_PROVIDER_SIG_EXPIRED' && resigned) throw error;
       resigned ||= error.code === 'ERR_PROVIDER_SIG_EXPIRED';
-      const delay = error.code === 'ERR_PROVIDER_SIG_EXPIRED' ? 0 : random() * Math.min(policy.capMs, policy.baseMs * 2 ** (attempt - 1));
+      const delay =
+        error.code === 'ERR_PROVIDER_SIG_EXPIRED'
+          ? 0
+          : random() * Math.min(policy.capMs, policy.baseMs * 2 ** (attempt - 1));
       if (options.deadline !== undefined && clock.now() + delay > options.deadline) throw error;
       options.onRetry?.(error, attempt, delay);
       if (delay > 0) await clock.sleep(delay, options.signal);

@@ -12,7 +12,10 @@ import { mergeRecordResults, recordObservations } from '../store/record-observat
 import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
 import { streamWatchedUsers } from '../store/watched-users.js';
 import { endPresenceOfMissingAccounts, setAccountStatuses } from '../store/account-status.js';
-import { TENCENT_ACCOUNT_NOT_IMPORTED as ACCOUNT_NOT_IMPORTED, TENCENT_LOCK_PAUSE_MS } from '../providers/tencent/errors.js';
+import {
+  TENCENT_ACCOUNT_NOT_IMPORTED as ACCOUNT_NOT_IMPORTED,
+  TENCENT_LOCK_PAUSE_MS,
+} from '../providers/tencent/errors.js';
 import type { CycleStatus } from '../db/schema.js';
 import { boundedQueue } from './bounded-queue.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
@@ -132,7 +135,16 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
   const gapSeconds = gapSecondsOf(set, intervalSeconds);
   // Retries must not push a batch past one schedule interval from its own start.
   const intervalMs = intervalSeconds * 1000;
-  const counts: CycleCounts & { refusals: number } = { users: 0, observed: 0, failed: 0, calls: 0, transitions: 0, accountErrors: 0, notImported: 0, refusals: 0 };
+  const counts: CycleCounts & { refusals: number } = {
+    users: 0,
+    observed: 0,
+    failed: 0,
+    calls: 0,
+    transitions: 0,
+    accountErrors: 0,
+    notImported: 0,
+    refusals: 0,
+  };
   const pairs: Record<string, number> = {};
   const failures: Record<string, number> = {};
   let firstError: string | null = null;
@@ -167,7 +179,10 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
             limiter.refusal();
           },
           onRetry: (err, attempt, delayMs) =>
-            logger.debug({ set: set.name, code: err.code, providerCode: err.providerCode, attempt, delayMs: Math.round(delayMs) }, 'retrying batch'),
+            logger.debug(
+              { set: set.name, code: err.code, providerCode: err.providerCode, attempt, delayMs: Math.round(delayMs) },
+              'retrying batch',
+            ),
         },
       );
       const observedAt = new Date();
@@ -178,9 +193,21 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       const app = { provider: set.provider, appId: set.app_id };
       const recorded = await db.transaction().execute(async (trx) => {
         // watched_user rows are locked before presence_current rows, in every transaction.
-        await setAccountStatuses(trx, app, missing.map((userId) => ({ userId, status: 'NotImported' as const })), observedAt);
+        await setAccountStatuses(
+          trx,
+          app,
+          missing.map((userId) => ({ userId, status: 'NotImported' as const })),
+          observedAt,
+        );
         const ended = await endPresenceOfMissingAccounts(trx, app, missing);
-        const observed = await recordObservations(trx, { ...app, observedAt, requestedAt, gapSeconds, source: 'poll', observations: result.observations });
+        const observed = await recordObservations(trx, {
+          ...app,
+          observedAt,
+          requestedAt,
+          gapSeconds,
+          source: 'poll',
+          observations: result.observations,
+        });
         return mergeRecordResults(ended, observed);
       });
       const otherErrors = result.accountErrors.length - missing.length;
@@ -190,13 +217,21 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       counts.failed += userIds.length - result.observations.length - result.accountErrors.length;
       counts.transitions += recorded.transitions;
       addPairs(pairs, recorded.pairs);
-      if (missing.length > 0) logger.info({ set: set.name, users: missing.length, providerCode: ACCOUNT_NOT_IMPORTED }, 'accounts not imported: marked NotImported, skipped until re-checked');
+      if (missing.length > 0)
+        logger.info(
+          { set: set.name, users: missing.length, providerCode: ACCOUNT_NOT_IMPORTED },
+          'accounts not imported: marked NotImported, skipped until re-checked',
+        );
       if (otherErrors > 0) {
         const byCode = new Map<number, number>();
-        for (const e of result.accountErrors) if (e.errorCode !== ACCOUNT_NOT_IMPORTED) byCode.set(e.errorCode, (byCode.get(e.errorCode) ?? 0) + 1);
+        for (const e of result.accountErrors)
+          if (e.errorCode !== ACCOUNT_NOT_IMPORTED) byCode.set(e.errorCode, (byCode.get(e.errorCode) ?? 0) + 1);
         for (const [code, n] of byCode) {
           failures[`account:${code}`] = (failures[`account:${code}`] ?? 0) + n;
-          logger.warn({ set: set.name, providerCode: code, users: n }, 'accounts failed in ErrorList; not observed this cycle');
+          logger.warn(
+            { set: set.name, providerCode: code, users: n },
+            'accounts failed in ErrorList; not observed this cycle',
+          );
         }
       }
     } catch (err) {
@@ -207,7 +242,11 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       if (err instanceof ProviderError && err.code === 'ERR_PROVIDER_LOCKED') {
         // 70050: Tencent locks the app for a minute; every call meanwhile would fail and prolong it.
         limiter.pause(TENCENT_LOCK_PAUSE_MS);
-        if (!paused) logger.error({ set: set.name, code, providerCode: err.providerCode, pauseMs: TENCENT_LOCK_PAUSE_MS }, `app ${set.app_id} locked by Tencent (70050); pausing its calls for 60 s`);
+        if (!paused)
+          logger.error(
+            { set: set.name, code, providerCode: err.providerCode, pauseMs: TENCENT_LOCK_PAUSE_MS },
+            `app ${set.app_id} locked by Tencent (70050); pausing its calls for 60 s`,
+          );
         paused = true;
       } else if (err instanceof ProviderError && err.code === 'ERR_PROVIDER_FATAL') {
         // One line per cycle names the setting to fix (below); the batches in flight say nothing more.
@@ -215,7 +254,16 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       } else if (code === 'ERR_LIMITER_DEADLINE') {
         // Counted in the cycle's summary line; one line per batch would flood the log during a pause.
       } else {
-        logger.warn({ set: set.name, code, providerCode: err instanceof ProviderError ? err.providerCode : undefined, users: userIds.length, err: describe(err) }, 'batch failed');
+        logger.warn(
+          {
+            set: set.name,
+            code,
+            providerCode: err instanceof ProviderError ? err.providerCode : undefined,
+            users: userIds.length,
+            err: describe(err),
+          },
+          'batch failed',
+        );
       }
     }
     ctx.onBatch?.(counts);
@@ -263,7 +311,10 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
     await finishPollCycle(db, id, counts, status, errorText);
   } catch (err) {
     recorded = false;
-    logger.error({ set: set.name, cycle: id, code: 'ERR_DATABASE', err: describe(err) }, 'writing poll_cycle failed; kept to write later');
+    logger.error(
+      { set: set.name, cycle: id, code: 'ERR_DATABASE', err: describe(err) },
+      'writing poll_cycle failed; kept to write later',
+    );
   }
   const summary: CycleSummary = {
     ...(fatal ? { fatal: { code: fatal.code, setting: fatal.setting, message: fatal.message } } : {}),
@@ -283,12 +334,33 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
     // The one line per cycle that tells the operator what to fix; the app's other sets and every
     // other app keep polling, and the next cycle tries again (with the fixed setting after a reload).
     logger.error(
-      { set: set.name, app: set.app_id, provider: set.provider, code: fatal.code, providerCode: fatal.providerCode, setting: fatal.setting },
+      {
+        set: set.name,
+        app: set.app_id,
+        provider: set.provider,
+        code: fatal.code,
+        providerCode: fatal.providerCode,
+        setting: fatal.setting,
+      },
       `not polling ${set.provider} app ${set.app_id} (set ${set.name}): ${fatal.message}`,
     );
   }
   logger.info(
-    { set: set.name, cycle: id, status, users: counts.users, observed: counts.observed, failed: counts.failed, accountErrors: counts.accountErrors, notImported: counts.notImported, calls: counts.calls, refusals: counts.refusals, transitions: counts.transitions, durationMs: summary.durationMs, ...(Object.keys(failures).length > 0 ? { failures } : {}) },
+    {
+      set: set.name,
+      cycle: id,
+      status,
+      users: counts.users,
+      observed: counts.observed,
+      failed: counts.failed,
+      accountErrors: counts.accountErrors,
+      notImported: counts.notImported,
+      calls: counts.calls,
+      refusals: counts.refusals,
+      transitions: counts.transitions,
+      durationMs: summary.durationMs,
+      ...(Object.keys(failures).length > 0 ? { failures } : {}),
+    },
     'cycle finished',
   );
   return summary;

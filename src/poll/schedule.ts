@@ -8,7 +8,9 @@ export function validateSchedule(expression: string): void {
   const result = cron.validateDetailed(expression);
   if (!result.valid) {
     const why = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-    throw new InputError(`invalid cron schedule ${JSON.stringify(expression)}${why ? ` (${why})` : ''}; e.g. '*/30 * * * * *' (every 30 s) or '* * * * *' (every minute)`);
+    throw new InputError(
+      `invalid cron schedule ${JSON.stringify(expression)}${why ? ` (${why})` : ''}; e.g. '*/30 * * * * *' (every 30 s) or '* * * * *' (every minute)`,
+    );
   }
 }
 

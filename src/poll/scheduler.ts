@@ -111,7 +111,9 @@ export class Scheduler {
     await this.reload();
     this.reloadTimer = setInterval(() => {
       this.reloading ??= this.reload()
-        .catch((err: unknown) => this.options.logger.error({ err: (err as Error).message }, 'reloading watch sets failed'))
+        .catch((err: unknown) =>
+          this.options.logger.error({ err: (err as Error).message }, 'reloading watch sets failed'),
+        )
         .finally(() => (this.reloading = undefined));
     }, this.options.config.reloadIntervalMs);
   }
@@ -137,12 +139,17 @@ export class Scheduler {
       }
     }
     // Not awaited: a first catch-up takes minutes, and must hold up neither reloads nor cycles.
-    this.rollingUp ??= this.dailyRollup.maybeRun(db, logger, this.stopController.signal).finally(() => (this.rollingUp = undefined));
+    this.rollingUp ??= this.dailyRollup
+      .maybeRun(db, logger, this.stopController.signal)
+      .finally(() => (this.rollingUp = undefined));
     let enabled: WatchSet[];
     try {
       enabled = await listWatchSets(db, { enabledOnly: true });
     } catch (err) {
-      logger.error({ code: 'ERR_DATABASE', err: (err as Error).message }, 'reloading watch sets failed; keeping the current schedule');
+      logger.error(
+        { code: 'ERR_DATABASE', err: (err as Error).message },
+        'reloading watch sets failed; keeping the current schedule',
+      );
       this.options.observer?.databaseError?.('reload_sets'); // observer:
       return;
     }
@@ -155,7 +162,10 @@ export class Scheduler {
         await scheduled.task.destroy();
         await scheduled.recheckTask?.destroy();
         this.sets.delete(name);
-        logger.info({ set: name }, next ? 'watch set changed; rescheduling' : 'watch set removed or disabled; unscheduled');
+        logger.info(
+          { set: name },
+          next ? 'watch set changed; rescheduling' : 'watch set removed or disabled; unscheduled',
+        );
       }
     }
     for (const set of enabled) {
@@ -163,7 +173,10 @@ export class Scheduler {
       const problem = this.unschedulable(set);
       if (problem) {
         // Logged at every reload until fixed; the other sets run meanwhile.
-        logger.error({ set: set.name, code: 'ERR_CONFIG', setting: problem.setting }, `not polling set ${set.name}: ${problem.message}`);
+        logger.error(
+          { set: set.name, code: 'ERR_CONFIG', setting: problem.setting },
+          `not polling set ${set.name}: ${problem.message}`,
+        );
         continue;
       }
       this.schedule(set);
@@ -196,7 +209,12 @@ export class Scheduler {
    */
   private cronTask(expression: string, name: string, run: () => void): ScheduledTask {
     const task = cron.schedule(expression, run, { name });
-    task.on('execution:missed', (context) => this.options.logger.warn({ task: name, at: context.date.toISOString() }, 'a tick was missed: the event loop was blocked past it'));
+    task.on('execution:missed', (context) =>
+      this.options.logger.warn(
+        { task: name, at: context.date.toISOString() },
+        'a tick was missed: the event loop was blocked past it',
+      ),
+    );
     return task;
   }
 
@@ -208,7 +226,10 @@ export class Scheduler {
       recheckTask: set.provider === 'tencent' ? this.scheduleRecheck(set) : undefined,
     };
     this.sets.set(set.name, entry);
-    this.options.logger.info({ set: set.name, schedule: set.schedule, app: set.app_id, provider: set.provider }, 'watch set scheduled');
+    this.options.logger.info(
+      { set: set.name, schedule: set.schedule, app: set.app_id, provider: set.provider },
+      'watch set scheduled',
+    );
   }
 
   private tick(name: string): void {
@@ -260,7 +281,12 @@ export class Scheduler {
         db,
         set,
         // observer: times each account_check call
-        client: observeCalls(this.registry.tencentClient(set.app_id), { provider: 'tencent', app: set.app_id }, { accountCheck: 'account_check' }, this.options.observer),
+        client: observeCalls(
+          this.registry.tencentClient(set.app_id),
+          { provider: 'tencent', app: set.app_id },
+          { accountCheck: 'account_check' },
+          this.options.observer,
+        ),
         limiter: this.registry.accountCheckLimiter(set.app_id),
         concurrency: config.http.concurrency,
         logger,
@@ -270,13 +296,23 @@ export class Scheduler {
       });
       if (summary.checked + summary.unchecked > 0) {
         logger.info(
-          { set: set.name, checked: summary.checked, imported: summary.imported, notImported: summary.notImported, unchecked: summary.unchecked, calls: summary.calls },
+          {
+            set: set.name,
+            checked: summary.checked,
+            imported: summary.imported,
+            notImported: summary.notImported,
+            unchecked: summary.unchecked,
+            calls: summary.calls,
+          },
           're-checked NotImported accounts',
         );
       }
       this.options.onRecheck?.(set.name, summary);
     } catch (err) {
-      logger.error({ set: set.name, code: err instanceof PresenceError ? err.code : 'ERR_DATABASE', err: (err as Error).message }, 'account re-check failed');
+      logger.error(
+        { set: set.name, code: err instanceof PresenceError ? err.code : 'ERR_DATABASE', err: (err as Error).message },
+        'account re-check failed',
+      );
     }
   }
 
@@ -289,7 +325,8 @@ export class Scheduler {
     const key = this.registry.lockKey(set.provider, set.app_id);
     const hold = await locks.tryHold(key);
     if (hold === 'other') {
-      if (!this.standby.has(key)) logger.info({ set: set.name, lock: key }, 'another instance polls this app; standing by');
+      if (!this.standby.has(key))
+        logger.info({ set: set.name, lock: key }, 'another instance polls this app; standing by');
       this.standby.add(key);
       return undefined;
     }
@@ -297,14 +334,20 @@ export class Scheduler {
     if (hold === 'acquired') {
       const tookOver = this.standby.delete(key);
       this.polled.add(key);
-      const sets = [...this.sets.values()].filter((e) => this.registry.lockKey(e.set.provider, e.set.app_id) === key).map((e) => e.set.name);
+      const sets = [...this.sets.values()]
+        .filter((e) => this.registry.lockKey(e.set.provider, e.set.app_id) === key)
+        .map((e) => e.set.name);
       const interrupted = await interruptAbandonedCycles(db, sets).catch(() => 0);
       const lastActivity = await lastCycleActivity(db, sets).catch(() => new Date());
-      logger.info({ set: set.name, lock: key, ...(interrupted > 0 ? { interrupted } : {}) }, 'holding the poll lock of this app');
+      logger.info(
+        { set: set.name, lock: key, ...(interrupted > 0 ? { interrupted } : {}) },
+        'holding the poll lock of this app',
+      );
       // The previous holder (a process just killed, reloaded or restarted) may have started calls
       // in the last window: then waiting one window keeps the ceiling across the handover.
       const recent = lastActivity !== undefined && Date.now() - lastActivity.getTime() < LIMITER_WINDOW_MS;
-      if (tookOver || interrupted > 0 || recent) await realClock.sleep(LIMITER_WINDOW_MS, this.stopController.signal).catch(() => undefined);
+      if (tookOver || interrupted > 0 || recent)
+        await realClock.sleep(LIMITER_WINDOW_MS, this.stopController.signal).catch(() => undefined);
     }
     return locks.signal(key);
   }
@@ -318,7 +361,15 @@ export class Scheduler {
     }
     while (this.lateCycles.length > 0) {
       const c = this.lateCycles[0]!;
-      await recordLateCycle(db, { id: c.id, set: c.set, startedAt: c.startedAt, finishedAt: c.finishedAt, status: c.status, error: c.error, counts: c });
+      await recordLateCycle(db, {
+        id: c.id,
+        set: c.set,
+        startedAt: c.startedAt,
+        finishedAt: c.finishedAt,
+        status: c.status,
+        error: c.error,
+        counts: c,
+      });
       this.lateCycles.shift();
     }
   }
@@ -342,7 +393,11 @@ export class Scheduler {
         // The database is unreachable: if this process was polling the app, the cycle it cannot
         // run is a failed cycle, to be written when the database is back.
         if (!this.standby.has(key) && this.polled.has(key) && !this.stopController.signal.aborted) {
-          const summary = databaseDownCycle(set.name, startedAt, new Error('cannot reach the database to hold the poll lock'));
+          const summary = databaseDownCycle(
+            set.name,
+            startedAt,
+            new Error('cannot reach the database to hold the poll lock'),
+          );
           logger.error({ set: set.name, code: 'ERR_DATABASE' }, 'cycle failed: database unavailable');
           this.keepLate(summary);
           this.options.observer?.cycleFinished?.(summary); // observer:
@@ -365,7 +420,12 @@ export class Scheduler {
         db,
         set,
         // observer: times each state call
-        provider: observeCalls(this.registry.stateClient(set.provider, set.app_id), { provider: set.provider, app: set.app_id }, { queryState: stateApiLabel(set.provider, config) }, this.options.observer),
+        provider: observeCalls(
+          this.registry.stateClient(set.provider, set.app_id),
+          { provider: set.provider, app: set.app_id },
+          { queryState: stateApiLabel(set.provider, config) },
+          this.options.observer,
+        ),
         limiter: this.registry.stateLimiter(set.provider, set.app_id),
         concurrency: config.http.concurrency,
         logger,
@@ -420,6 +480,10 @@ export class Scheduler {
     // Last: releasing the locks lets another instance take over only once our calls are done.
     await this.options.locks.close();
     // Still unwritten means the database is still down; waiting for it would outlast the shutdown.
-    if (this.lateCycles.length > 0) this.options.logger.warn({ code: 'ERR_DATABASE', cycles: this.lateCycles.length }, 'cycles of a database outage were not written to poll_cycle before shutdown');
+    if (this.lateCycles.length > 0)
+      this.options.logger.warn(
+        { code: 'ERR_DATABASE', cycles: this.lateCycles.length },
+        'cycles of a database outage were not written to poll_cycle before shutdown',
+      );
   }
 }

@@ -63,7 +63,10 @@ export interface LimiterOptions extends LimiterHooks {
 /** Thrown by acquire() when a pause outlasts the caller's deadline. */
 export class LimiterDeadlineError extends PresenceError {
   constructor() {
-    super('ERR_LIMITER_DEADLINE', 'the app is paused after a 70050 lock; the batch could not start before its deadline');
+    super(
+      'ERR_LIMITER_DEADLINE',
+      'the app is paused after a 70050 lock; the batch could not start before its deadline',
+    );
   }
 }
 
@@ -175,7 +178,8 @@ export class SlidingWindowLimiter {
       if (wait <= 0) break;
       // Only a pause gives up early. Waiting for the rate is how a set larger than its schedule
       // allows still gets polled completely (its cycle runs long and the next tick is skipped).
-      if (deadline !== undefined && this.pausedUntil > now && this.pausedUntil > deadline) throw new LimiterDeadlineError();
+      if (deadline !== undefined && this.pausedUntil > now && this.pausedUntil > deadline)
+        throw new LimiterDeadlineError();
       // Sleep at most one window at a time: a pause may be extended meanwhile.
       await this.clock.sleep(Math.min(wait, this.windowMs), signal);
     }
@@ -192,7 +196,8 @@ export class SlidingWindowLimiter {
     }
     this.next = (this.next + 1) % this.limit;
     this.granted++;
-    if (this.currentRate < this.limit && ++this.grantsSinceChange >= this.currentRate) this.setRate(Math.min(this.limit, this.currentRate + this.increase));
+    if (this.currentRate < this.limit && ++this.grantsSinceChange >= this.currentRate)
+      this.setRate(Math.min(this.limit, this.currentRate + this.increase));
     this.hooks.onGrant?.(now);
   }
 }

@@ -44,7 +44,14 @@ function duration(seconds: number): string {
 }
 
 /** One frame of the bar, at most `width` characters. */
-export function renderProgress(label: string, done: number, total: number, unit: string, elapsedMs: number, width: number): string {
+export function renderProgress(
+  label: string,
+  done: number,
+  total: number,
+  unit: string,
+  elapsedMs: number,
+  width: number,
+): string {
   const fraction = total > 0 ? Math.min(1, done / total) : 1;
   const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
   const eta = rate > 0 ? (total - done) / rate : Infinity;

@@ -25,18 +25,25 @@ export const CALLBACK_USAGE =
 function share(raw: string | undefined, name: string): number {
   if (raw === undefined) return 0;
   const n = Number(raw);
-  if (raw.trim() === '' || !(n >= 0 && n <= 1)) throw new InputError(`--${name} must be a share between 0 and 1, got "${raw}"`);
+  if (raw.trim() === '' || !(n >= 0 && n <= 1))
+    throw new InputError(`--${name} must be a share between 0 and 1, got "${raw}"`);
   return n;
 }
 
 /** Starts the callback sender the options ask for (undefined without --callback-url). Throws InputError naming the option. */
-export async function startCallbacksFromOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv, world: PresenceWorld): Promise<CallbackSender | undefined> {
+export async function startCallbacksFromOptions(
+  values: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+  world: PresenceWorld,
+): Promise<CallbackSender | undefined> {
   const get = (name: keyof typeof CALLBACK_OPTIONS): string | undefined => {
     const v = values[name];
     return typeof v === 'string' ? v : undefined;
   };
   const url = get('callback-url');
-  const others = (Object.keys(CALLBACK_OPTIONS) as Array<keyof typeof CALLBACK_OPTIONS>).filter((k) => k !== 'callback-url' && get(k) !== undefined);
+  const others = (Object.keys(CALLBACK_OPTIONS) as Array<keyof typeof CALLBACK_OPTIONS>).filter(
+    (k) => k !== 'callback-url' && get(k) !== undefined,
+  );
   if (url === undefined) {
     if (others.length > 0) throw new InputError(`--${others[0]} needs --callback-url`);
     return undefined;
@@ -45,12 +52,16 @@ export async function startCallbacksFromOptions(values: Record<string, string | 
     const parsed = new URL(url);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
   } catch {
-    throw new InputError(`--callback-url must be an http(s) URL such as http://127.0.0.1:8080/tim/callback, got "${url}"`);
+    throw new InputError(
+      `--callback-url must be an http(s) URL such as http://127.0.0.1:8080/tim/callback, got "${url}"`,
+    );
   }
   const token = env['TIM_CALLBACK_TOKEN'];
-  if (!token) throw new InputError('Set TIM_CALLBACK_TOKEN to the token the receiver checks (--callback-url signs with it)');
+  if (!token)
+    throw new InputError('Set TIM_CALLBACK_TOKEN to the token the receiver checks (--callback-url signs with it)');
   const appId = get('callback-app');
-  if (appId === undefined || !/^[1-9]\d{0,17}$/.test(appId)) throw new InputError('--callback-app must be the SdkAppid of the watched users');
+  if (appId === undefined || !/^[1-9]\d{0,17}$/.test(appId))
+    throw new InputError('--callback-app must be the SdkAppid of the watched users');
   const file = get('callback-users');
   if (file === undefined) throw new InputError('--callback-users must name a file of user IDs, one per line');
   let text: string;

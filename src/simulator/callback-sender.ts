@@ -67,8 +67,16 @@ export interface CallbackSender {
   stop(): Promise<void>;
 }
 
-const ACTION_OF: Record<ObservedState, SentCallback['action']> = { Online: 'Login', Offline: 'Logout', PushOnline: 'Disconnect' };
-const REASON_OF: Record<SentCallback['action'], string> = { Login: 'Register', Logout: 'Unregister', Disconnect: 'LinkClose' };
+const ACTION_OF: Record<ObservedState, SentCallback['action']> = {
+  Online: 'Login',
+  Offline: 'Logout',
+  PushOnline: 'Disconnect',
+};
+const REASON_OF: Record<SentCallback['action'], string> = {
+  Login: 'Register',
+  Logout: 'Unregister',
+  Disconnect: 'LinkClose',
+};
 
 // A binary min-heap of (time, user index): one timer serves any number of users.
 class TimeHeap {
@@ -142,7 +150,15 @@ export function startCallbackSender(options: CallbackSenderOptions): CallbackSen
     const requestTime = String(Math.floor(Date.now() / 1000));
     const sign = kind === 'bad-sign' ? callbackSign(`${token}-wrong`, requestTime) : callbackSign(token, requestTime);
     const target = new URL(url);
-    const query = { SdkAppid: appId, CallbackCommand: 'State.StateChange', contenttype: 'json', ClientIP: '127.0.0.1', OptPlatform: 'Web', Sign: sign, RequestTime: requestTime };
+    const query = {
+      SdkAppid: appId,
+      CallbackCommand: 'State.StateChange',
+      contenttype: 'json',
+      ClientIP: '127.0.0.1',
+      OptPlatform: 'Web',
+      Sign: sign,
+      RequestTime: requestTime,
+    };
     for (const [k, v] of Object.entries(query)) target.searchParams.set(k, v);
     const body = JSON.stringify({
       CallbackCommand: 'State.StateChange',

@@ -23,7 +23,13 @@ const USAGE =
   '  [--faults SPEC] random faults on state calls, e.g. http:502=0.05,error:91000=0.03,error:60007=0.02,hang=0.01,truncated=0.01,malformed=0.01,partial=0.02\n' +
   '  env: TIM_SECRET_KEY (required); VOLC_ACCESS_KEY_ID + VOLC_SECRET_ACCESS_KEY (optional, both: also serve Volcengine), VOLC_REGION (default cn-north-1)';
 
-function numberOption(raw: string | undefined, name: string, fallback: number, valid: (n: number) => boolean, rule: string): number {
+function numberOption(
+  raw: string | undefined,
+  name: string,
+  fallback: number,
+  valid: (n: number) => boolean,
+  rule: string,
+): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (raw.trim() === '' || !valid(n)) throw new InputError(`--${name} must be ${rule}, got "${raw}"`);
@@ -83,12 +89,51 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
   let port: number, dwell: number, latency: number, latencyTail: number | undefined, rps: number, volcRps: number;
   let faults: FaultMixOptions | undefined;
   try {
-    port = numberOption(values['port'], 'port', 0, (n) => Number.isInteger(n) && n >= 0 && n <= 65_535, 'a port number (0 = any free port)');
-    dwell = numberOption(values['dwell-ms'], 'dwell-ms', 20_000, (n) => Number.isFinite(n) && n > 0, 'a positive number of milliseconds');
-    latency = numberOption(values['latency-ms'], 'latency-ms', 0, (n) => Number.isFinite(n) && n >= 0, 'a non-negative number of milliseconds');
-    rps = numberOption(values['rps'], 'rps', 100, (n) => Number.isInteger(n) && n > 0, 'a positive whole number of calls per second');
-    volcRps = numberOption(values['volc-rps'], 'volc-rps', 100, (n) => Number.isInteger(n) && n > 0, 'a positive whole number of calls per second');
-    latencyTail = values['latency-tail-ms'] === undefined ? undefined : numberOption(values['latency-tail-ms'], 'latency-tail-ms', 0, (n) => Number.isFinite(n) && n >= latency, 'a number of milliseconds at least --latency-ms');
+    port = numberOption(
+      values['port'],
+      'port',
+      0,
+      (n) => Number.isInteger(n) && n >= 0 && n <= 65_535,
+      'a port number (0 = any free port)',
+    );
+    dwell = numberOption(
+      values['dwell-ms'],
+      'dwell-ms',
+      20_000,
+      (n) => Number.isFinite(n) && n > 0,
+      'a positive number of milliseconds',
+    );
+    latency = numberOption(
+      values['latency-ms'],
+      'latency-ms',
+      0,
+      (n) => Number.isFinite(n) && n >= 0,
+      'a non-negative number of milliseconds',
+    );
+    rps = numberOption(
+      values['rps'],
+      'rps',
+      100,
+      (n) => Number.isInteger(n) && n > 0,
+      'a positive whole number of calls per second',
+    );
+    volcRps = numberOption(
+      values['volc-rps'],
+      'volc-rps',
+      100,
+      (n) => Number.isInteger(n) && n > 0,
+      'a positive whole number of calls per second',
+    );
+    latencyTail =
+      values['latency-tail-ms'] === undefined
+        ? undefined
+        : numberOption(
+            values['latency-tail-ms'],
+            'latency-tail-ms',
+            0,
+            (n) => Number.isFinite(n) && n >= latency,
+            'a number of milliseconds at least --latency-ms',
+          );
     if (values['faults'] !== undefined) {
       let rates;
       try {
@@ -120,7 +165,13 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
     logAnswers: false,
     ...(values['log'] !== undefined ? { answerLogFile: values['log'] } : {}),
     ...(volcKey !== undefined && volcSecret !== undefined
-      ? { volcengine: { accounts: [{ accessKeyId: volcKey, secretAccessKey: volcSecret }], region: env['VOLC_REGION']?.trim() || 'cn-north-1', rps: volcRps } }
+      ? {
+          volcengine: {
+            accounts: [{ accessKeyId: volcKey, secretAccessKey: volcSecret }],
+            region: env['VOLC_REGION']?.trim() || 'cn-north-1',
+            rps: volcRps,
+          },
+        }
       : {}),
   });
   // Callbacks (issue 9): signed State.StateChange pushes to a receiver as the world changes.
@@ -134,7 +185,8 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
   }
   if (callbacks) out(`simulator sends State.StateChange callbacks to ${values['callback-url']}`);
   out(`simulator listening on ${simulator.url} (TIM_ENDPOINT for the poller)`);
-  if (volcKey !== undefined) out(`simulator serves Volcengine QueryOnlineStatus on ${simulator.url} (VOLC_ENDPOINT for the poller)`);
+  if (volcKey !== undefined)
+    out(`simulator serves Volcengine QueryOnlineStatus on ${simulator.url} (VOLC_ENDPOINT for the poller)`);
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -48,8 +48,12 @@ export class FaultMix {
     for (const provider of ['tencent', 'volcengine'] as const) {
       const rates = options[provider] ?? [];
       const total = rates.reduce((sum, r) => sum + r.probability, 0);
-      if (rates.some((r) => !(r.probability >= 0)) || total > 1 + 1e-9) throw new RangeError(`faults.${provider}: probabilities must be ≥ 0 and add up to at most 1`);
-      if (provider === 'volcengine' && rates.some((r) => r.fault.kind === 'partial')) throw new RangeError('faults.volcengine: partial answers do not exist for Volcengine (an absent user is Offline)');
+      if (rates.some((r) => !(r.probability >= 0)) || total > 1 + 1e-9)
+        throw new RangeError(`faults.${provider}: probabilities must be ≥ 0 and add up to at most 1`);
+      if (provider === 'volcengine' && rates.some((r) => r.fault.kind === 'partial'))
+        throw new RangeError(
+          'faults.volcengine: partial answers do not exist for Volcengine (an absent user is Offline)',
+        );
     }
     const seed = options.seed ?? 1;
     this.randoms = { tencent: seededRandom(seed), volcengine: seededRandom(seed + 1) };
@@ -72,12 +76,24 @@ export class FaultMix {
   partial(reply: TencentReply, fault: { share?: number; code?: number }): TencentReply {
     const share = fault.share ?? 0.2;
     const code = fault.code ?? 70500;
-    const results = Array.isArray(reply.body['QueryResult']) ? (reply.body['QueryResult'] as Array<{ To_Account: string }>) : [];
+    const results = Array.isArray(reply.body['QueryResult'])
+      ? (reply.body['QueryResult'] as Array<{ To_Account: string }>)
+      : [];
     const failed = new Set(results.filter(() => this.random() < share).map((r) => r.To_Account));
     if (failed.size === 0) return reply;
-    const errors = [...((reply.body['ErrorList'] as unknown[] | undefined) ?? []), ...[...failed].map((u) => ({ To_Account: u, ErrorCode: code }))];
-    const answers = reply.answers.map((a): AnswerLogEntry => (failed.has(a.userId) && a.state !== undefined ? { atMs: a.atMs, appId: a.appId, api: a.api, userId: a.userId, errorCode: code } : a));
-    return { body: { ...reply.body, QueryResult: results.filter((r) => !failed.has(r.To_Account)), ErrorList: errors }, answers };
+    const errors = [
+      ...((reply.body['ErrorList'] as unknown[] | undefined) ?? []),
+      ...[...failed].map((u) => ({ To_Account: u, ErrorCode: code })),
+    ];
+    const answers = reply.answers.map((a): AnswerLogEntry =>
+      failed.has(a.userId) && a.state !== undefined
+        ? { atMs: a.atMs, appId: a.appId, api: a.api, userId: a.userId, errorCode: code }
+        : a,
+    );
+    return {
+      body: { ...reply.body, QueryResult: results.filter((r) => !failed.has(r.To_Account)), ErrorList: errors },
+      answers,
+    };
   }
 }
 
@@ -94,15 +110,20 @@ export function parseFaultSpec(spec: string): FaultRate[] {
     .map((entry) => {
       const match = /^(http|error|hang|truncated|malformed|partial)(?::([^=]+))?=([0-9.]+)$/.exec(entry);
       const probability = Number(match?.[3]);
-      if (!match || !(probability >= 0 && probability <= 1)) throw new RangeError(`fault "${entry}" must be kind[:arg]=probability with a probability from 0 to 1`);
+      if (!match || !(probability >= 0 && probability <= 1))
+        throw new RangeError(`fault "${entry}" must be kind[:arg]=probability with a probability from 0 to 1`);
       const [, kind, arg] = match;
       if (kind === 'http') {
         const status = Number(arg);
-        if (!Number.isInteger(status) || status < 400 || status > 599) throw new RangeError(`fault "${entry}": http needs a status from 400 to 599, e.g. http:502`);
+        if (!Number.isInteger(status) || status < 400 || status > 599)
+          throw new RangeError(`fault "${entry}": http needs a status from 400 to 599, e.g. http:502`);
         return { fault: { kind, status }, probability };
       }
       if (kind === 'error') {
-        if (arg === undefined) throw new RangeError(`fault "${entry}": error needs a code, e.g. error:91000 or error:AccountFlowLimitExceeded`);
+        if (arg === undefined)
+          throw new RangeError(
+            `fault "${entry}": error needs a code, e.g. error:91000 or error:AccountFlowLimitExceeded`,
+          );
         return { fault: { kind, code: /^\d+$/.test(arg) ? Number(arg) : arg }, probability };
       }
       if (kind === 'partial') return { fault: arg === undefined ? { kind } : { kind, code: Number(arg) }, probability };

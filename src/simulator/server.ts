@@ -146,7 +146,8 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-type Verdict = { kind: 'http'; status: number } | { kind: 'fail'; code: number; info: string } | { kind: 'answer'; appId: string };
+type Verdict =
+  { kind: 'http'; status: number } | { kind: 'fail'; code: number; info: string } | { kind: 'answer'; appId: string };
 
 type VolcVerdict =
   | { kind: 'http'; status: number }
@@ -222,12 +223,14 @@ function requestView(req: IncomingMessage, url: URL): VolcRequestView {
 function volcAccounts(options: VolcengineSimulatorOptions): Map<string, string> {
   const accounts = new Map<string, string>();
   for (const { accessKeyId, secretAccessKey } of options.accounts) {
-    if (!accessKeyId || !secretAccessKey) throw new RangeError('volcengine accounts need a non-empty accessKeyId and secretAccessKey');
+    if (!accessKeyId || !secretAccessKey)
+      throw new RangeError('volcengine accounts need a non-empty accessKeyId and secretAccessKey');
     if (accounts.has(accessKeyId)) throw new RangeError(`volcengine account ${accessKeyId} is listed twice`);
     accounts.set(accessKeyId, secretAccessKey);
   }
   const rps = options.rps ?? 100;
-  if (!(rps > 0) || (Number.isFinite(rps) && !Number.isInteger(rps))) throw new RangeError('volcengine.rps must be a positive integer or Infinity');
+  if (!(rps > 0) || (Number.isFinite(rps) && !Number.isInteger(rps)))
+    throw new RangeError('volcengine.rps must be a positive integer or Infinity');
   return accounts;
 }
 
@@ -242,12 +245,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     account_check: options.rps?.accountCheck ?? 100,
     QueryOnlineStatus: options.volcengine?.rps ?? 100,
   };
-  const volc = options.volcengine ? { accounts: volcAccounts(options.volcengine), region: options.volcengine.region ?? 'cn-north-1' } : undefined;
+  const volc = options.volcengine
+    ? { accounts: volcAccounts(options.volcengine), region: options.volcengine.region ?? 'cn-north-1' }
+    : undefined;
   const sampleLatency = latencySampler(options.latencyMs);
   const mix = options.faults ? new FaultMix(options.faults) : undefined;
   /** The fault that replaces this call's answer: the one set with setFault, else a random one that does. */
   const replacingFault = (arrival: number, injected: InjectedFault | undefined): SimulatorFault | undefined =>
-    activeFault(arrival) ?? (injected?.kind === 'http' || injected?.kind === 'error' || injected?.kind === 'hang' ? injected : undefined);
+    activeFault(arrival) ??
+    (injected?.kind === 'http' || injected?.kind === 'error' || injected?.kind === 'hang' ? injected : undefined);
   /** A good answer spoilt in transit, as a random fault: logged as a call, never as answers. */
   const spoilt = (res: ServerResponse, injected: InjectedFault | undefined, text: string): CallOutcome | undefined => {
     if (injected?.kind === 'truncated') {
@@ -297,7 +303,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
   const recordAnswers = (entries: AnswerLogEntry[]): void => {
     if (logAnswers) for (const e of entries) answers.push(e);
-    if (logStream && !logStream.destroyed && entries.length > 0) logStream.write(entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    if (logStream && !logStream.destroyed && entries.length > 0)
+      logStream.write(entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
   };
 
   const activeFault = (atMs: number): SimulatorFault | undefined =>
@@ -315,11 +322,18 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   };
 
   // Everything before the body is read is synchronous, so the ceiling sees calls in arrival order.
-  const preVerdict = (api: TencentApi, query: URLSearchParams, arrival: number, f: SimulatorFault | undefined): Verdict => {
+  const preVerdict = (
+    api: TencentApi,
+    query: URLSearchParams,
+    arrival: number,
+    f: SimulatorFault | undefined,
+  ): Verdict => {
     if (f?.kind === 'http') return { kind: 'http', status: f.status };
     if (f?.kind === 'error') {
       // 91000: Tencent's "internal service error", for a fault named by a Volcengine code.
-      return typeof f.code === 'number' ? { kind: 'fail', code: f.code, info: 'simulated fault' } : { kind: 'fail', code: 91000, info: `simulated fault ${f.code}` };
+      return typeof f.code === 'number'
+        ? { kind: 'fail', code: f.code, info: 'simulated fault' }
+        : { kind: 'fail', code: 91000, info: `simulated fault ${f.code}` };
     }
     const auth = checkQuery(query, api, { admin, keyFor, nowMs: arrival });
     if (!auth.ok) return { kind: 'fail', code: auth.code, info: auth.info };
@@ -332,12 +346,20 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   // Volcengine: what needs no body is checked at arrival, synchronously, so the per-account
   // ceiling sees calls in arrival order. A call with a known key and a fresh X-Date counts against
   // the ceiling even if its signature turns out wrong once the body is in.
-  const volcPreVerdict = (view: VolcRequestView, arrival: number, accounts: ReadonlyMap<string, string>, f: SimulatorFault | undefined): VolcVerdict => {
+  const volcPreVerdict = (
+    view: VolcRequestView,
+    arrival: number,
+    accounts: ReadonlyMap<string, string>,
+    f: SimulatorFault | undefined,
+  ): VolcVerdict => {
     if (f?.kind === 'http') return { kind: 'http', status: f.status };
     if (f?.kind === 'error') {
       return {
         kind: 'fail',
-        error: typeof f.code === 'string' ? { status: 200, code: f.code, message: 'simulated fault' } : { status: 200, code: 'InternalError', message: `simulated fault ${f.code}` },
+        error:
+          typeof f.code === 'string'
+            ? { status: 200, code: f.code, message: 'simulated fault' }
+            : { status: 200, code: 'InternalError', message: `simulated fault ${f.code}` },
       };
     }
     const cred = checkCredentials(view, (ak) => accounts.get(ak), arrival);
@@ -372,7 +394,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const api = VOLC_ACTION;
     const view = requestView(req, url);
     const accessKeyId = parseAuthorization(view.header('authorization'))?.accessKeyId ?? '';
-    const appIdOf = (body: Buffer | undefined): string => (body === undefined ? '' : requestedAppId(body.toString('utf8')));
+    const appIdOf = (body: Buffer | undefined): string =>
+      body === undefined ? '' : requestedAppId(body.toString('utf8'));
     const injected = mix?.draw('volcengine');
     const fault = replacingFault(arrival, injected);
     if (fault?.kind === 'hang') {
@@ -430,7 +453,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     }
     if (api === undefined || req.method !== 'POST') {
       req.resume();
-      send(res, api === undefined ? 404 : 405, api === undefined ? 'not found\n' : 'method not allowed\n', 'text/plain');
+      send(
+        res,
+        api === undefined ? 404 : 405,
+        api === undefined ? 'not found\n' : 'method not allowed\n',
+        'text/plain',
+      );
       return;
     }
     const rawAppId = url.searchParams.get('sdkappid') ?? '';
@@ -475,7 +503,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       if (injected.kind === 'partial') reply = mix.partial(reply, injected);
     }
     sendJson(res, reply.body);
-    logCall({ atMs: arrival, appId: verdict.appId, api, outcome: reply.body.ErrorCode === 0 ? 'ok' : reply.body.ErrorCode });
+    logCall({
+      atMs: arrival,
+      appId: verdict.appId,
+      api,
+      outcome: reply.body.ErrorCode === 0 ? 'ok' : reply.body.ErrorCode,
+    });
     recordAnswers(reply.answers);
   };
 

@@ -31,7 +31,10 @@ export const MAX_QUERYSTATE_ACCOUNTS = 500;
 export const MAX_ACCOUNT_CHECK_ITEMS = 100;
 
 /** Tencent's JSON reply envelope (HTTP 200 in both cases). */
-export type TencentBody = { ActionStatus: 'OK' | 'FAIL'; ErrorInfo: string; ErrorCode: number } & Record<string, unknown>;
+export type TencentBody = { ActionStatus: 'OK' | 'FAIL'; ErrorInfo: string; ErrorCode: number } & Record<
+  string,
+  unknown
+>;
 
 /** A FAIL envelope. */
 export function failure(code: number, info: string): TencentBody {
@@ -70,7 +73,8 @@ export function checkQuery(query: URLSearchParams, api: TencentApi, ctx: AuthCon
   const verdict = verifyUserSig(userSig, key, Number(appId), identifier, Math.floor(ctx.nowMs / 1000));
   if (!verdict.ok) return bad(verdict.errorCode, verdict.reason);
   // A valid sig for a non-admin account: the API-specific "admin required" code.
-  if (identifier !== ctx.admin) return bad(api === 'account_check' ? 70403 : 90009, 'the App administrator is required');
+  if (identifier !== ctx.admin)
+    return bad(api === 'account_check' ? 70403 : 90009, 'the App administrator is required');
   return { ok: true, appId };
 }
 
@@ -87,14 +91,22 @@ function ok(extra: Record<string, unknown>): TencentBody {
 function parseObject(body: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(body);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
 }
 
 /** Answers querystate / query_online_status for `appId` with the world's states at `atMs`. */
-export function answerQueryState(api: TencentApi, rawBody: string, world: PresenceWorld, appId: string, atMs: number): TencentReply {
+export function answerQueryState(
+  api: TencentApi,
+  rawBody: string,
+  world: PresenceWorld,
+  appId: string,
+  atMs: number,
+): TencentReply {
   const req = parseObject(rawBody);
   const accounts = req?.['To_Account'];
   if (!Array.isArray(accounts) || accounts.length === 0) {
@@ -144,7 +156,8 @@ export function answerAccountCheck(rawBody: string, world: PresenceWorld, appId:
   }
   const userIds: string[] = [];
   for (const item of items) {
-    const id: unknown = typeof item === 'object' && item !== null ? (item as Record<string, unknown>)['UserID'] : undefined;
+    const id: unknown =
+      typeof item === 'object' && item !== null ? (item as Record<string, unknown>)['UserID'] : undefined;
     if (typeof id !== 'string') return { body: failure(70402, 'each CheckItem needs a string UserID'), answers: [] };
     userIds.push(id);
   }

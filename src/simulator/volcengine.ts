@@ -40,15 +40,30 @@ export interface VolcengineMeta {
 
 /** The errors the simulator itself produces (faults may inject any Code). */
 export const VolcErrors = {
-  missingSignature: (message = 'The request is missing signature.'): VolcengineError => ({ status: 401, code: 'MissingSignature', codeN: 100005, message }),
+  missingSignature: (message = 'The request is missing signature.'): VolcengineError => ({
+    status: 401,
+    code: 'MissingSignature',
+    codeN: 100005,
+    message,
+  }),
   invalidAccessKey: (ak: string): VolcengineError => ({
     status: 401,
     code: 'InvalidAccessKey',
     codeN: 100009,
     message: `The accesskey [${ak}] included in the request is invalid.`,
   }),
-  invalidTimestamp: (message: string): VolcengineError => ({ status: 401, code: 'InvalidTimestamp', codeN: 100006, message }),
-  signatureDoesNotMatch: (message: string): VolcengineError => ({ status: 403, code: 'SignatureDoesNotMatch', codeN: 100010, message }),
+  invalidTimestamp: (message: string): VolcengineError => ({
+    status: 401,
+    code: 'InvalidTimestamp',
+    codeN: 100006,
+    message,
+  }),
+  signatureDoesNotMatch: (message: string): VolcengineError => ({
+    status: 403,
+    code: 'SignatureDoesNotMatch',
+    codeN: 100010,
+    message,
+  }),
   invalidParameter: (message: string): VolcengineError => ({ status: 400, code: 'InvalidParameter', message }),
   accountFlowLimitExceeded: (): VolcengineError => ({
     status: 429,
@@ -82,13 +97,19 @@ export interface ParsedAuthorization {
   signature: string;
 }
 
-const AUTHORIZATION = /^HMAC-SHA256\s+Credential=([^/,\s]+)\/(\S+?)\s*,\s*SignedHeaders=([^,\s]+)\s*,\s*Signature=([0-9a-fA-F]+)\s*$/;
+const AUTHORIZATION =
+  /^HMAC-SHA256\s+Credential=([^/,\s]+)\/(\S+?)\s*,\s*SignedHeaders=([^,\s]+)\s*,\s*Signature=([0-9a-fA-F]+)\s*$/;
 
 /** Parses an Authorization header; undefined when it is not of the HMAC-SHA256 form. */
 export function parseAuthorization(value: string | undefined): ParsedAuthorization | undefined {
   const m = value === undefined ? null : AUTHORIZATION.exec(value.trim());
   if (!m) return undefined;
-  return { accessKeyId: m[1] ?? '', scope: m[2] ?? '', signedHeaders: (m[3] ?? '').split(';'), signature: (m[4] ?? '').toLowerCase() };
+  return {
+    accessKeyId: m[1] ?? '',
+    scope: m[2] ?? '',
+    signedHeaders: (m[3] ?? '').split(';'),
+    signature: (m[4] ?? '').toLowerCase(),
+  };
 }
 
 const X_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
@@ -101,41 +122,63 @@ export function parseXDate(value: string | undefined): number | undefined {
   const ms = Date.UTC(y, mo - 1, d, h, mi, s);
   // Date.UTC rolls over (month 13, second 61); a real timestamp round-trips.
   const back = new Date(ms);
-  if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || back.getUTCHours() !== h || back.getUTCSeconds() !== s) return undefined;
+  if (
+    back.getUTCMonth() !== mo - 1 ||
+    back.getUTCDate() !== d ||
+    back.getUTCHours() !== h ||
+    back.getUTCSeconds() !== s
+  )
+    return undefined;
   return ms;
 }
 
 /** The outcome of the checks made at arrival, before the body is read. */
-export type CredentialVerdict = { ok: true; accessKeyId: string; secretAccessKey: string } | { ok: false; accessKeyId: string; error: VolcengineError };
+export type CredentialVerdict =
+  | { ok: true; accessKeyId: string; secretAccessKey: string }
+  | { ok: false; accessKeyId: string; error: VolcengineError };
 
 /**
  * The checks that need no body, in the gateway's order: Authorization present and well-formed,
  * access key known, X-Date within 15 minutes of `nowMs`. The signature itself is checked once the
  * body is in (verifySignature).
  */
-export function checkCredentials(req: VolcRequestView, secretFor: (accessKeyId: string) => string | undefined, nowMs: number): CredentialVerdict {
+export function checkCredentials(
+  req: VolcRequestView,
+  secretFor: (accessKeyId: string) => string | undefined,
+  nowMs: number,
+): CredentialVerdict {
   const raw = req.header('authorization');
-  if (raw === undefined || raw.trim() === '') return { ok: false, accessKeyId: '', error: VolcErrors.missingSignature() };
+  if (raw === undefined || raw.trim() === '')
+    return { ok: false, accessKeyId: '', error: VolcErrors.missingSignature() };
   const auth = parseAuthorization(raw);
   if (!auth) {
     return {
       ok: false,
       accessKeyId: '',
-      error: VolcErrors.missingSignature('Authorization is not "HMAC-SHA256 Credential=<AK>/<scope>, SignedHeaders=<names>, Signature=<hex>"'),
+      error: VolcErrors.missingSignature(
+        'Authorization is not "HMAC-SHA256 Credential=<AK>/<scope>, SignedHeaders=<names>, Signature=<hex>"',
+      ),
     };
   }
   const secretAccessKey = secretFor(auth.accessKeyId);
-  if (secretAccessKey === undefined) return { ok: false, accessKeyId: auth.accessKeyId, error: VolcErrors.invalidAccessKey(auth.accessKeyId) };
+  if (secretAccessKey === undefined)
+    return { ok: false, accessKeyId: auth.accessKeyId, error: VolcErrors.invalidAccessKey(auth.accessKeyId) };
   const xDate = req.header('x-date');
   const signedAt = parseXDate(xDate);
   if (signedAt === undefined) {
-    return { ok: false, accessKeyId: auth.accessKeyId, error: VolcErrors.invalidTimestamp(`X-Date is missing or not YYYYMMDDTHHMMSSZ: ${JSON.stringify(xDate ?? null)}`) };
+    return {
+      ok: false,
+      accessKeyId: auth.accessKeyId,
+      error: VolcErrors.invalidTimestamp(`X-Date is missing or not YYYYMMDDTHHMMSSZ: ${JSON.stringify(xDate ?? null)}`),
+    };
   }
   if (Math.abs(signedAt - nowMs) > MAX_CLOCK_SKEW_MS) {
     return {
       ok: false,
       accessKeyId: auth.accessKeyId,
-      error: VolcErrors.invalidTimestamp(`The signature of the request is expired: X-Date ${xDate} is more than 15 minutes from the server time`),
+      error: VolcErrors.invalidTimestamp(
+        `The signature of the request is expired: X-Date ${xDate} is more than 15 minutes from the server time`,
+      ),
     };
   }
   return { ok: true, accessKeyId: auth.accessKeyId, secretAccessKey };
@@ -155,7 +198,13 @@ function sameHex(a: string, b: string): boolean {
  * Returns the error to answer, or undefined when the request is authentic. A body that does not
  * match its hash answers SignatureDoesNotMatch: the signature covers that hash.
  */
-export function verifySignature(req: VolcRequestView, body: Buffer, accessKeyId: string, secretAccessKey: string, region: string): VolcengineError | undefined {
+export function verifySignature(
+  req: VolcRequestView,
+  body: Buffer,
+  accessKeyId: string,
+  secretAccessKey: string,
+  region: string,
+): VolcengineError | undefined {
   const auth = parseAuthorization(req.header('authorization'));
   const xDate = req.header('x-date');
   const signedAt = parseXDate(xDate);
@@ -164,7 +213,8 @@ export function verifySignature(req: VolcRequestView, body: Buffer, accessKeyId:
   const bodyHash = sha256Hex(body);
   const claimed = req.header('x-content-sha256');
   if (claimed === undefined) return VolcErrors.signatureDoesNotMatch('X-Content-Sha256 is missing');
-  if (claimed.toLowerCase() !== bodyHash) return VolcErrors.signatureDoesNotMatch(`X-Content-Sha256 ${claimed} does not match the body (sha256 ${bodyHash})`);
+  if (claimed.toLowerCase() !== bodyHash)
+    return VolcErrors.signatureDoesNotMatch(`X-Content-Sha256 ${claimed} does not match the body (sha256 ${bodyHash})`);
   const extra: Record<string, string> = {};
   for (const name of auth.signedHeaders) {
     const lower = name.toLowerCase();
@@ -190,10 +240,14 @@ export function verifySignature(req: VolcRequestView, body: Buffer, accessKeyId:
   );
   if (!expected) return VolcErrors.signatureDoesNotMatch('could not recompute the signature');
   if (auth.scope !== expected.scope) {
-    return VolcErrors.signatureDoesNotMatch(`credential scope ${auth.scope} does not match ${expected.scope} (date of X-Date, region, service)`);
+    return VolcErrors.signatureDoesNotMatch(
+      `credential scope ${auth.scope} does not match ${expected.scope} (date of X-Date, region, service)`,
+    );
   }
   if (auth.signedHeaders.join(';') !== expected.signedHeaders.join(';')) {
-    return VolcErrors.signatureDoesNotMatch(`SignedHeaders ${auth.signedHeaders.join(';')} must be ${expected.signedHeaders.join(';')} (lower case, sorted, with host, x-content-sha256 and x-date)`);
+    return VolcErrors.signatureDoesNotMatch(
+      `SignedHeaders ${auth.signedHeaders.join(';')} must be ${expected.signedHeaders.join(';')} (lower case, sorted, with host, x-content-sha256 and x-date)`,
+    );
   }
   if (!sameHex(auth.signature, expected.signature)) {
     return VolcErrors.signatureDoesNotMatch(
@@ -204,7 +258,13 @@ export function verifySignature(req: VolcRequestView, body: Buffer, accessKeyId:
 }
 
 function metadata(meta: VolcengineMeta): Record<string, string> {
-  return { RequestId: meta.requestId, Action: VOLC_ACTION, Version: VOLC_VERSION, Service: VOLC_SERVICE, Region: meta.region };
+  return {
+    RequestId: meta.requestId,
+    Action: VOLC_ACTION,
+    Version: VOLC_VERSION,
+    Service: VOLC_SERVICE,
+    Region: meta.region,
+  };
 }
 
 /** The error envelope's JSON text. */
@@ -253,7 +313,7 @@ export function volcPlatformOf(worldPlatform: string): VolcConnection['platform'
 /** The deterministic connection of `userId` on the world platform `worldPlatform`. */
 export function connectionOf(userId: string, worldPlatform: string): VolcConnection {
   const h = mix64(fnv1a64(`${userId}\u0000${worldPlatform}`));
-  const deviceId = (h & INT63) || 1n;
+  const deviceId = h & INT63 || 1n;
   const c = mix64(h ^ 0x5851f42d4c957f2dn);
   return {
     connId: `conn-${c.toString(16).padStart(16, '0')}`,
@@ -327,8 +387,10 @@ export function parseQueryBody(rawBody: string): ParsedBody {
   for (let i = 0; i < ids.length; i++) {
     const plainId: unknown = plainIds[i];
     const id = exactIds?.[i];
-    const valid = typeof plainId === 'number' && (id !== undefined ? isInt64Id(id) : Number.isInteger(plainId) && plainId >= 1);
-    if (!valid) return bad(`UserIds[${i}] must be an integer in 1..9223372036854775807, got ${id ?? JSON.stringify(plainId)}`);
+    const valid =
+      typeof plainId === 'number' && (id !== undefined ? isInt64Id(id) : Number.isInteger(plainId) && plainId >= 1);
+    if (!valid)
+      return bad(`UserIds[${i}] must be an integer in 1..9223372036854775807, got ${id ?? JSON.stringify(plainId)}`);
     if (id !== undefined) userIds.push(id);
   }
   if (!exactIds) return bad('UserIds must be written as plain integers (no fraction or exponent)');
@@ -345,9 +407,20 @@ export function requestedAppId(rawBody: string): string {
  * Answers QueryOnlineStatus with the world's states at `atMs`: only Online users appear in
  * QueryOnlineResults (world PushOnline, Offline and missing accounts are absent).
  */
-export function answerQueryOnlineStatus(rawBody: string, world: PresenceWorld, atMs: number, meta: VolcengineMeta): VolcengineReply {
+export function answerQueryOnlineStatus(
+  rawBody: string,
+  world: PresenceWorld,
+  atMs: number,
+  meta: VolcengineMeta,
+): VolcengineReply {
   const parsed = parseQueryBody(rawBody);
-  if (!parsed.ok) return { status: parsed.error.status, text: errorText(parsed.error, meta), answers: [], outcome: parsed.error.code };
+  if (!parsed.ok)
+    return {
+      status: parsed.error.status,
+      text: errorText(parsed.error, meta),
+      answers: [],
+      outcome: parsed.error.code,
+    };
   const { appId, userIds } = parsed;
   const answers: AnswerLogEntry[] = [];
   const online: string[] = [];

@@ -68,7 +68,8 @@ export class PresenceWorld {
 
   constructor(options: PresenceWorldOptions) {
     this.meanDwellMs = options.meanDwellMs ?? 20_000;
-    if (!(this.meanDwellMs > 0) || !Number.isFinite(this.meanDwellMs)) throw new RangeError('meanDwellMs must be a positive number');
+    if (!(this.meanDwellMs > 0) || !Number.isFinite(this.meanDwellMs))
+      throw new RangeError('meanDwellMs must be a positive number');
     this.epochMs = options.epochMs ?? Date.now();
     this.platforms = options.platforms ?? true;
     this.seedHash = mix32(fnv1a(0x811c9dc5, String(options.seed)));
@@ -98,7 +99,11 @@ export class PresenceWorld {
     return this.epochMs - phase + (k + 1) * period;
   }
 
-  private segment(appId: string, userId: string, atMs: number): { userHash: number; period: number; phase: number; k: number } {
+  private segment(
+    appId: string,
+    userId: string,
+    atMs: number,
+  ): { userHash: number; period: number; phase: number; k: number } {
     // Mixing in the lengths keeps ("a","bc") and ("ab","c") apart.
     const userHash = mix32(fnv1a(mix32(fnv1a(this.seedHash, appId) ^ appId.length), userId) ^ userId.length);
     const period = this.meanDwellMs * (0.5 + unit(mix32(userHash ^ 0x9e3779b9)));
@@ -154,7 +159,7 @@ export class PresenceWorld {
     const out: Platforms = { [first]: 'Online' };
     // About a third of online users have a second device; a backgrounded phone shows PushOnline.
     if (((h >>> 4) & 0xff) < 85) {
-      const second = PLATFORMS[((h >>> 1) % 6 + 1 + ((h >>> 12) % 5)) % 6] ?? 'Mac';
+      const second = PLATFORMS[(((h >>> 1) % 6) + 1 + ((h >>> 12) % 5)) % 6] ?? 'Mac';
       out[second] = PUSH_CAPABLE.has(second) && (h >>> 20) & 1 ? 'PushOnline' : 'Online';
     }
     return out;

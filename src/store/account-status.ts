@@ -43,7 +43,10 @@ export async function setAccountStatuses(
 }
 
 /** Users of a set by account status (`unchecked` for NULL). */
-export async function countAccountStatuses(db: Kysely<Database>, set: string): Promise<Record<'Imported' | 'NotImported' | 'unchecked', number>> {
+export async function countAccountStatuses(
+  db: Kysely<Database>,
+  set: string,
+): Promise<Record<'Imported' | 'NotImported' | 'unchecked', number>> {
   const rows = await db
     .selectFrom('watched_user')
     .select(['account_status', (eb) => eb.fn.countAll<string>().as('n')])

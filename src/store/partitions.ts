@@ -20,7 +20,20 @@ export interface PruneResult {
   defaultRowsBeforeCutoff: number;
 }
 
-const UNITS: Record<string, string> = { d: 'days', day: 'days', days: 'days', w: 'weeks', week: 'weeks', weeks: 'weeks', mo: 'months', month: 'months', months: 'months', y: 'years', year: 'years', years: 'years' };
+const UNITS: Record<string, string> = {
+  d: 'days',
+  day: 'days',
+  days: 'days',
+  w: 'weeks',
+  week: 'weeks',
+  weeks: 'weeks',
+  mo: 'months',
+  month: 'months',
+  months: 'months',
+  y: 'years',
+  year: 'years',
+  years: 'years',
+};
 
 /** '90d', '6mo', '2 weeks', '1y' → a Postgres interval; throws InputError naming --older-than. */
 export function parseRetention(text: string): string {
@@ -57,7 +70,9 @@ export async function pruneHistory(db: Kysely<Database>, olderThan: string, dryR
   const { rows } = await sql<{ cutoff: Date }>`SELECT now() - ${olderThan}::interval AS cutoff`.execute(db);
   const cutoff = new Date(rows[0]!.cutoff);
   const old = (await listHistoryPartitions(db)).filter((p) => p.to.getTime() <= cutoff.getTime());
-  const { rows: stray } = await sql<{ n: string }>`SELECT count(*) AS n FROM presence_transition_default WHERE changed_at < ${cutoff}`.execute(db);
+  const { rows: stray } = await sql<{
+    n: string;
+  }>`SELECT count(*) AS n FROM presence_transition_default WHERE changed_at < ${cutoff}`.execute(db);
   if (!dryRun) {
     for (const partition of old) {
       try {
@@ -67,7 +82,11 @@ export async function pruneHistory(db: Kysely<Database>, olderThan: string, dryR
           await sql`DROP TABLE ${sql.table(partition.name)}`.execute(trx);
         });
       } catch (cause) {
-        throw new DatabaseError('ERR_PRUNE', `dropping ${partition.name} failed (${(cause as Error).message}); nothing after it was dropped, run prune again`, { cause });
+        throw new DatabaseError(
+          'ERR_PRUNE',
+          `dropping ${partition.name} failed (${(cause as Error).message}); nothing after it was dropped, run prune again`,
+          { cause },
+        );
       }
     }
   }

@@ -17,12 +17,22 @@ export interface CycleCounts {
 
 /** Inserts a `running` cycle row; returns its id. */
 export async function startPollCycle(db: Kysely<Database>, set: string, startedAt: Date): Promise<string> {
-  const row = await db.insertInto('poll_cycle').values({ set, started_at: startedAt, status: 'running' }).returning('id').executeTakeFirstOrThrow();
+  const row = await db
+    .insertInto('poll_cycle')
+    .values({ set, started_at: startedAt, status: 'running' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return row.id;
 }
 
 /** Writes a cycle's outcome. */
-export async function finishPollCycle(db: Kysely<Database>, id: string, counts: CycleCounts, status: CycleStatus, error: string | null): Promise<void> {
+export async function finishPollCycle(
+  db: Kysely<Database>,
+  id: string,
+  counts: CycleCounts,
+  status: CycleStatus,
+  error: string | null,
+): Promise<void> {
   await db
     .updateTable('poll_cycle')
     .set({
@@ -48,7 +58,11 @@ export async function interruptAbandonedCycles(db: Kysely<Database>, sets: reado
   if (sets.length === 0) return 0;
   const result = await db
     .updateTable('poll_cycle')
-    .set({ status: 'interrupted', error: 'the process running this cycle stopped before it finished', finished_at: sql<Date>`now()` })
+    .set({
+      status: 'interrupted',
+      error: 'the process running this cycle stopped before it finished',
+      finished_at: sql<Date>`now()`,
+    })
     .where('status', '=', 'running')
     .where('set', 'in', sets)
     .executeTakeFirst();
@@ -81,7 +95,10 @@ export async function recordLateCycle(db: Kysely<Database>, cycle: LateCycle): P
     finished_at: cycle.finishedAt,
   };
   if (cycle.id === '') {
-    await db.insertInto('poll_cycle').values({ set: cycle.set, started_at: cycle.startedAt, ...values }).execute();
+    await db
+      .insertInto('poll_cycle')
+      .values({ set: cycle.set, started_at: cycle.startedAt, ...values })
+      .execute();
   } else {
     await db.updateTable('poll_cycle').set(values).where('id', '=', cycle.id).execute();
   }
@@ -93,7 +110,13 @@ export async function lastCycleActivity(db: Kysely<Database>, sets: readonly str
   let latest: Date | undefined;
   for (const set of sets) {
     // One index probe per set (poll_cycle_set_started_idx).
-    const row = await db.selectFrom('poll_cycle').select(['started_at', 'finished_at']).where('set', '=', set).orderBy('started_at', 'desc').limit(1).executeTakeFirst();
+    const row = await db
+      .selectFrom('poll_cycle')
+      .select(['started_at', 'finished_at'])
+      .where('set', '=', set)
+      .orderBy('started_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     const at = row ? (row.finished_at ?? row.started_at) : undefined;
     if (at && (!latest || at > latest)) latest = at;
   }

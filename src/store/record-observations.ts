@@ -43,7 +43,9 @@ export async function recordObservations(db: Kysely<Database>, batch: Observatio
 }
 
 /** A RecordResult from `from_state, to_state, n` rows of appended transitions. */
-export function recordResultOf(rows: ReadonlyArray<{ from_state: string | null; to_state: string; n: number }>): RecordResult {
+export function recordResultOf(
+  rows: ReadonlyArray<{ from_state: string | null; to_state: string; n: number }>,
+): RecordResult {
   const pairs: Record<string, number> = {};
   let transitions = 0;
   for (const row of rows) {
@@ -57,12 +59,15 @@ export function recordResultOf(rows: ReadonlyArray<{ from_state: string | null; 
 /** The sum of several RecordResults (a batch writes through more than one statement). */
 export function mergeRecordResults(...results: RecordResult[]): RecordResult {
   const pairs: Record<string, number> = {};
-  for (const result of results) for (const [pair, n] of Object.entries(result.pairs)) pairs[pair] = (pairs[pair] ?? 0) + n;
+  for (const result of results)
+    for (const [pair, n] of Object.entries(result.pairs)) pairs[pair] = (pairs[pair] ?? 0) + n;
   return { transitions: results.reduce((sum, r) => sum + r.transitions, 0), pairs };
 }
 
 /** The diff statement of a batch, unexecuted (a test EXPLAINs it to pin its plan). */
-export function recordObservationsStatement(batch: ObservationBatch): RawBuilder<{ from_state: string | null; to_state: string; n: number }> {
+export function recordObservationsStatement(
+  batch: ObservationBatch,
+): RawBuilder<{ from_state: string | null; to_state: string; n: number }> {
   const userIds = batch.observations.map((o) => o.userId);
   const states = batch.observations.map((o) => o.state);
   const platforms = batch.observations.map((o) => (o.platforms === null ? null : JSON.stringify(o.platforms)));

@@ -63,14 +63,26 @@ export async function readSetStatuses(db: Kysely<Database>): Promise<SetStatus[]
     .select((eb) => ['set', 'account_status', eb.fn.countAll<string>().as('n')])
     .groupBy(['set', 'account_status'])
     .execute();
-  const { rows: cycles } = await sql<{ set: string; started_at: Date; finished_at: Date | null; status: CycleStatus; users: number; observed: number; failed: number; transitions: number }>`
+  const { rows: cycles } = await sql<{
+    set: string;
+    started_at: Date;
+    finished_at: Date | null;
+    status: CycleStatus;
+    users: number;
+    observed: number;
+    failed: number;
+    transitions: number;
+  }>`
     SELECT s.name AS set, c.*
     FROM watch_set s
     CROSS JOIN LATERAL (
       SELECT started_at, finished_at, status, users, observed, failed, transitions FROM poll_cycle
       WHERE set = s.name ORDER BY started_at DESC LIMIT 1
     ) c`.execute(db);
-  const lastSuccess = await lastSuccessfulCycles(db, sets.map((s) => s.name));
+  const lastSuccess = await lastSuccessfulCycles(
+    db,
+    sets.map((s) => s.name),
+  );
   const { rows: states } = await sql<{ set: string; state: PresenceState; n: string }>`
     SELECT w.set, c.state, count(*) AS n
     FROM watched_user w
@@ -89,9 +101,22 @@ export async function readSetStatuses(db: Kysely<Database>): Promise<SetStatus[]
       detail: s.detail,
       gapSeconds: s.gap_seconds,
       enabled: s.enabled,
-      users: { total: count('Imported') + count('NotImported') + count(null), imported: count('Imported'), notImported: count('NotImported'), unchecked: count(null) },
+      users: {
+        total: count('Imported') + count('NotImported') + count(null),
+        imported: count('Imported'),
+        notImported: count('NotImported'),
+        unchecked: count(null),
+      },
       lastCycle: cycle
-        ? { startedAt: cycle.started_at, finishedAt: cycle.finished_at, status: cycle.status, users: cycle.users, observed: cycle.observed, failed: cycle.failed, transitions: cycle.transitions }
+        ? {
+            startedAt: cycle.started_at,
+            finishedAt: cycle.finished_at,
+            status: cycle.status,
+            users: cycle.users,
+            observed: cycle.observed,
+            failed: cycle.failed,
+            transitions: cycle.transitions,
+          }
         : null,
       lastSuccessAt: lastSuccess.get(s.name) ?? null,
       states: Object.fromEntries(states.filter((r) => r.set === s.name).map((r) => [r.state, Number(r.n)])),

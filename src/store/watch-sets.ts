@@ -32,7 +32,9 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 /** Checks a new set's fields; throws InputError naming the bad one. */
 export function validateNewWatchSet(input: NewWatchSet): Required<NewWatchSet> {
   if (!NAME.test(input.name)) {
-    throw new InputError(`set name ${JSON.stringify(input.name)} is invalid: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`);
+    throw new InputError(
+      `set name ${JSON.stringify(input.name)} is invalid: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`,
+    );
   }
   if (input.provider !== 'tencent' && input.provider !== 'volcengine') {
     throw new InputError(`--provider must be tencent or volcengine, got ${JSON.stringify(input.provider)}`);
@@ -55,7 +57,15 @@ export function validateNewWatchSet(input: NewWatchSet): Required<NewWatchSet> {
   } catch (err) {
     throw new InputError(`--recheck: ${(err as Error).message}`);
   }
-  return { name: input.name, provider: input.provider, appId: input.appId, schedule, detail: input.detail ?? false, gapSeconds, accountRecheck };
+  return {
+    name: input.name,
+    provider: input.provider,
+    appId: input.appId,
+    schedule,
+    detail: input.detail ?? false,
+    gapSeconds,
+    accountRecheck,
+  };
 }
 
 /** Creates a watch set. Throws InputError on bad fields or an existing name. */
@@ -63,7 +73,15 @@ export async function addWatchSet(db: Kysely<Database>, input: NewWatchSet): Pro
   const set = validateNewWatchSet(input);
   const row = await db
     .insertInto('watch_set')
-    .values({ name: set.name, provider: set.provider, app_id: set.appId, schedule: set.schedule, detail: set.detail, gap_seconds: set.gapSeconds, account_recheck: set.accountRecheck })
+    .values({
+      name: set.name,
+      provider: set.provider,
+      app_id: set.appId,
+      schedule: set.schedule,
+      detail: set.detail,
+      gap_seconds: set.gapSeconds,
+      account_recheck: set.accountRecheck,
+    })
     .onConflict((oc) => oc.column('name').doNothing())
     .returningAll()
     .executeTakeFirst();
@@ -72,7 +90,10 @@ export async function addWatchSet(db: Kysely<Database>, input: NewWatchSet): Pro
 }
 
 /** Every watch set, by name. */
-export async function listWatchSets(db: Kysely<Database>, options: { enabledOnly?: boolean } = {}): Promise<WatchSet[]> {
+export async function listWatchSets(
+  db: Kysely<Database>,
+  options: { enabledOnly?: boolean } = {},
+): Promise<WatchSet[]> {
   let query = db.selectFrom('watch_set').selectAll().orderBy('name');
   if (options.enabledOnly) query = query.where('enabled', '=', true);
   return query.execute();
@@ -83,7 +104,9 @@ export async function getWatchSet(db: Kysely<Database>, name: string): Promise<W
   const row = await db.selectFrom('watch_set').selectAll().where('name', '=', name).executeTakeFirst();
   if (row) return row;
   const names = (await listWatchSets(db)).map((s) => s.name);
-  throw new NotFoundError(`no watch set named ${JSON.stringify(name)}${names.length ? ` (sets: ${names.join(', ')})` : ' (there are no sets yet: presence sets add ...)'}`);
+  throw new NotFoundError(
+    `no watch set named ${JSON.stringify(name)}${names.length ? ` (sets: ${names.join(', ')})` : ' (there are no sets yet: presence sets add ...)'}`,
+  );
 }
 
 /** Removes a set and its users; the recorded history stays. */

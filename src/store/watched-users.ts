@@ -7,7 +7,12 @@ import type { Database } from '../db/schema.js';
 const CHUNK = 5_000;
 
 /** Adds users to a set in one transaction; users already in it are kept as they are. Returns how many were new. */
-export async function addWatchedUsers(db: Kysely<Database>, set: string, userIds: readonly string[], onProgress?: (done: number) => void): Promise<number> {
+export async function addWatchedUsers(
+  db: Kysely<Database>,
+  set: string,
+  userIds: readonly string[],
+  onProgress?: (done: number) => void,
+): Promise<number> {
   return db.transaction().execute(async (trx) => {
     let added = 0;
     for (let i = 0; i < userIds.length; i += CHUNK) {
@@ -25,7 +30,11 @@ export async function addWatchedUsers(db: Kysely<Database>, set: string, userIds
 }
 
 /** Removes users from a set in one transaction; returns how many were there. Their history stays. */
-export async function removeWatchedUsers(db: Kysely<Database>, set: string, userIds: readonly string[]): Promise<number> {
+export async function removeWatchedUsers(
+  db: Kysely<Database>,
+  set: string,
+  userIds: readonly string[],
+): Promise<number> {
   return db.transaction().execute(async (trx) => {
     let removed = 0;
     for (let i = 0; i < userIds.length; i += CHUNK) {
@@ -42,7 +51,11 @@ export async function removeWatchedUsers(db: Kysely<Database>, set: string, user
 
 /** Number of users in a set. */
 export async function countWatchedUsers(db: Kysely<Database>, set: string): Promise<number> {
-  const row = await db.selectFrom('watched_user').select((eb) => eb.fn.countAll<string>().as('n')).where('set', '=', set).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('watched_user')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('set', '=', set)
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -64,13 +77,20 @@ export type WatchedUserFilter =
 export const STREAM_FETCH_ROWS = 5_000;
 
 /** Yields a set's users in pages of `pageSize`, by keyset pagination on user_id, so a set of millions never sits in memory. */
-export async function* streamWatchedUsers(db: Kysely<Database>, set: string, pageSize: number, filter: WatchedUserFilter, fetchSize = Math.max(pageSize, STREAM_FETCH_ROWS)): AsyncGenerator<string[]> {
+export async function* streamWatchedUsers(
+  db: Kysely<Database>,
+  set: string,
+  pageSize: number,
+  filter: WatchedUserFilter,
+  fetchSize = Math.max(pageSize, STREAM_FETCH_ROWS),
+): AsyncGenerator<string[]> {
   // Whole pages per query, so every page but the last is full.
   const limit = Math.max(1, Math.floor(fetchSize / pageSize)) * pageSize;
   let after: string | undefined;
   for (;;) {
     let query = db.selectFrom('watched_user').select('user_id').where('set', '=', set).orderBy('user_id').limit(limit);
-    if (filter === 'pollable') query = query.where((eb) => eb.or([eb('account_status', 'is', null), eb('account_status', '<>', 'NotImported')]));
+    if (filter === 'pollable')
+      query = query.where((eb) => eb.or([eb('account_status', 'is', null), eb('account_status', '<>', 'NotImported')]));
     if (filter === 'not-imported') query = query.where('account_status', '=', 'NotImported');
     if (after !== undefined) query = query.where('user_id', '>', after);
     const rows = await query.execute();

@@ -69,14 +69,31 @@ export async function recordAnalyticsHistory(db: Kysely<Database>): Promise<{ da
   const daveFrom = new Date(Math.floor(now / 1000) * 1000 - 3_600_000);
   const daveSeen = new Date(daveFrom.getTime() + 3_540_000);
   const all: Array<[Date, string, string, ObservedState, Platforms | null, number]> = [
-    ...MARCH.map(([at, user, state, platforms, gap]) => [new Date(at), APP, user, state, platforms ?? null, gap ?? LONG_GAP] as [Date, string, string, ObservedState, Platforms | null, number]),
+    ...MARCH.map(
+      ([at, user, state, platforms, gap]) =>
+        [new Date(at), APP, user, state, platforms ?? null, gap ?? LONG_GAP] as [
+          Date,
+          string,
+          string,
+          ObservedState,
+          Platforms | null,
+          number,
+        ],
+    ),
     [new Date('2026-03-28T08:00:00Z'), '1400000002', 'frank', 'Online', null, LONG_GAP],
     [new Date('2026-03-28T09:00:00Z'), '1400000002', 'frank', 'Offline', null, LONG_GAP],
     [daveFrom, APP, 'dave', 'Online', { Web: 'Online' }, LONG_GAP],
     [daveSeen, APP, 'dave', 'Online', { Web: 'Online' }, LONG_GAP],
   ];
   for (const [observedAt, appId, userId, state, platforms, gapSeconds] of all) {
-    await recordObservations(db, { provider: 'tencent', appId, observedAt, gapSeconds, source: 'poll', observations: [{ userId, state, platforms }] });
+    await recordObservations(db, {
+      provider: 'tencent',
+      appId,
+      observedAt,
+      gapSeconds,
+      source: 'poll',
+      observations: [{ userId, state, platforms }],
+    });
   }
   return { daveFrom, daveSeen };
 }

@@ -23,7 +23,14 @@ export interface HistoryRow {
  * Every change of `userId`'s state in (fromMs, toMs]. Samples every `stepMs` (less than the
  * shortest segment, so at most one change lies between two samples) and bisects to the millisecond.
  */
-export function trueChanges(world: PresenceWorld, appId: string, userId: string, fromMs: number, toMs: number, stepMs = 100): TrueChange[] {
+export function trueChanges(
+  world: PresenceWorld,
+  appId: string,
+  userId: string,
+  fromMs: number,
+  toMs: number,
+  stepMs = 100,
+): TrueChange[] {
   const state = (t: number) => world.stateAt(appId, userId, t).state;
   const out: TrueChange[] = [];
   let prevT = fromMs;
@@ -109,11 +116,13 @@ export function matchHistory(
       if (!(row.changedAt > change.atMs - toleranceMs && row.changedAt <= change.atMs + intervalMs + toleranceMs)) {
         result.problems.push(`${where}: poll row at ${row.changedAt}, not within a poll interval`);
       }
-      if (!(lastSeen < change.atMs + toleranceMs)) result.problems.push(`${where}: last_seen_at ${lastSeen} after the change`);
+      if (!(lastSeen < change.atMs + toleranceMs))
+        result.problems.push(`${where}: last_seen_at ${lastSeen} after the change`);
       result.polled++;
       if (delivered.has(change.atMs)) result.racedCallbacks++;
     }
-    if (!(lastSeen >= change.atMs - intervalMs - toleranceMs)) result.problems.push(`${where}: last_seen_at ${lastSeen} older than a poll interval`);
+    if (!(lastSeen >= change.atMs - intervalMs - toleranceMs))
+      result.problems.push(`${where}: last_seen_at ${lastSeen} older than a poll interval`);
   }
   // Changes after the last row must be too recent to have been observed.
   const missed = pending.slice(i).filter((c) => c.atMs < recordedUntilMs - intervalMs - toleranceMs);
@@ -125,7 +134,10 @@ export function matchHistory(
  * The longest time between two consecutive poll observations in a run, from its cycles: the
  * schedule's interval, or more when a loaded machine delayed a cycle.
  */
-export function pollSpacingMs(cycles: ReadonlyArray<{ status: string; startedAt: Date; durationMs: number }>, intervalMs: number): number {
+export function pollSpacingMs(
+  cycles: ReadonlyArray<{ status: string; startedAt: Date; durationMs: number }>,
+  intervalMs: number,
+): number {
   const ok = cycles.filter((c) => c.status === 'ok').sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
   let spacing = intervalMs;
   for (let i = 1; i < ok.length; i++) {

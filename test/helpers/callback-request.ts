@@ -24,8 +24,17 @@ export interface CallbackAnswer {
 }
 
 /** A State.StateChange body. */
-export function stateChangeBody(userId: string, action: 'Login' | 'Logout' | 'Disconnect', eventTimeMs: number): string {
-  return JSON.stringify({ CallbackCommand: 'State.StateChange', EventTime: eventTimeMs, Info: { Action: action, To_Account: userId, Reason: 'Register' }, KickedDevice: [] });
+export function stateChangeBody(
+  userId: string,
+  action: 'Login' | 'Logout' | 'Disconnect',
+  eventTimeMs: number,
+): string {
+  return JSON.stringify({
+    CallbackCommand: 'State.StateChange',
+    EventTime: eventTimeMs,
+    Info: { Action: action, To_Account: userId, Reason: 'Register' },
+    KickedDevice: [],
+  });
 }
 
 /** Sends one callback to `receiverUrl` (http://host:port/path). */
@@ -40,12 +49,16 @@ export function postCallback(receiverUrl: string, parts: CallbackRequestParts): 
   const sign = parts.sign === undefined ? callbackSign(parts.token, requestTime) : parts.sign;
   if (sign !== null) url.searchParams.set('Sign', sign);
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: parts.method ?? 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { method: parts.method ?? 'POST', agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(parts.body);
   });

@@ -84,7 +84,13 @@ export async function createCliTarget(): Promise<CliTarget> {
     const database = await createTestDatabase({ migrated: false });
     const url = database.url;
     if (url === undefined) throw new Error('createTestDatabase gave no URL on a Postgres server');
-    return { kind: 'postgres', baseEnv: () => ({ DATABASE_URL: url }), database, dataDir: undefined, close: () => database.close() };
+    return {
+      kind: 'postgres',
+      baseEnv: () => ({ DATABASE_URL: url }),
+      database,
+      dataDir: undefined,
+      close: () => database.close(),
+    };
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'presence-cli-'));
   return {

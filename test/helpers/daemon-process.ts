@@ -56,7 +56,9 @@ export function startDaemonProcess(env: Env): DaemonProcess {
   };
   child.stdout.setEncoding('utf8').on('data', onText());
   child.stderr.setEncoding('utf8').on('data', onText());
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     lines,
@@ -75,7 +77,14 @@ export function startDaemonProcess(env: Env): DaemonProcess {
         };
         const timer = setTimeout(() => {
           waiters.delete(waiter);
-          reject(new Error(`no matching log line within ${timeoutMs} ms; output so far:\n${lines.slice(-20).map((l) => JSON.stringify(l)).join('\n')}\n${other}`));
+          reject(
+            new Error(
+              `no matching log line within ${timeoutMs} ms; output so far:\n${lines
+                .slice(-20)
+                .map((l) => JSON.stringify(l))
+                .join('\n')}\n${other}`,
+            ),
+          );
         }, timeoutMs);
         waiters.add(waiter);
       });
@@ -84,7 +93,10 @@ export function startDaemonProcess(env: Env): DaemonProcess {
 }
 
 /** Kills the process with `signal` and waits for it to exit. */
-export async function stopProcess(daemon: DaemonProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export async function stopProcess(
+  daemon: DaemonProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill(signal);
   return daemon.exited;
 }

@@ -16,7 +16,9 @@ export interface TestDatabase extends DatabaseHandle {
 /** Opens a fresh database (migrated unless told otherwise) for one test file. Close it in afterAll. */
 export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const server = process.env.TEST_DATABASE_URL;
-  const handle: TestDatabase = server ? await createScratchDatabase(server, 'presence_test', 5) : { ...(await openDatabase({})), url: undefined };
+  const handle: TestDatabase = server
+    ? await createScratchDatabase(server, 'presence_test', 5)
+    : { ...(await openDatabase({})), url: undefined };
   if (options.migrated !== false) await migrate(handle.db);
   return handle;
 }

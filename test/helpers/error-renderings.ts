@@ -11,7 +11,9 @@ export function renderings(err: unknown): string[] {
     if (current instanceof Error) {
       const e: Error = current;
       out.push(e.message, e.stack ?? '', JSON.stringify(e, Object.getOwnPropertyNames(e)));
-      out.push(JSON.stringify(Object.fromEntries(Object.getOwnPropertyNames(e).map((k) => [k, String(Reflect.get(e, k))]))));
+      out.push(
+        JSON.stringify(Object.fromEntries(Object.getOwnPropertyNames(e).map((k) => [k, String(Reflect.get(e, k))]))),
+      );
       current = e.cause;
     } else {
       out.push(inspect(current, { depth: 20, showHidden: true }));

@@ -32,7 +32,14 @@ export function expectedTransitions(answers: readonly AnswerLogEntry[], gapMs: n
       if (!prev) {
         out.push({ userId, from: null, to: a.state!, changedAt: a.atMs, lastSeenAt: null, platforms });
       } else if (a.atMs - prev.atMs > gapMs) {
-        out.push({ userId, from: prev.state!, to: 'Unknown', changedAt: prev.atMs, lastSeenAt: prev.atMs, platforms: null });
+        out.push({
+          userId,
+          from: prev.state!,
+          to: 'Unknown',
+          changedAt: prev.atMs,
+          lastSeenAt: prev.atMs,
+          platforms: null,
+        });
         out.push({ userId, from: 'Unknown', to: a.state!, changedAt: a.atMs, lastSeenAt: prev.atMs, platforms });
       } else if (a.state !== prev.state || !isDeepStrictEqual(a.platforms ?? null, prev.platforms ?? null)) {
         out.push({ userId, from: prev.state!, to: a.state!, changedAt: a.atMs, lastSeenAt: prev.atMs, platforms });
@@ -46,7 +53,10 @@ export function expectedTransitions(answers: readonly AnswerLogEntry[], gapMs: n
 /** Orders transitions by user, then time, then the Unknown pair's first row first. */
 export function sortTransitions<T extends ExpectedTransition>(rows: T[]): T[] {
   return rows.sort(
-    (a, b) => a.userId.localeCompare(b.userId) || a.changedAt - b.changedAt || Number(a.to !== 'Unknown') - Number(b.to !== 'Unknown'),
+    (a, b) =>
+      a.userId.localeCompare(b.userId) ||
+      a.changedAt - b.changedAt ||
+      Number(a.to !== 'Unknown') - Number(b.to !== 'Unknown'),
   );
 }
 
@@ -63,11 +73,22 @@ export interface HistoryRow {
 /** Rows in the shape of ExpectedTransition, sorted. */
 export function asTransitions(rows: readonly HistoryRow[]): ExpectedTransition[] {
   return sortTransitions(
-    rows.map((r) => ({ userId: r.user_id, from: r.from_state, to: r.to_state, changedAt: r.changed_at.getTime(), lastSeenAt: r.last_seen_at?.getTime() ?? null, platforms: r.platforms })),
+    rows.map((r) => ({
+      userId: r.user_id,
+      from: r.from_state,
+      to: r.to_state,
+      changedAt: r.changed_at.getTime(),
+      lastSeenAt: r.last_seen_at?.getTime() ?? null,
+      platforms: r.platforms,
+    })),
   );
 }
 
-function sameTransitions(actual: readonly ExpectedTransition[], expected: readonly ExpectedTransition[], toleranceMs: number): boolean {
+function sameTransitions(
+  actual: readonly ExpectedTransition[],
+  expected: readonly ExpectedTransition[],
+  toleranceMs: number,
+): boolean {
   if (actual.length !== expected.length) return false;
   return actual.every((a, i) => {
     const e = expected[i]!;
@@ -76,7 +97,9 @@ function sameTransitions(actual: readonly ExpectedTransition[], expected: readon
       a.to === e.to &&
       isDeepStrictEqual(a.platforms, e.platforms) &&
       Math.abs(a.changedAt - e.changedAt) < toleranceMs &&
-      (e.lastSeenAt === null ? a.lastSeenAt === null : a.lastSeenAt !== null && Math.abs(a.lastSeenAt - e.lastSeenAt) < toleranceMs)
+      (e.lastSeenAt === null
+        ? a.lastSeenAt === null
+        : a.lastSeenAt !== null && Math.abs(a.lastSeenAt - e.lastSeenAt) < toleranceMs)
     );
   });
 }
@@ -114,7 +137,8 @@ export function usersNotExplained(
     const all = answersByUser.get(userId) ?? [];
     const certain = all.filter((a) => !isUncertain(a));
     const uncertain = all.filter(isUncertain);
-    if (uncertain.length > 12) throw new Error(`user ${userId} has ${uncertain.length} uncertain answers: narrow the window`);
+    if (uncertain.length > 12)
+      throw new Error(`user ${userId} has ${uncertain.length} uncertain answers: narrow the window`);
     let explained = false;
     for (let mask = 0; mask < 1 << uncertain.length && !explained; mask++) {
       const chosen = [...certain, ...uncertain.filter((_, i) => (mask >> i) & 1)];

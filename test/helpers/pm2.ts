@@ -37,10 +37,15 @@ export async function createPm2(env: Record<string, string>): Promise<Pm2> {
   const childEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? home, PM2_HOME: home, ...env };
   const run = (args: string[], timeoutMs = 60_000) =>
     new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [PM2_BIN, ...args], { cwd: REPO_ROOT, env: childEnv, timeout: timeoutMs }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`pm2 ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
-        else resolve(stdout);
-      });
+      execFile(
+        process.execPath,
+        [PM2_BIN, ...args],
+        { cwd: REPO_ROOT, env: childEnv, timeout: timeoutMs },
+        (err, stdout, stderr) => {
+          if (err) reject(new Error(`pm2 ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
+          else resolve(stdout);
+        },
+      );
     });
   let killed: Promise<void> | undefined;
   return {
@@ -48,8 +53,17 @@ export async function createPm2(env: Record<string, string>): Promise<Pm2> {
     run,
     async list() {
       const raw = await run(['jlist']);
-      const apps = JSON.parse(raw.slice(raw.indexOf('['))) as Array<{ name: string; pid: number; pm2_env: { status: string; restart_time: number } }>;
-      return apps.map((a) => ({ name: a.name, pid: a.pid, status: a.pm2_env.status, restarts: a.pm2_env.restart_time }));
+      const apps = JSON.parse(raw.slice(raw.indexOf('['))) as Array<{
+        name: string;
+        pid: number;
+        pm2_env: { status: string; restart_time: number };
+      }>;
+      return apps.map((a) => ({
+        name: a.name,
+        pid: a.pid,
+        status: a.pm2_env.status,
+        restarts: a.pm2_env.restart_time,
+      }));
     },
     outLog: (name) => readFile(join(home, 'logs', `${name}-out.log`), 'utf8').catch(() => ''),
     kill: () =>

@@ -20,7 +20,8 @@ export function parsePrometheusText(text: string): Sample[] {
       const m = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
       if (!m) throw new Error(`line ${i + 1}: bad comment: ${line}`);
       if (m[1] === 'TYPE') {
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(m[3]!)) throw new Error(`line ${i + 1}: bad type: ${line}`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(m[3]!))
+          throw new Error(`line ${i + 1}: bad type: ${line}`);
         if (types.has(m[2]!)) throw new Error(`line ${i + 1}: second TYPE for ${m[2]}`);
         types.set(m[2]!, m[3]!);
       }
@@ -47,5 +48,7 @@ export function parsePrometheusText(text: string): Sample[] {
 
 /** The sum of the samples named `name` whose labels include `match`. */
 export function sumOf(samples: readonly Sample[], name: string, match: Record<string, string> = {}): number {
-  return samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
+  return samples
+    .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
+    .reduce((n, s) => n + s.value, 0);
 }

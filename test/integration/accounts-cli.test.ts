@@ -42,24 +42,44 @@ describe(`account status from the command line (${process.env.TEST_DATABASE_URL 
     expect(result.code, result.err.join('\n')).toBe(0);
     const firstMissing = MISSING.filter((u) => USERS.indexOf(u) < 100);
     expect(result.out[0]).toBe('added 100 user(s) to ops; 100 in all');
-    expect(result.out[1]).toBe(`checked 100 user(s) of ops (Tencent app ${APP}) in 1 call(s): ${100 - firstMissing.length} Imported, ${firstMissing.length} NotImported`);
-    expect(result.out[2]).toBe(`NotImported (first ${firstMissing.length} of ${firstMissing.length}; they are not polled until a re-check finds them): ${firstMissing.join(', ')}`);
+    expect(result.out[1]).toBe(
+      `checked 100 user(s) of ops (Tencent app ${APP}) in 1 call(s): ${100 - firstMissing.length} Imported, ${firstMissing.length} NotImported`,
+    );
+    expect(result.out[2]).toBe(
+      `NotImported (first ${firstMissing.length} of ${firstMissing.length}; they are not polled until a re-check finds them): ${firstMissing.join(', ')}`,
+    );
   });
 
-  it('check-accounts checks every user, prints the first 20 NotImported and where the full list is', { timeout: SLOW }, async () => {
-    const rest = join(files, 'rest.txt');
-    await writeFile(rest, USERS.slice(100).join('\n') + '\n');
-    expect((await runCli(['users', 'add', 'ops', rest], env())).code).toBe(0);
-    const result = await runCli(['check-accounts', 'ops'], env());
-    expect(result.code, result.err.join('\n')).toBe(0);
-    expect(result.out[0]).toBe(`checked 250 user(s) of ops (Tencent app ${APP}) in 3 call(s): ${250 - MISSING.length} Imported, ${MISSING.length} NotImported`);
-    expect(result.out[1]).toBe(`NotImported (first 20 of ${MISSING.length}; they are not polled until a re-check finds them): ${MISSING.slice(0, 20).join(', ')}`);
-    expect(result.out[2]).toBe("the full list: SELECT user_id FROM watched_user WHERE set = 'ops' AND account_status = 'NotImported' ORDER BY user_id;");
-    if (target.database) {
-      const rows = await target.database.db.selectFrom('watched_user').select('user_id').where('set', '=', 'ops').where('account_status', '=', 'NotImported').orderBy('user_id').execute();
-      expect(rows.map((r) => r.user_id)).toEqual(MISSING);
-    }
-  });
+  it(
+    'check-accounts checks every user, prints the first 20 NotImported and where the full list is',
+    { timeout: SLOW },
+    async () => {
+      const rest = join(files, 'rest.txt');
+      await writeFile(rest, USERS.slice(100).join('\n') + '\n');
+      expect((await runCli(['users', 'add', 'ops', rest], env())).code).toBe(0);
+      const result = await runCli(['check-accounts', 'ops'], env());
+      expect(result.code, result.err.join('\n')).toBe(0);
+      expect(result.out[0]).toBe(
+        `checked 250 user(s) of ops (Tencent app ${APP}) in 3 call(s): ${250 - MISSING.length} Imported, ${MISSING.length} NotImported`,
+      );
+      expect(result.out[1]).toBe(
+        `NotImported (first 20 of ${MISSING.length}; they are not polled until a re-check finds them): ${MISSING.slice(0, 20).join(', ')}`,
+      );
+      expect(result.out[2]).toBe(
+        "the full list: SELECT user_id FROM watched_user WHERE set = 'ops' AND account_status = 'NotImported' ORDER BY user_id;",
+      );
+      if (target.database) {
+        const rows = await target.database.db
+          .selectFrom('watched_user')
+          .select('user_id')
+          .where('set', '=', 'ops')
+          .where('account_status', '=', 'NotImported')
+          .orderBy('user_id')
+          .execute();
+        expect(rows.map((r) => r.user_id)).toEqual(MISSING);
+      }
+    },
+  );
 
   it('refuses check-accounts on a Volcengine set, saying why', { timeout: SLOW }, async () => {
     expect((await runCli(['sets', 'add', 'vv', '--provider', 'volcengine', '--app', '123'], env())).code).toBe(0);

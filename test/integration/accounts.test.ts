@@ -39,10 +39,26 @@ beforeAll(async () => {
   world.setMissing(APP, MISSING);
   simulator = await startSimulator({ secretKey: KEY, world, rps: { querystate: 100, accountCheck: 100 } });
   // Polled every second; NotImported users re-checked every 3 seconds.
-  await addWatchSet(database.db, { name: 'mixed', provider: 'tencent', appId: APP, schedule: '* * * * * *', accountRecheck: '*/3 * * * * *' });
+  await addWatchSet(database.db, {
+    name: 'mixed',
+    provider: 'tencent',
+    appId: APP,
+    schedule: '* * * * * *',
+    accountRecheck: '*/3 * * * * *',
+  });
   await addWatchedUsers(database.db, 'mixed', USERS);
-  const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS) });
-  const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c), onRecheck: (_set, s) => rechecks.push(s) });
+  const config = loadConfig({
+    TIM_SECRET_KEY: KEY,
+    TIM_ENDPOINT: simulator.url,
+    TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS),
+  });
+  const daemon = await startDaemon({
+    config,
+    logger: silentLogger(),
+    database,
+    onCycle: (c) => cycles.push(c),
+    onRecheck: (_set, s) => rechecks.push(s),
+  });
   await sleep(2_000);
   world.setMissing(APP, [DELETED]);
   deletedAt = Date.now();
@@ -59,7 +75,13 @@ afterAll(async () => {
 });
 
 async function transitionsOf(userIds: readonly string[]) {
-  return database.db.selectFrom('presence_transition').select(['user_id', 'from_state', 'to_state', 'changed_at']).where('app_id', '=', APP).where('user_id', 'in', userIds).orderBy('changed_at').execute();
+  return database.db
+    .selectFrom('presence_transition')
+    .select(['user_id', 'from_state', 'to_state', 'changed_at'])
+    .where('app_id', '=', APP)
+    .where('user_id', 'in', userIds)
+    .orderBy('changed_at')
+    .execute();
 }
 
 describe(`accounts that do not exist (${DATABASE_KIND})`, () => {
@@ -67,21 +89,43 @@ describe(`accounts that do not exist (${DATABASE_KIND})`, () => {
     expect(cycles.filter((c) => c.status === 'ok').length).toBeGreaterThanOrEqual(5);
     const stillMissing = MISSING.filter((u) => u !== LATE);
     expect(await transitionsOf(stillMissing)).toEqual([]);
-    const current = await database.db.selectFrom('presence_current').select('user_id').where('app_id', '=', APP).where('user_id', 'in', stillMissing).execute();
+    const current = await database.db
+      .selectFrom('presence_current')
+      .select('user_id')
+      .where('app_id', '=', APP)
+      .where('user_id', 'in', stillMissing)
+      .execute();
     expect(current).toEqual([]);
     // Everyone else was recorded.
-    const recorded = await database.db.selectFrom('presence_current').select('user_id').where('app_id', '=', APP).execute();
+    const recorded = await database.db
+      .selectFrom('presence_current')
+      .select('user_id')
+      .where('app_id', '=', APP)
+      .execute();
     expect(recorded).toHaveLength(USERS.length - stillMissing.length);
   });
 
   it('marks an account NotImported at its first ErrorList 70107, and polling then skips it', async () => {
-    expect(cycles[0]).toMatchObject({ notImported: MISSING.length, observed: USERS.length - MISSING.length, failed: 0, status: 'ok' });
+    expect(cycles[0]).toMatchObject({
+      notImported: MISSING.length,
+      observed: USERS.length - MISSING.length,
+      failed: 0,
+      status: 'ok',
+    });
     // Later cycles found only the deleted account.
     expect(cycles.slice(1).reduce((n, c) => n + c.notImported, 0)).toBe(1);
-    const asked = simulator.answers.filter((a) => a.appId === APP && a.api === 'querystate' && MISSING.includes(a.userId) && a.userId !== LATE);
+    const asked = simulator.answers.filter(
+      (a) => a.appId === APP && a.api === 'querystate' && MISSING.includes(a.userId) && a.userId !== LATE,
+    );
     // Asked once (the first cycle), never again.
     expect(new Set(asked.map((a) => a.atMs)).size).toBe(1);
-    const statuses = await database.db.selectFrom('watched_user').select(['user_id', 'account_status']).where('set', '=', 'mixed').where('account_status', '=', 'NotImported').orderBy('user_id').execute();
+    const statuses = await database.db
+      .selectFrom('watched_user')
+      .select(['user_id', 'account_status'])
+      .where('set', '=', 'mixed')
+      .where('account_status', '=', 'NotImported')
+      .orderBy('user_id')
+      .execute();
     expect(statuses.map((s) => s.user_id)).toEqual(MISSING.filter((u) => u !== LATE));
   });
 
@@ -91,7 +135,12 @@ describe(`accounts that do not exist (${DATABASE_KIND})`, () => {
     expect(late.length).toBeGreaterThanOrEqual(1);
     expect(late[0]!.from_state).toBeNull();
     expect(late[0]!.changed_at.getTime()).toBeGreaterThan(importedAt);
-    const row = await database.db.selectFrom('watched_user').select(['account_status', 'account_checked_at']).where('set', '=', 'mixed').where('user_id', '=', LATE).executeTakeFirstOrThrow();
+    const row = await database.db
+      .selectFrom('watched_user')
+      .select(['account_status', 'account_checked_at'])
+      .where('set', '=', 'mixed')
+      .where('user_id', '=', LATE)
+      .executeTakeFirstOrThrow();
     expect(row.account_status).toBe('Imported');
     expect(row.account_checked_at!.getTime()).toBeGreaterThan(importedAt);
   });
@@ -109,13 +158,22 @@ describe(`accounts that do not exist (${DATABASE_KIND})`, () => {
     expect(back!.from_state).toBe('Unknown');
     expect(back!.changed_at.getTime()).toBeGreaterThan(importedAt);
     expect(history.slice(unknownAt + 1).every((r) => r.from_state !== 'Unknown' || r === back)).toBe(true);
-    const current = await database.db.selectFrom('presence_current').select('state').where('app_id', '=', APP).where('user_id', '=', DELETED).executeTakeFirstOrThrow();
+    const current = await database.db
+      .selectFrom('presence_current')
+      .select('state')
+      .where('app_id', '=', APP)
+      .where('user_id', '=', DELETED)
+      .executeTakeFirstOrThrow();
     expect(current.state).not.toBe('Unknown');
   });
 
   it('check-accounts stores the statuses the simulator reports, within the account_check ceiling', async () => {
     world.setMissing(APP, [USERS[1]!]);
-    const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS) });
+    const config = loadConfig({
+      TIM_SECRET_KEY: KEY,
+      TIM_ENDPOINT: simulator.url,
+      TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS),
+    });
     const registry = new ProviderRegistry(config);
     const set = await getWatchSet(database.db, 'mixed');
     const callsBefore = simulator.calls.length;
@@ -133,12 +191,27 @@ describe(`accounts that do not exist (${DATABASE_KIND})`, () => {
     } finally {
       await registry.close();
     }
-    expect(summary).toMatchObject({ checked: USERS.length, imported: USERS.length - MISSING.length, notImported: MISSING.length, unchecked: 0, calls: 3 });
+    expect(summary).toMatchObject({
+      checked: USERS.length,
+      imported: USERS.length - MISSING.length,
+      notImported: MISSING.length,
+      unchecked: 0,
+      calls: 3,
+    });
     expect(summary.notImportedSample).toHaveLength(20);
-    const rows = await database.db.selectFrom('watched_user').select(['user_id', 'account_status']).where('set', '=', 'mixed').orderBy('user_id').execute();
-    for (const row of rows) expect(row.account_status, row.user_id).toBe(world.exists(APP, row.user_id) ? 'Imported' : 'NotImported');
+    const rows = await database.db
+      .selectFrom('watched_user')
+      .select(['user_id', 'account_status'])
+      .where('set', '=', 'mixed')
+      .orderBy('user_id')
+      .execute();
+    for (const row of rows)
+      expect(row.account_status, row.user_id).toBe(world.exists(APP, row.user_id) ? 'Imported' : 'NotImported');
     // 300 users, 100 a call.
-    const arrivals = simulator.calls.slice(callsBefore).filter((c) => c.api === 'account_check').map((c) => c.atMs);
+    const arrivals = simulator.calls
+      .slice(callsBefore)
+      .filter((c) => c.api === 'account_check')
+      .map((c) => c.atMs);
     expect(arrivals).toHaveLength(3);
   });
 
@@ -146,9 +219,15 @@ describe(`accounts that do not exist (${DATABASE_KIND})`, () => {
     const many = Array.from({ length: 1_000 }, (_, i) => `bulk-${i}`);
     await addWatchSet(database.db, { name: 'bulk', provider: 'tencent', appId: APP, schedule: '0 0 * * * *' });
     await addWatchedUsers(database.db, 'bulk', many);
-    const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS) });
+    const config = loadConfig({
+      TIM_SECRET_KEY: KEY,
+      TIM_ENDPOINT: simulator.url,
+      TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS),
+    });
     const granted: number[] = [];
-    const registry = new ProviderRegistry(config, { onCallStart: (bucket, at) => void (bucket === `tencent:${APP}:account_check` && granted.push(at)) });
+    const registry = new ProviderRegistry(config, {
+      onCallStart: (bucket, at) => void (bucket === `tencent:${APP}:account_check` && granted.push(at)),
+    });
     const callsBefore = simulator.calls.length;
     try {
       const summary = await checkAccounts({

@@ -8,7 +8,10 @@ import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers
 import { plainRows } from '../helpers/sql-values.js';
 
 const markdown = readFileSync(new URL('../../docs/analytics.md', import.meta.url), 'utf8');
-const recipes = [...markdown.matchAll(/```sql\n(-- recipe: ([a-z0-9-]+)\n[\s\S]*?)```/g)].map((m) => ({ name: m[2]!, text: m[1]! }));
+const recipes = [...markdown.matchAll(/```sql\n(-- recipe: ([a-z0-9-]+)\n[\s\S]*?)```/g)].map((m) => ({
+  name: m[2]!,
+  text: m[1]!,
+}));
 
 const EXPECTED: Record<string, unknown[][]> = {
   // 03-28: alice, bob Online; carol PushOnline. 03-29: + hana. 03-30: only alice Online; all four observed.

@@ -23,7 +23,8 @@ describe(`HTML report in headless Chromium (${DATABASE_KIND})`, () => {
         throw new Error(`${CHROMIUM} is missing: install it with apt-get install -y chromium (.ci/run does)`);
       });
     } else {
-      it.skip(`skipped: ${CHROMIUM} is missing (apt-get install -y chromium); with CI=true this fails`, () => undefined);
+      it.skip(`skipped: ${CHROMIUM} is missing (apt-get install -y chromium); with CI=true this fails`, () =>
+        undefined);
     }
     return;
   }
@@ -43,7 +44,15 @@ describe(`HTML report in headless Chromium (${DATABASE_KIND})`, () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 60_000);
 
@@ -64,17 +73,24 @@ describe(`HTML report in headless Chromium (${DATABASE_KIND})`, () => {
         if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
       });
       page.on('pageerror', (e) => problems.push(e.message));
-      await context.route((url) => url.protocol !== 'file:', (route) => route.abort());
+      await context.route(
+        (url) => url.protocol !== 'file:',
+        (route) => route.abort(),
+      );
       await page.goto(pathToFileURL(file).href);
 
       expect(await page.title()).toBe('Presence report: analytics');
       expect(await page.locator('h1').innerText()).toBe('Presence report: analytics');
-      expect(await page.locator('#meta').innerText()).toContain('2026-03-28 to 2026-03-30 · by day, calendar of Europe/Berlin · active = Online');
+      expect(await page.locator('#meta').innerText()).toContain(
+        '2026-03-28 to 2026-03-30 · by day, calendar of Europe/Berlin · active = Online',
+      );
 
       // The activity table, as read on screen.
       // The page is read in the browser (expressions as strings: the tests are compiled without DOM types).
       const read = <T>(expression: string) => page.evaluate<T>(expression);
-      const rows = await read<string[][]>(`[...document.querySelectorAll('#activity-table tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.innerText))`);
+      const rows = await read<string[][]>(
+        `[...document.querySelectorAll('#activity-table tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.innerText))`,
+      );
       expect(rows).toEqual([
         ['2026-03-28', '3', '2', '105.0', '2', '0%', 'Android 1, Web 1'],
         ['2026-03-29', '4', '3', '60.0', '2', '2.7%', 'Android 1, Web 1, iPhone 1'],
@@ -87,7 +103,11 @@ describe(`HTML report in headless Chromium (${DATABASE_KIND})`, () => {
       const bars = await read<Array<{ period: string; active: number; height: number }>>(
         `[...document.querySelectorAll('#activity-chart rect.active')].map((r) => ({ period: r.getAttribute('data-period'), active: Number(r.getAttribute('data-active')), height: r.getBoundingClientRect().height }))`,
       );
-      expect(bars.map((b) => [b.period, b.active])).toEqual([['2026-03-28', 2], ['2026-03-29', 3], ['2026-03-30', 1]]);
+      expect(bars.map((b) => [b.period, b.active])).toEqual([
+        ['2026-03-28', 2],
+        ['2026-03-29', 3],
+        ['2026-03-30', 1],
+      ]);
       expect(bars[1]!.height).toBeGreaterThan(bars[0]!.height);
       expect(bars[0]!.height).toBeGreaterThan(bars[2]!.height);
       expect(bars[2]!.height).toBeGreaterThan(0);

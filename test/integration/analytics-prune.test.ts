@@ -36,7 +36,9 @@ async function state(db: Kysely<Database>) {
     WHERE i.inhparent = 'presence_transition'::regclass ORDER BY 1`.execute(db);
   const current = await db.selectFrom('presence_current').select(['user_id', 'state']).orderBy('user_id').execute();
   const { rows: months } = await sql<{ month: string; n: number }>`
-    SELECT to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, count(*)::int AS n FROM presence_transition GROUP BY 1 ORDER BY 1`.execute(db);
+    SELECT to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, count(*)::int AS n FROM presence_transition GROUP BY 1 ORDER BY 1`.execute(
+    db,
+  );
   return { partitions: parts.map((p) => p.name), current, months: months.map((m) => `${m.month}:${m.n}`) };
 }
 
@@ -45,11 +47,22 @@ beforeAll(async () => {
   await withDb(async (db) => {
     await migrate(db);
     for (const k of [5, 4, 3]) {
-      await sql.raw(`CREATE TABLE ${partitionName(k)} PARTITION OF presence_transition FOR VALUES FROM ('${monthStart(k).toISOString()}') TO ('${monthStart(k - 1).toISOString()}')`).execute(db);
+      await sql
+        .raw(
+          `CREATE TABLE ${partitionName(k)} PARTITION OF presence_transition FOR VALUES FROM ('${monthStart(k).toISOString()}') TO ('${monthStart(k - 1).toISOString()}')`,
+        )
+        .execute(db);
     }
     // u0 was seen 8 months ago, when that month had no partition: its row is in the default one.
     const record = (k: number, userId: string, state: 'Online' | 'Offline') =>
-      recordObservations(db, { provider: 'tencent', appId: '1400000001', observedAt: midMonth(k), gapSeconds: 400 * 86_400, source: 'poll', observations: [{ userId, state, platforms: null }] });
+      recordObservations(db, {
+        provider: 'tencent',
+        appId: '1400000001',
+        observedAt: midMonth(k),
+        gapSeconds: 400 * 86_400,
+        source: 'poll',
+        observations: [{ userId, state, platforms: null }],
+      });
     await record(8, 'u0', 'Online');
     await record(5, 'u1', 'Online');
     await record(5, 'u2', 'Online');
@@ -86,8 +99,12 @@ describe(`presence prune (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite
     const result = await runCli(['prune', '--older-than', '3mo'], target.baseEnv());
     expect(result.code).toBe(0);
     expect(result.out.filter((l) => l.includes('dropped presence_transition_'))).toEqual([
-      expect.stringContaining(`dropped ${partitionName(5)} (${monthStart(5).toISOString().slice(0, 10)} to ${monthStart(4).toISOString().slice(0, 10)}, 3 transitions)`),
-      expect.stringContaining(`dropped ${partitionName(4)} (${monthStart(4).toISOString().slice(0, 10)} to ${monthStart(3).toISOString().slice(0, 10)}, 1 transitions)`),
+      expect.stringContaining(
+        `dropped ${partitionName(5)} (${monthStart(5).toISOString().slice(0, 10)} to ${monthStart(4).toISOString().slice(0, 10)}, 3 transitions)`,
+      ),
+      expect.stringContaining(
+        `dropped ${partitionName(4)} (${monthStart(4).toISOString().slice(0, 10)} to ${monthStart(3).toISOString().slice(0, 10)}, 1 transitions)`,
+      ),
     ]);
     const after = await withDb(state);
     expect(after.partitions).toEqual(before.partitions.filter((p) => p !== partitionName(5) && p !== partitionName(4)));
@@ -100,10 +117,19 @@ describe(`presence prune (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite
     // Online is not guessed; u0 and u1 were not observed after their last rows (Unknown).
     const { rows } = await withDb((db) =>
       sql<{ user_id: string; state: string; started_at: Date; ended_at: Date }>`
-        SELECT user_id, state, started_at, ended_at FROM presence_timeline(1400000001, ${monthStart(2)}, ${monthStart(1)}) ORDER BY user_id`.execute(db),
+        SELECT user_id, state, started_at, ended_at FROM presence_timeline(1400000001, ${monthStart(2)}, ${monthStart(1)}) ORDER BY user_id`.execute(
+        db,
+      ),
     );
-    expect(rows.map((r) => [r.user_id, r.state, new Date(r.started_at).getTime(), new Date(r.ended_at).getTime()])).toEqual(
-      ['u0', 'u1', 'u3'].map((u) => [u, u === 'u3' ? 'Offline' : 'Unknown', monthStart(2).getTime(), monthStart(1).getTime()]),
+    expect(
+      rows.map((r) => [r.user_id, r.state, new Date(r.started_at).getTime(), new Date(r.ended_at).getTime()]),
+    ).toEqual(
+      ['u0', 'u1', 'u3'].map((u) => [
+        u,
+        u === 'u3' ? 'Offline' : 'Unknown',
+        monthStart(2).getTime(),
+        monthStart(1).getTime(),
+      ]),
     );
 
     const again = await runCli(['prune', '--older-than', '3mo'], target.baseEnv());

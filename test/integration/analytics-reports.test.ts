@@ -31,7 +31,14 @@ beforeAll(async () => {
       ['2026-03-29T11:00:00Z', 'Offline', {}],
       ['2026-03-29T21:00:00Z', 'Offline', {}],
     ] as const) {
-      await recordObservations(handle.db, { provider: 'volcengine', appId: '123456', observedAt: new Date(at), gapSeconds: 86_400, source: 'poll', observations: [{ userId: '9007199254740993', state, platforms }] });
+      await recordObservations(handle.db, {
+        provider: 'volcengine',
+        appId: '123456',
+        observedAt: new Date(at),
+        gapSeconds: 86_400,
+        source: 'poll',
+        observations: [{ userId: '9007199254740993', state, platforms }],
+      });
     }
   } finally {
     if (!target.database) await handle.close();
@@ -55,14 +62,40 @@ async function report(...argv: string[]): Promise<string[]> {
 describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite'})`, () => {
   it('activity by Berlin day across the DST change: the 23-hour day, the Unknown gap, peaks, platform mix', async () => {
     const lines = await report('activity', ...BERLIN);
-    expect(lines[0]).toContain('set analytics (tencent app 1400000001), 2026-03-28 to 2026-03-30, by day in Europe/Berlin');
+    expect(lines[0]).toContain(
+      'set analytics (tencent app 1400000001), 2026-03-28 to 2026-03-30, by day in Europe/Berlin',
+    );
     // L28: alice 120 + bob 90 min, alice and bob both Online 09:00-09:30Z; nothing Unknown.
     // L29 (23 h): alice 60, bob 30 + 45, hana 30 + 15 → 60; bob Unknown 9000 s of 4 users' 327600 s.
     // L30: alice 60; Unknown after the last observations: 54000 + 3600 + 3600 + 7200 of 345600 s.
     expect(parseTable(lines.slice(2))).toEqual([
-      { period: '2026-03-28', observed: '3', active: '2', 'avg online min': '105.0', 'peak online': '2', unknown: '0%', 'platforms (active users)': 'Android 1, Web 1' },
-      { period: '2026-03-29', observed: '4', active: '3', 'avg online min': '60.0', 'peak online': '2', unknown: '2.7%', 'platforms (active users)': 'Android 1, Web 1, iPhone 1' },
-      { period: '2026-03-30', observed: '4', active: '1', 'avg online min': '60.0', 'peak online': '1', unknown: '19.8%', 'platforms (active users)': 'Web 1' },
+      {
+        period: '2026-03-28',
+        observed: '3',
+        active: '2',
+        'avg online min': '105.0',
+        'peak online': '2',
+        unknown: '0%',
+        'platforms (active users)': 'Android 1, Web 1',
+      },
+      {
+        period: '2026-03-29',
+        observed: '4',
+        active: '3',
+        'avg online min': '60.0',
+        'peak online': '2',
+        unknown: '2.7%',
+        'platforms (active users)': 'Android 1, Web 1, iPhone 1',
+      },
+      {
+        period: '2026-03-30',
+        observed: '4',
+        active: '1',
+        'avg online min': '60.0',
+        'peak online': '1',
+        unknown: '19.8%',
+        'platforms (active users)': 'Web 1',
+      },
     ]);
   });
 
@@ -73,21 +106,58 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
       '2026-03-29,4,3,60,2,0.027473,Android=1;Web=1;iPhone=1',
       '2026-03-30,4,1,60,1,0.197917,Web=1',
     ]);
-    const json = JSON.parse((await report('activity', ...BERLIN, '--format', 'json')).join('\n')) as { rows: Array<Record<string, unknown>> };
-    expect(json.rows[1]).toEqual({ period: '2026-03-29', observed: 4, active: 3, avgOnlineMinutes: 60, peakOnline: 2, unknownShare: 9000 / 327600, platforms: { Android: 1, Web: 1, iPhone: 1 } });
+    const json = JSON.parse((await report('activity', ...BERLIN, '--format', 'json')).join('\n')) as {
+      rows: Array<Record<string, unknown>>;
+    };
+    expect(json.rows[1]).toEqual({
+      period: '2026-03-29',
+      observed: 4,
+      active: 3,
+      avgOnlineMinutes: 60,
+      peakOnline: 2,
+      unknownShare: 9000 / 327600,
+      platforms: { Android: 1, Web: 1, iPhone: 1 },
+    });
   });
 
   it('the calendar follows --tz: UTC days give other figures', async () => {
-    const json = JSON.parse((await report('activity', '--set', 'analytics', '--from', '2026-03-29', '--to', '2026-03-29', '--format', 'json')).join('\n')) as { rows: Array<Record<string, unknown>> };
+    const json = JSON.parse(
+      (
+        await report('activity', '--set', 'analytics', '--from', '2026-03-29', '--to', '2026-03-29', '--format', 'json')
+      ).join('\n'),
+    ) as { rows: Array<Record<string, unknown>> };
     // UTC 03-29: alice 60, bob 45 (his 22:00-23:30 session is on the 28th), hana 45 → 50 minutes.
-    expect(json.rows).toMatchObject([{ period: '2026-03-29', observed: 4, active: 3, avgOnlineMinutes: 50, peakOnline: 2, unknownShare: 7200 / (4 * 86400) }]);
+    expect(json.rows).toMatchObject([
+      {
+        period: '2026-03-29',
+        observed: 4,
+        active: 3,
+        avgOnlineMinutes: 50,
+        peakOnline: 2,
+        unknownShare: 7200 / (4 * 86400),
+      },
+    ]);
   });
 
   it('a Volcengine detail set: platforms counted from connection counts, only its own users', async () => {
-    const json = JSON.parse((await report('activity', '--set', 'rooms', '--from', '2026-03-29', '--to', '2026-03-29', '--format', 'json')).join('\n')) as { provider: string; rows: unknown };
+    const json = JSON.parse(
+      (
+        await report('activity', '--set', 'rooms', '--from', '2026-03-29', '--to', '2026-03-29', '--format', 'json')
+      ).join('\n'),
+    ) as { provider: string; rows: unknown };
     expect(json.provider).toBe('volcengine');
     // Online 10:00-11:00Z, Offline until the last observation at 21:00Z, Unknown to midnight.
-    expect(json.rows).toEqual([{ period: '2026-03-29', observed: 1, active: 1, avgOnlineMinutes: 60, peakOnline: 1, unknownShare: 3 / 14, platforms: { Android: 1, Web: 1 } }]);
+    expect(json.rows).toEqual([
+      {
+        period: '2026-03-29',
+        observed: 1,
+        active: 1,
+        avgOnlineMinutes: 60,
+        peakOnline: 1,
+        unknownShare: 3 / 14,
+        platforms: { Android: 1, Web: 1 },
+      },
+    ]);
   });
 
   it('retention by day: cohorts by first active day, shares of them active later', async () => {
@@ -96,11 +166,17 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
       { cohort: '2026-03-28', users: '2', 'day 0': '100%', 'day 1': '100%', 'day 2': '50%' },
       { cohort: '2026-03-29', users: '1', 'day 0': '100%', 'day 1': '0%', 'day 2': '' },
     ]);
-    expect(await report('retention', ...BERLIN, '--format', 'csv')).toEqual(['cohort,users,day_0,day_1,day_2', '2026-03-28,2,1,1,0.5', '2026-03-29,1,1,0,']);
+    expect(await report('retention', ...BERLIN, '--format', 'csv')).toEqual([
+      'cohort,users,day_0,day_1,day_2',
+      '2026-03-28,2,1,1,0.5',
+      '2026-03-29,1,1,0,',
+    ]);
   });
 
   it('--active Online,PushOnline counts carol, who is only ever in the background', async () => {
-    const json = JSON.parse((await report('retention', ...BERLIN, '--active', 'Online,PushOnline', '--format', 'json')).join('\n')) as { cohorts: unknown };
+    const json = JSON.parse(
+      (await report('retention', ...BERLIN, '--active', 'Online,PushOnline', '--format', 'json')).join('\n'),
+    ) as { cohorts: unknown };
     expect(json.cohorts).toEqual([
       { cohort: '2026-03-28', users: 3, retained: [3, 3, 2], shares: [1, 1, 2 / 3] },
       { cohort: '2026-03-29', users: 1, retained: [1, 0], shares: [1, 0] },
@@ -108,7 +184,25 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
   });
 
   it('retention by ISO week, the last week cut at --to', async () => {
-    const json = JSON.parse((await report('retention', '--set', 'analytics', '--from', '2026-03-23', '--to', '2026-03-30', '--tz', 'Europe/Berlin', '--period', 'week', '--format', 'json')).join('\n')) as { periods: string[]; cohorts: unknown };
+    const json = JSON.parse(
+      (
+        await report(
+          'retention',
+          '--set',
+          'analytics',
+          '--from',
+          '2026-03-23',
+          '--to',
+          '2026-03-30',
+          '--tz',
+          'Europe/Berlin',
+          '--period',
+          'week',
+          '--format',
+          'json',
+        )
+      ).join('\n'),
+    ) as { periods: string[]; cohorts: unknown };
     expect(json.periods).toEqual(['2026-03-23', '2026-03-30']);
     expect(json.cohorts).toEqual([{ cohort: '2026-03-23', users: 3, retained: [3, 1], shares: [1, 1 / 3] }]);
   });
@@ -125,21 +219,32 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
   });
 
   it('says the same once the days are summed (the timeline then starts from the rollup)', async () => {
-    const before = [await report('activity', ...BERLIN, '--format', 'csv'), await report('retention', ...BERLIN, '--format', 'csv')];
+    const before = [
+      await report('activity', ...BERLIN, '--format', 'csv'),
+      await report('retention', ...BERLIN, '--format', 'csv'),
+    ];
     const handle = target.database ?? (await openDatabase({ dataDir: target.dataDir }));
     try {
-      const { rows } = await sql<{ days: number }>`SELECT presence_rollup_days('2026-04-01T00:00:00Z') AS days`.execute(handle.db);
+      const { rows } = await sql<{ days: number }>`SELECT presence_rollup_days('2026-04-01T00:00:00Z') AS days`.execute(
+        handle.db,
+      );
       expect(rows[0]?.days).toBe(4);
     } finally {
       if (!target.database) await handle.close();
     }
-    expect([await report('activity', ...BERLIN, '--format', 'csv'), await report('retention', ...BERLIN, '--format', 'csv')]).toEqual(before);
+    expect([
+      await report('activity', ...BERLIN, '--format', 'csv'),
+      await report('retention', ...BERLIN, '--format', 'csv'),
+    ]).toEqual(before);
   });
 
   it('refuses bad options with exit 2, naming the option', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['activity', ...BERLIN, '--tz', 'Mars/Olympus'], /--tz "Mars\/Olympus" is not a time zone/],
-      [['activity', '--set', 'analytics', '--from', '2026-03-30', '--to', '2026-03-28'], /--from 2026-03-30 is after --to 2026-03-28/],
+      [
+        ['activity', '--set', 'analytics', '--from', '2026-03-30', '--to', '2026-03-28'],
+        /--from 2026-03-30 is after --to 2026-03-28/,
+      ],
       [['activity', '--set', 'analytics', '--from', '2026-3-1', '--to', '2026-03-28'], /--from must be a date/],
       [['retention', ...BERLIN, '--active', 'Unknown'], /--active takes Online, PushOnline or Offline/],
       [['retention', ...BERLIN, '--format', 'pdf'], /--format must be one of table, csv, json, html/],

@@ -26,7 +26,9 @@ afterEach(() => {
 });
 
 async function summedDays(): Promise<string[]> {
-  const { rows } = await sql<{ day: string }>`SELECT DISTINCT to_char(day, 'YYYY-MM-DD') AS day FROM presence_daily_rollup ORDER BY 1`.execute(database.db);
+  const { rows } = await sql<{
+    day: string;
+  }>`SELECT DISTINCT to_char(day, 'YYYY-MM-DD') AS day FROM presence_daily_rollup ORDER BY 1`.execute(database.db);
   return rows.map((r) => r.day);
 }
 
@@ -40,7 +42,9 @@ describe(`daily rollup (${DATABASE_KIND})`, () => {
     expect(await summedDays()).toEqual(['2026-03-28', '2026-03-29', '2026-03-30']);
     // Summed days say what the history says.
     const { rows } = await sql<{ online_s: number; unknown_s: number }>`
-      SELECT online_s, unknown_s FROM presence_daily_rollup WHERE user_id = 'bob' AND day = '2026-03-29'`.execute(database.db);
+      SELECT online_s, unknown_s FROM presence_daily_rollup WHERE user_id = 'bob' AND day = '2026-03-29'`.execute(
+      database.db,
+    );
     expect(rows.map((r) => [Number(r.online_s), Number(r.unknown_s)])).toEqual([[2700, 7200]]);
   });
 
@@ -55,7 +59,11 @@ describe(`daily rollup (${DATABASE_KIND})`, () => {
     const days = await summedDays();
     // One day per statement until caught up: every day that ended before the closing instant.
     const before = await closedBefore(database.db, new Date());
-    const lastClosed = new Date(Date.UTC(before.getUTCFullYear(), before.getUTCMonth(), before.getUTCDate()) - 86_400_000).toISOString().slice(0, 10);
+    const lastClosed = new Date(
+      Date.UTC(before.getUTCFullYear(), before.getUTCMonth(), before.getUTCDate()) - 86_400_000,
+    )
+      .toISOString()
+      .slice(0, 10);
     expect(days.length).toBeGreaterThan(3 + 31);
     expect(days.at(-1)).toBe(lastClosed);
     // Not again within the hour: a day taken out stays out until the next hourly run.

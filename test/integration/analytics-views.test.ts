@@ -108,16 +108,22 @@ describe(`analytics views (${DATABASE_KIND})`, () => {
   it('presence_daily: seconds per state and UTC day, from the history and, once summed, from the rollup', async () => {
     expect(await marchDaily()).toEqual(MARCH_DAILY);
     // Sum the closed days up to April 1st; the view must say the same from the rollup table.
-    const { rows } = await sql<{ days: number }>`SELECT presence_rollup_days('2026-04-01T00:00:00Z') AS days`.execute(database.db);
+    const { rows } = await sql<{ days: number }>`SELECT presence_rollup_days('2026-04-01T00:00:00Z') AS days`.execute(
+      database.db,
+    );
     expect(rows[0]?.days).toBe(4);
-    const { rows: rolled } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM presence_daily_rollup WHERE app_id = 1400000001`.execute(database.db);
+    const { rows: rolled } = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM presence_daily_rollup WHERE app_id = 1400000001`.execute(database.db);
     expect(rolled[0]?.n).toBe(15);
     expect(await marchDaily()).toEqual(MARCH_DAILY);
     // presence_timeline now starts from the summed 03-29 (its checkpoint) and says the same.
     expect(await berlinMarch30()).toEqual(BERLIN_MARCH_30);
     // The days after the rollup still come from the history: carol is Unknown on April 1st.
     const { rows: april } = await sql<Record<string, unknown>>`
-      SELECT online_s, push_online_s, offline_s, unknown_s FROM presence_daily WHERE app_id = 1400000001 AND user_id = 'carol' AND day = '2026-04-01'`.execute(database.db);
+      SELECT online_s, push_online_s, offline_s, unknown_s FROM presence_daily WHERE app_id = 1400000001 AND user_id = 'carol' AND day = '2026-04-01'`.execute(
+      database.db,
+    );
     expect(plainRows(april)).toEqual([[0, 0, 0, 86400]]);
   });
 

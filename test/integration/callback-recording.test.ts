@@ -21,7 +21,8 @@ function event(userId: string, action: StateChangeAction, seconds: number, sdkAp
   return { sdkAppId, userId, action, eventTimeMs: at(seconds).getTime(), reason: undefined };
 }
 /** Records an event received a moment after it happened. */
-const send = (e: StateChangeEvent, receivedAt = new Date(e.eventTimeMs + 20)) => recordCallbackEvent(database.db, e, receivedAt);
+const send = (e: StateChangeEvent, receivedAt = new Date(e.eventTimeMs + 20)) =>
+  recordCallbackEvent(database.db, e, receivedAt);
 function poll(seconds: number, userId: string, state: ObservedState, requestedSeconds?: number) {
   return recordObservations(database.db, {
     provider: 'tencent',
@@ -41,11 +42,24 @@ async function history(userId: string) {
     .orderBy('changed_at')
     .orderBy('to_state')
     .execute();
-  return rows.map((r) => ({ ...r, changed_at: (r.changed_at.getTime() - T0) / 1000, last_seen_at: r.last_seen_at === null ? null : (r.last_seen_at.getTime() - T0) / 1000 }));
+  return rows.map((r) => ({
+    ...r,
+    changed_at: (r.changed_at.getTime() - T0) / 1000,
+    last_seen_at: r.last_seen_at === null ? null : (r.last_seen_at.getTime() - T0) / 1000,
+  }));
 }
 async function current(userId: string) {
-  const row = await database.db.selectFrom('presence_current').selectAll().where('user_id', '=', userId).executeTakeFirstOrThrow();
-  return { state: row.state, since: (row.since.getTime() - T0) / 1000, last_seen_at: (row.last_seen_at.getTime() - T0) / 1000, platforms: row.platforms };
+  const row = await database.db
+    .selectFrom('presence_current')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .executeTakeFirstOrThrow();
+  return {
+    state: row.state,
+    since: (row.since.getTime() - T0) / 1000,
+    last_seen_at: (row.last_seen_at.getTime() - T0) / 1000,
+    platforms: row.platforms,
+  };
 }
 
 beforeAll(async () => {
@@ -53,7 +67,13 @@ beforeAll(async () => {
   // Every minute: gap threshold 180 s.
   await addWatchSet(database.db, { name: 'cb', provider: 'tencent', appId: APP, schedule: '0 * * * * *' });
   await addWatchedUsers(database.db, 'cb', ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'ghost']);
-  await addWatchSet(database.db, { name: 'cb-detail', provider: 'tencent', appId: APP, schedule: '0 * * * * *', detail: true });
+  await addWatchSet(database.db, {
+    name: 'cb-detail',
+    provider: 'tencent',
+    appId: APP,
+    schedule: '0 * * * * *',
+    detail: true,
+  });
   await addWatchedUsers(database.db, 'cb-detail', ['dora']);
   // A set polled every 10 s (gap 30 s) that shares erin.
   await addWatchSet(database.db, { name: 'cb-fast', provider: 'tencent', appId: APP, schedule: '*/10 * * * * *' });
@@ -61,8 +81,18 @@ beforeAll(async () => {
   await addWatchSet(database.db, { name: 'cb-off', provider: 'tencent', appId: '1400000002', schedule: '0 * * * * *' });
   await addWatchedUsers(database.db, 'cb-off', ['alice']);
   await setWatchSetEnabled(database.db, 'cb-off', false);
-  await addWatchSet(database.db, { name: 'volc', provider: 'volcengine', appId: '1400000003', schedule: '0 * * * * *' });
-  await setAccountStatuses(database.db, { provider: 'tencent', appId: APP }, [{ userId: 'ghost', status: 'NotImported' }], at(0));
+  await addWatchSet(database.db, {
+    name: 'volc',
+    provider: 'volcengine',
+    appId: '1400000003',
+    schedule: '0 * * * * *',
+  });
+  await setAccountStatuses(
+    database.db,
+    { provider: 'tencent', appId: APP },
+    [{ userId: 'ghost', status: 'NotImported' }],
+    at(0),
+  );
 });
 afterAll(async () => {
   await database.close();
@@ -80,8 +110,22 @@ describe(`recording callbacks (${DATABASE_KIND})`, () => {
     expect(await send(event('alice', 'Logout', 90.25))).toEqual({ outcome: 'written', transitions: 1 });
     expect(await history('alice')).toEqual([
       { from_state: null, to_state: 'Online', changed_at: 0, last_seen_at: null, platforms: null, source: 'callback' },
-      { from_state: 'Online', to_state: 'PushOnline', changed_at: 75.5, last_seen_at: 60, platforms: null, source: 'callback' },
-      { from_state: 'PushOnline', to_state: 'Offline', changed_at: 90.25, last_seen_at: 75.5, platforms: null, source: 'callback' },
+      {
+        from_state: 'Online',
+        to_state: 'PushOnline',
+        changed_at: 75.5,
+        last_seen_at: 60,
+        platforms: null,
+        source: 'callback',
+      },
+      {
+        from_state: 'PushOnline',
+        to_state: 'Offline',
+        changed_at: 90.25,
+        last_seen_at: 75.5,
+        platforms: null,
+        source: 'callback',
+      },
     ]);
     expect(await current('alice')).toMatchObject({ state: 'Offline', since: 90.25, last_seen_at: 90.25 });
   });
@@ -113,7 +157,14 @@ describe(`recording callbacks (${DATABASE_KIND})`, () => {
     await poll(60, 'dave', 'Offline', 59.9);
     expect(await history('dave')).toEqual([
       { from_state: null, to_state: 'Offline', changed_at: 0, last_seen_at: null, platforms: null, source: 'poll' },
-      { from_state: 'Offline', to_state: 'Online', changed_at: 10, last_seen_at: 0, platforms: null, source: 'callback' },
+      {
+        from_state: 'Offline',
+        to_state: 'Online',
+        changed_at: 10,
+        last_seen_at: 0,
+        platforms: null,
+        source: 'callback',
+      },
       { from_state: 'Online', to_state: 'Offline', changed_at: 60, last_seen_at: 10, platforms: null, source: 'poll' },
     ]);
   });
@@ -136,8 +187,22 @@ describe(`recording callbacks (${DATABASE_KIND})`, () => {
     await poll(0, 'frank', 'Offline');
     expect(await send(event('frank', 'Login', 400))).toEqual({ outcome: 'written', transitions: 2 });
     expect((await history('frank')).slice(1)).toEqual([
-      { from_state: 'Offline', to_state: 'Unknown', changed_at: 0, last_seen_at: 0, platforms: null, source: 'callback' },
-      { from_state: 'Unknown', to_state: 'Online', changed_at: 400, last_seen_at: 0, platforms: null, source: 'callback' },
+      {
+        from_state: 'Offline',
+        to_state: 'Unknown',
+        changed_at: 0,
+        last_seen_at: 0,
+        platforms: null,
+        source: 'callback',
+      },
+      {
+        from_state: 'Unknown',
+        to_state: 'Online',
+        changed_at: 400,
+        last_seen_at: 0,
+        platforms: null,
+        source: 'callback',
+      },
     ]);
   });
 
@@ -149,11 +214,32 @@ describe(`recording callbacks (${DATABASE_KIND})`, () => {
   });
 
   it('records Offline with an empty platform map for detail sets, so the next detail poll appends nothing', async () => {
-    await recordObservations(database.db, { provider: 'tencent', appId: APP, observedAt: at(0), gapSeconds: 180, source: 'poll', observations: [{ userId: 'dora', state: 'Online', platforms: { Web: 'Online' } }] });
+    await recordObservations(database.db, {
+      provider: 'tencent',
+      appId: APP,
+      observedAt: at(0),
+      gapSeconds: 180,
+      source: 'poll',
+      observations: [{ userId: 'dora', state: 'Online', platforms: { Web: 'Online' } }],
+    });
     await send(event('dora', 'Logout', 10));
-    await recordObservations(database.db, { provider: 'tencent', appId: APP, observedAt: at(60), gapSeconds: 180, source: 'poll', observations: [{ userId: 'dora', state: 'Offline', platforms: {} }] });
+    await recordObservations(database.db, {
+      provider: 'tencent',
+      appId: APP,
+      observedAt: at(60),
+      gapSeconds: 180,
+      source: 'poll',
+      observations: [{ userId: 'dora', state: 'Offline', platforms: {} }],
+    });
     expect(await history('dora')).toEqual([
-      { from_state: null, to_state: 'Online', changed_at: 0, last_seen_at: null, platforms: { Web: 'Online' }, source: 'poll' },
+      {
+        from_state: null,
+        to_state: 'Online',
+        changed_at: 0,
+        last_seen_at: null,
+        platforms: { Web: 'Online' },
+        source: 'poll',
+      },
       { from_state: 'Online', to_state: 'Offline', changed_at: 10, last_seen_at: 0, platforms: {}, source: 'callback' },
     ]);
   });
@@ -164,7 +250,10 @@ describe(`recording callbacks (${DATABASE_KIND})`, () => {
     expect(await send(event('alice', 'Login', 0, '1400000002'))).toEqual({ outcome: 'unwatched', transitions: 0 });
     // NotImported users wait for their re-check, as polling does.
     expect(await send(event('ghost', 'Login', 0))).toEqual({ outcome: 'unwatched', transitions: 0 });
-    const { n } = await database.db.selectFrom('presence_transition').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const { n } = await database.db
+      .selectFrom('presence_transition')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(Number(n)).toBe(0);
   });
 
@@ -181,8 +270,13 @@ describe(`recording callbacks (${DATABASE_KIND})`, () => {
     await send(event('alice', 'Logout', 5), new Date());
     await poll(6, 'alice', 'Offline');
     await poll(66, 'alice', 'Online');
-    const { rows } = await sql.raw<{ source: string; transitions: string | number }>(query!.replace("now() - interval '1 day'", "'2026-01-01'")).execute(database.db);
-    expect(rows.map((r) => [r.source, Number(r.transitions)]).sort()).toEqual([['callback', 2], ['poll', 1]]);
+    const { rows } = await sql
+      .raw<{ source: string; transitions: string | number }>(query!.replace("now() - interval '1 day'", "'2026-01-01'"))
+      .execute(database.db);
+    expect(rows.map((r) => [r.source, Number(r.transitions)]).sort()).toEqual([
+      ['callback', 2],
+      ['poll', 1],
+    ]);
   });
 
   it('knows the watched Tencent apps: enabled Tencent sets only', async () => {

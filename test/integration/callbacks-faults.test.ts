@@ -46,9 +46,21 @@ beforeAll(async () => {
   database = await createTestDatabase();
   simulator = await startSimulator({ secretKey: KEY, world, rps: { querystate: 20 }, latencyMs: 5, logAnswers: false });
   // A gap threshold far above any stall of a loaded machine: gaps are not what this test is about.
-  await addWatchSet(database.db, { name: 'faulty', provider: 'tencent', appId: APP, schedule: '* * * * * *', gapSeconds: 60 });
+  await addWatchSet(database.db, {
+    name: 'faulty',
+    provider: 'tencent',
+    appId: APP,
+    schedule: '* * * * * *',
+    gapSeconds: 60,
+  });
   await addWatchedUsers(database.db, 'faulty', USERS);
-  const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_QUERYSTATE_RPS: '20', PRESENCE_CALLBACK_LISTEN: '127.0.0.1:0', TIM_CALLBACK_TOKEN: TOKEN });
+  const config = loadConfig({
+    TIM_SECRET_KEY: KEY,
+    TIM_ENDPOINT: simulator.url,
+    TIM_QUERYSTATE_RPS: '20',
+    PRESENCE_CALLBACK_LISTEN: '127.0.0.1:0',
+    TIM_CALLBACK_TOKEN: TOKEN,
+  });
   const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c) });
   startMs = Date.now();
   sender = startCallbackSender({
@@ -94,7 +106,12 @@ describe(`callback faults from the simulator (${DATABASE_KIND})`, () => {
     const duplicates = sender.sent.filter((s) => s.kind === 'duplicate');
     expect(duplicates.length).toBeGreaterThan(10);
     // At most one callback row per event, whichever copy came first.
-    const rows = await database.db.selectFrom('presence_transition').select(['user_id', 'changed_at']).where('app_id', '=', APP).where('source', '=', 'callback').execute();
+    const rows = await database.db
+      .selectFrom('presence_transition')
+      .select(['user_id', 'changed_at'])
+      .where('app_id', '=', APP)
+      .where('source', '=', 'callback')
+      .execute();
     const keys = rows.map((r) => `${r.user_id}@${r.changed_at.getTime()}`);
     expect(new Set(keys).size).toBe(keys.length);
     expect(stats.unchanged).toBeGreaterThanOrEqual(duplicates.length);
@@ -108,24 +125,49 @@ describe(`callback faults from the simulator (${DATABASE_KIND})`, () => {
       .orderBy('user_id')
       .orderBy('changed_at')
       .execute();
-    const current = new Map((await database.db.selectFrom('presence_current').select(['user_id', 'last_seen_at']).where('app_id', '=', APP).execute()).map((r) => [r.user_id, r.last_seen_at.getTime()]));
+    const current = new Map(
+      (
+        await database.db
+          .selectFrom('presence_current')
+          .select(['user_id', 'last_seen_at'])
+          .where('app_id', '=', APP)
+          .execute()
+      ).map((r) => [r.user_id, r.last_seen_at.getTime()]),
+    );
     const problems: string[] = [];
     let exact = 0;
     let polled = 0;
     for (const userId of USERS) {
       const history: HistoryRow[] = rows
         .filter((r) => r.user_id === userId)
-        .map((r) => ({ from: r.from_state, to: r.to_state, changedAt: r.changed_at.getTime(), lastSeenAt: r.last_seen_at?.getTime() ?? null, source: r.source }));
+        .map((r) => ({
+          from: r.from_state,
+          to: r.to_state,
+          changedAt: r.changed_at.getTime(),
+          lastSeenAt: r.last_seen_at?.getTime() ?? null,
+          source: r.source,
+        }));
       const delivered = new Set(sender.sent.filter((s) => s.userId === userId && s.status === 200).map((s) => s.atMs));
-      const result = matchHistory(history, trueChanges(world, APP, userId, startMs - 2_000, endMs), delivered, pollSpacingMs(cycles, INTERVAL_MS), TOLERANCE_MS, current.get(userId) ?? 0);
+      const result = matchHistory(
+        history,
+        trueChanges(world, APP, userId, startMs - 2_000, endMs),
+        delivered,
+        pollSpacingMs(cycles, INTERVAL_MS),
+        TOLERANCE_MS,
+        current.get(userId) ?? 0,
+      );
       problems.push(...result.problems.map((p) => `${userId}: ${p}`));
       exact += result.exact;
       polled += result.polled;
     }
     expect(problems.slice(0, 20)).toEqual([]);
     // Every change whose only callback was refused is a poll row.
-    const refusedOnly = sender.changes.filter((c) => !sender.sent.some((s) => s.userId === c.userId && s.atMs === c.atMs && s.status === 200));
-    const callbackRows = new Set(rows.filter((r) => r.source === 'callback').map((r) => `${r.user_id}@${r.changed_at.getTime()}`));
+    const refusedOnly = sender.changes.filter(
+      (c) => !sender.sent.some((s) => s.userId === c.userId && s.atMs === c.atMs && s.status === 200),
+    );
+    const callbackRows = new Set(
+      rows.filter((r) => r.source === 'callback').map((r) => `${r.user_id}@${r.changed_at.getTime()}`),
+    );
     expect(refusedOnly.length).toBeGreaterThan(5);
     for (const c of refusedOnly) expect(callbackRows.has(`${c.userId}@${c.atMs}`)).toBe(false);
     // Held back 700 ms: each landed at its instant if nothing newer came first; otherwise the poll
@@ -135,6 +177,8 @@ describe(`callback faults from the simulator (${DATABASE_KIND})`, () => {
     expect(delayed.length).toBeGreaterThan(5);
     expect(delayedExact.length).toBeLessThan(delayed.length);
     expect(exact).toBeGreaterThan(10);
-    console.log(`faults run (${DATABASE_KIND}): ${exact} changes at callback precision, ${polled} by polling; ${delayedExact.length} of ${delayed.length} held-back events landed exactly`);
+    console.log(
+      `faults run (${DATABASE_KIND}): ${exact} changes at callback precision, ${polled} by polling; ${delayedExact.length} of ${delayed.length} held-back events landed exactly`,
+    );
   });
 });

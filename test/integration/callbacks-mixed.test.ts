@@ -11,7 +11,13 @@ import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
-import { matchHistory, pollSpacingMs, trueChanges, type HistoryRow, type MatchResult } from '../helpers/callback-history.js';
+import {
+  matchHistory,
+  pollSpacingMs,
+  trueChanges,
+  type HistoryRow,
+  type MatchResult,
+} from '../helpers/callback-history.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
 
 const APP = '1400000077';
@@ -38,9 +44,21 @@ const results = new Map<string, MatchResult>();
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  simulator = await startSimulator({ secretKey: KEY, world, rps: { querystate: 20 }, latencyMs: { medianMs: 5, tailMs: 30 }, logAnswers: false });
+  simulator = await startSimulator({
+    secretKey: KEY,
+    world,
+    rps: { querystate: 20 },
+    latencyMs: { medianMs: 5, tailMs: 30 },
+    logAnswers: false,
+  });
   // A gap threshold far above any stall of a loaded machine: gaps are not what this test is about.
-  await addWatchSet(database.db, { name: 'mixed', provider: 'tencent', appId: APP, schedule: '* * * * * *', gapSeconds: 60 });
+  await addWatchSet(database.db, {
+    name: 'mixed',
+    provider: 'tencent',
+    appId: APP,
+    schedule: '* * * * * *',
+    gapSeconds: 60,
+  });
   await addWatchedUsers(database.db, 'mixed', USERS);
   const config = loadConfig({
     TIM_SECRET_KEY: KEY,
@@ -52,7 +70,14 @@ beforeAll(async () => {
   const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c) });
   const receiver = daemon.callbacks!;
   startMs = Date.now();
-  sender = startCallbackSender({ world, appId: APP, userIds: USERS, url: receiver.url, token: TOKEN, timeoutMs: 15_000 });
+  sender = startCallbackSender({
+    world,
+    appId: APP,
+    userIds: USERS,
+    url: receiver.url,
+    token: TOKEN,
+    timeoutMs: 15_000,
+  });
   await sleep(5_000);
   // The receiver goes away for 4 s: Tencent's events are lost (it does not retry), polling goes on.
   down = { from: Date.now(), to: 0 };
@@ -85,7 +110,13 @@ async function historyOf(): Promise<Map<string, HistoryRow[]>> {
   for (const r of rows) {
     let list = byUser.get(r.user_id);
     if (!list) byUser.set(r.user_id, (list = []));
-    list.push({ from: r.from_state, to: r.to_state, changedAt: r.changed_at.getTime(), lastSeenAt: r.last_seen_at?.getTime() ?? null, source: r.source });
+    list.push({
+      from: r.from_state,
+      to: r.to_state,
+      changedAt: r.changed_at.getTime(),
+      lastSeenAt: r.last_seen_at?.getTime() ?? null,
+      source: r.source,
+    });
   }
   return byUser;
 }
@@ -93,8 +124,12 @@ async function historyOf(): Promise<Map<string, HistoryRow[]>> {
 describe(`callbacks and polling together (${DATABASE_KIND})`, () => {
   it('sent a callback for every true change, and only those', () => {
     for (const userId of USERS.slice(0, 50)) {
-      const truth = trueChanges(world, APP, userId, startMs, endMs).filter((c) => c.atMs <= Math.max(...sender.changes.map((s) => s.atMs)));
-      expect(sender.changes.filter((c) => c.userId === userId).map(({ atMs, from, to }) => ({ atMs, from, to }))).toEqual(truth);
+      const truth = trueChanges(world, APP, userId, startMs, endMs).filter(
+        (c) => c.atMs <= Math.max(...sender.changes.map((s) => s.atMs)),
+      );
+      expect(
+        sender.changes.filter((c) => c.userId === userId).map(({ atMs, from, to }) => ({ atMs, from, to })),
+      ).toEqual(truth);
     }
     const delivered = sender.sent.filter((s) => s.status === 200);
     const refused = sender.sent.filter((s) => s.status === 'error');
@@ -120,12 +155,27 @@ describe(`callbacks and polling together (${DATABASE_KIND})`, () => {
       if (!set) deliveredByUser.set(s.userId, (set = new Set()));
       set.add(s.atMs);
     }
-    const current = new Map((await database.db.selectFrom('presence_current').select(['user_id', 'last_seen_at']).where('app_id', '=', APP).execute()).map((r) => [r.user_id, r.last_seen_at.getTime()]));
+    const current = new Map(
+      (
+        await database.db
+          .selectFrom('presence_current')
+          .select(['user_id', 'last_seen_at'])
+          .where('app_id', '=', APP)
+          .execute()
+      ).map((r) => [r.user_id, r.last_seen_at.getTime()]),
+    );
     const problems: string[] = [];
     for (const userId of USERS) {
       const rows = history.get(userId) ?? [];
       const lastSeen = current.get(userId) ?? 0;
-      const result = matchHistory(rows, trueChanges(world, APP, userId, startMs - 2_000, endMs), deliveredByUser.get(userId) ?? new Set(), pollSpacingMs(cycles, INTERVAL_MS), TOLERANCE_MS, lastSeen);
+      const result = matchHistory(
+        rows,
+        trueChanges(world, APP, userId, startMs - 2_000, endMs),
+        deliveredByUser.get(userId) ?? new Set(),
+        pollSpacingMs(cycles, INTERVAL_MS),
+        TOLERANCE_MS,
+        lastSeen,
+      );
       results.set(userId, result);
       problems.push(...result.problems.map((p) => `${userId}: ${p}`));
     }
@@ -140,7 +190,9 @@ describe(`callbacks and polling together (${DATABASE_KIND})`, () => {
     expect(exact).toBeGreaterThan(20);
     expect(raced).toBeLessThan(3 * exact);
     expect(polled - raced).toBeGreaterThan(5);
-    console.log(`mixed run (${DATABASE_KIND}): ${exact} changes at callback precision, ${polled - raced} by polling while the receiver was down, ${raced} polled first despite a callback; ${cycles.length} cycles, longest poll spacing ${pollSpacingMs(cycles, INTERVAL_MS)} ms`);
+    console.log(
+      `mixed run (${DATABASE_KIND}): ${exact} changes at callback precision, ${polled - raced} by polling while the receiver was down, ${raced} polled first despite a callback; ${cycles.length} cycles, longest poll spacing ${pollSpacingMs(cycles, INTERVAL_MS)} ms`,
+    );
   });
 
   it('recorded every change lost while the receiver was down by polling, within one poll, last_seen_at from the polls', () => {
@@ -164,13 +216,20 @@ describe(`callbacks and polling together (${DATABASE_KIND})`, () => {
   });
 
   it('left presence_current at an honest last observation of every user', async () => {
-    const current = await database.db.selectFrom('presence_current').select(['user_id', 'state', 'last_seen_at']).where('app_id', '=', APP).execute();
+    const current = await database.db
+      .selectFrom('presence_current')
+      .select(['user_id', 'state', 'last_seen_at'])
+      .where('app_id', '=', APP)
+      .execute();
     expect(current).toHaveLength(USERS.length);
     for (const row of current) {
       const seen = row.last_seen_at.getTime();
       expect(seen).toBeLessThanOrEqual(endMs);
       expect(seen).toBeGreaterThan(endMs - 2 * pollSpacingMs(cycles, INTERVAL_MS) - TOLERANCE_MS);
-      const truth = [world.stateAt(APP, row.user_id, seen).state, world.stateAt(APP, row.user_id, seen - TOLERANCE_MS).state];
+      const truth = [
+        world.stateAt(APP, row.user_id, seen).state,
+        world.stateAt(APP, row.user_id, seen - TOLERANCE_MS).state,
+      ];
       expect(truth).toContain(row.state);
     }
     expect(current.some((r) => r.state === 'Unknown')).toBe(false);

@@ -29,9 +29,22 @@ let database: DatabaseHandle;
 
 beforeAll(async () => {
   target = await createCliTarget();
-  simulator = await startSimulator({ secretKey: KEY, world: new PresenceWorld({ seed: 'crash', meanDwellMs: 3_000 }), rps: { querystate: RPS }, latencyMs: { medianMs: 20, tailMs: 60 } });
-  const env = { ...target.baseEnv(), TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_QUERYSTATE_RPS: String(RPS) };
-  expect((await runCli(['sets', 'add', 'crash', '--provider', 'tencent', '--app', APP, '--schedule', '*/2 * * * * *'], env)).code).toBe(0);
+  simulator = await startSimulator({
+    secretKey: KEY,
+    world: new PresenceWorld({ seed: 'crash', meanDwellMs: 3_000 }),
+    rps: { querystate: RPS },
+    latencyMs: { medianMs: 20, tailMs: 60 },
+  });
+  const env = {
+    ...target.baseEnv(),
+    TIM_SECRET_KEY: KEY,
+    TIM_ENDPOINT: simulator.url,
+    TIM_QUERYSTATE_RPS: String(RPS),
+  };
+  expect(
+    (await runCli(['sets', 'add', 'crash', '--provider', 'tencent', '--app', APP, '--schedule', '*/2 * * * * *'], env))
+      .code,
+  ).toBe(0);
   expect((await runCli(['users', 'add', 'crash'], env, USERS.join('\n'))).code).toBe(0);
 
   const first = startDaemonProcess(env);
@@ -74,7 +87,11 @@ describe('crash: kill -9 mid-cycle, then a restart', () => {
   });
 
   it('wrote no duplicate and lost no committed transition: the history is the answers, less only what was in flight', async () => {
-    const rows = await database.db.selectFrom('presence_transition').select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms']).where('app_id', '=', APP).execute();
+    const rows = await database.db
+      .selectFrom('presence_transition')
+      .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
+      .where('app_id', '=', APP)
+      .execute();
     // Answers of the killed cycle may or may not have committed, batch by batch.
     // (Or computed by the simulator while the signal was on its way.)
     const inFlight = (a: { atMs: number }) => a.atMs > killedAt - 2_000 && a.atMs <= killedAt + 500;
@@ -84,7 +101,11 @@ describe('crash: kill -9 mid-cycle, then a restart', () => {
   });
 
   it('wrote the Unknown pair for every user at the first cycle after the restart', async () => {
-    const rows = await database.db.selectFrom('presence_transition').select(['user_id', 'to_state', 'from_state', 'changed_at']).where('app_id', '=', APP).execute();
+    const rows = await database.db
+      .selectFrom('presence_transition')
+      .select(['user_id', 'to_state', 'from_state', 'changed_at'])
+      .where('app_id', '=', APP)
+      .execute();
     // The pair that spans the crash: out of the last state seen before the kill, into the first
     // state seen after the restart. (Other pairs, from batches the simulator was slow to answer
     // for longer than the threshold, are checked against the answers above.)
@@ -92,7 +113,9 @@ describe('crash: kill -9 mid-cycle, then a restart', () => {
     expect(afterRestart).toHaveLength(USERS.length);
     expect(new Set(afterRestart.map((r) => r.user_id)).size).toBe(USERS.length);
     const last = new Map<string, number>();
-    for (const r of rows) if (r.to_state === 'Unknown' && r.changed_at.getTime() <= killedAt) last.set(r.user_id, Math.max(last.get(r.user_id) ?? 0, r.changed_at.getTime()));
+    for (const r of rows)
+      if (r.to_state === 'Unknown' && r.changed_at.getTime() <= killedAt)
+        last.set(r.user_id, Math.max(last.get(r.user_id) ?? 0, r.changed_at.getTime()));
     expect(last.size).toBe(USERS.length);
   });
 

@@ -46,7 +46,12 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
     const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c) });
     try {
       expect(daemon.scheduler.scheduledSets()).toEqual([]);
-      await addWatchSet(database.db, { name: 'late', provider: 'tencent', appId: '1400000101', schedule: '* * * * * *' });
+      await addWatchSet(database.db, {
+        name: 'late',
+        provider: 'tencent',
+        appId: '1400000101',
+        schedule: '* * * * * *',
+      });
       await addWatchedUsers(database.db, 'late', users('late', 30));
       await sleep(2_500);
       expect(daemon.scheduler.scheduledSets()).toEqual(['late']);
@@ -77,13 +82,24 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
     await daemon.stop();
     await setWatchSetEnabled(database.db, 'slow', false);
     expect(daemon.scheduler.skippedTicks.get('slow') ?? 0).toBeGreaterThanOrEqual(1);
-    const rows = await database.db.selectFrom('poll_cycle').select(['started_at', 'finished_at', 'status']).where('set', '=', 'slow').orderBy('started_at').execute();
+    const rows = await database.db
+      .selectFrom('poll_cycle')
+      .select(['started_at', 'finished_at', 'status'])
+      .where('set', '=', 'slow')
+      .orderBy('started_at')
+      .execute();
     expect(rows.length).toBeGreaterThanOrEqual(2);
-    for (let i = 1; i < rows.length; i++) expect(rows[i]!.started_at.getTime()).toBeGreaterThanOrEqual(rows[i - 1]!.finished_at!.getTime());
+    for (let i = 1; i < rows.length; i++)
+      expect(rows[i]!.started_at.getTime()).toBeGreaterThanOrEqual(rows[i - 1]!.finished_at!.getTime());
   });
 
   it('stop() lets the batch in flight commit, and is safe to call twice', async () => {
-    await addWatchSet(database.db, { name: 'inflight', provider: 'tencent', appId: '1400000103', schedule: '* * * * * *' });
+    await addWatchSet(database.db, {
+      name: 'inflight',
+      provider: 'tencent',
+      appId: '1400000103',
+      schedule: '* * * * * *',
+    });
     await addWatchedUsers(database.db, 'inflight', users('inflight', 10));
     const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: slow.url });
     const daemon = await startDaemon({ config, logger: silentLogger(), database });
@@ -94,21 +110,44 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
     await daemon.stop();
     expect(Date.now() - stopped).toBeLessThan(8_000);
     await setWatchSetEnabled(database.db, 'inflight', false);
-    const current = await database.db.selectFrom('presence_current').select('user_id').where('app_id', '=', '1400000103').execute();
+    const current = await database.db
+      .selectFrom('presence_current')
+      .select('user_id')
+      .where('app_id', '=', '1400000103')
+      .execute();
     expect(current).toHaveLength(10);
-    const cycle = await database.db.selectFrom('poll_cycle').select(['status', 'observed']).where('set', '=', 'inflight').executeTakeFirstOrThrow();
+    const cycle = await database.db
+      .selectFrom('poll_cycle')
+      .select(['status', 'observed'])
+      .where('set', '=', 'inflight')
+      .executeTakeFirstOrThrow();
     expect(cycle).toEqual({ status: 'ok', observed: 10 });
   });
 
   it('keeps one cycle at a time when a set is changed in the middle of a cycle', async () => {
     // Calls of 2.5 s: the edit, the reload (0.2 s) and the next tick (1 s) all land inside one cycle.
-    const slower = await startSimulator({ secretKey: KEY, world: new PresenceWorld({ seed: 'daemon' }), latencyMs: 2_500 });
-    await addWatchSet(database.db, { name: 'edited', provider: 'tencent', appId: '1400000107', schedule: '* * * * * *' });
+    const slower = await startSimulator({
+      secretKey: KEY,
+      world: new PresenceWorld({ seed: 'daemon' }),
+      latencyMs: 2_500,
+    });
+    await addWatchSet(database.db, {
+      name: 'edited',
+      provider: 'tencent',
+      appId: '1400000107',
+      schedule: '* * * * * *',
+    });
     await addWatchedUsers(database.db, 'edited', users('edited', 10));
     const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: slower.url, PRESENCE_RELOAD_MS: '200' });
     const daemon = await startDaemon({ config, logger: silentLogger(), database });
     try {
-      const running = () => database.db.selectFrom('poll_cycle').select('id').where('set', '=', 'edited').where('status', '=', 'running').execute();
+      const running = () =>
+        database.db
+          .selectFrom('poll_cycle')
+          .select('id')
+          .where('set', '=', 'edited')
+          .where('status', '=', 'running')
+          .execute();
       for (let i = 0; i < 50 && (await running()).length === 0; i++) await sleep(100);
       await database.db.updateTable('watch_set').set({ gap_seconds: 30 }).where('name', '=', 'edited').execute();
       await sleep(3_500);
@@ -117,15 +156,26 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
       await slower.close();
       await setWatchSetEnabled(database.db, 'edited', false);
     }
-    const rows = await database.db.selectFrom('poll_cycle').select(['started_at', 'finished_at', 'status']).where('set', '=', 'edited').orderBy('started_at').execute();
+    const rows = await database.db
+      .selectFrom('poll_cycle')
+      .select(['started_at', 'finished_at', 'status'])
+      .where('set', '=', 'edited')
+      .orderBy('started_at')
+      .execute();
     expect(rows.length).toBeGreaterThanOrEqual(1);
     expect(rows.every((r) => r.status !== 'running')).toBe(true);
-    for (let i = 1; i < rows.length; i++) expect(rows[i]!.started_at.getTime()).toBeGreaterThanOrEqual(rows[i - 1]!.finished_at!.getTime());
+    for (let i = 1; i < rows.length; i++)
+      expect(rows[i]!.started_at.getTime()).toBeGreaterThanOrEqual(rows[i - 1]!.finished_at!.getTime());
     expect(daemon.scheduler.skippedTicks.get('edited') ?? 0).toBeGreaterThanOrEqual(1);
   });
 
-  it('stays up when a set\'s schedule was edited into nonsense with SQL, and says so', async () => {
-    await addWatchSet(database.db, { name: 'broken', provider: 'tencent', appId: '1400000108', schedule: '* * * * * *' });
+  it("stays up when a set's schedule was edited into nonsense with SQL, and says so", async () => {
+    await addWatchSet(database.db, {
+      name: 'broken',
+      provider: 'tencent',
+      appId: '1400000108',
+      schedule: '* * * * * *',
+    });
     await addWatchSet(database.db, { name: 'fine', provider: 'tencent', appId: '1400000109', schedule: '* * * * * *' });
     await addWatchedUsers(database.db, 'fine', users('fine', 5));
     await database.db.updateTable('watch_set').set({ schedule: '61 * * * *' }).where('name', '=', 'broken').execute();
@@ -141,14 +191,31 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
     await setWatchSetEnabled(database.db, 'broken', false);
     await setWatchSetEnabled(database.db, 'fine', false);
     expect(lines.join('')).toContain('not polling set broken: invalid cron schedule \\"61 * * * *\\"');
-    expect(lines.join('')).toContain('not re-checking NotImported accounts of set fine: invalid cron schedule \\"daily\\"');
-    const polled = await database.db.selectFrom('poll_cycle').select('set').distinct().where('set', 'in', ['broken', 'fine']).execute();
+    expect(lines.join('')).toContain(
+      'not re-checking NotImported accounts of set fine: invalid cron schedule \\"daily\\"',
+    );
+    const polled = await database.db
+      .selectFrom('poll_cycle')
+      .select('set')
+      .distinct()
+      .where('set', 'in', ['broken', 'fine'])
+      .execute();
     expect(polled.map((r) => r.set)).toEqual(['fine']);
   });
 
   it('does not poll a set whose secret key is missing, says which variable to set, and polls the others', async () => {
-    await addWatchSet(database.db, { name: 'keyless', provider: 'tencent', appId: '1400000104', schedule: '* * * * * *' });
-    await addWatchSet(database.db, { name: 'keyed', provider: 'tencent', appId: '1400000105', schedule: '* * * * * *' });
+    await addWatchSet(database.db, {
+      name: 'keyless',
+      provider: 'tencent',
+      appId: '1400000104',
+      schedule: '* * * * * *',
+    });
+    await addWatchSet(database.db, {
+      name: 'keyed',
+      provider: 'tencent',
+      appId: '1400000105',
+      schedule: '* * * * * *',
+    });
     await addWatchedUsers(database.db, 'keyed', users('keyed', 5));
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) });
@@ -160,7 +227,12 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
     await setWatchSetEnabled(database.db, 'keyed', false);
     expect(daemon.scheduler.scheduledSets()).toEqual([]);
     expect(lines.join('')).toContain('set TIM_SECRET_KEY or TIM_SECRET_KEY_1400000104');
-    const polled = await database.db.selectFrom('poll_cycle').select('set').distinct().where('set', 'in', ['keyless', 'keyed']).execute();
+    const polled = await database.db
+      .selectFrom('poll_cycle')
+      .select('set')
+      .distinct()
+      .where('set', 'in', ['keyless', 'keyed'])
+      .execute();
     expect(polled.map((r) => r.set)).toEqual(['keyed']);
     expect(lines.join('')).not.toContain(KEY);
   });
@@ -189,7 +261,14 @@ describe(`presence run as a process (${DATABASE_KIND})`, () => {
     // PGlite is one process's: release the folder for the child.
     if (seed !== database) await seed.close();
     const proc = spawn(process.execPath, ['dist/cli.js', 'run'], {
-      env: { PATH: process.env.PATH ?? '', ...env, TIM_SECRET_KEY: KEY, TIM_ENDPOINT: fast.url, LOG_LEVEL: 'info', PRESENCE_HTTP: '127.0.0.1:0' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...env,
+        TIM_SECRET_KEY: KEY,
+        TIM_ENDPOINT: fast.url,
+        LOG_LEVEL: 'info',
+        PRESENCE_HTTP: '127.0.0.1:0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -147,40 +147,49 @@ describe('processes racing for a stale lock', () => {
         [0, 1, 2].map(
           () =>
             new Promise<string>((resolve) => {
-              const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir, String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
+              const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir, String(startAt)], {
+                stdio: ['ignore', 'pipe', 'inherit'],
+              });
               let out = '';
               child.stdout.on('data', (d: Buffer) => (out += d.toString()));
               child.on('exit', () => resolve(out.trim()));
             }),
         ),
       );
-      expect(outcomes.filter((o) => o === 'got'), `round ${round}: ${outcomes.join(', ')}`).toHaveLength(1);
+      expect(
+        outcomes.filter((o) => o === 'got'),
+        `round ${round}: ${outcomes.join(', ')}`,
+      ).toHaveLength(1);
       expect(outcomes.filter((o) => o === 'ERR_DATA_DIR_LOCKED')).toHaveLength(2);
     }
   });
 });
 
 describe('a second process opening the same embedded database', () => {
-  it('is refused with exit 1 and a message that mentions DATABASE_URL, and succeeds once the first closes it', { timeout: 120_000 }, async () => {
-    requireBuiltCli();
-    const dir = await dataDir();
-    const held = await openDatabase({ dataDir: dir });
-    handles.push(held);
+  it(
+    'is refused with exit 1 and a message that mentions DATABASE_URL, and succeeds once the first closes it',
+    { timeout: 120_000 },
+    async () => {
+      requireBuiltCli();
+      const dir = await dataDir();
+      const held = await openDatabase({ dataDir: dir });
+      handles.push(held);
 
-    const refused = await runBuiltCli(['sets', 'list'], { PRESENCE_DATA_DIR: dir });
-    expect(refused.code, refused.stderr).toBe(1);
-    expect(refused.stderr).toMatch(/in use by process \d+/);
-    expect(refused.stderr).toMatch(/DATABASE_URL/);
-    expect(refused.stdout).toBe('');
-    // The refused process must not have removed our lock.
-    expect(await readFile(join(dir, 'presence.lock'), 'utf8')).toBe(String(process.pid));
+      const refused = await runBuiltCli(['sets', 'list'], { PRESENCE_DATA_DIR: dir });
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stderr).toMatch(/in use by process \d+/);
+      expect(refused.stderr).toMatch(/DATABASE_URL/);
+      expect(refused.stdout).toBe('');
+      // The refused process must not have removed our lock.
+      expect(await readFile(join(dir, 'presence.lock'), 'utf8')).toBe(String(process.pid));
 
-    await held.close();
-    expect(existsSync(join(dir, 'presence.lock'))).toBe(false);
-    const after = await runBuiltCli(['sets', 'list'], { PRESENCE_DATA_DIR: dir });
-    expect(after.code, after.stderr).toBe(0);
-    expect(after.stdout).toMatch(/no watch sets/);
-    // The command released the lock when it finished.
-    expect(existsSync(join(dir, 'presence.lock'))).toBe(false);
-  });
+      await held.close();
+      expect(existsSync(join(dir, 'presence.lock'))).toBe(false);
+      const after = await runBuiltCli(['sets', 'list'], { PRESENCE_DATA_DIR: dir });
+      expect(after.code, after.stderr).toBe(0);
+      expect(after.stdout).toMatch(/no watch sets/);
+      // The command released the lock when it finished.
+      expect(existsSync(join(dir, 'presence.lock'))).toBe(false);
+    },
+  );
 });

@@ -25,7 +25,11 @@ const GAP_MS = 3_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Debian's cluster tools, as root (CI and the development machine); elsewhere the test is skipped. */
-const canMakeCluster = !!process.env.TEST_DATABASE_URL && existsSync('/usr/bin/pg_createcluster') && process.getuid?.() === 0 && existsSync('/etc/postgresql');
+const canMakeCluster =
+  !!process.env.TEST_DATABASE_URL &&
+  existsSync('/usr/bin/pg_createcluster') &&
+  process.getuid?.() === 0 &&
+  existsSync('/etc/postgresql');
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -33,7 +37,9 @@ function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -41,7 +47,8 @@ function freePort(): Promise<number> {
 describe.skipIf(!canMakeCluster)('database outage: Postgres stopped and started under the daemon (postgres)', () => {
   const version = canMakeCluster ? readdirSync('/etc/postgresql')[0]! : '';
   const cluster = `presence_outage_${process.pid}`;
-  const ctl = (action: string) => execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, cluster, action], { stdio: 'pipe' });
+  const ctl = (action: string) =>
+    execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, cluster, action], { stdio: 'pipe' });
   let database: DatabaseHandle;
   let simulator: Simulator;
   const cycles: CycleSummary[] = [];
@@ -56,7 +63,12 @@ describe.skipIf(!canMakeCluster)('database outage: Postgres stopped and started 
     await migrate(database.db);
     await addWatchSet(database.db, { name: 'outage', provider: 'tencent', appId: APP, schedule: '* * * * * *' });
     await addWatchedUsers(database.db, 'outage', USERS);
-    simulator = await startSimulator({ secretKey: KEY, world: new PresenceWorld({ seed: 'outage', meanDwellMs: 2_500 }), rps: { querystate: 20 }, latencyMs: { medianMs: 5, tailMs: 20 } });
+    simulator = await startSimulator({
+      secretKey: KEY,
+      world: new PresenceWorld({ seed: 'outage', meanDwellMs: 2_500 }),
+      rps: { querystate: 20 },
+      latencyMs: { medianMs: 5, tailMs: 20 },
+    });
     const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_QUERYSTATE_RPS: '20' });
     const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c) });
     try {
@@ -81,7 +93,9 @@ describe.skipIf(!canMakeCluster)('database outage: Postgres stopped and started 
   });
 
   it('failed the cycles of the outage with ERR_DATABASE and stayed up', () => {
-    const during = cycles.filter((c) => c.startedAt.getTime() > stoppedAt + 500 && c.startedAt.getTime() < startedAt - 500);
+    const during = cycles.filter(
+      (c) => c.startedAt.getTime() > stoppedAt + 500 && c.startedAt.getTime() < startedAt - 500,
+    );
     expect(during.length).toBeGreaterThanOrEqual(2);
     expect(during.every((c) => c.status === 'failed' && c.failures['ERR_DATABASE'] !== undefined)).toBe(true);
   });
@@ -94,7 +108,9 @@ describe.skipIf(!canMakeCluster)('database outage: Postgres stopped and started 
   it('wrote the failed cycles to poll_cycle once the database was back', async () => {
     const rows = await database.db.selectFrom('poll_cycle').select(['status', 'error', 'started_at']).execute();
     expect(rows.filter((r) => r.status === 'running')).toHaveLength(0);
-    const failed = rows.filter((r) => r.status === 'failed' && r.started_at.getTime() > stoppedAt && r.started_at.getTime() < startedAt);
+    const failed = rows.filter(
+      (r) => r.status === 'failed' && r.started_at.getTime() > stoppedAt && r.started_at.getTime() < startedAt,
+    );
     expect(failed.length).toBeGreaterThanOrEqual(2);
     expect(failed.every((r) => r.error?.includes('ERR_DATABASE'))).toBe(true);
     // Every cycle the daemon reported is in poll_cycle, written late or not.
@@ -102,7 +118,11 @@ describe.skipIf(!canMakeCluster)('database outage: Postgres stopped and started 
   });
 
   it('half-wrote nothing: the history is the answers, less only the batches the outage cut off', async () => {
-    const rows = await database.db.selectFrom('presence_transition').select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms']).where('app_id', '=', APP).execute();
+    const rows = await database.db
+      .selectFrom('presence_transition')
+      .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
+      .where('app_id', '=', APP)
+      .execute();
     const cutOff = (a: { atMs: number }) => a.atMs > stoppedAt - 1_000 && a.atMs < startedAt + 1_000;
     expect(usersNotExplained(asTransitions(rows), simulator.answers, cutOff, GAP_MS, 750)).toEqual([]);
     // Four seconds without the database is longer than the 3 s threshold: the Unknown pair says so.

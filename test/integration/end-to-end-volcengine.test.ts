@@ -42,9 +42,21 @@ const starts = new Map<string, number[]>();
 beforeAll(async () => {
   database = await createTestDatabase();
   const world = new PresenceWorld({ seed: 'volcengine-e2e', meanDwellMs: 3_000 });
-  simulator = await startSimulator({ secretKey: 'unused', world, latencyMs: { medianMs: 5, tailMs: 30 }, volcengine: { accounts: [ACCOUNT], rps: RPS } });
+  simulator = await startSimulator({
+    secretKey: 'unused',
+    world,
+    latencyMs: { medianMs: 5, tailMs: 30 },
+    volcengine: { accounts: [ACCOUNT], rps: RPS },
+  });
   for (const app of APPS) {
-    await addWatchSet(database.db, { name: app.set, provider: 'volcengine', appId: app.appId, schedule: '* * * * * *', detail: app.detail, gapSeconds: GAP_SECONDS });
+    await addWatchSet(database.db, {
+      name: app.set,
+      provider: 'volcengine',
+      appId: app.appId,
+      schedule: '* * * * * *',
+      detail: app.detail,
+      gapSeconds: GAP_SECONDS,
+    });
     await addWatchedUsers(database.db, app.set, USERS);
   }
   const config = loadConfig({
@@ -84,7 +96,8 @@ describe(`end to end with Volcengine (${DATABASE_KIND})`, () => {
     expect(simulator.calls.filter((c) => c.api === 'QueryOnlineStatus')).toHaveLength(granted.length);
     // Whatever jitter made the simulator refuse was retried: every ok cycle observed everyone, and
     // the history below is complete.
-    for (const app of APPS) expect(cycles.filter((c) => c.set === app.set && c.status === 'ok').length).toBeGreaterThanOrEqual(3);
+    for (const app of APPS)
+      expect(cycles.filter((c) => c.set === app.set && c.status === 'ok').length).toBeGreaterThanOrEqual(3);
     for (const c of cycles.filter((x) => x.status === 'ok')) {
       expect(c).toMatchObject({ users: USERS.length, observed: USERS.length, failed: 0 });
       // Batches of at most 100.
@@ -101,12 +114,26 @@ describe(`end to end with Volcengine (${DATABASE_KIND})`, () => {
         .where('app_id', '=', app.appId)
         .execute();
       const actual = sortTransitions(
-        rows.map((r) => ({ userId: r.user_id, from: r.from_state, to: r.to_state, changedAt: r.changed_at.getTime(), lastSeenAt: r.last_seen_at?.getTime() ?? null, platforms: r.platforms })),
+        rows.map((r) => ({
+          userId: r.user_id,
+          from: r.from_state,
+          to: r.to_state,
+          changedAt: r.changed_at.getTime(),
+          lastSeenAt: r.last_seen_at?.getTime() ?? null,
+          platforms: r.platforms,
+        })),
       );
       // A plain set records no platforms, so only states can make a change.
-      const answers = simulator.answers.filter((a) => a.appId === app.appId).map((a) => (app.detail ? a : { ...a, platforms: undefined }));
+      const answers = simulator.answers
+        .filter((a) => a.appId === app.appId)
+        .map((a) => (app.detail ? a : { ...a, platforms: undefined }));
       const expected = expectedTransitions(answers, GAP_SECONDS * 1000);
-      const shape = (t: { userId: string; from: string | null; to: string; platforms: unknown }) => ({ userId: t.userId, from: t.from, to: t.to, platforms: t.platforms });
+      const shape = (t: { userId: string; from: string | null; to: string; platforms: unknown }) => ({
+        userId: t.userId,
+        from: t.from,
+        to: t.to,
+        platforms: t.platforms,
+      });
       expect(actual.map(shape)).toEqual(expected.map(shape));
       actual.forEach((a, i) => expect(Math.abs(a.changedAt - expected[i]!.changedAt)).toBeLessThan(TIME_TOLERANCE_MS));
       expect(actual.filter((a) => a.to === 'Unknown')).toHaveLength(USERS.length);
@@ -118,7 +145,12 @@ describe(`end to end with Volcengine (${DATABASE_KIND})`, () => {
   it('kept every 64-bit ID exact, from the file to the provider and back into the history', async () => {
     // What the simulator parsed from the requests: exact, digit for digit.
     expect(new Set(simulator.answers.map((a) => a.userId))).toEqual(new Set(USERS));
-    const recorded = await database.db.selectFrom('presence_current').select('user_id').where('provider', '=', 'volcengine').where('app_id', '=', '123456').execute();
+    const recorded = await database.db
+      .selectFrom('presence_current')
+      .select('user_id')
+      .where('provider', '=', 'volcengine')
+      .where('app_id', '=', '123456')
+      .execute();
     expect(recorded.map((r) => r.user_id).sort()).toEqual([...USERS].sort());
     expect(recorded.map((r) => r.user_id)).toContain('9007199254740993');
     expect(recorded.map((r) => r.user_id)).toContain('9223372036854775807');

@@ -29,11 +29,27 @@ beforeAll(async () => {
   database = await createTestDatabase();
   // Short dwell so that users change state many times within the run.
   const world = new PresenceWorld({ seed: 'end-to-end', meanDwellMs: 2_500 });
-  simulator = await startSimulator({ secretKey: KEY, world, rps: { querystate: 20 }, latencyMs: { medianMs: 5, tailMs: 30 } });
+  simulator = await startSimulator({
+    secretKey: KEY,
+    world,
+    rps: { querystate: 20 },
+    latencyMs: { medianMs: 5, tailMs: 30 },
+  });
   // Every second, detail on; gap threshold 3 s (3 × the interval).
-  await addWatchSet(database.db, { name: 'e2e', provider: 'tencent', appId: APP, schedule: '* * * * * *', detail: true });
+  await addWatchSet(database.db, {
+    name: 'e2e',
+    provider: 'tencent',
+    appId: APP,
+    schedule: '* * * * * *',
+    detail: true,
+  });
   await addWatchedUsers(database.db, 'e2e', USERS);
-  const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_QUERYSTATE_RPS: '20', TIM_STATE_API: 'query_online_status' });
+  const config = loadConfig({
+    TIM_SECRET_KEY: KEY,
+    TIM_ENDPOINT: simulator.url,
+    TIM_QUERYSTATE_RPS: '20',
+    TIM_STATE_API: 'query_online_status',
+  });
   const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c) });
   await sleep(5_000);
   // An outage of 4.5 s leaves every user unobserved for longer than the 3 s threshold.
@@ -81,10 +97,18 @@ describe(`end to end: daemon + simulator (${DATABASE_KIND})`, () => {
         platforms: r.platforms,
       })),
     );
-    const expected = expectedTransitions(simulator.answers.filter((a) => a.appId === APP), 3_000);
+    const expected = expectedTransitions(
+      simulator.answers.filter((a) => a.appId === APP),
+      3_000,
+    );
     expect(rows.every((r) => r.source === 'poll')).toBe(true);
     // Same rows, in the same order: users, states, platforms.
-    const shape = (t: { userId: string; from: string | null; to: string; platforms: unknown }) => ({ userId: t.userId, from: t.from, to: t.to, platforms: t.platforms });
+    const shape = (t: { userId: string; from: string | null; to: string; platforms: unknown }) => ({
+      userId: t.userId,
+      from: t.from,
+      to: t.to,
+      platforms: t.platforms,
+    });
     expect(actual.map(shape)).toEqual(expected.map(shape));
     // Times: the poller stamps an observation when the answer arrives, the simulator when it
     // computes it; they differ by the response's trip, never by a cycle.
@@ -97,11 +121,17 @@ describe(`end to end: daemon + simulator (${DATABASE_KIND})`, () => {
     const unknownPairs = actual.filter((a) => a.to === 'Unknown');
     expect(unknownPairs.length).toBe(USERS.length);
     expect(actual.filter((a) => a.from === 'Unknown').length).toBe(USERS.length);
-    expect(actual.filter((a) => a.to !== 'Unknown' && a.from !== null && a.from !== 'Unknown').length).toBeGreaterThan(USERS.length);
+    expect(actual.filter((a) => a.to !== 'Unknown' && a.from !== null && a.from !== 'Unknown').length).toBeGreaterThan(
+      USERS.length,
+    );
   });
 
   it('left presence_current at the last answer of every user', async () => {
-    const current = await database.db.selectFrom('presence_current').select(['user_id', 'state', 'last_seen_at']).where('app_id', '=', APP).execute();
+    const current = await database.db
+      .selectFrom('presence_current')
+      .select(['user_id', 'state', 'last_seen_at'])
+      .where('app_id', '=', APP)
+      .execute();
     expect(current).toHaveLength(USERS.length);
     const last = new Map<string, { state?: string; atMs: number }>();
     for (const a of simulator.answers) if (a.appId === APP) last.set(a.userId, a);
@@ -113,11 +143,19 @@ describe(`end to end: daemon + simulator (${DATABASE_KIND})`, () => {
   });
 
   it('wrote one poll_cycle row per cycle with its counts', async () => {
-    const rows = await database.db.selectFrom('poll_cycle').selectAll().where('set', '=', 'e2e').orderBy('id').execute();
+    const rows = await database.db
+      .selectFrom('poll_cycle')
+      .selectAll()
+      .where('set', '=', 'e2e')
+      .orderBy('id')
+      .execute();
     expect(rows.length).toBe(cycles.length);
     expect(rows.every((r) => r.finished_at !== null && r.status !== 'running')).toBe(true);
     const transitions = rows.reduce((n, r) => n + r.transitions, 0);
-    const { count } = await database.db.selectFrom('presence_transition').select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow();
+    const { count } = await database.db
+      .selectFrom('presence_transition')
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .executeTakeFirstOrThrow();
     expect(transitions).toBe(Number(count));
   });
 });

@@ -9,10 +9,22 @@ const ok = () => Promise.resolve({ status: 'ok' as const, stale: [], sets: [] })
 
 describe('operations HTTP listener', () => {
   it('refuses a port in use with an error naming PRESENCE_HTTP', async () => {
-    const first = await startHttpServer({ host: '127.0.0.1', port: 0, registry: createMetrics().registry, health: ok, logger: silentLogger() });
+    const first = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      registry: createMetrics().registry,
+      health: ok,
+      logger: silentLogger(),
+    });
     try {
       const port = Number(new URL(first.url).port);
-      const second = startHttpServer({ host: '127.0.0.1', port, registry: createMetrics().registry, health: ok, logger: silentLogger() });
+      const second = startHttpServer({
+        host: '127.0.0.1',
+        port,
+        registry: createMetrics().registry,
+        health: ok,
+        logger: silentLogger(),
+      });
       await expect(second).rejects.toBeInstanceOf(ConfigError);
       await expect(second).rejects.toThrow(/PRESENCE_HTTP: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/);
     } finally {

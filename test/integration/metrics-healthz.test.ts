@@ -38,14 +38,19 @@ async function waitForHealth(status: number, phase: string, timeoutMs = 20_000):
     const h = await healthz();
     healthSeen.push({ phase, ...h });
     if (h.status === status) return;
-    if (Date.now() > deadline) throw new Error(`/healthz stayed ${h.status} during ${phase}: ${JSON.stringify(h.body)}`);
+    if (Date.now() > deadline)
+      throw new Error(`/healthz stayed ${h.status} during ${phase}: ${JSON.stringify(h.body)}`);
     await sleep(250);
   }
 }
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  simulator = await startSimulator({ secretKey: KEY, world: new PresenceWorld({ seed: 'metrics', meanDwellMs: 2_000 }), latencyMs: 5 });
+  simulator = await startSimulator({
+    secretKey: KEY,
+    world: new PresenceWorld({ seed: 'metrics', meanDwellMs: 2_000 }),
+    latencyMs: 5,
+  });
   await addWatchSet(database.db, { name: 'm1', provider: 'tencent', appId: APP, schedule: '* * * * * *' });
   await addWatchedUsers(database.db, 'm1', USERS);
   const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, PRESENCE_HTTP: '127.0.0.1:0' });
@@ -77,7 +82,11 @@ describe(`/metrics and /healthz (${DATABASE_KIND})`, () => {
     expect(outage.length).toBeGreaterThan(0);
     expect(outage.at(-1)!.body).toMatchObject({ status: 'stale', stale: ['m1'] });
     expect(healthSeen.filter((h) => h.phase === 'before the outage').at(-1)!.status).toBe(200);
-    expect(healthSeen.at(-1)).toMatchObject({ phase: 'after the outage', status: 200, body: { status: 'ok', stale: [] } });
+    expect(healthSeen.at(-1)).toMatchObject({
+      phase: 'after the outage',
+      status: 200,
+      body: { status: 'ok', stale: [] },
+    });
   });
 
   it('/metrics parses as Prometheus text and its counters match poll_cycle', async () => {
@@ -88,22 +97,36 @@ describe(`/metrics and /healthz (${DATABASE_KIND})`, () => {
     const rows = await database.db.selectFrom('poll_cycle').selectAll().where('set', '=', 'm1').execute();
     expect(rows.length).toBeGreaterThan(4);
     for (const status of ['ok', 'partial', 'failed', 'interrupted']) {
-      expect(sumOf(samples, 'presence_cycles_total', { set: 'm1', status }), status).toBe(rows.filter((r) => r.status === status).length);
+      expect(sumOf(samples, 'presence_cycles_total', { set: 'm1', status }), status).toBe(
+        rows.filter((r) => r.status === status).length,
+      );
     }
     expect(rows.some((r) => r.status === 'failed')).toBe(true);
-    expect(sumOf(samples, 'presence_transitions_total', { set: 'm1' })).toBe(rows.reduce((n, r) => n + r.transitions, 0));
-    expect(sumOf(samples, 'presence_provider_calls_total', { provider: 'tencent', app: APP, api: 'querystate' })).toBe(rows.reduce((n, r) => n + r.calls, 0));
+    expect(sumOf(samples, 'presence_transitions_total', { set: 'm1' })).toBe(
+      rows.reduce((n, r) => n + r.transitions, 0),
+    );
+    expect(sumOf(samples, 'presence_provider_calls_total', { provider: 'tencent', app: APP, api: 'querystate' })).toBe(
+      rows.reduce((n, r) => n + r.calls, 0),
+    );
     expect(sumOf(samples, 'presence_provider_calls_total', { outcome: 'ERR_PROVIDER_HTTP' })).toBeGreaterThan(0);
-    expect(sumOf(samples, 'presence_users_observed_total', { set: 'm1' })).toBe(rows.reduce((n, r) => n + r.observed, 0));
+    expect(sumOf(samples, 'presence_users_observed_total', { set: 'm1' })).toBe(
+      rows.reduce((n, r) => n + r.observed, 0),
+    );
     expect(sumOf(samples, 'presence_cycle_duration_seconds_count', { set: 'm1' })).toBe(rows.length);
-    expect(sumOf(samples, 'presence_provider_call_duration_seconds_count', { api: 'querystate' })).toBe(rows.reduce((n, r) => n + r.calls, 0));
+    expect(sumOf(samples, 'presence_provider_call_duration_seconds_count', { api: 'querystate' })).toBe(
+      rows.reduce((n, r) => n + r.calls, 0),
+    );
     expect(sumOf(samples, 'presence_watched_users', { set: 'm1' })).toBe(USERS.length);
     // Transitions by pair: first observations are from "none".
     expect(sumOf(samples, 'presence_transitions_total', { set: 'm1', from: 'none' })).toBe(USERS.length);
     const lastSuccess = sumOf(samples, 'presence_last_successful_cycle_timestamp_seconds', { set: 'm1' });
     const lastOk = Math.max(...rows.filter((r) => r.status === 'ok').map((r) => r.finished_at!.getTime()));
     expect(Math.abs(lastSuccess * 1000 - lastOk)).toBeLessThan(1_000);
-    expect(samples.some((s) => s.name === 'presence_database_errors_total' || s.name.startsWith('presence_rate_limit_refusals'))).toBe(false);
+    expect(
+      samples.some(
+        (s) => s.name === 'presence_database_errors_total' || s.name.startsWith('presence_rate_limit_refusals'),
+      ),
+    ).toBe(false);
   });
 
   it('answers 404 elsewhere', async () => {

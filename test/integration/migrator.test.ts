@@ -71,16 +71,30 @@ async function partitions(db: Kysely<Database>): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-async function transitionsWithPartition(db: Kysely<Database>): Promise<Array<{ user_id: string; partition: string; changed_at: Date }>> {
+async function transitionsWithPartition(
+  db: Kysely<Database>,
+): Promise<Array<{ user_id: string; partition: string; changed_at: Date }>> {
   const { rows } = await sql<{ user_id: string; partition: string; changed_at: Date }>`
-    SELECT user_id, tableoid::regclass::text AS partition, changed_at FROM presence_transition ORDER BY user_id`.execute(db);
+    SELECT user_id, tableoid::regclass::text AS partition, changed_at FROM presence_transition ORDER BY user_id`.execute(
+    db,
+  );
   return rows;
 }
 
 async function insertTransition(db: Kysely<Database>, userId: string, changedAt: Date): Promise<void> {
   await db
     .insertInto('presence_transition')
-    .values({ provider: 'tencent', app_id: '1400000001', user_id: userId, from_state: null, to_state: 'Online', changed_at: changedAt, last_seen_at: null, platforms: null, source: 'poll' })
+    .values({
+      provider: 'tencent',
+      app_id: '1400000001',
+      user_id: userId,
+      from_state: null,
+      to_state: 'Online',
+      changed_at: changedAt,
+      last_seen_at: null,
+      platforms: null,
+      source: 'poll',
+    })
     .execute();
 }
 
@@ -102,16 +116,19 @@ describe(`migrate (${DATABASE_KIND})`, () => {
     expect(await migrationRows(db)).toEqual(SHIPPED_ROWS);
   });
 
-  it.skipIf(!onPostgres)('two instances migrating one database at once both succeed, and the migration is applied once', async () => {
-    const database = await freshDatabase();
-    // A second process's pool on the same database.
-    const other = await openDatabase({ databaseUrl: database.url, poolSize: 2 });
-    opened.push(other);
-    const results = await Promise.all([migrate(database.db), migrate(other.db), migrate(database.db)]);
-    // Which caller applied which migration depends on who got the lock first.
-    expect(results.flat().sort()).toEqual(SHIPPED_LABELS);
-    expect(await migrationRows(database.db)).toEqual(SHIPPED_ROWS);
-  });
+  it.skipIf(!onPostgres)(
+    'two instances migrating one database at once both succeed, and the migration is applied once',
+    async () => {
+      const database = await freshDatabase();
+      // A second process's pool on the same database.
+      const other = await openDatabase({ databaseUrl: database.url, poolSize: 2 });
+      opened.push(other);
+      const results = await Promise.all([migrate(database.db), migrate(other.db), migrate(database.db)]);
+      // Which caller applied which migration depends on who got the lock first.
+      expect(results.flat().sort()).toEqual(SHIPPED_LABELS);
+      expect(await migrationRows(database.db)).toEqual(SHIPPED_ROWS);
+    },
+  );
 
   it('concurrent migrate calls on one handle (PGlite: one connection) both succeed, applying the migration once', async () => {
     const { db } = await freshDatabase();
@@ -160,7 +177,9 @@ describe(`migrate (${DATABASE_KIND})`, () => {
 
     expect(await tableExists(db, 'half_done')).toBe(false);
     const { rows } = await sql<{ n: string }>`
-      SELECT count(*)::text AS n FROM information_schema.columns WHERE table_name = 'watch_set' AND column_name = 'half_column'`.execute(db);
+      SELECT count(*)::text AS n FROM information_schema.columns WHERE table_name = 'watch_set' AND column_name = 'half_column'`.execute(
+      db,
+    );
     expect(rows[0]?.n).toBe('0');
     expect(await migrationRows(db)).toEqual(SHIPPED_ROWS);
     // And the database is still usable: migrating with the real files is a no-op.
@@ -189,25 +208,32 @@ describe('readMigrations', () => {
   }
 
   it('reads NNNN_name.sql files in order and ignores files that are not .sql', async () => {
-    const dir = await migrationDir({ '0002_second.sql': 'SELECT 2', '0001_first.sql': 'SELECT 1', 'README.md': '# notes' });
+    const dir = await migrationDir({
+      '0002_second.sql': 'SELECT 2',
+      '0001_first.sql': 'SELECT 1',
+      'README.md': '# notes',
+    });
     expect(readMigrations(dir)).toEqual([
       { id: 1, name: 'first', sql: 'SELECT 1' },
       { id: 2, name: 'second', sql: 'SELECT 2' },
     ]);
   });
 
-  it.each([['2_short_number.sql'], ['0002-dash.sql'], ['0002_Upper.sql'], ['0002_.sql']])('refuses a migration file named %s, naming it', async (bad) => {
-    const dir = await migrationDir({ '0001_first.sql': 'SELECT 1', [bad]: 'SELECT 2' });
-    let thrown: unknown;
-    try {
-      readMigrations(dir);
-    } catch (err) {
-      thrown = err;
-    }
-    expect(thrown).toBeInstanceOf(PresenceError);
-    expect((thrown as PresenceError).code).toBe('ERR_MIGRATION');
-    expect((thrown as PresenceError).message).toBe(`Migration file ${bad} must be named NNNN_name.sql`);
-  });
+  it.each([['2_short_number.sql'], ['0002-dash.sql'], ['0002_Upper.sql'], ['0002_.sql']])(
+    'refuses a migration file named %s, naming it',
+    async (bad) => {
+      const dir = await migrationDir({ '0001_first.sql': 'SELECT 1', [bad]: 'SELECT 2' });
+      let thrown: unknown;
+      try {
+        readMigrations(dir);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(PresenceError);
+      expect((thrown as PresenceError).code).toBe('ERR_MIGRATION');
+      expect((thrown as PresenceError).message).toBe(`Migration file ${bad} must be named NNNN_name.sql`);
+    },
+  );
 
   it('refuses two files with the same number', async () => {
     const dir = await migrationDir({ '0001_first.sql': 'SELECT 1', '0001_again.sql': 'SELECT 2' });
@@ -225,7 +251,12 @@ describe(`presence_transition partitions (${DATABASE_KIND})`, () => {
   it('after migrate, has monthly partitions for this month and the next three, plus the default', async () => {
     const { db } = await freshDatabase();
     await migrate(db);
-    expect(await partitions(db)).toEqual([0, 1, 2, 3].map((m) => partitionName(m)).concat('presence_transition_default').sort());
+    expect(await partitions(db)).toEqual(
+      [0, 1, 2, 3]
+        .map((m) => partitionName(m))
+        .concat('presence_transition_default')
+        .sort(),
+    );
   });
 
   it('has the BRIN index on changed_at and the btree index on (app_id, user_id, changed_at) on the parent, and on new partitions', async () => {
@@ -272,7 +303,12 @@ describe(`presence_transition partitions (${DATABASE_KIND})`, () => {
       ['two-years-ahead', 'presence_transition_default'],
     ]);
     expect(after.map((r) => [r.user_id, r.changed_at])).toEqual(before.map((r) => [r.user_id, r.changed_at]));
-    expect(await partitions(db)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((m) => partitionName(m, now)).concat('presence_transition_default').sort());
+    expect(await partitions(db)).toEqual(
+      [0, 1, 2, 3, 4, 5, 6, 7]
+        .map((m) => partitionName(m, now))
+        .concat('presence_transition_default')
+        .sort(),
+    );
 
     // Running it again creates nothing, and new rows for that month go straight to its partition.
     expect(await ensurePartitions(db, 7)).toBe(0);

@@ -79,7 +79,12 @@ beforeAll(async () => {
   requireBuiltCli();
   // The poller's ceiling (2 calls/s) makes cycles long; the simulator's own ceiling is higher, so
   // a busy machine's jitter cannot turn into refusals and retries (not what this test is about).
-  simulator = await startSimulator({ secretKey: KEY, world: new PresenceWorld({ seed: 'pm2', meanDwellMs: 3_000 }), rps: { querystate: 10 }, latencyMs: 20 });
+  simulator = await startSimulator({
+    secretKey: KEY,
+    world: new PresenceWorld({ seed: 'pm2', meanDwellMs: 3_000 }),
+    rps: { querystate: 10 },
+    latencyMs: 20,
+  });
   let env: Record<string, string>;
   if (process.env.TEST_DATABASE_URL) {
     server = await createTestDatabase();
@@ -91,7 +96,13 @@ beforeAll(async () => {
   const setup = await openTarget();
   try {
     await migrate(setup.db);
-    await addWatchSet(setup.db, { name: 'pm2', provider: 'tencent', appId: APP, schedule: '*/5 * * * * *', gapSeconds: GAP_SECONDS });
+    await addWatchSet(setup.db, {
+      name: 'pm2',
+      provider: 'tencent',
+      appId: APP,
+      schedule: '*/5 * * * * *',
+      gapSeconds: GAP_SECONDS,
+    });
     await addWatchedUsers(setup.db, 'pm2', USERS);
   } finally {
     if (setup !== server) await setup.close();
@@ -126,7 +137,10 @@ async function drive(runner: Pm2): Promise<void> {
   // wait_ready: `pm2 start` returns once the daemon has said `ready`.
   await runner.run(['start', 'ecosystem.config.js']);
   log.push(`started: ${JSON.stringify(await runner.list())}`);
-  await until('transitions in /metrics', async () => sumOf(await scrape(), 'presence_transitions_total') >= USERS.length);
+  await until(
+    'transitions in /metrics',
+    async () => sumOf(await scrape(), 'presence_transitions_total') >= USERS.length,
+  );
 
   // Reload just after a cycle starts: ticks are on multiples of 5 s (`*/5`), and the cycle's calls
   // (paced, one every 500 ms) last about 4.5 s. Wait for a boundary and the cycle's first call.
@@ -137,10 +151,16 @@ async function drive(runner: Pm2): Promise<void> {
   await runner.run(['reload', 'presence-poller']);
   log.push(`reloaded: ${JSON.stringify(await runner.list())}`);
   // The new process polls: its own counters start from zero.
-  await until('two cycles, one of them ok, after the reload', async () => {
-    const samples = await scrape();
-    return sumOf(samples, 'presence_cycles_total') >= 2 && sumOf(samples, 'presence_cycles_total', { status: 'ok' }) >= 1;
-  }, 90_000);
+  await until(
+    'two cycles, one of them ok, after the reload',
+    async () => {
+      const samples = await scrape();
+      return (
+        sumOf(samples, 'presence_cycles_total') >= 2 && sumOf(samples, 'presence_cycles_total', { status: 'ok' }) >= 1
+      );
+    },
+    90_000,
+  );
   await runner.run(['delete', 'presence-poller']);
 }
 
@@ -172,15 +192,29 @@ describe(`PM2 end to end (${DATABASE_KIND})`, () => {
   it('reloaded in the middle of a cycle, whose committed batches were kept', async () => {
     const db = await openTarget();
     try {
-      const cycles = await db.db.selectFrom('poll_cycle').selectAll().where('set', '=', 'pm2').orderBy('started_at').execute();
-      log.push(...cycles.map((c) => `${c.started_at.toISOString()} ${c.finished_at?.toISOString()} ${c.status} observed=${c.observed} failed=${c.failed}`));
+      const cycles = await db.db
+        .selectFrom('poll_cycle')
+        .selectAll()
+        .where('set', '=', 'pm2')
+        .orderBy('started_at')
+        .execute();
+      log.push(
+        ...cycles.map(
+          (c) =>
+            `${c.started_at.toISOString()} ${c.finished_at?.toISOString()} ${c.status} observed=${c.observed} failed=${c.failed}`,
+        ),
+      );
       expect(cycles.every((c) => c.status !== 'running' && c.finished_at !== null)).toBe(true);
       // The cycle in flight when the old process got SIGINT: batches already called committed,
       // the ones not yet started were left for the new process.
-      const inFlight = cycles.filter((c) => c.started_at.getTime() <= stoppingAtMs && c.finished_at!.getTime() >= stoppingAtMs);
+      const inFlight = cycles.filter(
+        (c) => c.started_at.getTime() <= stoppingAtMs && c.finished_at!.getTime() >= stoppingAtMs,
+      );
       expect(inFlight, log.join('\n')).toHaveLength(1);
       expect(inFlight[0]!.observed + inFlight[0]!.failed).toBe(USERS.length);
-      expect(cycles.filter((c) => c.status === 'ok' && c.started_at.getTime() > stoppingAtMs).length).toBeGreaterThanOrEqual(1);
+      expect(
+        cycles.filter((c) => c.status === 'ok' && c.started_at.getTime() > stoppingAtMs).length,
+      ).toBeGreaterThanOrEqual(1);
     } finally {
       if (db !== server) await db.close();
     }
@@ -195,16 +229,30 @@ describe(`PM2 end to end (${DATABASE_KIND})`, () => {
         .where('app_id', '=', APP)
         .execute();
       const actual = sortTransitions(
-        rows.map((r) => ({ userId: r.user_id, from: r.from_state, to: r.to_state, changedAt: r.changed_at.getTime(), lastSeenAt: r.last_seen_at?.getTime() ?? null, platforms: r.platforms })),
+        rows.map((r) => ({
+          userId: r.user_id,
+          from: r.from_state,
+          to: r.to_state,
+          changedAt: r.changed_at.getTime(),
+          lastSeenAt: r.last_seen_at?.getTime() ?? null,
+          platforms: r.platforms,
+        })),
       );
-      const expected = expectedTransitions(simulator.answers.filter((a) => a.appId === APP), GAP_SECONDS * 1000);
+      const expected = expectedTransitions(
+        simulator.answers.filter((a) => a.appId === APP),
+        GAP_SECONDS * 1000,
+      );
       const shape = (t: { userId: string; from: string | null; to: string }) => `${t.userId} ${t.from}→${t.to}`;
       expect(actual.map(shape)).toEqual(expected.map(shape));
       actual.forEach((a, i) => expect(Math.abs(a.changedAt - expected[i]!.changedAt)).toBeLessThan(TIME_TOLERANCE_MS));
       // The simulator's answers span the reload, and changes were recorded on both sides of it.
       expect(actual.some((a) => a.changedAt < reloadAtMs && a.from !== null)).toBe(true);
       expect(actual.some((a) => a.changedAt > reloadAtMs + 1_000)).toBe(true);
-      const current = await db.db.selectFrom('presence_current').select((eb) => eb.fn.countAll<string>().as('n')).where('app_id', '=', APP).executeTakeFirstOrThrow();
+      const current = await db.db
+        .selectFrom('presence_current')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('app_id', '=', APP)
+        .executeTakeFirstOrThrow();
       expect(Number(current.n)).toBe(USERS.length);
     } finally {
       if (db !== server) await db.close();

@@ -19,7 +19,11 @@ let target: CliTarget;
 let env: Env;
 
 /** Runs a command with its progress going to a fake stream; returns what was printed and drawn. */
-async function run(argv: string[], isTTY: boolean, stdin?: string): Promise<{ code: number; out: string[]; err: string[]; drawn: string[] }> {
+async function run(
+  argv: string[],
+  isTTY: boolean,
+  stdin?: string,
+): Promise<{ code: number; out: string[]; err: string[]; drawn: string[] }> {
   const { io, out, err } = captureIO(env, stdin);
   const drawn: string[] = [];
   const progressStream: ProgressStream = { isTTY, columns: 120, write: (chunk: string) => drawn.push(chunk) };
@@ -36,10 +40,15 @@ function lastFrame(drawn: string[]): string {
 beforeAll(async () => {
   // No ceiling at the simulator: runs follow each other with fresh limiters, and ceilings are not
   // what this file is about.
-  simulator = await startSimulator({ secretKey: KEY, world: new PresenceWorld({ seed: 'progress' }), rps: { querystate: Infinity, accountCheck: Infinity } });
+  simulator = await startSimulator({
+    secretKey: KEY,
+    world: new PresenceWorld({ seed: 'progress' }),
+    rps: { querystate: Infinity, accountCheck: Infinity },
+  });
   target = await createCliTarget();
   env = { ...target.baseEnv(), TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url };
-  for (const name of ['tty', 'pipe']) expect((await runCli(['sets', 'add', name, '--provider', 'tencent', '--app', APP], env)).code).toBe(0);
+  for (const name of ['tty', 'pipe'])
+    expect((await runCli(['sets', 'add', name, '--provider', 'tencent', '--app', APP], env)).code).toBe(0);
 });
 
 afterAll(async () => {

@@ -26,16 +26,29 @@ afterAll(async () => {
 
 describe(`the diff statement's plan (${DATABASE_KIND})`, () => {
   it('reaches presence_current only through its primary key, for seen and unseen users alike', async () => {
-    const observations = Array.from({ length: 500 }, (_, i) => ({ userId: `u${i * 90 + 1}`, state: i % 2 ? ('Offline' as const) : ('Online' as const), platforms: null }));
+    const observations = Array.from({ length: 500 }, (_, i) => ({
+      userId: `u${i * 90 + 1}`,
+      state: i % 2 ? ('Offline' as const) : ('Online' as const),
+      platforms: null,
+    }));
     observations.push({ userId: 'never-seen', state: 'Online', platforms: null });
-    const statement = recordObservationsStatement({ provider: 'tencent', appId: '1400000001', observedAt: new Date(), gapSeconds: 180, source: 'poll', observations });
+    const statement = recordObservationsStatement({
+      provider: 'tencent',
+      appId: '1400000001',
+      observedAt: new Date(),
+      gapSeconds: 180,
+      source: 'poll',
+      observations,
+    });
     const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN ${statement}`.execute(database.db);
     const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
     expect(plan).not.toMatch(/Seq Scan on presence_current/);
     expect(plan).not.toMatch(/Bitmap Heap Scan on presence_current/);
     expect(plan).toMatch(/Index Scan using presence_current_pkey on presence_current/);
     // Nothing was written: EXPLAIN plans the statement without running it.
-    const { rows: count } = await sql<{ n: string }>`SELECT count(*)::text AS n FROM presence_transition`.execute(database.db);
+    const { rows: count } = await sql<{ n: string }>`SELECT count(*)::text AS n FROM presence_transition`.execute(
+      database.db,
+    );
     expect(count[0]?.n).toBe('0');
   });
 });

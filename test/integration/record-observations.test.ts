@@ -9,9 +9,20 @@ const T0 = new Date('2026-03-01T10:00:00.000Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 
 function batch(seconds: number, observations: Observation[], gapSeconds = 180): ObservationBatch {
-  return { provider: 'tencent', appId: '1400000001', observedAt: at(seconds), gapSeconds, source: 'poll', observations };
+  return {
+    provider: 'tencent',
+    appId: '1400000001',
+    observedAt: at(seconds),
+    gapSeconds,
+    source: 'poll',
+    observations,
+  };
 }
-const obs = (userId: string, state: Observation['state'], platforms: Observation['platforms'] = null): Observation => ({ userId, state, platforms });
+const obs = (userId: string, state: Observation['state'], platforms: Observation['platforms'] = null): Observation => ({
+  userId,
+  state,
+  platforms,
+});
 
 async function history(userId: string) {
   return database.db
@@ -44,7 +55,12 @@ describe(`recording observations (${DATABASE_KIND})`, () => {
     expect(await history('u1')).toEqual([
       { from_state: null, to_state: 'Online', changed_at: at(0), last_seen_at: null, platforms: null, source: 'poll' },
     ]);
-    expect(await current('u1')).toMatchObject({ state: 'Online', since: at(0), last_seen_at: at(0), app_id: '1400000001' });
+    expect(await current('u1')).toMatchObject({
+      state: 'Online',
+      since: at(0),
+      last_seen_at: at(0),
+      app_id: '1400000001',
+    });
   });
 
   it('appends nothing for unchanged observations but keeps last_seen_at exact', async () => {
@@ -60,7 +76,14 @@ describe(`recording observations (${DATABASE_KIND})`, () => {
     await recordObservations(database.db, batch(60, [obs('u1', 'Offline')]));
     await recordObservations(database.db, batch(120, [obs('u1', 'PushOnline')]));
     const rows = await history('u1');
-    expect(rows[1]).toEqual({ from_state: 'Offline', to_state: 'PushOnline', changed_at: at(120), last_seen_at: at(60), platforms: null, source: 'poll' });
+    expect(rows[1]).toEqual({
+      from_state: 'Offline',
+      to_state: 'PushOnline',
+      changed_at: at(120),
+      last_seen_at: at(60),
+      platforms: null,
+      source: 'poll',
+    });
     expect(await current('u1')).toMatchObject({ state: 'PushOnline', since: at(120), last_seen_at: at(120) });
   });
 
@@ -70,16 +93,40 @@ describe(`recording observations (${DATABASE_KIND})`, () => {
     await recordObservations(database.db, batch(120, [obs('u1', 'Online', { Web: 'Online', iPhone: 'PushOnline' })]));
     const rows = await history('u1');
     expect(rows).toHaveLength(2);
-    expect(rows[1]).toMatchObject({ from_state: 'Online', to_state: 'Online', platforms: { Web: 'Online', iPhone: 'PushOnline' }, last_seen_at: at(60) });
+    expect(rows[1]).toMatchObject({
+      from_state: 'Online',
+      to_state: 'Online',
+      platforms: { Web: 'Online', iPhone: 'PushOnline' },
+      last_seen_at: at(60),
+    });
   });
 
   it('writes the Unknown pair after a gap longer than the threshold, even when the state is the same', async () => {
     await recordObservations(database.db, batch(0, [obs('u1', 'Online'), obs('u2', 'Offline')]));
     const result = await recordObservations(database.db, batch(400, [obs('u1', 'Online'), obs('u2', 'PushOnline')]));
-    expect(result.pairs).toEqual({ 'Online→Unknown': 1, 'Offline→Unknown': 1, 'Unknown→Online': 1, 'Unknown→PushOnline': 1 });
+    expect(result.pairs).toEqual({
+      'Online→Unknown': 1,
+      'Offline→Unknown': 1,
+      'Unknown→Online': 1,
+      'Unknown→PushOnline': 1,
+    });
     expect((await history('u1')).slice(1)).toEqual([
-      { from_state: 'Online', to_state: 'Unknown', changed_at: at(0), last_seen_at: at(0), platforms: null, source: 'poll' },
-      { from_state: 'Unknown', to_state: 'Online', changed_at: at(400), last_seen_at: at(0), platforms: null, source: 'poll' },
+      {
+        from_state: 'Online',
+        to_state: 'Unknown',
+        changed_at: at(0),
+        last_seen_at: at(0),
+        platforms: null,
+        source: 'poll',
+      },
+      {
+        from_state: 'Unknown',
+        to_state: 'Online',
+        changed_at: at(400),
+        last_seen_at: at(0),
+        platforms: null,
+        source: 'poll',
+      },
     ]);
     expect(await current('u1')).toMatchObject({ state: 'Online', since: at(400), last_seen_at: at(400) });
   });
@@ -102,7 +149,9 @@ describe(`recording observations (${DATABASE_KIND})`, () => {
   it('keeps apps apart', async () => {
     await recordObservations(database.db, batch(0, [obs('u1', 'Online')]));
     await recordObservations(database.db, { ...batch(10, [obs('u1', 'Offline')]), appId: '1400000002' });
-    expect(await database.db.selectFrom('presence_current').select(['app_id', 'state']).orderBy('app_id').execute()).toEqual([
+    expect(
+      await database.db.selectFrom('presence_current').select(['app_id', 'state']).orderBy('app_id').execute(),
+    ).toEqual([
       { app_id: '1400000001', state: 'Online' },
       { app_id: '1400000002', state: 'Offline' },
     ]);
@@ -120,7 +169,11 @@ describe(`recording observations from concurrent batches (${DATABASE_KIND})`, ()
   // (PGlite runs one statement at a time, so there it checks the sequential case.)
   it('never writes a first-observation row twice, and chains every change', async () => {
     // Warm the pool so both batches of a round really start together.
-    await Promise.all([0, 1, 2, 3].map(() => database.db.transaction().execute(async (trx) => trx.selectFrom('watch_set').select('name').execute())));
+    await Promise.all(
+      [0, 1, 2, 3].map(() =>
+        database.db.transaction().execute(async (trx) => trx.selectFrom('watch_set').select('name').execute()),
+      ),
+    );
     const shared = Array.from({ length: 1000 }, (_, i) => `c${i}`);
     for (let round = 0; round < 6; round++) {
       const state = (['Online', 'Offline', 'PushOnline'] as const)[round % 3]!;
@@ -128,7 +181,15 @@ describe(`recording observations from concurrent batches (${DATABASE_KIND})`, ()
       const users = [...shared, ...Array.from({ length: 1000 }, (_, i) => `c-new-${round}-${i}`)];
       await Promise.all(
         [0, 1].map((k) =>
-          database.db.transaction().execute((trx) => recordObservations(trx, batch(round * 60 + k, users.map((u) => obs(u, state))))),
+          database.db.transaction().execute((trx) =>
+            recordObservations(
+              trx,
+              batch(
+                round * 60 + k,
+                users.map((u) => obs(u, state)),
+              ),
+            ),
+          ),
         ),
       );
     }
@@ -143,7 +204,10 @@ describe(`recording observations from concurrent batches (${DATABASE_KIND})`, ()
     for (const r of rows) byUser.set(r.user_id, [...(byUser.get(r.user_id) ?? []), r]);
     expect(byUser.size).toBe(1000 + 6 * 1000);
     for (const [user, history] of byUser) {
-      expect(history.filter((r) => r.from_state === null), user).toHaveLength(1);
+      expect(
+        history.filter((r) => r.from_state === null),
+        user,
+      ).toHaveLength(1);
       // Each row starts where the previous one ended.
       for (let i = 1; i < history.length; i++) expect(history[i]!.from_state, user).toBe(history[i - 1]!.to_state);
       if (!user.startsWith('c-new-')) expect(history.at(-1)!.to_state).toBe('PushOnline');
@@ -156,7 +220,12 @@ describe(`recording observations from concurrent batches (${DATABASE_KIND})`, ()
     await recordObservations(database.db, batch(120, [obs('m1', 'Online', { Web: 'Online' })]));
     await recordObservations(database.db, batch(150, [obs('m1', 'Online')]));
     expect(await history('m1')).toHaveLength(1);
-    expect(await current('m1')).toMatchObject({ state: 'Online', platforms: { Web: 'Online' }, since: at(0), last_seen_at: at(150) });
+    expect(await current('m1')).toMatchObject({
+      state: 'Online',
+      platforms: { Web: 'Online' },
+      since: at(0),
+      last_seen_at: at(150),
+    });
     // A plain observation of a new state forgets the platforms, which no longer describe it.
     await recordObservations(database.db, batch(200, [obs('m1', 'Offline')]));
     expect(await current('m1')).toMatchObject({ state: 'Offline', platforms: null, since: at(200) });

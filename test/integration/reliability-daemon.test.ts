@@ -16,14 +16,16 @@ import { asTransitions, usersNotExplained } from '../helpers/expected-history.js
 
 const KEY = 'daemon-reliability-key-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(5, '0')}`);
+const users = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(5, '0')}`);
 
 /** A logger whose JSON lines are kept for assertions. */
 function capturingLogger() {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -48,13 +50,24 @@ describe(`reliability: rate-limit refusals (${DATABASE_KIND})`, () => {
 
   beforeAll(async () => {
     // The provider's real ceiling (10/s) is half what the poller was told (20/s).
-    const simulator = await startSimulator({ secretKey: KEY, world: new PresenceWorld({ seed: 'refusals', meanDwellMs: 4_000 }), rps: { querystate: 10 }, latencyMs: { medianMs: 5, tailMs: 20 } });
+    const simulator = await startSimulator({
+      secretKey: KEY,
+      world: new PresenceWorld({ seed: 'refusals', meanDwellMs: 4_000 }),
+      rps: { querystate: 10 },
+      latencyMs: { medianMs: 5, tailMs: 20 },
+    });
     try {
       await addWatchSet(database.db, { name: 'refused', provider: 'tencent', appId: APP, schedule: '*/3 * * * * *' });
       await addWatchedUsers(database.db, 'refused', USERS);
       const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_QUERYSTATE_RPS: '20' });
       const { logger } = capturingLogger();
-      const daemon = await startDaemon({ config, logger, database, onCycle: (c) => cycles.push(c), onRateChange: (_bucket, rate) => rates.push(rate) });
+      const daemon = await startDaemon({
+        config,
+        logger,
+        database,
+        onCycle: (c) => cycles.push(c),
+        onRateChange: (_bucket, rate) => rates.push(rate),
+      });
       await sleep(13_000);
       await daemon.stop();
       stats = simulator.stats().find((s) => s.appId === APP && s.api === 'querystate');
@@ -74,12 +87,25 @@ describe(`reliability: rate-limit refusals (${DATABASE_KIND})`, () => {
   it('retried every refused batch: every cycle observed every user', () => {
     expect(cycles.length).toBeGreaterThanOrEqual(3);
     expect(cycles.reduce((n, c) => n + c.refusals, 0)).toBeGreaterThan(0);
-    for (const c of cycles) expect(c).toMatchObject({ status: 'ok', users: USERS.length, observed: USERS.length, failed: 0 });
+    for (const c of cycles)
+      expect(c).toMatchObject({ status: 'ok', users: USERS.length, observed: USERS.length, failed: 0 });
   });
 
   it('recorded exactly the changes in what the simulator answered', async () => {
-    const rows = await database.db.selectFrom('presence_transition').select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms']).where('app_id', '=', APP).execute();
-    expect(usersNotExplained(asTransitions(rows), answers.filter((a) => a.appId === APP), () => false, 9_000, 1_500)).toEqual([]);
+    const rows = await database.db
+      .selectFrom('presence_transition')
+      .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
+      .where('app_id', '=', APP)
+      .execute();
+    expect(
+      usersNotExplained(
+        asTransitions(rows),
+        answers.filter((a) => a.appId === APP),
+        () => false,
+        9_000,
+        1_500,
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -91,9 +117,16 @@ describe(`reliability: one app misconfigured among healthy ones (${DATABASE_KIND
 
   beforeAll(async () => {
     // The provider knows BROKEN by another key than the poller's: every UserSig for it is refused.
-    const simulator = await startSimulator({ secretKey: (app) => (app === BROKEN ? 'the-key-in-the-console' : KEY), world: new PresenceWorld({ seed: 'config' }), rps: { querystate: 50 } });
+    const simulator = await startSimulator({
+      secretKey: (app) => (app === BROKEN ? 'the-key-in-the-console' : KEY),
+      world: new PresenceWorld({ seed: 'config' }),
+      rps: { querystate: 50 },
+    });
     try {
-      for (const [name, app] of [['broken', BROKEN], ['healthy', HEALTHY]] as const) {
+      for (const [name, app] of [
+        ['broken', BROKEN],
+        ['healthy', HEALTHY],
+      ] as const) {
         await addWatchSet(database.db, { name, provider: 'tencent', appId: app, schedule: '* * * * * *' });
         await addWatchedUsers(database.db, name, users(name, 1_500));
       }

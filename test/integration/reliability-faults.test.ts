@@ -27,7 +27,17 @@ const GAP_MS = 6_000;
 // wrong cycle.
 const TIME_TOLERANCE_MS = 1_500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const EVERY_OUTCOME = ['http-502', '91000', '60007', '70001', 'dropped', 'truncated', 'malformed', 'InternalError', 'AccountFlowLimitExceeded'];
+const EVERY_OUTCOME = [
+  'http-502',
+  '91000',
+  '60007',
+  '70001',
+  'dropped',
+  'truncated',
+  'malformed',
+  'InternalError',
+  'AccountFlowLimitExceeded',
+];
 
 /** 20% of Tencent calls fail: gateway errors, retryable and rate-limit codes, hangs, bad bodies, partial ErrorLists. */
 const TENCENT_FAULTS: FaultRate[] = [
@@ -74,9 +84,21 @@ beforeAll(async () => {
     // has its own sequence), and the run makes more calls than that.
     faults: { tencent: TENCENT_FAULTS, volcengine: VOLC_FAULTS, seed: 36 },
   });
-  await addWatchSet(database.db, { name: 'tim', provider: 'tencent', appId: TIM.app, schedule: '*/2 * * * * *', detail: true });
+  await addWatchSet(database.db, {
+    name: 'tim',
+    provider: 'tencent',
+    appId: TIM.app,
+    schedule: '*/2 * * * * *',
+    detail: true,
+  });
   await addWatchedUsers(database.db, 'tim', TENCENT_USERS);
-  await addWatchSet(database.db, { name: 'volc', provider: 'volcengine', appId: VOLC.app, schedule: '*/2 * * * * *', detail: true });
+  await addWatchSet(database.db, {
+    name: 'volc',
+    provider: 'volcengine',
+    appId: VOLC.app,
+    schedule: '*/2 * * * * *',
+    detail: true,
+  });
   await addWatchedUsers(database.db, 'volc', VOLC_USERS);
   const config = loadConfig({
     TIM_SECRET_KEY: TIM.key,
@@ -95,7 +117,8 @@ beforeAll(async () => {
   // At least 8 s, and on until every kind of fault has happened (the draws are seeded, so this
   // depends only on how many calls a slow machine manages).
   const started = Date.now();
-  while (Date.now() - started < 10_000 || (faultsNotYetMet().length > 0 && Date.now() - started < 50_000)) await sleep(500);
+  while (Date.now() - started < 10_000 || (faultsNotYetMet().length > 0 && Date.now() - started < 50_000))
+    await sleep(500);
   await daemon.stop();
 }, 100_000);
 

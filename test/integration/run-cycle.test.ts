@@ -13,7 +13,9 @@ let database: TestDatabase;
 let appCounter = 1400000300;
 
 /** A provider whose answer to each call is scripted; it records the batches it was asked. */
-function scripted(answer: (userIds: readonly string[], call: number) => StateQueryResult | Promise<StateQueryResult>): StateProvider & { batches: string[][] } {
+function scripted(
+  answer: (userIds: readonly string[], call: number) => StateQueryResult | Promise<StateQueryResult>,
+): StateProvider & { batches: string[][] } {
   const batches: string[][] = [];
   return {
     provider: 'tencent',
@@ -34,12 +36,25 @@ const allOnline = (userIds: readonly string[]): StateQueryResult => ({
 
 async function newSet(users: number): Promise<WatchSet> {
   const appId = String(appCounter++);
-  const set = await addWatchSet(database.db, { name: `s${appId}`, provider: 'tencent', appId, schedule: '*/10 * * * * *' });
-  await addWatchedUsers(database.db, set.name, Array.from({ length: users }, (_, i) => `u${String(i).padStart(5, '0')}`));
+  const set = await addWatchSet(database.db, {
+    name: `s${appId}`,
+    provider: 'tencent',
+    appId,
+    schedule: '*/10 * * * * *',
+  });
+  await addWatchedUsers(
+    database.db,
+    set.name,
+    Array.from({ length: users }, (_, i) => `u${String(i).padStart(5, '0')}`),
+  );
   return set;
 }
 
-function cycle(set: WatchSet, provider: StateProvider, extra: { stopSignal?: AbortSignal; limiter?: SlidingWindowLimiter; probeFirst?: boolean } = {}) {
+function cycle(
+  set: WatchSet,
+  provider: StateProvider,
+  extra: { stopSignal?: AbortSignal; limiter?: SlidingWindowLimiter; probeFirst?: boolean } = {},
+) {
   return runCycle({
     db: database.db,
     set,
@@ -66,20 +81,48 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     const summary = await cycle(set, provider);
     expect(provider.batches.map((b) => b.length)).toEqual([500, 500, 234]);
     expect(new Set(provider.batches.flat()).size).toBe(1_234);
-    expect(summary).toMatchObject({ status: 'ok', users: 1_234, observed: 1_234, failed: 0, calls: 3, transitions: 1_234 });
-    const row = await database.db.selectFrom('poll_cycle').selectAll().where('id', '=', summary.id).executeTakeFirstOrThrow();
-    expect(row).toMatchObject({ status: 'ok', users: 1_234, observed: 1_234, failed: 0, calls: 3, transitions: 1_234, error: null });
+    expect(summary).toMatchObject({
+      status: 'ok',
+      users: 1_234,
+      observed: 1_234,
+      failed: 0,
+      calls: 3,
+      transitions: 1_234,
+    });
+    const row = await database.db
+      .selectFrom('poll_cycle')
+      .selectAll()
+      .where('id', '=', summary.id)
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({
+      status: 'ok',
+      users: 1_234,
+      observed: 1_234,
+      failed: 0,
+      calls: 3,
+      transitions: 1_234,
+      error: null,
+    });
   });
 
   it('ignores repeated and unrequested accounts in an answer instead of failing the batch', async () => {
     const set = await newSet(3);
     const provider = scripted((ids) => ({
-      observations: [...allOnline(ids).observations, { userId: ids[0]!, state: 'Offline', platforms: null }, { userId: 'stranger', state: 'Online', platforms: null }],
+      observations: [
+        ...allOnline(ids).observations,
+        { userId: ids[0]!, state: 'Offline', platforms: null },
+        { userId: 'stranger', state: 'Online', platforms: null },
+      ],
       accountErrors: [],
     }));
     const summary = await cycle(set, provider);
     expect(summary).toMatchObject({ status: 'ok', observed: 3, failed: 0, transitions: 3 });
-    const strangers = await database.db.selectFrom('presence_current').select('user_id').where('app_id', '=', set.app_id).where('user_id', '=', 'stranger').execute();
+    const strangers = await database.db
+      .selectFrom('presence_current')
+      .select('user_id')
+      .where('app_id', '=', set.app_id)
+      .where('user_id', '=', 'stranger')
+      .execute();
     expect(strangers).toEqual([]);
   });
 
@@ -96,13 +139,26 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     // u6 and u7 missing from the answer: failed; u8 an ErrorList code: an account error; u9: not imported.
     expect(summary).toMatchObject({ status: 'partial', observed: 6, failed: 2, accountErrors: 1, notImported: 1 });
     expect(summary.error).toContain('account:70005 ×1');
-    const rows = await database.db.selectFrom('presence_current').select('state').where('app_id', '=', set.app_id).execute();
+    const rows = await database.db
+      .selectFrom('presence_current')
+      .select('state')
+      .where('app_id', '=', set.app_id)
+      .execute();
     expect(rows).toHaveLength(6);
     expect(rows.every((r) => r.state === 'Online')).toBe(true);
-    const cycleRow = await database.db.selectFrom('poll_cycle').select(['account_errors', 'failed']).where('id', '=', summary.id).executeTakeFirstOrThrow();
+    const cycleRow = await database.db
+      .selectFrom('poll_cycle')
+      .select(['account_errors', 'failed'])
+      .where('id', '=', summary.id)
+      .executeTakeFirstOrThrow();
     expect(cycleRow).toEqual({ account_errors: 1, failed: 2 });
     // The 70107 account is marked at once and skipped by the next cycle.
-    const marked = await database.db.selectFrom('watched_user').select(['user_id', 'account_status']).where('set', '=', set.name).where('account_status', 'is not', null).execute();
+    const marked = await database.db
+      .selectFrom('watched_user')
+      .select(['user_id', 'account_status'])
+      .where('set', '=', set.name)
+      .where('account_status', 'is not', null)
+      .execute();
     expect(marked).toEqual([{ user_id: 'u00009', account_status: 'NotImported' }]);
     await cycle(set, provider);
     expect(provider.batches[1]).not.toContain('u00009');
@@ -112,7 +168,11 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
   it('retries a retryable error and then records the batch', async () => {
     const set = await newSet(5);
     const provider = scripted((ids, call) => {
-      if (call === 1) throw new ProviderError('ERR_PROVIDER_RETRYABLE', 'Tencent IM querystate failed: 90992 (backend timeout)', { provider: 'tencent', providerCode: 90992 });
+      if (call === 1)
+        throw new ProviderError('ERR_PROVIDER_RETRYABLE', 'Tencent IM querystate failed: 90992 (backend timeout)', {
+          provider: 'tencent',
+          providerCode: 90992,
+        });
       return allOnline(ids);
     });
     const summary = await cycle(set, provider);
@@ -122,7 +182,11 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
   it('after a fatal configuration error stops calling the app, fails the cycle and names the setting', async () => {
     const set = await newSet(2_000);
     const provider = scripted(() => {
-      throw new ProviderError('ERR_PROVIDER_FATAL', 'Tencent IM querystate failed: 70009 (bad sig); check TIM_SECRET_KEY_x', { provider: 'tencent', providerCode: 70009, setting: 'TIM_SECRET_KEY_x' });
+      throw new ProviderError(
+        'ERR_PROVIDER_FATAL',
+        'Tencent IM querystate failed: 70009 (bad sig); check TIM_SECRET_KEY_x',
+        { provider: 'tencent', providerCode: 70009, setting: 'TIM_SECRET_KEY_x' },
+      );
     });
     const summary = await cycle(set, provider);
     expect(summary.status).toBe('failed');
@@ -131,7 +195,9 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     expect(provider.batches.length).toBeLessThanOrEqual(4);
     expect(summary.error).toContain('ERR_PROVIDER_FATAL');
     expect(summary.error).toContain('TIM_SECRET_KEY_x');
-    expect(await database.db.selectFrom('presence_transition').select('user_id').where('app_id', '=', set.app_id).execute()).toEqual([]);
+    expect(
+      await database.db.selectFrom('presence_transition').select('user_id').where('app_id', '=', set.app_id).execute(),
+    ).toEqual([]);
   });
 
   it('does not start calls after a stop, and marks the cycle interrupted', async () => {
@@ -153,7 +219,10 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     const set = await newSet(2_000);
     const limiter = new SlidingWindowLimiter(1000);
     const locked = scripted(() => {
-      throw new ProviderError('ERR_PROVIDER_LOCKED', 'Tencent IM querystate failed: 70050', { provider: 'tencent', providerCode: 70050 });
+      throw new ProviderError('ERR_PROVIDER_LOCKED', 'Tencent IM querystate failed: 70050', {
+        provider: 'tencent',
+        providerCode: 70050,
+      });
     });
     const first = await cycle(set, locked, { limiter });
     expect(first.status).toBe('failed');
@@ -172,7 +241,11 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
   it('after a configuration error, probes the app with one call, not one per batch in flight', async () => {
     const set = await newSet(2_000);
     const fatal = scripted(() => {
-      throw new ProviderError('ERR_PROVIDER_FATAL', 'Tencent IM querystate failed: 70003; check TIM_SECRET_KEY_1', { provider: 'tencent', providerCode: 70003, setting: 'TIM_SECRET_KEY_1' });
+      throw new ProviderError('ERR_PROVIDER_FATAL', 'Tencent IM querystate failed: 70003; check TIM_SECRET_KEY_1', {
+        provider: 'tencent',
+        providerCode: 70003,
+        setting: 'TIM_SECRET_KEY_1',
+      });
     });
     const summary = await cycle(set, fatal, { probeFirst: true });
     expect(fatal.batches).toHaveLength(1);

@@ -46,7 +46,14 @@ async function startLeakyProvider(): Promise<void> {
           res.writeHead(500, { 'content-type': 'text/plain' }).end(`upstream failed for ${auth}`);
         } else {
           res.writeHead(200, { 'content-type': 'application/json' }).end(
-            JSON.stringify({ ResponseMetadata: { RequestId: 'r', Action: 'QueryOnlineStatus', Version: '2020-12-01', Error: { Code: 'InternalError', Message: `internal error, request ${auth}` } } }),
+            JSON.stringify({
+              ResponseMetadata: {
+                RequestId: 'r',
+                Action: 'QueryOnlineStatus',
+                Version: '2020-12-01',
+                Error: { Code: 'InternalError', Message: `internal error, request ${auth}` },
+              },
+            }),
           );
         }
         return;
@@ -57,7 +64,9 @@ async function startLeakyProvider(): Promise<void> {
       if (kind === 0) res.writeHead(502, { 'content-type': 'text/plain' }).end(`bad gateway for ${req.url}`);
       else {
         const code = kind === 1 ? 91000 : 70003;
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: `rejected ${req.url} sig=${sig}` }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ ActionStatus: 'FAIL', ErrorCode: code, ErrorInfo: `rejected ${req.url} sig=${sig}` }));
       }
     });
   });
@@ -157,7 +166,9 @@ describe(`secrets stay secret (${DATABASE_KIND})`, () => {
     const secrets = [TIM_KEY, VOLC_SK, ...userSigs, ...signatures];
     for (const { source, text } of seen) {
       for (const secret of secrets) {
-        expect(text.includes(secret), `${source} contains ${secret.slice(0, 12)}…:\n${text.slice(0, 3000)}`).toBe(false);
+        expect(text.includes(secret), `${source} contains ${secret.slice(0, 12)}…:\n${text.slice(0, 3000)}`).toBe(
+          false,
+        );
       }
     }
   });

@@ -30,9 +30,26 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('several instances on one databa
 
   beforeAll(async () => {
     target = await createCliTarget();
-    simulator = await startSimulator({ secretKey: KEY, world: new PresenceWorld({ seed: 'instances', meanDwellMs: 3_000 }), rps: { querystate: RPS }, latencyMs: { medianMs: 10, tailMs: 40 } });
-    const env = { ...target.baseEnv(), TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_QUERYSTATE_RPS: String(RPS) };
-    expect((await runCli(['sets', 'add', 'shared', '--provider', 'tencent', '--app', APP, '--schedule', '* * * * * *', '--gap', '10'], env)).code).toBe(0);
+    simulator = await startSimulator({
+      secretKey: KEY,
+      world: new PresenceWorld({ seed: 'instances', meanDwellMs: 3_000 }),
+      rps: { querystate: RPS },
+      latencyMs: { medianMs: 10, tailMs: 40 },
+    });
+    const env = {
+      ...target.baseEnv(),
+      TIM_SECRET_KEY: KEY,
+      TIM_ENDPOINT: simulator.url,
+      TIM_QUERYSTATE_RPS: String(RPS),
+    };
+    expect(
+      (
+        await runCli(
+          ['sets', 'add', 'shared', '--provider', 'tencent', '--app', APP, '--schedule', '* * * * * *', '--gap', '10'],
+          env,
+        )
+      ).code,
+    ).toBe(0);
     expect((await runCli(['users', 'add', 'shared'], env, USERS.join('\n'))).code).toBe(0);
     a = startDaemonProcess(env);
     await a.waitForLine((l) => l.msg === 'cycle finished', 30_000);
@@ -70,7 +87,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('several instances on one databa
     expect(takenOverAt - killedAt).toBeLessThan(1_000 + 1_500);
     expect(cyclesOf(b).length).toBeGreaterThanOrEqual(3);
     // Refused calls were retried: every cycle of either instance observed every user.
-    for (const line of [...cyclesOf(a), ...cyclesOf(b)]) expect(line).toMatchObject({ users: USERS.length, observed: USERS.length, failed: 0 });
+    for (const line of [...cyclesOf(a), ...cyclesOf(b)])
+      expect(line).toMatchObject({ users: USERS.length, observed: USERS.length, failed: 0 });
   });
 
   it('never let the provider admit more than its ceiling, and was hardly ever refused', () => {
@@ -84,7 +102,11 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('several instances on one databa
 
   it('recorded the answers of both instances, nothing twice, the interrupted cycle marked', async () => {
     const db = target.database!.db;
-    const rows = await db.selectFrom('presence_transition').select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms']).where('app_id', '=', APP).execute();
+    const rows = await db
+      .selectFrom('presence_transition')
+      .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
+      .where('app_id', '=', APP)
+      .execute();
     // In flight at the kill: answered just before it, or computed by the simulator while the signal was on its way.
     const inFlight = (x: { atMs: number }) => x.atMs > killedAt - 1_500 && x.atMs <= killedAt + 500;
     const bad = usersNotExplained(asTransitions(rows), simulator.answers, inFlight, GAP_MS, 750);

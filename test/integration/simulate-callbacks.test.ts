@@ -29,7 +29,12 @@ describe('presence simulate --callback-url', () => {
         const parsed = parseCallbackBody(query.get('SdkAppid') ?? '', query, Buffer.concat(chunks).toString('utf8'));
         if (parsed.kind === 'state-change') {
           const signed = verifyCallbackSign('sim-token', query.get('RequestTime') ?? '', query.get('Sign') ?? '');
-          received.push({ signed, action: parsed.event.action, userId: parsed.event.userId, eventTime: parsed.event.eventTimeMs });
+          received.push({
+            signed,
+            action: parsed.event.action,
+            userId: parsed.event.userId,
+            eventTime: parsed.event.eventTimeMs,
+          });
         }
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}');
@@ -39,8 +44,24 @@ describe('presence simulate --callback-url', () => {
     const stop = new AbortController();
     const lines: string[] = [];
     const env = { TIM_SECRET_KEY: 'k', TIM_CALLBACK_TOKEN: 'sim-token' };
-    const args = ['--dwell-ms', '300', '--callback-url', `${base}/tim/callback`, '--callback-app', '1400000001', '--callback-users', join(dir, 'users.txt'), '--callback-bad-sign', '0.3'];
-    const exit = simulateCommand(args, { env, stdout: (l) => lines.push(l), stderr: (l) => lines.push(l), signal: stop.signal });
+    const args = [
+      '--dwell-ms',
+      '300',
+      '--callback-url',
+      `${base}/tim/callback`,
+      '--callback-app',
+      '1400000001',
+      '--callback-users',
+      join(dir, 'users.txt'),
+      '--callback-bad-sign',
+      '0.3',
+    ];
+    const exit = simulateCommand(args, {
+      env,
+      stdout: (l) => lines.push(l),
+      stderr: (l) => lines.push(l),
+      signal: stop.signal,
+    });
     try {
       for (let i = 0; i < 100 && received.length < 40; i++) await new Promise((r) => setTimeout(r, 50));
     } finally {
@@ -58,7 +79,11 @@ describe('presence simulate --callback-url', () => {
   it('says which option or variable is missing', async () => {
     const run = async (args: string[], env: Record<string, string>) => {
       const lines: string[] = [];
-      const code = await simulateCommand(args, { env: { TIM_SECRET_KEY: 'k', ...env }, stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) });
+      const code = await simulateCommand(args, {
+        env: { TIM_SECRET_KEY: 'k', ...env },
+        stdout: (l) => lines.push(l),
+        stderr: (l) => lines.push(l),
+      });
       return { code, text: lines.join('\n') };
     };
     const users = join(dir, 'users.txt');
@@ -66,8 +91,16 @@ describe('presence simulate --callback-url', () => {
     const cases: Array<[string[], Record<string, string>, string]> = [
       [base, {}, 'Set TIM_CALLBACK_TOKEN'],
       [['--callback-app', '1400000001'], { TIM_CALLBACK_TOKEN: 't' }, '--callback-app needs --callback-url'],
-      [['--callback-url', 'http://127.0.0.1:1/cb', '--callback-users', users], { TIM_CALLBACK_TOKEN: 't' }, '--callback-app must be'],
-      [[...base, '--callback-reorder', '2'], { TIM_CALLBACK_TOKEN: 't' }, '--callback-reorder must be a share between 0 and 1'],
+      [
+        ['--callback-url', 'http://127.0.0.1:1/cb', '--callback-users', users],
+        { TIM_CALLBACK_TOKEN: 't' },
+        '--callback-app must be',
+      ],
+      [
+        [...base, '--callback-reorder', '2'],
+        { TIM_CALLBACK_TOKEN: 't' },
+        '--callback-reorder must be a share between 0 and 1',
+      ],
     ];
     for (const [args, env, message] of cases) {
       const { code, text } = await run(args, env);

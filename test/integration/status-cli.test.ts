@@ -65,7 +65,13 @@ describe(`presence status (${DATABASE_KIND})`, () => {
     expect(live.took).toMatch(/^\d+(\.\d)? s$/);
     expect(live.lag).toMatch(/^\d+ s$/);
     expect(Number(live.Online) + Number(live.PushOnline) + Number(live.Offline)).toBe(117);
-    expect(rows.find((row) => row.set === 'idle')).toMatchObject({ users: '2', unchecked: '2', 'last cycle': 'never', outcome: '-', lag: 'never ok STALE' });
+    expect(rows.find((row) => row.set === 'idle')).toMatchObject({
+      users: '2',
+      unchecked: '2',
+      'last cycle': 'never',
+      outcome: '-',
+      lag: 'never ok STALE',
+    });
     expect(rows.find((row) => row.set === 'off')).toMatchObject({ enabled: 'no', lag: '-' });
     expect(r.out.at(-1)).toContain('STALE when longer than the gap threshold');
   });
@@ -88,7 +94,12 @@ describe(`presence status (${DATABASE_KIND})`, () => {
     expect(live.lagSeconds).toBeGreaterThanOrEqual(0);
     const states = live.states as Record<string, number>;
     expect(Object.values(states).reduce((a, b) => a + b, 0)).toBe(117);
-    expect(body.sets.find((s) => s.name === 'idle')).toMatchObject({ gapSeconds: 600, stale: true, lastCycle: null, lagSeconds: null });
+    expect(body.sets.find((s) => s.name === 'idle')).toMatchObject({
+      gapSeconds: 600,
+      stale: true,
+      lastCycle: null,
+      lagSeconds: null,
+    });
   });
 
   it('refuses arguments it does not take', async () => {

@@ -1,12 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { authenticateCallback, CallbackRejection, parseCallbackBody, stateOfAction } from '../../src/callbacks/parse.js';
+import {
+  authenticateCallback,
+  CallbackRejection,
+  parseCallbackBody,
+  stateOfAction,
+} from '../../src/callbacks/parse.js';
 import { callbackSign } from '../../src/callbacks/sign.js';
 
 const TOKEN = 'callback-token';
 const NOW = 1_767_225_600_000;
 
 function query(overrides: Record<string, string | null> = {}, requestTime = String(NOW / 1000)): URLSearchParams {
-  const q = new URLSearchParams({ SdkAppid: '1400000001', CallbackCommand: 'State.StateChange', contenttype: 'json', RequestTime: requestTime, Sign: callbackSign(TOKEN, requestTime) });
+  const q = new URLSearchParams({
+    SdkAppid: '1400000001',
+    CallbackCommand: 'State.StateChange',
+    contenttype: 'json',
+    RequestTime: requestTime,
+    Sign: callbackSign(TOKEN, requestTime),
+  });
   for (const [k, v] of Object.entries(overrides)) {
     if (v === null) q.delete(k);
     else q.set(k, v);
@@ -25,7 +36,13 @@ function refusal(fn: () => unknown): { status: number; reason: string } {
 }
 
 const body = (info: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ CallbackCommand: 'State.StateChange', EventTime: NOW - 5, Info: { Action: 'Login', To_Account: 'alice', Reason: 'Register', ...info }, KickedDevice: [], ...extra });
+  JSON.stringify({
+    CallbackCommand: 'State.StateChange',
+    EventTime: NOW - 5,
+    Info: { Action: 'Login', To_Account: 'alice', Reason: 'Register', ...info },
+    KickedDevice: [],
+    ...extra,
+  });
 
 describe('authenticateCallback', () => {
   it('accepts a signed request within the window and returns the SdkAppid', () => {
@@ -35,22 +52,48 @@ describe('authenticateCallback', () => {
   });
 
   it('refuses a RequestTime more than 60 s away (a replay), either side', () => {
-    expect(refusal(() => authenticateCallback(query({}, String(NOW / 1000 - 61)), TOKEN, NOW))).toEqual({ status: 401, reason: 'stale' });
-    expect(refusal(() => authenticateCallback(query({}, String(NOW / 1000 + 61)), TOKEN, NOW))).toEqual({ status: 401, reason: 'stale' });
+    expect(refusal(() => authenticateCallback(query({}, String(NOW / 1000 - 61)), TOKEN, NOW))).toEqual({
+      status: 401,
+      reason: 'stale',
+    });
+    expect(refusal(() => authenticateCallback(query({}, String(NOW / 1000 + 61)), TOKEN, NOW))).toEqual({
+      status: 401,
+      reason: 'stale',
+    });
   });
 
   it('refuses a missing or wrong signature before looking at anything else', () => {
-    expect(refusal(() => authenticateCallback(query({ Sign: null }), TOKEN, NOW))).toEqual({ status: 401, reason: 'unsigned' });
-    expect(refusal(() => authenticateCallback(query({ RequestTime: null }), TOKEN, NOW))).toEqual({ status: 401, reason: 'unsigned' });
-    expect(refusal(() => authenticateCallback(query({ Sign: callbackSign('other', String(NOW / 1000)) }), TOKEN, NOW))).toEqual({ status: 401, reason: 'bad_sign' });
+    expect(refusal(() => authenticateCallback(query({ Sign: null }), TOKEN, NOW))).toEqual({
+      status: 401,
+      reason: 'unsigned',
+    });
+    expect(refusal(() => authenticateCallback(query({ RequestTime: null }), TOKEN, NOW))).toEqual({
+      status: 401,
+      reason: 'unsigned',
+    });
+    expect(
+      refusal(() => authenticateCallback(query({ Sign: callbackSign('other', String(NOW / 1000)) }), TOKEN, NOW)),
+    ).toEqual({ status: 401, reason: 'bad_sign' });
     // A replayed old request with a wrong signature is a bad signature, not a clock problem.
-    expect(refusal(() => authenticateCallback(query({ Sign: 'ab' }, '1669872112'), TOKEN, NOW))).toEqual({ status: 401, reason: 'bad_sign' });
-    expect(refusal(() => authenticateCallback(query({ RequestTime: 'soon' }), TOKEN, NOW))).toEqual({ status: 400, reason: 'bad_request' });
+    expect(refusal(() => authenticateCallback(query({ Sign: 'ab' }, '1669872112'), TOKEN, NOW))).toEqual({
+      status: 401,
+      reason: 'bad_sign',
+    });
+    expect(refusal(() => authenticateCallback(query({ RequestTime: 'soon' }), TOKEN, NOW))).toEqual({
+      status: 400,
+      reason: 'bad_request',
+    });
   });
 
   it('refuses a missing or malformed SdkAppid', () => {
-    expect(refusal(() => authenticateCallback(query({ SdkAppid: null }), TOKEN, NOW))).toEqual({ status: 403, reason: 'wrong_app' });
-    expect(refusal(() => authenticateCallback(query({ SdkAppid: '14x' }), TOKEN, NOW))).toEqual({ status: 403, reason: 'wrong_app' });
+    expect(refusal(() => authenticateCallback(query({ SdkAppid: null }), TOKEN, NOW))).toEqual({
+      status: 403,
+      reason: 'wrong_app',
+    });
+    expect(refusal(() => authenticateCallback(query({ SdkAppid: '14x' }), TOKEN, NOW))).toEqual({
+      status: 403,
+      reason: 'wrong_app',
+    });
   });
 });
 
@@ -63,8 +106,13 @@ describe('parseCallbackBody', () => {
   });
 
   it('passes other callback commands and other actions through as such (acknowledged, not recorded)', () => {
-    expect(parseCallbackBody('1400000001', query(), body({ Action: 'SetCustomStatus' }))).toEqual({ kind: 'other', command: 'State.StateChange/SetCustomStatus' });
-    expect(parseCallbackBody('1400000001', query(), JSON.stringify({ CallbackCommand: 'C2C.CallbackAfterSendMsg' }))).toEqual({ kind: 'other', command: 'C2C.CallbackAfterSendMsg' });
+    expect(parseCallbackBody('1400000001', query(), body({ Action: 'SetCustomStatus' }))).toEqual({
+      kind: 'other',
+      command: 'State.StateChange/SetCustomStatus',
+    });
+    expect(
+      parseCallbackBody('1400000001', query(), JSON.stringify({ CallbackCommand: 'C2C.CallbackAfterSendMsg' })),
+    ).toEqual({ kind: 'other', command: 'C2C.CallbackAfterSendMsg' });
   });
 
   it('names the bad field of a malformed body', () => {

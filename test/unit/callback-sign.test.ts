@@ -3,7 +3,9 @@ import { callbackSign, verifyCallbackSign } from '../../src/callbacks/sign.js';
 
 describe('callback Sign', () => {
   it('matches the reference vector of the Tencent IM documentation', () => {
-    expect(callbackSign('xxxxyyyy', '1669872112')).toBe('17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061');
+    expect(callbackSign('xxxxyyyy', '1669872112')).toBe(
+      '17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061',
+    );
   });
 
   it('verifies the right signature in either case and refuses any other', () => {

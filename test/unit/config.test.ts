@@ -18,37 +18,71 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config.databaseUrl).toBeUndefined();
     expect(config.dataDir).toMatch(/\/data$/);
-    expect(config.tencent).toMatchObject({ admin: 'administrator', endpoint: 'https://console.tim.qq.com', stateApi: 'querystate', querystateRps: 100, accountCheckRps: 100 });
-    expect(config.volcengine).toMatchObject({ endpoint: 'https://rtc.volcengineapi.com', region: 'cn-north-1', rps: 100 });
+    expect(config.tencent).toMatchObject({
+      admin: 'administrator',
+      endpoint: 'https://console.tim.qq.com',
+      stateApi: 'querystate',
+      querystateRps: 100,
+      accountCheckRps: 100,
+    });
+    expect(config.volcengine).toMatchObject({
+      endpoint: 'https://rtc.volcengineapi.com',
+      region: 'cn-north-1',
+      rps: 100,
+    });
   });
 
   it('names the variable in every error', () => {
-    expect(() => loadConfig({ TIM_QUERYSTATE_RPS: 'fast' })).toThrow(/TIM_QUERYSTATE_RPS must be a positive integer, got "fast"/);
+    expect(() => loadConfig({ TIM_QUERYSTATE_RPS: 'fast' })).toThrow(
+      /TIM_QUERYSTATE_RPS must be a positive integer, got "fast"/,
+    );
     expect(() => loadConfig({ VOLC_RPS: '0' })).toThrow(/VOLC_RPS/);
     expect(() => loadConfig({ TIM_ENDPOINT: 'console.tim.qq.com' })).toThrow(/TIM_ENDPOINT must be a URL/);
-    expect(() => loadConfig({ TIM_STATE_API: 'state' })).toThrow(/TIM_STATE_API must be querystate or query_online_status/);
+    expect(() => loadConfig({ TIM_STATE_API: 'state' })).toThrow(
+      /TIM_STATE_API must be querystate or query_online_status/,
+    );
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
-    expect(() => loadConfig({ TIM_SECRET_KEY_FILE: join(dir, 'missing') })).toThrow(/TIM_SECRET_KEY_FILE names .* which cannot be read/);
+    expect(() => loadConfig({ TIM_SECRET_KEY_FILE: join(dir, 'missing') })).toThrow(
+      /TIM_SECRET_KEY_FILE names .* which cannot be read/,
+    );
   });
 
   it('finds a Tencent key per app, else the shared one, and says what to set when there is none', async () => {
     await writeFile(join(dir, 'key'), 'from-file\n');
-    const config = loadConfig({ TIM_SECRET_KEY: 'shared', TIM_SECRET_KEY_1400000002: 'own', TIM_SECRET_KEY_1400000003_FILE: join(dir, 'key') });
+    const config = loadConfig({
+      TIM_SECRET_KEY: 'shared',
+      TIM_SECRET_KEY_1400000002: 'own',
+      TIM_SECRET_KEY_1400000003_FILE: join(dir, 'key'),
+    });
     expect(config.tencent.secretKeyFor('1400000001')).toBe('shared');
     expect(config.tencent.secretKeyFor('1400000002')).toBe('own');
     expect(config.tencent.secretKeyFor('1400000003')).toBe('from-file');
-    expect(() => loadConfig({}).tencent.secretKeyFor('1400000001')).toThrow('Set TIM_SECRET_KEY or TIM_SECRET_KEY_1400000001');
+    expect(() => loadConfig({}).tencent.secretKeyFor('1400000001')).toThrow(
+      'Set TIM_SECRET_KEY or TIM_SECRET_KEY_1400000001',
+    );
   });
 
   it('takes a Volcengine pair per app only whole, else the shared pair', () => {
-    const config = loadConfig({ VOLC_ACCESS_KEY_ID: 'AK', VOLC_SECRET_ACCESS_KEY: 'SK', VOLC_ACCESS_KEY_ID_7: 'AK7', VOLC_SECRET_ACCESS_KEY_7: 'SK7', VOLC_ACCESS_KEY_ID_8: 'AK8' });
+    const config = loadConfig({
+      VOLC_ACCESS_KEY_ID: 'AK',
+      VOLC_SECRET_ACCESS_KEY: 'SK',
+      VOLC_ACCESS_KEY_ID_7: 'AK7',
+      VOLC_SECRET_ACCESS_KEY_7: 'SK7',
+      VOLC_ACCESS_KEY_ID_8: 'AK8',
+    });
     expect(config.volcengine.credentialsFor('7')).toEqual({ accessKeyId: 'AK7', secretAccessKey: 'SK7' });
     expect(config.volcengine.credentialsFor('8')).toEqual({ accessKeyId: 'AK', secretAccessKey: 'SK' });
-    expect(() => loadConfig({ VOLC_ACCESS_KEY_ID: 'AK' }).volcengine.credentialsFor('9')).toThrow(/Set VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY \(or VOLC_ACCESS_KEY_ID_9 and VOLC_SECRET_ACCESS_KEY_9\)/);
+    expect(() => loadConfig({ VOLC_ACCESS_KEY_ID: 'AK' }).volcengine.credentialsFor('9')).toThrow(
+      /Set VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY \(or VOLC_ACCESS_KEY_ID_9 and VOLC_SECRET_ACCESS_KEY_9\)/,
+    );
   });
 
   it('keeps secrets out of the config object, so logging it cannot leak them', () => {
-    const config = loadConfig({ TIM_SECRET_KEY: 'tim-secret-1234', VOLC_ACCESS_KEY_ID: 'AK', VOLC_SECRET_ACCESS_KEY: 'volc-secret-5678' });
+    const config = loadConfig({
+      TIM_SECRET_KEY: 'tim-secret-1234',
+      VOLC_ACCESS_KEY_ID: 'AK',
+      VOLC_SECRET_ACCESS_KEY: 'volc-secret-5678',
+    });
     const shown = JSON.stringify(config) + inspect(config, { depth: 10 });
     expect(shown).not.toContain('tim-secret-1234');
     expect(shown).not.toContain('volc-secret-5678');

@@ -4,11 +4,41 @@ import type { CycleSummary } from '../../src/poll/run-cycle.js';
 import type { WatchSet } from '../../src/store/watch-sets.js';
 
 function set(name: string, schedule = '*/10 * * * * *', gap: number | null = null): WatchSet {
-  return { name, provider: 'tencent', app_id: '1', schedule, detail: false, gap_seconds: gap, enabled: true, account_recheck: '0 0 4 * * *', created_at: new Date(0), updated_at: new Date(0) };
+  return {
+    name,
+    provider: 'tencent',
+    app_id: '1',
+    schedule,
+    detail: false,
+    gap_seconds: gap,
+    enabled: true,
+    account_recheck: '0 0 4 * * *',
+    created_at: new Date(0),
+    updated_at: new Date(0),
+  };
 }
 
 function cycle(name: string, status: CycleSummary['status'], endMs: number, observed = 10): CycleSummary {
-  return { id: '1', set: name, status, error: null, startedAt: new Date(endMs - 1_000), durationMs: 1_000, pairs: {}, failures: {}, users: 10, observed, failed: 10 - observed, calls: 1, transitions: 0, accountErrors: 0, notImported: 0, refusals: 0, recorded: true, finishedAt: new Date(endMs) };
+  return {
+    id: '1',
+    set: name,
+    status,
+    error: null,
+    startedAt: new Date(endMs - 1_000),
+    durationMs: 1_000,
+    pairs: {},
+    failures: {},
+    users: 10,
+    observed,
+    failed: 10 - observed,
+    calls: 1,
+    transitions: 0,
+    accountErrors: 0,
+    notImported: 0,
+    refusals: 0,
+    recorded: true,
+    finishedAt: new Date(endMs),
+  };
 }
 
 describe('HealthTracker', () => {
@@ -32,7 +62,9 @@ describe('HealthTracker', () => {
     now += 6_000;
     const r = await tracker.report();
     expect(r).toMatchObject({ status: 'stale', stale: ['b'] });
-    expect(r.sets.find((s) => s.set === 'b')!.reason).toContain('since this process started 6 s ago (gap threshold 5 s)');
+    expect(r.sets.find((s) => s.set === 'b')!.reason).toContain(
+      'since this process started 6 s ago (gap threshold 5 s)',
+    );
     tracker.cycleFinished(cycle('b', 'failed', now, 0));
     expect((await tracker.report()).stale).toEqual(['b']);
     tracker.cycleFinished(cycle('b', 'partial', now, 3));
@@ -40,7 +72,11 @@ describe('HealthTracker', () => {
     now += 31_000;
     const late = await tracker.report();
     expect(late.stale).toEqual(['a', 'b']);
-    expect(late.sets.find((s) => s.set === 'b')).toMatchObject({ lastSuccessAt: new Date(now - 31_000).toISOString(), ageSeconds: 31, stale: true });
+    expect(late.sets.find((s) => s.set === 'b')).toMatchObject({
+      lastSuccessAt: new Date(now - 31_000).toISOString(),
+      ageSeconds: 31,
+      stale: true,
+    });
     // A reload keeps the grace start of known sets; a set added later gets its own grace.
     tracker.setsLoaded([set('a'), set('c')]);
     expect((await tracker.report()).stale).toEqual(['a']);

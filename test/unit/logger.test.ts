@@ -13,14 +13,40 @@ function capture(secrets: string[] = []): { lines: string[]; logger: ReturnType<
 
 describe('logger redaction', () => {
   it('removes configured secrets and credential-shaped strings from any field or message', () => {
-    const config = loadConfig({ TIM_SECRET_KEY: KEY, VOLC_ACCESS_KEY_ID: 'AK', VOLC_SECRET_ACCESS_KEY: 'volc-secret-value' });
+    const config = loadConfig({
+      TIM_SECRET_KEY: KEY,
+      VOLC_ACCESS_KEY_ID: 'AK',
+      VOLC_SECRET_ACCESS_KEY: 'volc-secret-value',
+    });
     const { lines, logger } = capture(config.secretsForRedaction());
-    logger.error({ err: `calling https://x/v4/openim/querystate?sdkappid=1&usersig=${SIG}&random=1 failed`, detail: { text: `key ${KEY}` } }, `with key ${KEY}`);
-    logger.warn({ header: 'HMAC-SHA256 Credential=AK/20250102/cn-north-1/rtc/request, SignedHeaders=host, Signature=35b28f94289c631f46e899d6f2a06cb64f3707d5f5d3db690afa136ab47abdb4' }, 'volc');
-    logger.info({ body: '{"TLS.sig":"XAs8CLpN3OBklSksep5LJm0vTm4PFwtqKTxYOfdvaBg="}', secret: 'volc-secret-value' }, 'sig json');
+    logger.error(
+      {
+        err: `calling https://x/v4/openim/querystate?sdkappid=1&usersig=${SIG}&random=1 failed`,
+        detail: { text: `key ${KEY}` },
+      },
+      `with key ${KEY}`,
+    );
+    logger.warn(
+      {
+        header:
+          'HMAC-SHA256 Credential=AK/20250102/cn-north-1/rtc/request, SignedHeaders=host, Signature=35b28f94289c631f46e899d6f2a06cb64f3707d5f5d3db690afa136ab47abdb4',
+      },
+      'volc',
+    );
+    logger.info(
+      { body: '{"TLS.sig":"XAs8CLpN3OBklSksep5LJm0vTm4PFwtqKTxYOfdvaBg="}', secret: 'volc-secret-value' },
+      'sig json',
+    );
     logger.info({ secretKey: 'by path', usersig: 'by path too', url: 'https://x/?usersig=a' }, 'paths');
     const all = lines.join('');
-    for (const secret of [KEY, SIG, '35b28f94289c631f46e899d6f2a06cb64f3707d5f5d3db690afa136ab47abdb4', 'XAs8CLpN3OBklSksep5LJm0vTm4PFwtqKTxYOfdvaBg=', 'volc-secret-value', 'by path']) {
+    for (const secret of [
+      KEY,
+      SIG,
+      '35b28f94289c631f46e899d6f2a06cb64f3707d5f5d3db690afa136ab47abdb4',
+      'XAs8CLpN3OBklSksep5LJm0vTm4PFwtqKTxYOfdvaBg=',
+      'volc-secret-value',
+      'by path',
+    ]) {
       expect(all).not.toContain(secret);
     }
     expect(all).toContain('usersig=[redacted]&random=1');
@@ -37,9 +63,22 @@ describe('logger redaction', () => {
 
 describe('pretty logs for a terminal', () => {
   it('renders a JSON line as time, level, message and fields', () => {
-    const line = JSON.stringify({ level: 30, time: '2026-01-02T03:04:05.678Z', pid: 1, set: 'vip', status: 'ok', durationMs: 812, err: 'two words', msg: 'cycle finished' });
-    expect(formatPrettyLine(line, false)).toBe('03:04:05.678 INFO  cycle finished  set=vip status=ok durationMs=812 err="two words"\n');
-    expect(formatPrettyLine(line.replace('"level":30', '"level":50'), true)).toContain('\x1b[31mERROR\x1b[0m cycle finished');
+    const line = JSON.stringify({
+      level: 30,
+      time: '2026-01-02T03:04:05.678Z',
+      pid: 1,
+      set: 'vip',
+      status: 'ok',
+      durationMs: 812,
+      err: 'two words',
+      msg: 'cycle finished',
+    });
+    expect(formatPrettyLine(line, false)).toBe(
+      '03:04:05.678 INFO  cycle finished  set=vip status=ok durationMs=812 err="two words"\n',
+    );
+    expect(formatPrettyLine(line.replace('"level":30', '"level":50'), true)).toContain(
+      '\x1b[31mERROR\x1b[0m cycle finished',
+    );
     expect(formatPrettyLine('not json', false)).toBe('not json\n');
   });
 

@@ -8,7 +8,27 @@ import type { CycleSummary } from '../../src/poll/run-cycle.js';
 import { parsePrometheusText, sumOf } from '../helpers/prometheus-text.js';
 
 function summary(over: Partial<CycleSummary>): CycleSummary {
-  return { id: '1', set: 'vip', status: 'ok', error: null, startedAt: new Date(1_700_000_000_000), durationMs: 1_500, pairs: {}, failures: {}, users: 10, observed: 10, failed: 0, calls: 1, transitions: 0, accountErrors: 0, notImported: 0, refusals: 0, recorded: true, finishedAt: new Date(1_700_000_001_500), ...over };
+  return {
+    id: '1',
+    set: 'vip',
+    status: 'ok',
+    error: null,
+    startedAt: new Date(1_700_000_000_000),
+    durationMs: 1_500,
+    pairs: {},
+    failures: {},
+    users: 10,
+    observed: 10,
+    failed: 0,
+    calls: 1,
+    transitions: 0,
+    accountErrors: 0,
+    notImported: 0,
+    refusals: 0,
+    recorded: true,
+    finishedAt: new Date(1_700_000_001_500),
+    ...over,
+  };
 }
 
 describe('PollMetrics', () => {
@@ -16,8 +36,18 @@ describe('PollMetrics', () => {
     const metrics = createMetrics();
     const observer = new PollMetrics(metrics);
     observer.cycleFinished(summary({ pairs: { 'null→Online': 4, 'Online→Offline': 2 }, transitions: 6 }));
-    observer.cycleFinished(summary({ status: 'partial', observed: 7, failed: 3, failures: { ERR_DATABASE: 1 }, startedAt: new Date(1_700_000_010_000) }));
-    observer.cycleFinished(summary({ status: 'failed', observed: 0, failed: 10, startedAt: new Date(1_700_000_020_000) }));
+    observer.cycleFinished(
+      summary({
+        status: 'partial',
+        observed: 7,
+        failed: 3,
+        failures: { ERR_DATABASE: 1 },
+        startedAt: new Date(1_700_000_010_000),
+      }),
+    );
+    observer.cycleFinished(
+      summary({ status: 'failed', observed: 0, failed: 10, startedAt: new Date(1_700_000_020_000) }),
+    );
     observer.callFinished({ provider: 'tencent', app: '1', api: 'querystate', outcome: 'ok', seconds: 0.04 });
     observer.refusal('volcengine:AKLTsecretishkeyid1234');
     observer.limiterRate('volcengine:AKLTsecretishkeyid1234', 50);
@@ -53,11 +83,18 @@ describe('observeCalls', () => {
     const client = {
       name: 'fake',
       accountCheck(ids: string[]) {
-        return ids.length > 0 ? Promise.resolve(ids.length) : Promise.reject(new ProviderError('ERR_PROVIDER_RATE_LIMITED', 'slow down', { provider: 'tencent' }));
+        return ids.length > 0
+          ? Promise.resolve(ids.length)
+          : Promise.reject(new ProviderError('ERR_PROVIDER_RATE_LIMITED', 'slow down', { provider: 'tencent' }));
       },
       close: () => Promise.resolve('closed'),
     };
-    const observed = observeCalls(client, { provider: 'tencent', app: '7' }, { accountCheck: 'account_check' }, { callFinished: (r) => reports.push(r) });
+    const observed = observeCalls(
+      client,
+      { provider: 'tencent', app: '7' },
+      { accountCheck: 'account_check' },
+      { callFinished: (r) => reports.push(r) },
+    );
     expect(await observed.accountCheck(['a', 'b'])).toBe(2);
     await expect(observed.accountCheck([])).rejects.toThrow('slow down');
     expect(await observed.close()).toBe('closed');
@@ -68,6 +105,8 @@ describe('observeCalls', () => {
     ]);
     expect(reports.every((r) => r.provider === 'tencent' && r.app === '7' && r.seconds >= 0)).toBe(true);
     // Without an observer the client is returned as it is.
-    expect(observeCalls(client, { provider: 'tencent', app: '7' }, { accountCheck: 'account_check' }, undefined)).toBe(client);
+    expect(observeCalls(client, { provider: 'tencent', app: '7' }, { accountCheck: 'account_check' }, undefined)).toBe(
+      client,
+    );
   });
 });

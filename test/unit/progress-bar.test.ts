@@ -23,7 +23,13 @@ describe('progress bar', () => {
   it('redraws one line in place on a terminal, with counts, rate and eta, then ends the line', () => {
     const stream = fakeStream(true, 100);
     let now = 0;
-    const progress = createProgress(stream, { label: 'polling vip', total: 10_000, unit: 'users', now: () => now, minIntervalMs: 100 });
+    const progress = createProgress(stream, {
+      label: 'polling vip',
+      total: 10_000,
+      unit: 'users',
+      now: () => now,
+      minIntervalMs: 100,
+    });
     now = 1_000;
     progress.update(2_500);
     now = 1_050;

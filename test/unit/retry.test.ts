@@ -33,20 +33,32 @@ describe('withRetries', () => {
   it('retries retryable errors with full-jitter exponential backoff, up to the attempts', async () => {
     const clock = virtualClock();
     const f = failing('ERR_PROVIDER_RETRYABLE', 'ERR_PROVIDER_NETWORK');
-    await expect(withRetries(f.op, { clock, random: () => 0.5, policy: { attempts: 3, baseMs: 100, capMs: 1_000 } })).resolves.toBe('ok');
+    await expect(
+      withRetries(f.op, { clock, random: () => 0.5, policy: { attempts: 3, baseMs: 100, capMs: 1_000 } }),
+    ).resolves.toBe('ok');
     expect(f.attempts()).toBe(3);
     expect(clock.sleeps).toEqual([50, 100]);
     const g = failing('ERR_PROVIDER_TIMEOUT', 'ERR_PROVIDER_TIMEOUT', 'ERR_PROVIDER_TIMEOUT');
-    await expect(withRetries(g.op, { clock, policy: { attempts: 3, baseMs: 1, capMs: 1 } })).rejects.toMatchObject({ code: 'ERR_PROVIDER_TIMEOUT' });
+    await expect(withRetries(g.op, { clock, policy: { attempts: 3, baseMs: 1, capMs: 1 } })).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_TIMEOUT',
+    });
     expect(g.attempts()).toBe(3);
   });
 
   it('retries refusals without using up attempts, telling the caller of each (the limiter slows down)', async () => {
     const clock = virtualClock();
     const refusals: string[] = [];
-    const f = failing('ERR_PROVIDER_RATE_LIMITED', 'ERR_PROVIDER_RATE_LIMITED', 'ERR_PROVIDER_RATE_LIMITED', 'ERR_PROVIDER_RETRYABLE', 'ERR_PROVIDER_RATE_LIMITED');
+    const f = failing(
+      'ERR_PROVIDER_RATE_LIMITED',
+      'ERR_PROVIDER_RATE_LIMITED',
+      'ERR_PROVIDER_RATE_LIMITED',
+      'ERR_PROVIDER_RETRYABLE',
+      'ERR_PROVIDER_RATE_LIMITED',
+    );
     const policy = { attempts: 2, baseMs: 100, capMs: 1_000 };
-    await expect(withRetries(f.op, { clock, random: () => 0.5, policy, onRefusal: (e) => refusals.push(e.code) })).resolves.toBe('ok');
+    await expect(
+      withRetries(f.op, { clock, random: () => 0.5, policy, onRefusal: (e) => refusals.push(e.code) }),
+    ).resolves.toBe('ok');
     expect(f.attempts()).toBe(6);
     expect(refusals).toHaveLength(4);
     // A refusal waits a jittered fraction of the base: the limiter, not the backoff, sets the pace.
@@ -62,10 +74,19 @@ describe('withRetries', () => {
     const clock = virtualClock();
     const always = () => Promise.reject(fail('ERR_PROVIDER_RATE_LIMITED'));
     let n = 0;
-    await expect(withRetries(() => (n++, always()), { clock, policy: { attempts: 3, baseMs: 1, capMs: 1 } })).rejects.toMatchObject({ code: 'ERR_PROVIDER_RATE_LIMITED' });
+    await expect(
+      withRetries(() => (n++, always()), { clock, policy: { attempts: 3, baseMs: 1, capMs: 1 } }),
+    ).rejects.toMatchObject({ code: 'ERR_PROVIDER_RATE_LIMITED' });
     expect(n).toBe(21);
     n = 0;
-    await expect(withRetries(() => (n++, always()), { clock, random: () => 0.99, deadline: clock.time + 250, policy: { attempts: 3, baseMs: 100, capMs: 100 } })).rejects.toMatchObject({ code: 'ERR_PROVIDER_RATE_LIMITED' });
+    await expect(
+      withRetries(() => (n++, always()), {
+        clock,
+        random: () => 0.99,
+        deadline: clock.time + 250,
+        policy: { attempts: 3, baseMs: 100, capMs: 100 },
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_PROVIDER_RATE_LIMITED' });
     expect(n).toBe(3);
   });
 
@@ -87,7 +108,9 @@ describe('withRetries', () => {
   it('starts no attempt past the deadline', async () => {
     const clock = virtualClock();
     const f = failing('ERR_PROVIDER_RETRYABLE', 'ERR_PROVIDER_RETRYABLE');
-    await expect(withRetries(f.op, { clock, random: () => 1, deadline: 150, policy: { attempts: 5, baseMs: 100, capMs: 10_000 } })).rejects.toMatchObject({ code: 'ERR_PROVIDER_RETRYABLE' });
+    await expect(
+      withRetries(f.op, { clock, random: () => 1, deadline: 150, policy: { attempts: 5, baseMs: 100, capMs: 10_000 } }),
+    ).rejects.toMatchObject({ code: 'ERR_PROVIDER_RETRYABLE' });
     expect(f.attempts()).toBe(2);
   });
 
@@ -97,7 +120,9 @@ describe('withRetries', () => {
     await expect(withRetries(once.op, { clock })).resolves.toBe('ok');
     expect(clock.sleeps).toEqual([]);
     const twice = failing('ERR_PROVIDER_SIG_EXPIRED', 'ERR_PROVIDER_SIG_EXPIRED');
-    await expect(withRetries(twice.op, { clock, policy: { attempts: 5, baseMs: 1, capMs: 1 } })).rejects.toMatchObject({ code: 'ERR_PROVIDER_SIG_EXPIRED' });
+    await expect(withRetries(twice.op, { clock, policy: { attempts: 5, baseMs: 1, capMs: 1 } })).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_SIG_EXPIRED',
+    });
     expect(twice.attempts()).toBe(2);
   });
 });

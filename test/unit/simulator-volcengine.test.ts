@@ -38,11 +38,20 @@ const agent = new Agent();
 let sim: Simulator;
 
 /** n distinct int64 IDs from `first`, as exact decimal text. */
-const ids = (n: number, first = 1_000_000_000_000n): string[] => Array.from({ length: n }, (_, i) => String(first + BigInt(i)));
+const ids = (n: number, first = 1_000_000_000_000n): string[] =>
+  Array.from({ length: n }, (_, i) => String(first + BigInt(i)));
 
 function call(body: string, extra: Partial<VolcCall> = {}): Promise<VolcReply> {
   clock += tick;
-  return volcCall({ baseUrl: sim.url, body, accessKeyId: AK, secretAccessKey: SK, date: new Date(clock), dispatcher: agent, ...extra });
+  return volcCall({
+    baseUrl: sim.url,
+    body,
+    accessKeyId: AK,
+    secretAccessKey: SK,
+    date: new Date(clock),
+    dispatcher: agent,
+    ...extra,
+  });
 }
 
 function query(userIds: readonly string[], appId = APP, extra: Partial<VolcCall> = {}): Promise<VolcReply> {
@@ -55,14 +64,17 @@ function errorOf(reply: VolcReply): Json | undefined {
 
 /** QueryOnlineResults read with the int64 fields as exact strings. */
 function results(reply: VolcReply): Record<string, Connection[]> {
-  const exact = parseJsonWithInt64(reply.text, ['UserId', 'DeviceId', 'ClientVersion', 'AppId']) as { Result: { QueryOnlineResults: Record<string, Connection[]> } };
+  const exact = parseJsonWithInt64(reply.text, ['UserId', 'DeviceId', 'ClientVersion', 'AppId']) as {
+    Result: { QueryOnlineResults: Record<string, Connection[]> };
+  };
   return exact.Result.QueryOnlineResults;
 }
 
 /** The connection counts the simulator should answer for a world-Online user. */
 function expectedCounts(userId: string, atMs: number, appId = APP): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const c of connectionsOf(userId, world.stateAt(appId, userId, atMs).platforms)) counts[c.platform] = (counts[c.platform] ?? 0) + 1;
+  for (const c of connectionsOf(userId, world.stateAt(appId, userId, atMs).platforms))
+    counts[c.platform] = (counts[c.platform] ?? 0) + 1;
   return counts;
 }
 
@@ -102,7 +114,12 @@ describe('simulator: Volcengine QueryOnlineStatus', () => {
       const reply = await query(userIds);
       expect(reply.status).toBe(200);
       const meta = reply.json?.['ResponseMetadata'] as Json;
-      expect(meta).toMatchObject({ Action: 'QueryOnlineStatus', Version: '2020-12-01', Service: 'rtc', Region: 'cn-north-1' });
+      expect(meta).toMatchObject({
+        Action: 'QueryOnlineStatus',
+        Version: '2020-12-01',
+        Service: 'rtc',
+        Region: 'cn-north-1',
+      });
       expect(typeof meta['RequestId']).toBe('string');
       expect(meta['Error']).toBeUndefined();
       expect((reply.json?.['Result'] as Json)['AppId']).toBe(123456);
@@ -149,8 +166,21 @@ describe('simulator: Volcengine QueryOnlineStatus', () => {
           platforms: online ? expectedCounts(entry.userId, clock) : {},
         });
       }
-      expect(logged[0]).toEqual({ atMs: clock, appId: APP, api: 'QueryOnlineStatus', userId: BIG, state: 'Online', platforms: { iOS: 2, Web: 1 } });
-      expect(sim.calls.at(-1)).toEqual({ atMs: clock, appId: APP, api: 'QueryOnlineStatus', outcome: 'ok', accessKeyId: AK });
+      expect(logged[0]).toEqual({
+        atMs: clock,
+        appId: APP,
+        api: 'QueryOnlineStatus',
+        userId: BIG,
+        state: 'Online',
+        platforms: { iOS: 2, Web: 1 },
+      });
+      expect(sim.calls.at(-1)).toEqual({
+        atMs: clock,
+        appId: APP,
+        api: 'QueryOnlineStatus',
+        outcome: 'ok',
+        accessKeyId: AK,
+      });
     } finally {
       world.clearOverride(APP, BIG);
       world.clearOverride(APP, '77');
@@ -195,7 +225,10 @@ describe('simulator: Volcengine QueryOnlineStatus', () => {
     const expectInvalid = async (body: string, message: string | RegExp): Promise<void> => {
       const reply = await call(body);
       expect(reply.status, body).toBe(400);
-      expect(errorOf(reply)).toMatchObject({ Code: 'InvalidParameter', Message: expect.stringMatching(message) as unknown });
+      expect(errorOf(reply)).toMatchObject({
+        Code: 'InvalidParameter',
+        Message: expect.stringMatching(message) as unknown,
+      });
     };
     await expectInvalid(queryOnlineStatusBody(APP, ids(101)), /^UserIds exceeds 100$/);
     await expectInvalid(`{"AppId":${APP},"UserIds":[]}`, 'UserIds is empty');
@@ -209,7 +242,12 @@ describe('simulator: Volcengine QueryOnlineStatus', () => {
     await expectInvalid(`{"AppId":${APP},"UserIds":[1.5]}`, /UserIds\[0\]/);
     await expectInvalid(`{"AppId":${APP},"UserIds":[1,1e3]}`, /no fraction or exponent/);
     await expectInvalid(`{"AppId":${APP},"UserIds":[9223372036854775808]}`, /UserIds\[0\].*9223372036854775808/);
-    expect(sim.calls.at(-1)).toMatchObject({ api: 'QueryOnlineStatus', appId: APP, outcome: 'InvalidParameter', accessKeyId: AK });
+    expect(sim.calls.at(-1)).toMatchObject({
+      api: 'QueryOnlineStatus',
+      appId: APP,
+      outcome: 'InvalidParameter',
+      accessKeyId: AK,
+    });
     expect(sim.answers.length).toBe(before);
     // 100 IDs, and the largest int64, are fine.
     const ok = await query([...ids(99), '9223372036854775807']);
@@ -222,7 +260,12 @@ describe('simulator: Volcengine signature', () => {
     const reply = await query(['1'], APP, { secretAccessKey: 'not-the-secret' });
     expect(reply.status).toBe(403);
     expect(errorOf(reply)).toMatchObject({ Code: 'SignatureDoesNotMatch', CodeN: 100010 });
-    expect(reply.json?.['ResponseMetadata']).toMatchObject({ Action: 'QueryOnlineStatus', Version: '2020-12-01', Service: 'rtc', Region: 'cn-north-1' });
+    expect(reply.json?.['ResponseMetadata']).toMatchObject({
+      Action: 'QueryOnlineStatus',
+      Version: '2020-12-01',
+      Service: 'rtc',
+      Region: 'cn-north-1',
+    });
     expect(reply.json?.['Result']).toBeUndefined();
     expect(sim.calls.at(-1)).toMatchObject({ outcome: 'SignatureDoesNotMatch', accessKeyId: AK, appId: APP });
   });
@@ -256,7 +299,9 @@ describe('simulator: Volcengine signature', () => {
     const old = await query(['1'], APP, { date: new Date(clock - 16 * 60_000) });
     expect(old.status).toBe(401);
     expect(errorOf(old)).toMatchObject({ Code: 'InvalidTimestamp', CodeN: 100006 });
-    expect(errorOf(await query(['1'], APP, { date: new Date(clock + 16 * 60_000) }))?.['Code']).toBe('InvalidTimestamp');
+    expect(errorOf(await query(['1'], APP, { date: new Date(clock + 16 * 60_000) }))?.['Code']).toBe(
+      'InvalidTimestamp',
+    );
     expect((await query(['1'], APP, { date: new Date(clock - 14 * 60_000) })).status).toBe(200);
     expect((await query(['1'], APP, { date: new Date(clock + 14 * 60_000) })).status).toBe(200);
     const garbled = await query(['1'], APP, { override: (h) => ({ ...h, 'X-Date': '2026-01-01T00:00:00Z' }) });
@@ -267,17 +312,28 @@ describe('simulator: Volcengine signature', () => {
     const signed = queryOnlineStatusBody(APP, ['1']);
     const swapped = await call(signed, { sentBody: queryOnlineStatusBody(APP, ['2']) });
     expect(swapped.status).toBe(403);
-    expect(errorOf(swapped)).toMatchObject({ Code: 'SignatureDoesNotMatch', Message: expect.stringContaining('X-Content-Sha256') as unknown });
+    expect(errorOf(swapped)).toMatchObject({
+      Code: 'SignatureDoesNotMatch',
+      Message: expect.stringContaining('X-Content-Sha256') as unknown,
+    });
     const forged = await call(signed, { override: (h) => ({ ...h, 'X-Content-Sha256': '0'.repeat(64) }) });
     expect(errorOf(forged)?.['Code']).toBe('SignatureDoesNotMatch');
   });
 
   it('answers 404 for another Action or Version, 405 for GET', async () => {
-    const other = await call(queryOnlineStatusBody(APP, ['1']), { query: { Action: 'GetRoomOnlineUsers', Version: '2020-12-01' } });
+    const other = await call(queryOnlineStatusBody(APP, ['1']), {
+      query: { Action: 'GetRoomOnlineUsers', Version: '2020-12-01' },
+    });
     expect(other.status).toBe(404);
     expect(errorOf(other)?.['Code']).toBe('InvalidActionOrVersion');
-    expect((await call(queryOnlineStatusBody(APP, ['1']), { query: { Action: 'QueryOnlineStatus', Version: '2023-11-01' } })).status).toBe(404);
-    const get = await request(`${sim.url}/?Action=QueryOnlineStatus&Version=2020-12-01`, { method: 'GET', dispatcher: agent });
+    expect(
+      (await call(queryOnlineStatusBody(APP, ['1']), { query: { Action: 'QueryOnlineStatus', Version: '2023-11-01' } }))
+        .status,
+    ).toBe(404);
+    const get = await request(`${sim.url}/?Action=QueryOnlineStatus&Version=2020-12-01`, {
+      method: 'GET',
+      dispatcher: agent,
+    });
     await get.body.text();
     expect(get.statusCode).toBe(405);
   });
@@ -333,7 +389,11 @@ describe('simulator: Volcengine faults', () => {
   }
 
   async function tencent(): Promise<Json> {
-    const res = await request(sim.url + timPath(), { method: 'POST', body: JSON.stringify({ To_Account: ['a'] }), dispatcher: agent });
+    const res = await request(sim.url + timPath(), {
+      method: 'POST',
+      body: JSON.stringify({ To_Account: ['a'] }),
+      dispatcher: agent,
+    });
     return (await res.body.json()) as Json;
   }
 
@@ -364,8 +424,15 @@ describe('simulator: Volcengine faults', () => {
 
   it('never answers while hanging', async () => {
     sim.setFault({ kind: 'hang' });
-    await expect(query(['1'], APP2, { headersTimeout: 200 })).rejects.toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
-    expect(sim.calls.at(-1)).toMatchObject({ api: 'QueryOnlineStatus', outcome: 'dropped', appId: APP2, accessKeyId: AK });
+    await expect(query(['1'], APP2, { headersTimeout: 200 })).rejects.toMatchObject({
+      code: 'UND_ERR_HEADERS_TIMEOUT',
+    });
+    expect(sim.calls.at(-1)).toMatchObject({
+      api: 'QueryOnlineStatus',
+      outcome: 'dropped',
+      appId: APP2,
+      accessKeyId: AK,
+    });
     sim.setFault(undefined);
     expect((await query(['1'])).status).toBe(200);
   });
@@ -373,10 +440,21 @@ describe('simulator: Volcengine faults', () => {
 
 describe('simulator: Volcengine wiring', () => {
   it('delays Volcengine answers by latencyMs too', async () => {
-    const slow = await startSimulator({ secretKey: TIM_KEY, world, latencyMs: 80, volcengine: { accounts: [{ accessKeyId: AK, secretAccessKey: SK }] } });
+    const slow = await startSimulator({
+      secretKey: TIM_KEY,
+      world,
+      latencyMs: 80,
+      volcengine: { accounts: [{ accessKeyId: AK, secretAccessKey: SK }] },
+    });
     try {
       const started = performance.now();
-      const reply = await volcCall({ baseUrl: slow.url, body: queryOnlineStatusBody(APP, ['1']), accessKeyId: AK, secretAccessKey: SK, dispatcher: agent });
+      const reply = await volcCall({
+        baseUrl: slow.url,
+        body: queryOnlineStatusBody(APP, ['1']),
+        accessKeyId: AK,
+        secretAccessKey: SK,
+        dispatcher: agent,
+      });
       expect(reply.status).toBe(200);
       expect(performance.now() - started).toBeGreaterThanOrEqual(70);
       expect(slow.answers.map((a) => a.api)).toEqual(['QueryOnlineStatus']);
@@ -388,14 +466,24 @@ describe('simulator: Volcengine wiring', () => {
   it('answers 404 on / when Volcengine is not configured, and refuses bad account options', async () => {
     const tencentOnly = await startSimulator({ secretKey: TIM_KEY, world });
     try {
-      const reply = await volcCall({ baseUrl: tencentOnly.url, body: queryOnlineStatusBody(APP, ['1']), accessKeyId: AK, secretAccessKey: SK, dispatcher: agent });
+      const reply = await volcCall({
+        baseUrl: tencentOnly.url,
+        body: queryOnlineStatusBody(APP, ['1']),
+        accessKeyId: AK,
+        secretAccessKey: SK,
+        dispatcher: agent,
+      });
       expect(reply.status).toBe(404);
       expect(tencentOnly.calls).toEqual([]);
     } finally {
       await tencentOnly.close();
     }
     const dup = { accessKeyId: AK, secretAccessKey: SK };
-    await expect(startSimulator({ secretKey: TIM_KEY, world, volcengine: { accounts: [dup, dup] } })).rejects.toThrow(/twice/);
-    await expect(startSimulator({ secretKey: TIM_KEY, world, volcengine: { accounts: [dup], rps: 0 } })).rejects.toThrow(/rps/);
+    await expect(startSimulator({ secretKey: TIM_KEY, world, volcengine: { accounts: [dup, dup] } })).rejects.toThrow(
+      /twice/,
+    );
+    await expect(
+      startSimulator({ secretKey: TIM_KEY, world, volcengine: { accounts: [dup], rps: 0 } }),
+    ).rejects.toThrow(/rps/);
   });
 });

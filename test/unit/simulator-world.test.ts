@@ -82,10 +82,20 @@ describe('PresenceWorld', () => {
     const ids = users(1000);
     const hour = 3_600_000;
     // The shortest period is 0.5 × dwell, so sampling every 2 s cannot miss a change.
-    const fast = countChanges(new PresenceWorld({ seed: 'dwell', epochMs: EPOCH, meanDwellMs: 20_000 }), ids, hour, 2000);
+    const fast = countChanges(
+      new PresenceWorld({ seed: 'dwell', epochMs: EPOCH, meanDwellMs: 20_000 }),
+      ids,
+      hour,
+      2000,
+    );
     expect(fast / expectedChanges(1000, hour, 20_000)).toBeGreaterThan(0.95);
     expect(fast / expectedChanges(1000, hour, 20_000)).toBeLessThan(1.05);
-    const slow = countChanges(new PresenceWorld({ seed: 'dwell', epochMs: EPOCH, meanDwellMs: 120_000 }), ids, hour, 2000);
+    const slow = countChanges(
+      new PresenceWorld({ seed: 'dwell', epochMs: EPOCH, meanDwellMs: 120_000 }),
+      ids,
+      hour,
+      2000,
+    );
     expect(slow / expectedChanges(1000, hour, 120_000)).toBeGreaterThan(0.9);
     expect(slow / expectedChanges(1000, hour, 120_000)).toBeLessThan(1.1);
   });
@@ -128,7 +138,9 @@ describe('PresenceWorld', () => {
     pinned.platforms['Web'] = 'Online';
     expect(world.stateAt(APP, 'u1', EPOCH).platforms).toEqual({ Mac: 'Online', iPad: 'PushOnline' });
     // Other apps and users are not affected.
-    expect(world.stateAt('1400000002', 'u1', EPOCH)).toEqual(new PresenceWorld({ seed: 'pin', epochMs: EPOCH }).stateAt('1400000002', 'u1', EPOCH));
+    expect(world.stateAt('1400000002', 'u1', EPOCH)).toEqual(
+      new PresenceWorld({ seed: 'pin', epochMs: EPOCH }).stateAt('1400000002', 'u1', EPOCH),
+    );
     world.clearOverride(APP, 'u1');
     expect(snapshot(world, EPOCH + 5000, ['u1'])).toEqual(before);
   });

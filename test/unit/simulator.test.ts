@@ -118,7 +118,13 @@ describe('simulator: querystate', () => {
     }
     const logged = sim.answers.slice(before);
     expect(logged).toHaveLength(300);
-    expect(logged[0]).toEqual({ atMs: clock, appId: APP, api: 'querystate', userId: 'u0', state: world.stateAt(APP, 'u0', clock).state });
+    expect(logged[0]).toEqual({
+      atMs: clock,
+      appId: APP,
+      api: 'querystate',
+      userId: 'u0',
+      state: world.stateAt(APP, 'u0', clock).state,
+    });
     expect(new Set(items.map((i) => i.State)).size).toBeGreaterThan(1);
   });
 
@@ -154,7 +160,9 @@ describe('simulator: querystate', () => {
     world.override(APP, 'pinned', 'PushOnline', { Android: 'PushOnline' });
     try {
       const { json } = await call('querystate', { To_Account: ['pinned'], IsNeedDetail: 1 });
-      expect(results(json)).toEqual([{ To_Account: 'pinned', State: 'PushOnline', Detail: [{ Platform: 'Android', Status: 'PushOnline' }] }]);
+      expect(results(json)).toEqual([
+        { To_Account: 'pinned', State: 'PushOnline', Detail: [{ Platform: 'Android', Status: 'PushOnline' }] },
+      ]);
     } finally {
       world.clearOverride(APP, 'pinned');
     }
@@ -181,7 +189,10 @@ describe('simulator: querystate', () => {
   });
 
   it('rejects malformed bodies with the documented codes', async () => {
-    expect((await call('querystate', { To_Account: [] })).json).toMatchObject({ ActionStatus: 'FAIL', ErrorCode: 90001 });
+    expect((await call('querystate', { To_Account: [] })).json).toMatchObject({
+      ActionStatus: 'FAIL',
+      ErrorCode: 90001,
+    });
     expect((await call('querystate', '{not json')).json?.['ErrorCode']).toBe(90001);
     expect((await call('querystate', { To_Account: ['a', 7] })).json?.['ErrorCode']).toBe(90003);
     expect((await call('querystate', { To_Account: users(501) })).json?.['ErrorCode']).toBe(90011);
@@ -208,7 +219,11 @@ describe('simulator: querystate', () => {
     expect(await code({ contenttype: undefined })).toBe(60003);
     // The second app has its own key.
     expect(await code({ sdkappid: APP2, usersig: sig(KEY2, APP2) })).toBe(0);
-    const { status, json } = await call('account_check', { CheckItem: [{ UserID: 'a' }] }, { identifier: 'bob', usersig: sig(KEY, APP, 'bob') });
+    const { status, json } = await call(
+      'account_check',
+      { CheckItem: [{ UserID: 'a' }] },
+      { identifier: 'bob', usersig: sig(KEY, APP, 'bob') },
+    );
     expect(status).toBe(200);
     expect(json).toMatchObject({ ActionStatus: 'FAIL', ErrorCode: 70403 });
   });
@@ -227,7 +242,10 @@ describe('simulator: rate ceiling', () => {
     const codes = replies.map((r) => r.json?.['ErrorCode']);
     expect(codes.filter((c) => c === 0)).toHaveLength(5);
     expect(codes.filter((c) => c === 60007)).toHaveLength(3);
-    expect(replies.find((r) => r.json?.['ErrorCode'] === 60007)?.json).toMatchObject({ ActionStatus: 'FAIL', ErrorInfo: 'call frequency limit' });
+    expect(replies.find((r) => r.json?.['ErrorCode'] === 60007)?.json).toMatchObject({
+      ActionStatus: 'FAIL',
+      ErrorInfo: 'call frequency limit',
+    });
     const outcomes = sim.calls.slice(before).map((c) => c.outcome);
     expect(outcomes.filter((o) => o === 60007)).toHaveLength(3);
     expect(sim.calls.slice(before).every((c) => c.atMs === clock && c.appId === APP)).toBe(true);
@@ -235,7 +253,11 @@ describe('simulator: rate ceiling', () => {
     // query_online_status shares the ceiling; account_check and other apps have their own.
     expect((await call('query_online_status', { To_Account: ['a'] })).json?.['ErrorCode']).toBe(60007);
     expect((await call('account_check', { CheckItem: [{ UserID: 'a' }] })).json?.['ErrorCode']).toBe(0);
-    expect((await call('querystate', { To_Account: ['a'] }, { sdkappid: APP2, usersig: sig(KEY2, APP2) })).json?.['ErrorCode']).toBe(0);
+    expect(
+      (await call('querystate', { To_Account: ['a'] }, { sdkappid: APP2, usersig: sig(KEY2, APP2) })).json?.[
+        'ErrorCode'
+      ],
+    ).toBe(0);
 
     clock += 999;
     expect((await call('querystate', { To_Account: ['a'] })).json?.['ErrorCode']).toBe(60007);
@@ -264,8 +286,15 @@ describe('simulator: faults', () => {
   it('answers an injected error code for every app', async () => {
     sim.setFault({ kind: 'error', code: 90992 });
     const before = sim.answers.length;
-    expect((await call('querystate', { To_Account: ['a'] })).json).toMatchObject({ ActionStatus: 'FAIL', ErrorCode: 90992 });
-    expect((await call('querystate', { To_Account: ['a'] }, { sdkappid: APP2, usersig: sig(KEY2, APP2) })).json?.['ErrorCode']).toBe(90992);
+    expect((await call('querystate', { To_Account: ['a'] })).json).toMatchObject({
+      ActionStatus: 'FAIL',
+      ErrorCode: 90992,
+    });
+    expect(
+      (await call('querystate', { To_Account: ['a'] }, { sdkappid: APP2, usersig: sig(KEY2, APP2) })).json?.[
+        'ErrorCode'
+      ],
+    ).toBe(90992);
     expect(sim.calls.at(-1)?.outcome).toBe(90992);
     expect(sim.answers.length).toBe(before);
     sim.setFault(undefined);
@@ -317,14 +346,29 @@ describe('simulator: logs and lifecycle', () => {
     await call('querystate', { To_Account: ['file-1', 'file-2'] });
     // The file is flushed for sure only at close, so check it through a second simulator.
     const file = join(tmp, 'second.jsonl');
-    const other = await startSimulator({ secretKey: KEY, world, now: () => clock, answerLogFile: file, logAnswers: false });
+    const other = await startSimulator({
+      secretKey: KEY,
+      world,
+      now: () => clock,
+      answerLogFile: file,
+      logAnswers: false,
+    });
     await call('querystate', { To_Account: ['x', 'y'] }, {}, other);
     await call('account_check', { CheckItem: [{ UserID: 'z' }] }, {}, other);
     expect(other.answers).toEqual([]);
     await other.close();
-    const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Json);
+    const lines = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Json);
     expect(lines.map((l) => l['userId'])).toEqual(['x', 'y', 'z']);
-    expect(lines[0]).toEqual({ atMs: clock, appId: APP, api: 'querystate', userId: 'x', state: world.stateAt(APP, 'x', clock).state });
+    expect(lines[0]).toEqual({
+      atMs: clock,
+      appId: APP,
+      api: 'querystate',
+      userId: 'x',
+      state: world.stateAt(APP, 'x', clock).state,
+    });
   });
 
   it('delays answers by latencyMs and drops them cleanly on close', async () => {
@@ -342,9 +386,16 @@ describe('simulator: logs and lifecycle', () => {
   });
 
   it('answers after a small lognormal delay', async () => {
-    const jittery = await startSimulator({ secretKey: KEY, world, now: () => clock, latencyMs: { medianMs: 5, tailMs: 20 } });
+    const jittery = await startSimulator({
+      secretKey: KEY,
+      world,
+      now: () => clock,
+      latencyMs: { medianMs: 5, tailMs: 20 },
+    });
     try {
-      const replies = await Promise.all(Array.from({ length: 5 }, () => call('querystate', { To_Account: ['a'] }, {}, jittery)));
+      const replies = await Promise.all(
+        Array.from({ length: 5 }, () => call('querystate', { To_Account: ['a'] }, {}, jittery)),
+      );
       expect(replies.every((r) => r.json?.['ErrorCode'] === 0)).toBe(true);
     } finally {
       await jittery.close();

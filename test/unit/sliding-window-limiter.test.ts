@@ -38,10 +38,12 @@ describe('SlidingWindowLimiter', () => {
     const clock = virtualClock();
     const limiter = new SlidingWindowLimiter(2, 1000, clock);
     const order: number[] = [];
-    await Promise.all([0, 1, 2, 3, 4].map(async (i) => {
-      await limiter.acquire();
-      order.push(i);
-    }));
+    await Promise.all(
+      [0, 1, 2, 3, 4].map(async (i) => {
+        await limiter.acquire();
+        order.push(i);
+      }),
+    );
     expect(order).toEqual([0, 1, 2, 3, 4]);
   });
 
@@ -113,7 +115,7 @@ describe('SlidingWindowLimiter', () => {
     expect(limiter.paused).toBe(false);
   });
 
-  it('gives up when a pause outlasts the caller\'s deadline, and lets the next caller through', async () => {
+  it("gives up when a pause outlasts the caller's deadline, and lets the next caller through", async () => {
     const clock = virtualClock();
     const limiter = new SlidingWindowLimiter(1, 1000, clock);
     limiter.pause(60_000);

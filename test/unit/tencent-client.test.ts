@@ -21,14 +21,24 @@ interface Seen {
 }
 type Handler = (req: IncomingMessage, res: ServerResponse, seen: Seen) => void;
 
-const ok = (extra: Record<string, unknown>): string => JSON.stringify({ ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0, ...extra });
+const ok = (extra: Record<string, unknown>): string =>
+  JSON.stringify({ ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0, ...extra });
 
 /** Answers every account Online (state calls) or Imported (account_check). */
 const allOnline: Handler = (_req, res, seen) => {
   const body = seen.body as { To_Account?: string[]; CheckItem?: { UserID: string }[] };
   res.writeHead(200, { 'content-type': 'application/json' });
   if (body.CheckItem) {
-    res.end(ok({ ResultItem: body.CheckItem.map(({ UserID }) => ({ UserID, ResultCode: 0, ResultInfo: '', AccountStatus: 'Imported' })) }));
+    res.end(
+      ok({
+        ResultItem: body.CheckItem.map(({ UserID }) => ({
+          UserID,
+          ResultCode: 0,
+          ResultInfo: '',
+          AccountStatus: 'Imported',
+        })),
+      }),
+    );
   } else {
     res.end(ok({ QueryResult: (body.To_Account ?? []).map((id) => ({ To_Account: id, State: 'Online' })) }));
   }
@@ -44,7 +54,9 @@ const errors: unknown[] = [];
 // The key and every UserSig the server received.
 const secretsSeen = new Set<string>([KEY]);
 
-function makeClient(overrides: { stateApi?: TencentStateApi; http?: Partial<HttpConfig>; endpoint?: string } = {}): TencentClient {
+function makeClient(
+  overrides: { stateApi?: TencentStateApi; http?: Partial<HttpConfig>; endpoint?: string } = {},
+): TencentClient {
   const client = new TencentClient({
     sdkAppId: APP,
     admin: ADMIN,
@@ -138,7 +150,16 @@ describe('TencentClient requests', () => {
       res.writeHead(200);
       res.end(
         ok({
-          QueryResult: [{ To_Account: 'a', Status: 'Online', Detail: [{ Platform: 'IPhone', Status: 'PushOnline' }, { Platform: 'web', Status: 'Online' }] }],
+          QueryResult: [
+            {
+              To_Account: 'a',
+              Status: 'Online',
+              Detail: [
+                { Platform: 'IPhone', Status: 'PushOnline' },
+                { Platform: 'web', Status: 'Online' },
+              ],
+            },
+          ],
           ErrorList: [{ To_Account: 'ghost', ErrorCode: 70107 }],
         }),
       );
@@ -162,7 +183,13 @@ describe('TencentClient requests', () => {
       );
     };
     const result = await makeClient().accountCheck(['u1', 'u2']);
-    expect(result).toEqual({ items: [{ userId: 'u1', status: 'Imported' }, { userId: 'u2', status: 'NotImported' }], failures: [] });
+    expect(result).toEqual({
+      items: [
+        { userId: 'u1', status: 'Imported' },
+        { userId: 'u2', status: 'NotImported' },
+      ],
+      failures: [],
+    });
     expect(seen[0]?.path).toBe('/v4/im_open_login_svc/account_check');
     expect(seen[0]?.body).toEqual({ CheckItem: [{ UserID: 'u1' }, { UserID: 'u2' }] });
     expect(seen[0]?.query.get('contenttype')).toBe('json');
@@ -284,7 +311,13 @@ describe('TencentClient failures', () => {
   it('scrubs a UserSig that the server echoes back', async () => {
     handler = (_req, res, s) => {
       res.writeHead(200);
-      res.end(JSON.stringify({ ActionStatus: 'FAIL', ErrorInfo: `bad sig ${s.query.get('usersig')} key ${KEY}`, ErrorCode: 70009 }));
+      res.end(
+        JSON.stringify({
+          ActionStatus: 'FAIL',
+          ErrorInfo: `bad sig ${s.query.get('usersig')} key ${KEY}`,
+          ErrorCode: 70009,
+        }),
+      );
     };
     const err = await failure(makeClient().queryState(['a'], { detail: false }));
     expect(err.code).toBe('ERR_PROVIDER_FATAL');

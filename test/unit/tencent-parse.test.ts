@@ -2,7 +2,12 @@ import { describe, it, expect } from 'vitest';
 import { ProviderError } from '../../src/errors.js';
 import type { ProviderErrorCode } from '../../src/errors.js';
 import { tencentError } from '../../src/providers/tencent/errors.js';
-import { checkEnvelope, normalisePlatform, parseAccountCheckResponse, parseStateResponse } from '../../src/providers/tencent/parse.js';
+import {
+  checkEnvelope,
+  normalisePlatform,
+  parseAccountCheckResponse,
+  parseStateResponse,
+} from '../../src/providers/tencent/parse.js';
 
 const APP = '1400000001';
 
@@ -107,7 +112,11 @@ describe('parseStateResponse', () => {
         },
       ],
     };
-    expect(parseStateResponse(body, true).observations[0]?.platforms).toEqual({ iPhone: 'Online', Android: 'PushOnline', Web: 'Offline' });
+    expect(parseStateResponse(body, true).observations[0]?.platforms).toEqual({
+      iPhone: 'Online',
+      Android: 'PushOnline',
+      Web: 'Offline',
+    });
   });
 
   it('returns ErrorList entries as account errors', () => {
@@ -128,7 +137,10 @@ describe('parseStateResponse', () => {
   });
 
   it('treats absent lists as empty', () => {
-    expect(parseStateResponse({ ActionStatus: 'OK', ErrorCode: 0 }, true)).toEqual({ observations: [], accountErrors: [] });
+    expect(parseStateResponse({ ActionStatus: 'OK', ErrorCode: 0 }, true)).toEqual({
+      observations: [],
+      accountErrors: [],
+    });
   });
 
   it('refuses a state it does not know, naming the account and the value', () => {
@@ -138,7 +150,9 @@ describe('parseStateResponse', () => {
     expect(err.message).toContain('alice');
     expect(err.message).toContain('Away');
     expect(thrown(() => parseStateResponse({ QueryResult: [{ To_Account: 'bob' }] }, false)).message).toContain('bob');
-    expect(thrown(() => parseStateResponse({ QueryResult: [{ To_Account: 'c', State: 'online' }] }, false)).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
+    expect(thrown(() => parseStateResponse({ QueryResult: [{ To_Account: 'c', State: 'online' }] }, false)).code).toBe(
+      'ERR_PROVIDER_BAD_RESPONSE',
+    );
   });
 
   it('refuses malformed shapes', () => {
@@ -152,12 +166,13 @@ describe('parseStateResponse', () => {
       { ErrorList: [{ To_Account: 'a' }] },
       { ErrorList: {} },
     ];
-    for (const body of bad) expect(thrown(() => parseStateResponse(body, false)).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
+    for (const body of bad)
+      expect(thrown(() => parseStateResponse(body, false)).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
     const badDetail: unknown[] = ['x', [{ Platform: 'Web' }], [{ Status: 'Online' }], ['Web']];
     for (const Detail of badDetail) {
-      expect(thrown(() => parseStateResponse({ QueryResult: [{ To_Account: 'a', State: 'Online', Detail }] }, true)).code).toBe(
-        'ERR_PROVIDER_BAD_RESPONSE',
-      );
+      expect(
+        thrown(() => parseStateResponse({ QueryResult: [{ To_Account: 'a', State: 'Online', Detail }] }, true)).code,
+      ).toBe('ERR_PROVIDER_BAD_RESPONSE');
     }
   });
 });
@@ -188,11 +203,18 @@ describe('parseAccountCheckResponse', () => {
   });
 
   it('refuses an unknown AccountStatus and malformed items', () => {
-    const unknown = thrown(() => parseAccountCheckResponse({ ResultItem: [{ UserID: 'zed', ResultCode: 0, AccountStatus: 'Maybe' }] }));
+    const unknown = thrown(() =>
+      parseAccountCheckResponse({ ResultItem: [{ UserID: 'zed', ResultCode: 0, AccountStatus: 'Maybe' }] }),
+    );
     expect(unknown.code).toBe('ERR_PROVIDER_BAD_RESPONSE');
     expect(unknown.message).toContain('zed');
     expect(unknown.message).toContain('Maybe');
-    for (const body of [null, { ResultItem: 3 }, { ResultItem: [{ ResultCode: 0 }] }, { ResultItem: [{ UserID: 'a' }] }]) {
+    for (const body of [
+      null,
+      { ResultItem: 3 },
+      { ResultItem: [{ ResultCode: 0 }] },
+      { ResultItem: [{ UserID: 'a' }] },
+    ]) {
       expect(thrown(() => parseAccountCheckResponse(body)).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
     }
   });
@@ -208,7 +230,12 @@ describe('checkEnvelope and tencentError', () => {
     [[70016, 70020, 60006, 60016, 60020], 'ERR_PROVIDER_FATAL', false, 'sets add --app'],
     [[60010, 90009, 70403], 'ERR_PROVIDER_FATAL', false, 'TIM_ADMIN'],
     [[60026], 'ERR_PROVIDER_FATAL', false, 'TIM_ENDPOINT'],
-    [[60004, 60005, 60008, 60014, 70169, 70202, 70500, 90992, 90994, 90995, 91000], 'ERR_PROVIDER_RETRYABLE', true, undefined],
+    [
+      [60004, 60005, 60008, 60014, 70169, 70202, 70500, 90992, 90994, 90995, 91000],
+      'ERR_PROVIDER_RETRYABLE',
+      true,
+      undefined,
+    ],
     [[90001, 90003, 90011, 70402], 'ERR_PROVIDER_BAD_REQUEST', false, undefined],
     // Unknown codes are taken as transient.
     [[12345, 60999, 99999], 'ERR_PROVIDER_RETRYABLE', true, undefined],
@@ -232,20 +259,35 @@ describe('checkEnvelope and tencentError', () => {
 
   it('names the per-app key variable for a wrong key', () => {
     const err = tencentError(70009, 'sig verification failed', { api: 'querystate', sdkAppId: APP });
-    expect(err.message).toBe(`Tencent IM querystate failed: 70009 (sig verification failed); check TIM_SECRET_KEY_${APP}`);
+    expect(err.message).toBe(
+      `Tencent IM querystate failed: 70009 (sig verification failed); check TIM_SECRET_KEY_${APP}`,
+    );
   });
 
   it('accepts OK envelopes', () => {
     expect(() => checkEnvelope({ ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '' }, 'querystate', APP)).not.toThrow();
-    expect(() => checkEnvelope({ ActionStatus: 'OK', ErrorCode: 0, RequestId: 'r' }, 'account_check', APP)).not.toThrow();
+    expect(() =>
+      checkEnvelope({ ActionStatus: 'OK', ErrorCode: 0, RequestId: 'r' }, 'account_check', APP),
+    ).not.toThrow();
   });
 
   it('maps a non-zero code even when ActionStatus says OK', () => {
-    expect(thrown(() => checkEnvelope({ ActionStatus: 'OK', ErrorCode: 90992 }, 'querystate', APP)).code).toBe('ERR_PROVIDER_RETRYABLE');
+    expect(thrown(() => checkEnvelope({ ActionStatus: 'OK', ErrorCode: 90992 }, 'querystate', APP)).code).toBe(
+      'ERR_PROVIDER_RETRYABLE',
+    );
   });
 
   it('refuses bodies that are not objects or have no usable code', () => {
-    for (const body of [null, 'OK', 42, [], { ActionStatus: 'FAIL', ErrorCode: 0 }, { ActionStatus: 'FAIL' }, { ActionStatus: 'OK', ErrorCode: '0' }, {}]) {
+    for (const body of [
+      null,
+      'OK',
+      42,
+      [],
+      { ActionStatus: 'FAIL', ErrorCode: 0 },
+      { ActionStatus: 'FAIL' },
+      { ActionStatus: 'OK', ErrorCode: '0' },
+      {},
+    ]) {
       const err = thrown(() => checkEnvelope(body, 'querystate', APP));
       expect(err.code).toBe('ERR_PROVIDER_BAD_RESPONSE');
       expect(err.retryable).toBe(false);

@@ -3,11 +3,19 @@ import { parseUserIds } from '../../src/input/user-ids.js';
 
 describe('parsing user ID lists', () => {
   it('accepts Tencent IDs up to 32 bytes, trimming spaces and CRLF', () => {
-    expect(parseUserIds(' alice \r\nbob\n' + 'x'.repeat(32) + '\n', 'tencent', 'f')).toEqual(['alice', 'bob', 'x'.repeat(32)]);
+    expect(parseUserIds(' alice \r\nbob\n' + 'x'.repeat(32) + '\n', 'tencent', 'f')).toEqual([
+      'alice',
+      'bob',
+      'x'.repeat(32),
+    ]);
   });
 
   it('accepts Volcengine IDs only as decimal int64 in 1..9223372036854775807, naming each bad line', () => {
-    expect(parseUserIds('1\n9007199254740993\n9223372036854775807\n', 'volcengine', 'ids.txt')).toEqual(['1', '9007199254740993', '9223372036854775807']);
+    expect(parseUserIds('1\n9007199254740993\n9223372036854775807\n', 'volcengine', 'ids.txt')).toEqual([
+      '1',
+      '9007199254740993',
+      '9223372036854775807',
+    ]);
     let message = '';
     try {
       parseUserIds('42\n0\n007\n-5\n9223372036854775808\nabc\n1.0\n', 'volcengine', 'ids.txt');

@@ -2,7 +2,13 @@ import { createRequire } from 'node:module';
 import { randomBytes, randomInt } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 import { afterEach, describe, it, expect, vi } from 'vitest';
-import { UserSigCache, decodeUserSig, genUserSig, userSigHmac, verifyUserSig } from '../../src/providers/tencent/usersig.js';
+import {
+  UserSigCache,
+  decodeUserSig,
+  genUserSig,
+  userSigHmac,
+  verifyUserSig,
+} from '../../src/providers/tencent/usersig.js';
 
 // The reference vector, checked against the official package with its clock fixed.
 const APP = 1400000001;
@@ -56,7 +62,13 @@ describe('genUserSig', () => {
 
   it('produces only the URL-safe alphabet', () => {
     for (let i = 0; i < 50; i++) {
-      const sig = genUserSig(randomBytes(32).toString('hex'), randomInt(1400000000, 1500000000), `u${i}`, EXPIRE, TIME + i);
+      const sig = genUserSig(
+        randomBytes(32).toString('hex'),
+        randomInt(1400000000, 1500000000),
+        `u${i}`,
+        EXPIRE,
+        TIME + i,
+      );
       expect(sig).toMatch(/^[A-Za-z0-9*\-_]+$/);
     }
   });

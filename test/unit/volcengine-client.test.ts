@@ -27,17 +27,26 @@ interface Seen {
 }
 type Handler = (req: IncomingMessage, res: ServerResponse, seen: Seen) => void;
 
-const metadata = { RequestId: 'r1', Action: 'QueryOnlineStatus', Version: '2020-12-01', Service: 'rtc', Region: REGION };
+const metadata = {
+  RequestId: 'r1',
+  Action: 'QueryOnlineStatus',
+  Version: '2020-12-01',
+  Service: 'rtc',
+  Region: REGION,
+};
 
 /** Answers every requested user online on Web, the IDs echoed from the request's exact digits. */
 const allOnline: Handler = (_req, res, seen) => {
   const { UserIds: ids } = parseJsonWithInt64(seen.body.toString('utf8'), [], ['UserIds']) as { UserIds: string[] };
-  const map = ids.map((id) => `"${id}":[{"ConnId":"c-${id}","UserId":${id},"DeviceId":${id},"ClientVersion":1,"Platform":"web"}]`).join(',');
+  const map = ids
+    .map((id) => `"${id}":[{"ConnId":"c-${id}","UserId":${id},"DeviceId":${id},"ClientVersion":1,"Platform":"web"}]`)
+    .join(',');
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(`{"ResponseMetadata":${JSON.stringify(metadata)},"Result":{"AppId":${APP},"QueryOnlineResults":{${map}}}}`);
 };
 
-const envelope = (code: string, message: string): string => JSON.stringify({ ResponseMetadata: { ...metadata, Error: { Code: code, Message: message } } });
+const envelope = (code: string, message: string): string =>
+  JSON.stringify({ ResponseMetadata: { ...metadata, Error: { Code: code, Message: message } } });
 
 let server: Server;
 let base: string;
@@ -50,7 +59,9 @@ const errors: unknown[] = [];
 // characters of the secret and of each signature, so that a clipped message cannot leak half of one.
 const secretsSeen = new Set<string>([SK, SK.slice(0, 16)]);
 
-function makeClient(overrides: { http?: Partial<HttpConfig>; endpoint?: string; now?: () => Date } = {}): VolcengineClient {
+function makeClient(
+  overrides: { http?: Partial<HttpConfig>; endpoint?: string; now?: () => Date } = {},
+): VolcengineClient {
   const client = new VolcengineClient({
     appId: APP,
     accessKeyId: AK,
@@ -97,7 +108,9 @@ function expectValidSignature(s: Seen): void {
   });
   expect(header('authorization')).toBe(expected.Authorization);
   expect(header('authorization')).toMatch(
-    new RegExp(`^HMAC-SHA256 Credential=${AK}/${xDate.slice(0, 8)}/${REGION}/rtc/request, SignedHeaders=host;x-content-sha256;x-date, Signature=[0-9a-f]{64}$`),
+    new RegExp(
+      `^HMAC-SHA256 Credential=${AK}/${xDate.slice(0, 8)}/${REGION}/rtc/request, SignedHeaders=host;x-content-sha256;x-date, Signature=[0-9a-f]{64}$`,
+    ),
   );
 }
 
@@ -113,7 +126,13 @@ beforeAll(async () => {
         const sig = /Signature=(\w+)/.exec(auth)?.[1];
         if (sig !== undefined) secretsSeen.add(sig).add(sig.slice(0, 16));
       }
-      const entry: Seen = { method: req.method ?? '', path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks) };
+      const entry: Seen = {
+        method: req.method ?? '',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      };
       seen.push(entry);
       handler(req, res, entry);
     });
@@ -201,7 +220,17 @@ describe('VolcengineClient requests', () => {
   it('refuses empty, oversized and non-int64 batches without a request', async () => {
     const client = makeClient();
     const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => String(i + 1));
-    for (const batch of [[], ids(101), ['1', 'abc'], ['1.0'], ['-1'], ['0'], ['007'], ['9223372036854775808'], ['1,2']]) {
+    for (const batch of [
+      [],
+      ids(101),
+      ['1', 'abc'],
+      ['1.0'],
+      ['-1'],
+      ['0'],
+      ['007'],
+      ['9223372036854775808'],
+      ['1,2'],
+    ]) {
       const err = await failure(client.queryState(batch, { detail: false }));
       expect(err.code, JSON.stringify(batch)).toBe('ERR_PROVIDER_BAD_REQUEST');
       expect(err.retryable).toBe(false);
@@ -214,10 +243,16 @@ describe('VolcengineClient requests', () => {
   });
 
   it('refuses a bad app id or endpoint at construction', () => {
-    const make = (appId: string, endpoint: string): (() => VolcengineClient) => () =>
-      new VolcengineClient({ appId, accessKeyId: AK, secretAccessKey: SK, endpoint, region: REGION, http: HTTP });
-    expect(make('12a', base)).toThrow(expect.objectContaining({ code: 'ERR_PROVIDER_FATAL', setting: 'sets add --app' }));
-    expect(make(APP, 'not a url')).toThrow(expect.objectContaining({ code: 'ERR_PROVIDER_FATAL', setting: 'VOLC_ENDPOINT' }));
+    const make =
+      (appId: string, endpoint: string): (() => VolcengineClient) =>
+      () =>
+        new VolcengineClient({ appId, accessKeyId: AK, secretAccessKey: SK, endpoint, region: REGION, http: HTTP });
+    expect(make('12a', base)).toThrow(
+      expect.objectContaining({ code: 'ERR_PROVIDER_FATAL', setting: 'sets add --app' }),
+    );
+    expect(make(APP, 'not a url')).toThrow(
+      expect.objectContaining({ code: 'ERR_PROVIDER_FATAL', setting: 'VOLC_ENDPOINT' }),
+    );
   });
 });
 
@@ -260,7 +295,12 @@ describe('VolcengineClient failures', () => {
   it('maps a SignatureDoesNotMatch envelope on HTTP 403 to a fatal error naming the secret setting', async () => {
     handler = (_req, res) => {
       res.writeHead(403, { 'content-type': 'application/json' });
-      res.end(envelope('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.'));
+      res.end(
+        envelope(
+          'SignatureDoesNotMatch',
+          'The request signature we calculated does not match the signature you provided.',
+        ),
+      );
     };
     const err = await failure(makeClient().queryState(['1'], { detail: false }));
     expect(err.code).toBe('ERR_PROVIDER_FATAL');

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../../src/errors.js';
 import type { ProviderErrorCode } from '../../src/errors.js';
 import { volcengineError } from '../../src/providers/volcengine/errors.js';
-import { INT64_MAX, isInt64Id, parseJsonWithInt64, queryOnlineStatusBody } from '../../src/providers/volcengine/int64-json.js';
+import {
+  INT64_MAX,
+  isInt64Id,
+  parseJsonWithInt64,
+  queryOnlineStatusBody,
+} from '../../src/providers/volcengine/int64-json.js';
 import { normalisePlatform, parseQueryOnlineStatus, toStateQueryResult } from '../../src/providers/volcengine/parse.js';
 import type { VolcConnection } from '../../src/providers/volcengine/parse.js';
 
@@ -20,15 +25,31 @@ function thrown(fn: () => unknown): ProviderError {
   throw new Error('expected a ProviderError');
 }
 
-const metadata = { RequestId: 'Your_RequestId', Action: 'QueryOnlineStatus', Version: '2020-12-01', Service: 'rtc', Region: 'cn-beijing' };
+const metadata = {
+  RequestId: 'Your_RequestId',
+  Action: 'QueryOnlineStatus',
+  Version: '2020-12-01',
+  Service: 'rtc',
+  Region: 'cn-beijing',
+};
 
 /** An answer as text, the int64 fields written as bare JSON numbers from their exact digits. */
-function answer(results: Record<string, { ConnId?: string; UserId: string; DeviceId: string; ClientVersion?: string; Platform?: string }[]>): string {
+function answer(
+  results: Record<
+    string,
+    { ConnId?: string; UserId: string; DeviceId: string; ClientVersion?: string; Platform?: string }[]
+  >,
+): string {
   const map = Object.entries(results)
     .map(([key, conns]) => {
       const list = conns
         .map((c) => {
-          const fields = [`"ConnId":${JSON.stringify(c.ConnId ?? 'c')}`, `"UserId":${c.UserId}`, `"DeviceId":${c.DeviceId}`, `"ClientVersion":${c.ClientVersion ?? '1'}`];
+          const fields = [
+            `"ConnId":${JSON.stringify(c.ConnId ?? 'c')}`,
+            `"UserId":${c.UserId}`,
+            `"DeviceId":${c.DeviceId}`,
+            `"ClientVersion":${c.ClientVersion ?? '1'}`,
+          ];
           if (c.Platform !== undefined) fields.push(`"Platform":${JSON.stringify(c.Platform)}`);
           return `{${fields.join(',')}}`;
         })
@@ -69,7 +90,9 @@ describe('parseQueryOnlineStatus', () => {
   }
 }`;
     const online = parseQueryOnlineStatus(seed, 200, APP);
-    expect([...online]).toEqual([['10001', [{ connId: 'ConnID_1', userId: '10001', deviceId: '10001', clientVersion: '1', platform: 'Android' }]]]);
+    expect([...online]).toEqual([
+      ['10001', [{ connId: 'ConnID_1', userId: '10001', deviceId: '10001', clientVersion: '1', platform: 'Android' }]],
+    ]);
     expect(toStateQueryResult(['10001', '10002'], online, true)).toEqual({
       observations: [
         { userId: '10001', state: 'Online', platforms: { Android: 1 } },
@@ -127,7 +150,11 @@ describe('parseQueryOnlineStatus', () => {
   });
 
   it('answers every requested user once, ignores users not requested, and never reports account errors', () => {
-    const online = parseQueryOnlineStatus(answer({ '5': [{ UserId: '5', DeviceId: '1', Platform: 'Web' }], '6': [{ UserId: '6', DeviceId: '1' }] }), 200, APP);
+    const online = parseQueryOnlineStatus(
+      answer({ '5': [{ UserId: '5', DeviceId: '1', Platform: 'Web' }], '6': [{ UserId: '6', DeviceId: '1' }] }),
+      200,
+      APP,
+    );
     expect(toStateQueryResult(['7', '5', '7'], online, false)).toEqual({
       observations: [
         { userId: '7', state: 'Offline', platforms: null },
@@ -141,7 +168,9 @@ describe('parseQueryOnlineStatus', () => {
     for (const result of ['{"AppId":123}', '{"AppId":123,"QueryOnlineResults":null}', '{"QueryOnlineResults":{}}']) {
       const online = parseQueryOnlineStatus(`{"ResponseMetadata":{"RequestId":"r"},"Result":${result}}`, 200, APP);
       expect(online.size).toBe(0);
-      expect(toStateQueryResult(['1'], online, true).observations).toEqual([{ userId: '1', state: 'Offline', platforms: {} }]);
+      expect(toStateQueryResult(['1'], online, true).observations).toEqual([
+        { userId: '1', state: 'Offline', platforms: {} },
+      ]);
     }
     expect(parseQueryOnlineStatus('{"Result":{"QueryOnlineResults":{"8":null}}}', 200, APP).get('8')).toEqual([]);
   });
@@ -149,7 +178,13 @@ describe('parseQueryOnlineStatus', () => {
   it('leaves a backslash-escaped "UserId":1 inside a string value alone', () => {
     const text = `{"Result":{"QueryOnlineResults":{"1":[{"ConnId":"x\\"UserId\\":1,y","UserId":1,"DeviceId":2,"ClientVersion":3,"Platform":"Web \\"DeviceId\\":5}"}]}}}`;
     const conn = parseQueryOnlineStatus(text, 200, APP).get('1')?.[0];
-    expect(conn).toEqual<VolcConnection>({ connId: 'x"UserId":1,y', userId: '1', deviceId: '2', clientVersion: '3', platform: 'Web "DeviceId":5}' });
+    expect(conn).toEqual<VolcConnection>({
+      connId: 'x"UserId":1,y',
+      userId: '1',
+      deviceId: '2',
+      clientVersion: '3',
+      platform: 'Web "DeviceId":5}',
+    });
   });
 
   it('refuses answers it cannot understand with ERR_PROVIDER_BAD_RESPONSE', () => {
@@ -236,14 +271,31 @@ const TABLE: Row[] = [
   { code: 'SignatureDoesNotMatch', codeN: 100010, expected: 'ERR_PROVIDER_FATAL', setting: SECRET },
   { code: 'InvalidAccessKey', codeN: 100009, expected: 'ERR_PROVIDER_FATAL', setting: KEY_ID },
   { code: 'MissingSignature', expected: 'ERR_PROVIDER_FATAL', setting: KEY_ID },
-  { code: 'AccessDenied', codeN: 100013, expected: 'ERR_PROVIDER_FATAL', setting: KEY_ID, says: 'lacks permission for rtc QueryOnlineStatus' },
-  { code: 'LackPolicy', codeN: 100012, expected: 'ERR_PROVIDER_FATAL', setting: KEY_ID, says: 'lacks permission for rtc QueryOnlineStatus' },
+  {
+    code: 'AccessDenied',
+    codeN: 100013,
+    expected: 'ERR_PROVIDER_FATAL',
+    setting: KEY_ID,
+    says: 'lacks permission for rtc QueryOnlineStatus',
+  },
+  {
+    code: 'LackPolicy',
+    codeN: 100012,
+    expected: 'ERR_PROVIDER_FATAL',
+    setting: KEY_ID,
+    says: 'lacks permission for rtc QueryOnlineStatus',
+  },
   { code: 'InvalidParameter', expected: 'ERR_PROVIDER_FATAL', setting: APP_SETTING, says: `app id ${APP}` },
   { code: 'InvalidParameterValue', expected: 'ERR_PROVIDER_FATAL', setting: APP_SETTING, says: `app id ${APP}` },
   { code: 'NotExistAppId', expected: 'ERR_PROVIDER_FATAL', setting: APP_SETTING, says: `app id ${APP}` },
   { code: 'IllegalAppId', expected: 'ERR_PROVIDER_FATAL', setting: APP_SETTING, says: `app id ${APP}` },
   { code: 'InvalidParameter.NotExistAppId', expected: 'ERR_PROVIDER_FATAL', setting: APP_SETTING, says: 'no such app' },
-  { code: 'InvalidParameter.IllegalAppId', expected: 'ERR_PROVIDER_FATAL', setting: APP_SETTING, says: 'not a valid app id' },
+  {
+    code: 'InvalidParameter.IllegalAppId',
+    expected: 'ERR_PROVIDER_FATAL',
+    setting: APP_SETTING,
+    says: 'not a valid app id',
+  },
 ];
 
 describe('unknown error codes', () => {
@@ -262,7 +314,9 @@ describe('unknown error codes', () => {
         503: 'ERR_PROVIDER_RETRYABLE',
       };
       for (const [status, want] of Object.entries(expected)) {
-        const err = thrown(() => parseQueryOnlineStatus(errorAnswer({ Code: code, Message: 'm' }), Number(status), APP));
+        const err = thrown(() =>
+          parseQueryOnlineStatus(errorAnswer({ Code: code, Message: 'm' }), Number(status), APP),
+        );
         expect(err.code, `${code} at ${status}`).toBe(want);
         if (want === 'ERR_PROVIDER_FATAL') {
           expect(err.setting).toBe('VOLC_ENDPOINT');
@@ -273,13 +327,21 @@ describe('unknown error codes', () => {
   }
 });
 
-const RETRYABLE: ReadonlySet<ProviderErrorCode> = new Set(['ERR_PROVIDER_RATE_LIMITED', 'ERR_PROVIDER_RETRYABLE', 'ERR_PROVIDER_SIG_EXPIRED']);
+const RETRYABLE: ReadonlySet<ProviderErrorCode> = new Set([
+  'ERR_PROVIDER_RATE_LIMITED',
+  'ERR_PROVIDER_RETRYABLE',
+  'ERR_PROVIDER_SIG_EXPIRED',
+]);
 
 describe('error envelope mapping', () => {
   for (const row of TABLE) {
     it(`maps ${row.code} to ${row.expected} at HTTP 200, 4xx and 5xx`, () => {
       for (const status of [200, 400, 403, 429, 500, 503]) {
-        const text = errorAnswer({ Code: row.code, ...(row.codeN === undefined ? {} : { CodeN: row.codeN }), Message: 'the provider says why' });
+        const text = errorAnswer({
+          Code: row.code,
+          ...(row.codeN === undefined ? {} : { CodeN: row.codeN }),
+          Message: 'the provider says why',
+        });
         const err = thrown(() => parseQueryOnlineStatus(text, status, APP));
         const expected = status === 429 ? (row.on429 ?? row.expected) : row.expected;
         expect(err.code, `${row.code} at ${status}`).toBe(expected);
@@ -297,17 +359,28 @@ describe('error envelope mapping', () => {
 
   it('maps a known CodeN when Code is missing or unknown', () => {
     for (const row of TABLE.filter((r) => r.codeN !== undefined)) {
-      for (const error of [{ CodeN: row.codeN, Message: 'm' }, { Code: 'Renamed', CodeN: row.codeN, Message: 'm' }]) {
+      for (const error of [
+        { CodeN: row.codeN, Message: 'm' },
+        { Code: 'Renamed', CodeN: row.codeN, Message: 'm' },
+      ]) {
         const err = thrown(() => parseQueryOnlineStatus(errorAnswer(error), 403, APP));
         expect(err.code).toBe(row.expected);
         expect(err.setting).toBe(row.setting);
       }
     }
-    expect(thrown(() => parseQueryOnlineStatus(errorAnswer({ CodeN: 100010 }), 403, APP)).providerCode).toBe('SignatureDoesNotMatch');
+    expect(thrown(() => parseQueryOnlineStatus(errorAnswer({ CodeN: 100010 }), 403, APP)).providerCode).toBe(
+      'SignatureDoesNotMatch',
+    );
   });
 
   it('matches the exact message format of a fatal signature error', () => {
-    const err = volcengineError({ code: 'SignatureDoesNotMatch', codeN: 100010, message: 'signature mismatch', httpStatus: 403, appId: APP });
+    const err = volcengineError({
+      code: 'SignatureDoesNotMatch',
+      codeN: 100010,
+      message: 'signature mismatch',
+      httpStatus: 403,
+      appId: APP,
+    });
     expect(err.message).toBe(
       `Volcengine QueryOnlineStatus failed: SignatureDoesNotMatch (signature mismatch); check VOLC_SECRET_ACCESS_KEY (or VOLC_SECRET_ACCESS_KEY_${APP})`,
     );
@@ -329,7 +402,9 @@ describe('error envelope mapping', () => {
       }
     }
     // An Error that is not even an object still says the call failed.
-    expect(thrown(() => parseQueryOnlineStatus('{"ResponseMetadata":{"Error":"boom"}}', 200, APP)).code).toBe('ERR_PROVIDER_RETRYABLE');
+    expect(thrown(() => parseQueryOnlineStatus('{"ResponseMetadata":{"Error":"boom"}}', 200, APP)).code).toBe(
+      'ERR_PROVIDER_RETRYABLE',
+    );
   });
 
   it('maps a non-200 status without an envelope to ERR_PROVIDER_HTTP, and 429 to RATE_LIMITED', () => {
@@ -380,7 +455,8 @@ describe('int64-json helpers', () => {
   it('queryOnlineStatusBody writes the IDs as exact JSON numbers', () => {
     expect(queryOnlineStatusBody('123', [BIG, '1'])).toBe('{"AppId":123,"UserIds":[9007199254740993,1]}');
     expect(queryOnlineStatusBody('123', [MAX])).toContain(`[${MAX}]`);
-    for (const bad of ['1.0', '-1', '0', '1,2', '1]', '']) expect(() => queryOnlineStatusBody('123', [bad])).toThrow(RangeError);
+    for (const bad of ['1.0', '-1', '0', '1,2', '1]', ''])
+      expect(() => queryOnlineStatusBody('123', [bad])).toThrow(RangeError);
     expect(() => queryOnlineStatusBody('12a', ['1'])).toThrow(RangeError);
   });
 

@@ -65,10 +65,14 @@ export class TencentClient implements StateProvider {
     const { sdkAppId, admin, secretKey, endpoint, stateApi, http } = options;
     const appNumber = Number(sdkAppId);
     if (!/^\d+$/.test(sdkAppId) || !Number.isSafeInteger(appNumber)) {
-      throw new ProviderError('ERR_PROVIDER_FATAL', `Tencent IM app id must be digits, got ${JSON.stringify(sdkAppId)}`, {
-        provider: 'tencent',
-        setting: 'sets add --app',
-      });
+      throw new ProviderError(
+        'ERR_PROVIDER_FATAL',
+        `Tencent IM app id must be digits, got ${JSON.stringify(sdkAppId)}`,
+        {
+          provider: 'tencent',
+          setting: 'sets add --app',
+        },
+      );
     }
     let url: URL;
     try {
@@ -93,7 +97,12 @@ export class TencentClient implements StateProvider {
   /** Asks for the online state of 1..500 accounts (`IsNeedDetail` follows `detail`). Throws ProviderError. */
   async queryState(userIds: readonly string[], options: StateQueryOptions): Promise<StateQueryResult> {
     this.checkBatch(this.stateApi, userIds, TENCENT_STATE_BATCH);
-    const body = await this.call(this.stateApi, `openim/${this.stateApi}`, { To_Account: userIds, IsNeedDetail: options.detail ? 1 : 0 }, options.signal);
+    const body = await this.call(
+      this.stateApi,
+      `openim/${this.stateApi}`,
+      { To_Account: userIds, IsNeedDetail: options.detail ? 1 : 0 },
+      options.signal,
+    );
     return parseStateResponse(body, options.detail);
   }
 
@@ -115,16 +124,27 @@ export class TencentClient implements StateProvider {
     // Thrown before sending: an oversized batch is the caller's bug, and Tencent would refuse it
     // anyway (90011) after spending a call from the rate budget.
     if (userIds.length === 0 || userIds.length > max) {
-      throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', `Tencent IM ${api} takes 1 to ${max} accounts a call, got ${userIds.length}`, {
-        provider: 'tencent',
-      });
+      throw new ProviderError(
+        'ERR_PROVIDER_BAD_REQUEST',
+        `Tencent IM ${api} takes 1 to ${max} accounts a call, got ${userIds.length}`,
+        {
+          provider: 'tencent',
+        },
+      );
     }
   }
 
   /** POSTs `payload` to `v4/<command>` and returns the parsed body after checking the envelope. */
-  private async call(api: string, command: string, payload: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+  private async call(
+    api: string,
+    command: string,
+    payload: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     if (this.closing !== undefined) {
-      throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', `Tencent IM ${api} called after the client was closed`, { provider: 'tencent' });
+      throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', `Tencent IM ${api} called after the client was closed`, {
+        provider: 'tencent',
+      });
     }
     const userSig = this.userSigCache.get();
     const secrets = [userSig, this.secretKey];
@@ -156,7 +176,14 @@ export class TencentClient implements StateProvider {
         text = await response.body.text();
       }
     } catch (err) {
-      throw transportError(err, { provider: 'tencent', label: `Tencent IM ${api}`, origin: this.origin, http: this.http, signal, secrets });
+      throw transportError(err, {
+        provider: 'tencent',
+        label: `Tencent IM ${api}`,
+        origin: this.origin,
+        http: this.http,
+        signal,
+        secrets,
+      });
     }
     if (status !== 200) {
       throw new ProviderError('ERR_PROVIDER_HTTP', `Tencent IM ${api}: HTTP ${status} from ${this.origin}`, {
@@ -172,10 +199,14 @@ export class TencentClient implements StateProvider {
     } catch {
       const snippet = safeText.length > 80 ? `${safeText.slice(0, 77)}...` : safeText;
       // Not JSON at all (cut off, a gateway's error page): transient, so retried.
-      throw new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `Tencent IM ${api} answered with non-JSON: ${JSON.stringify(snippet)}`, {
-        provider: 'tencent',
-        retryable: true,
-      });
+      throw new ProviderError(
+        'ERR_PROVIDER_BAD_RESPONSE',
+        `Tencent IM ${api} answered with non-JSON: ${JSON.stringify(snippet)}`,
+        {
+          provider: 'tencent',
+          retryable: true,
+        },
+      );
     }
     try {
       checkEnvelope(body, api, this.sdkAppId);

@@ -40,7 +40,11 @@ map([70050], { code: 'ERR_PROVIDER_LOCKED', hint: 'too many bad UserSigs, the ap
 map([70003, 70009, 70014], { code: 'ERR_PROVIDER_FATAL', setting: secretKey });
 map([70013], { code: 'ERR_PROVIDER_FATAL', setting: admin });
 map([70016, 70020, 60006, 60016, 60020], { code: 'ERR_PROVIDER_FATAL', setting: appId });
-map([60010, 90009, 70403], { code: 'ERR_PROVIDER_FATAL', setting: admin, hint: 'the App admin identifier is required' });
+map([60010, 90009, 70403], {
+  code: 'ERR_PROVIDER_FATAL',
+  setting: admin,
+  hint: 'the App admin identifier is required',
+});
 map([60026], { code: 'ERR_PROVIDER_FATAL', setting: endpoint, hint: "the domain does not match the app's region" });
 map([60004, 60005, 60008, 60014, 70169, 70202, 70500, 90992, 90994, 90995, 91000], { code: 'ERR_PROVIDER_RETRYABLE' });
 map([90001, 90003, 90011, 70402], { code: 'ERR_PROVIDER_BAD_REQUEST' });

@@ -13,9 +13,10 @@ function isObject(value: unknown): value is Json {
 }
 
 function badResponse(message: string): ProviderError {
-  return new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `Tencent IM answer not understood: ${message}`, { provider: 'tencent' });
+  return new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `Tencent IM answer not understood: ${message}`, {
+    provider: 'tencent',
+  });
 }
-
 
 /** An optional array field: absent is empty, anything but an array is an error. */
 function arrayField(body: Json, field: string): unknown[] {
@@ -139,5 +140,6 @@ export function checkEnvelope(body: unknown, api: string, sdkAppId: string): voi
   const errorInfo = typeof info === 'string' ? info : '';
   if (code !== undefined && code !== 0) throw tencentError(code, errorInfo, { api, sdkAppId });
   // A failure without a code cannot be classified; calling it OK would record nothing true either.
-  if (status !== 'OK') throw badResponse(`${api} ActionStatus is ${show(status)} with ErrorCode ${show(code)} (${errorInfo})`);
+  if (status !== 'OK')
+    throw badResponse(`${api} ActionStatus is ${show(status)} with ErrorCode ${show(code)} (${errorInfo})`);
 }

@@ -16,7 +16,13 @@ export interface UserSigFields {
 }
 
 /** The base64 HMAC-SHA256 of the TLS content lines, the `TLS.sig` field. */
-export function userSigHmac(secretKey: string, identifier: string, sdkAppId: number, time: number, expire: number): string {
+export function userSigHmac(
+  secretKey: string,
+  identifier: string,
+  sdkAppId: number,
+  time: number,
+  expire: number,
+): string {
   const content =
     `TLS.identifier:${identifier}\n` + `TLS.sdkappid:${sdkAppId}\n` + `TLS.time:${time}\n` + `TLS.expire:${expire}\n`;
   return createHmac('sha256', secretKey).update(content).digest('base64');
@@ -47,7 +53,13 @@ export function decodeUserSig(userSig: string): UserSigFields | undefined {
   try {
     const b64 = userSig.replace(/\*/g, '+').replace(/-/g, '/').replace(/_/g, '=');
     const doc = JSON.parse(inflateSync(Buffer.from(b64, 'base64')).toString('utf8')) as Record<string, unknown>;
-    const { 'TLS.identifier': identifier, 'TLS.sdkappid': sdkAppId, 'TLS.time': time, 'TLS.expire': expire, 'TLS.sig': sig } = doc;
+    const {
+      'TLS.identifier': identifier,
+      'TLS.sdkappid': sdkAppId,
+      'TLS.time': time,
+      'TLS.expire': expire,
+      'TLS.sig': sig,
+    } = doc;
     if (typeof identifier !== 'string' || typeof sig !== 'string') return undefined;
     if (typeof sdkAppId !== 'number' || typeof time !== 'number' || typeof expire !== 'number') return undefined;
     return { identifier, sdkAppId, time, expire, sig };
@@ -58,8 +70,7 @@ export function decodeUserSig(userSig: string): UserSigFields | undefined {
 
 /** Why a UserSig was refused, as the Tencent error code the server would answer. */
 export type UserSigVerdict =
-  | { ok: true }
-  | { ok: false; errorCode: 70001 | 70003 | 70009 | 70013 | 70014; reason: string };
+  { ok: true } | { ok: false; errorCode: 70001 | 70003 | 70009 | 70013 | 70014; reason: string };
 
 /** Server-side check of a UserSig, as the simulator does it: shape, identity, app, HMAC, expiry. */
 export function verifyUserSig(
@@ -71,8 +82,10 @@ export function verifyUserSig(
 ): UserSigVerdict {
   const fields = decodeUserSig(userSig);
   if (!fields) return { ok: false, errorCode: 70003, reason: 'illegal UserSig' };
-  if (fields.identifier !== identifier) return { ok: false, errorCode: 70013, reason: 'identifier does not match the UserSig' };
-  if (fields.sdkAppId !== sdkAppId) return { ok: false, errorCode: 70014, reason: 'sdkappid does not match the UserSig' };
+  if (fields.identifier !== identifier)
+    return { ok: false, errorCode: 70013, reason: 'identifier does not match the UserSig' };
+  if (fields.sdkAppId !== sdkAppId)
+    return { ok: false, errorCode: 70014, reason: 'sdkappid does not match the UserSig' };
   const expected = Buffer.from(userSigHmac(secretKey, fields.identifier, fields.sdkAppId, fields.time, fields.expire));
   const given = Buffer.from(fields.sig);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
@@ -100,7 +113,10 @@ export class UserSigCache {
   get(): string {
     const now = this.nowSeconds();
     if (!this.current || now >= this.current.validUntil - this.renewBeforeSeconds) {
-      this.current = { sig: genUserSig(this.secretKey, this.sdkAppId, this.identifier, this.expireSeconds, now), validUntil: now + this.expireSeconds };
+      this.current = {
+        sig: genUserSig(this.secretKey, this.sdkAppId, this.identifier, this.expireSeconds, now),
+        validUntil: now + this.expireSeconds,
+      };
     }
     return this.current.sig;
   }

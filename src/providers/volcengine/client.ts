@@ -83,9 +83,15 @@ export class VolcengineClient implements StateProvider {
 
   constructor(options: VolcengineClientOptions) {
     const { appId, accessKeyId, secretAccessKey, endpoint, region, http } = options;
-    if (!isInt64Id(appId)) throw fatal('sets add --app', `Volcengine app id must be a positive decimal integer, got ${JSON.stringify(appId)}`);
-    if (accessKeyId === '') throw fatal('VOLC_ACCESS_KEY_ID', `Set VOLC_ACCESS_KEY_ID (or VOLC_ACCESS_KEY_ID_${appId})`);
-    if (secretAccessKey === '') throw fatal('VOLC_SECRET_ACCESS_KEY', `Set VOLC_SECRET_ACCESS_KEY (or VOLC_SECRET_ACCESS_KEY_${appId})`);
+    if (!isInt64Id(appId))
+      throw fatal(
+        'sets add --app',
+        `Volcengine app id must be a positive decimal integer, got ${JSON.stringify(appId)}`,
+      );
+    if (accessKeyId === '')
+      throw fatal('VOLC_ACCESS_KEY_ID', `Set VOLC_ACCESS_KEY_ID (or VOLC_ACCESS_KEY_ID_${appId})`);
+    if (secretAccessKey === '')
+      throw fatal('VOLC_SECRET_ACCESS_KEY', `Set VOLC_SECRET_ACCESS_KEY (or VOLC_SECRET_ACCESS_KEY_${appId})`);
     let url: URL;
     try {
       url = new URL(endpoint);
@@ -109,24 +115,34 @@ export class VolcengineClient implements StateProvider {
   /** Asks for the online state of 1..100 int64 user IDs (detail: connections per platform). Throws ProviderError. */
   async queryState(userIds: readonly string[], options: StateQueryOptions): Promise<StateQueryResult> {
     if (this.closing !== undefined) {
-      throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', `${LABEL} called after the client was closed`, { provider: 'volcengine' });
+      throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', `${LABEL} called after the client was closed`, {
+        provider: 'volcengine',
+      });
     }
     // Thrown before sending: an oversized batch is the caller's bug, and Volcengine would refuse it
     // anyway after spending a call from the account's shared QPS budget.
     if (userIds.length === 0 || userIds.length > VOLC_STATE_BATCH) {
-      throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', `${LABEL} takes 1 to ${VOLC_STATE_BATCH} user IDs a call, got ${userIds.length}`, {
-        provider: 'volcengine',
-      });
+      throw new ProviderError(
+        'ERR_PROVIDER_BAD_REQUEST',
+        `${LABEL} takes 1 to ${VOLC_STATE_BATCH} user IDs a call, got ${userIds.length}`,
+        {
+          provider: 'volcengine',
+        },
+      );
     }
     let body: string;
     try {
       body = queryOnlineStatusBody(this.appId, userIds);
     } catch (cause) {
       const bad = userIds.find((id) => !isInt64Id(id)) ?? '';
-      throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', `${LABEL}: user ID ${JSON.stringify(bad)} is not an integer in 1..9223372036854775807`, {
-        provider: 'volcengine',
-        cause,
-      });
+      throw new ProviderError(
+        'ERR_PROVIDER_BAD_REQUEST',
+        `${LABEL}: user ID ${JSON.stringify(bad)} is not an integer in 1..9223372036854775807`,
+        {
+          provider: 'volcengine',
+          cause,
+        },
+      );
     }
     const { status, text } = await this.send(body, options.signal);
     return toStateQueryResult(userIds, parseQueryOnlineStatus(text, status, this.appId), options.detail);
@@ -176,11 +192,20 @@ export class VolcengineClient implements StateProvider {
       // a 403) in the same envelope as on a 200.
       text = await readText(response.body, status === 200 ? BODY_LIMIT : ERROR_BODY_LIMIT);
     } catch (err) {
-      throw transportError(err, { provider: 'volcengine', label: LABEL, origin: this.origin, http: this.http, signal, secrets });
+      throw transportError(err, {
+        provider: 'volcengine',
+        label: LABEL,
+        origin: this.origin,
+        http: this.http,
+        signal,
+        secrets,
+      });
     }
     if (text === undefined) {
       if (status === 200) {
-        throw new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `${LABEL} answered with more than ${BODY_LIMIT} bytes`, { provider: 'volcengine' });
+        throw new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `${LABEL} answered with more than ${BODY_LIMIT} bytes`, {
+          provider: 'volcengine',
+        });
       }
       // Too big to be an envelope: judged by the status alone.
       text = '';

@@ -35,7 +35,10 @@ interface Mapping {
   hint?: string;
 }
 
-const RATE_LIMITED: Mapping = { code: 'ERR_PROVIDER_RATE_LIMITED', hint: 'over the QPS limit of the Volcengine account (shared by all its apps)' };
+const RATE_LIMITED: Mapping = {
+  code: 'ERR_PROVIDER_RATE_LIMITED',
+  hint: 'over the QPS limit of the Volcengine account (shared by all its apps)',
+};
 const RETRYABLE: Mapping = { code: 'ERR_PROVIDER_RETRYABLE' };
 const APP: Mapping = { code: 'ERR_PROVIDER_FATAL', setting: APP_ID_SETTING };
 
@@ -45,13 +48,30 @@ const TABLE = new Map<string, Mapping>([
   // immediate retry helps only if the refusal was a fluke; a repeat means this host's clock is off.
   [
     'InvalidTimestamp',
-    { code: 'ERR_PROVIDER_SIG_EXPIRED', hint: "the request's X-Date was refused, likely clock skew; re-signing at once, but if this repeats check this host's clock (NTP)" },
+    {
+      code: 'ERR_PROVIDER_SIG_EXPIRED',
+      hint: "the request's X-Date was refused, likely clock skew; re-signing at once, but if this repeats check this host's clock (NTP)",
+    },
   ],
   ['SignatureDoesNotMatch', { code: 'ERR_PROVIDER_FATAL', setting: SECRET_ACCESS_KEY }],
   ['InvalidAccessKey', { code: 'ERR_PROVIDER_FATAL', setting: ACCESS_KEY_ID }],
   ['MissingSignature', { code: 'ERR_PROVIDER_FATAL', setting: ACCESS_KEY_ID }],
-  ['AccessDenied', { code: 'ERR_PROVIDER_FATAL', setting: ACCESS_KEY_ID, hint: 'the access key lacks permission for rtc QueryOnlineStatus' }],
-  ['LackPolicy', { code: 'ERR_PROVIDER_FATAL', setting: ACCESS_KEY_ID, hint: 'the access key lacks permission for rtc QueryOnlineStatus' }],
+  [
+    'AccessDenied',
+    {
+      code: 'ERR_PROVIDER_FATAL',
+      setting: ACCESS_KEY_ID,
+      hint: 'the access key lacks permission for rtc QueryOnlineStatus',
+    },
+  ],
+  [
+    'LackPolicy',
+    {
+      code: 'ERR_PROVIDER_FATAL',
+      setting: ACCESS_KEY_ID,
+      hint: 'the access key lacks permission for rtc QueryOnlineStatus',
+    },
+  ],
   ['NotExistAppId', { ...APP, hint: 'no such app' }],
   ['IllegalAppId', { ...APP, hint: 'not a valid app id' }],
 ]);
@@ -106,7 +126,11 @@ export function volcengineError(details: VolcengineErrorDetails): ProviderError 
       // An unknown code on a 4xx is the request's fault (a wrong endpoint path gives
       // InvalidActionOrVersion, bad credentials InvalidAuthorization...): retrying it every cycle
       // would spend the account's shared budget for nothing.
-      mapping = { code: 'ERR_PROVIDER_FATAL', setting: 'VOLC_ENDPOINT', hint: 'check VOLC_ENDPOINT, VOLC_REGION and the access key' };
+      mapping = {
+        code: 'ERR_PROVIDER_FATAL',
+        setting: 'VOLC_ENDPOINT',
+        hint: 'check VOLC_ENDPOINT, VOLC_REGION and the access key',
+      };
     } else if (envelope) {
       // An unknown code (or an Error without one) on a 200 or 5xx is treated as transient: Volcengine
       // adds codes over time and most unknown ones are backend faults. Retrying costs a call; calling it fatal would
@@ -116,11 +140,15 @@ export function volcengineError(details: VolcengineErrorDetails): ProviderError 
     } else {
       // No envelope at all (a proxy's HTML page, an empty 502): only the status speaks, and
       // ProviderError makes ERR_PROVIDER_HTTP retryable for 5xx.
-      return new ProviderError('ERR_PROVIDER_HTTP', `${LABEL} failed: HTTP ${httpStatus} without an error envelope (app ${appId})`, {
-        provider: 'volcengine',
-        providerCode: httpStatus,
-        httpStatus,
-      });
+      return new ProviderError(
+        'ERR_PROVIDER_HTTP',
+        `${LABEL} failed: HTTP ${httpStatus} without an error envelope (app ${appId})`,
+        {
+          provider: 'volcengine',
+          providerCode: httpStatus,
+          httpStatus,
+        },
+      );
     }
   }
   const what = code ?? (codeN === undefined ? `HTTP ${httpStatus}` : `CodeN ${codeN}`);

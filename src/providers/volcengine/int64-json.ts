@@ -21,7 +21,11 @@ const NUMERIC_FIELDS = ['UserId', 'DeviceId', 'ClientVersion', 'AppId'];
  * integers) become decimal strings. A `"Key":` preceded by a backslash is inside a string value
  * and is left alone.
  */
-export function parseJsonWithInt64(text: string, fields: readonly string[] = NUMERIC_FIELDS, arrayFields: readonly string[] = []): unknown {
+export function parseJsonWithInt64(
+  text: string,
+  fields: readonly string[] = NUMERIC_FIELDS,
+  arrayFields: readonly string[] = [],
+): unknown {
   let quoted = text;
   if (fields.length > 0) {
     const scalar = new RegExp(`(?<!\\\\)"(${fields.join('|')})"(\\s*:\\s*)(-?\\d+)(?=\\s*[,}\\]])`, 'g');
@@ -30,7 +34,10 @@ export function parseJsonWithInt64(text: string, fields: readonly string[] = NUM
   if (arrayFields.length > 0) {
     const array = new RegExp(`(?<!\\\\)"(${arrayFields.join('|')})"(\\s*:\\s*)\\[([-\\d\\s,]*)\\]`, 'g');
     quoted = quoted.replace(array, (_m, key: string, sep: string, items: string) => {
-      const values = items.split(',').map((v) => v.trim()).filter((v) => v !== '');
+      const values = items
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '');
       return `"${key}"${sep}[${values.map((v) => `"${v}"`).join(',')}]`;
     });
   }

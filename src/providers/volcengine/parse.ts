@@ -29,12 +29,15 @@ function isObject(value: unknown): value is Json {
 }
 
 function badResponse(message: string, retryable = false): ProviderError {
-  return new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `Volcengine QueryOnlineStatus answer not understood: ${message}`, {
-    provider: 'volcengine',
-    retryable,
-  });
+  return new ProviderError(
+    'ERR_PROVIDER_BAD_RESPONSE',
+    `Volcengine QueryOnlineStatus answer not understood: ${message}`,
+    {
+      provider: 'volcengine',
+      retryable,
+    },
+  );
 }
-
 
 // One spelling each keeps `platforms` comparable between polls, so a respelling is not a transition.
 const PLATFORMS = new Map<string, string>([
@@ -58,7 +61,8 @@ const NO_PLATFORM = 'Unknown';
 function int64Field(entry: Json, field: string, where: string): string {
   const value = entry[field];
   if (value === undefined || value === null) return '';
-  if (typeof value !== 'string' || !/^-?\d+$/.test(value)) throw badResponse(`${field} of ${where} is ${show(value)}, not an integer`);
+  if (typeof value !== 'string' || !/^-?\d+$/.test(value))
+    throw badResponse(`${field} of ${where} is ${show(value)}, not an integer`);
   return value;
 }
 
@@ -68,14 +72,17 @@ function parseConnection(key: string, entry: unknown): VolcConnection {
   const { UserId: userId, ConnId: connId, Platform: platform } = entry;
   // The map key is the user; a connection claiming another user means the answer is not what it seems.
   if (userId !== key) throw badResponse(`${where} has UserId ${show(userId)}`);
-  if (connId !== undefined && connId !== null && typeof connId !== 'string') throw badResponse(`ConnId of ${where} is ${show(connId)}`);
-  if (platform !== undefined && platform !== null && typeof platform !== 'string') throw badResponse(`Platform of ${where} is ${show(platform)}`);
+  if (connId !== undefined && connId !== null && typeof connId !== 'string')
+    throw badResponse(`ConnId of ${where} is ${show(connId)}`);
+  if (platform !== undefined && platform !== null && typeof platform !== 'string')
+    throw badResponse(`Platform of ${where} is ${show(platform)}`);
   return {
     connId: connId ?? '',
     userId: key,
     deviceId: int64Field(entry, 'DeviceId', where),
     clientVersion: int64Field(entry, 'ClientVersion', where),
-    platform: platform === undefined || platform === null || platform === '' ? NO_PLATFORM : normalisePlatform(platform),
+    platform:
+      platform === undefined || platform === null || platform === '' ? NO_PLATFORM : normalisePlatform(platform),
   };
 }
 
@@ -122,7 +129,10 @@ export function parseQueryOnlineStatus(text: string, httpStatus: number, appId: 
       continue;
     }
     if (!Array.isArray(value)) throw badResponse(`connections of ${show(key)} are ${show(value)}, not an array`);
-    online.set(key, value.map((entry) => parseConnection(key, entry)));
+    online.set(
+      key,
+      value.map((entry) => parseConnection(key, entry)),
+    );
   }
   return online;
 }
@@ -132,7 +142,11 @@ export function parseQueryOnlineStatus(text: string, httpStatus: number, appId: 
  * provider documents a missing user as offline). With `detail`, `platforms` counts connections per
  * platform; users not requested are ignored.
  */
-export function toStateQueryResult(requested: readonly string[], online: Map<string, VolcConnection[]>, detail: boolean): StateQueryResult {
+export function toStateQueryResult(
+  requested: readonly string[],
+  online: Map<string, VolcConnection[]>,
+  detail: boolean,
+): StateQueryResult {
   const observations: Observation[] = [];
   const seen = new Set<string>();
   for (const userId of requested) {

@@ -36,7 +36,10 @@ export function rfc3986(value: string): string {
 
 /** `YYYYMMDD'T'HHMMSS'Z'` in UTC. */
 export function xDate(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /** Signs a request; returns the headers to send (including the given extra headers). */

@@ -15,8 +15,20 @@ beforeAll(async () => {
   // alice: Online 0-120 s, Offline at 120 s, Online again at 180 s, last seen at 240 s → 120 + 60 s.
   // bob: Online from 0, a gap (Unknown) from 60 s to 600 s, Online again until 660 s → 60 + 60 s.
   const polls: Array<[number, Array<[string, ObservedState]>]> = [
-    [0, [['alice', 'Online'], ['bob', 'Online']]],
-    [60, [['alice', 'Online'], ['bob', 'Online']]],
+    [
+      0,
+      [
+        ['alice', 'Online'],
+        ['bob', 'Online'],
+      ],
+    ],
+    [
+      60,
+      [
+        ['alice', 'Online'],
+        ['bob', 'Online'],
+      ],
+    ],
     [120, [['alice', 'Offline']]],
     [180, [['alice', 'Online']]],
     [240, [['alice', 'Online']]],
@@ -25,7 +37,11 @@ beforeAll(async () => {
   ];
   for (const [s, obs] of polls) {
     await recordObservations(database.db, {
-      provider: 'tencent', appId: '1400000001', observedAt: new Date(t0 + s * 1000), gapSeconds: 180, source: 'poll',
+      provider: 'tencent',
+      appId: '1400000001',
+      observedAt: new Date(t0 + s * 1000),
+      gapSeconds: 180,
+      source: 'poll',
       observations: obs.map(([userId, state]) => ({ userId, state, platforms: null })),
     });
   }
