@@ -6,7 +6,7 @@
 // stops during a deploy.
 //
 // Each instance needs its own /metrics port: `increment_var` gives instance N the port 9464 + N.
-// Scrape them all (see README, "Running in production").
+// Scrape them all (see docs/production.md).
 import { apps as single } from './ecosystem.config.js';
 
 /** The daemon in PM2 cluster mode, two instances. */

@@ -37,7 +37,7 @@ Environment: DATABASE_URL (unset: embedded database in PRESENCE_DATA_DIR, defaul
 TIM_SECRET_KEY or TIM_SECRET_KEY_<SDKAPPID>, TIM_ADMIN, TIM_ENDPOINT, TIM_STATE_API,
 TIM_QUERYSTATE_RPS, VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY, VOLC_ENDPOINT, VOLC_REGION,
 VOLC_RPS, LOG_LEVEL, PRESENCE_HTTP (metrics and health, default 127.0.0.1:9464, or off).
-See README.md.`;
+See README.md and docs/.`;
 
 type Command = (argv: string[], io: CommandIO) => Promise<number>;
 

@@ -204,7 +204,7 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
     );
     io.out(`the data is in ${database.location}; the daemon was stopped, so you can query it, e.g.:`);
     io.out(`  PRESENCE_DATA_DIR=${database.location} npx presence sets list`);
-    io.out('or point DATABASE_URL at a Postgres server and follow the README to watch real users.');
+    io.out('or point DATABASE_URL at a Postgres server and follow docs/watching-users.md to watch real users.');
     return 0;
   } finally {
     for (const t of timers) clearTimeout(t);

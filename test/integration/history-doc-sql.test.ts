@@ -1,4 +1,4 @@
-// The SQL example in README.md runs and answers what it says, on a history with a known answer.
+// The SQL example of docs/history.md runs and answers what it says, on a history with a known answer.
 import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,9 @@ import type { ObservedState } from '../../src/providers/types.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
 
 let database: TestDatabase;
-const readmeSql = /```sql\n([\s\S]*?)```/.exec(readFileSync(new URL('../../README.md', import.meta.url), 'utf8'))?.[1];
+const readmeSql = /```sql\n([\s\S]*?)```/.exec(
+  readFileSync(new URL('../../docs/history.md', import.meta.url), 'utf8'),
+)?.[1];
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -51,7 +53,7 @@ afterAll(async () => {
   await database?.close();
 });
 
-describe(`the README's SQL example (${DATABASE_KIND})`, () => {
+describe(`docs/history.md's SQL example (${DATABASE_KIND})`, () => {
   it('ranks users by time Online, counting no Unknown time', async () => {
     expect(readmeSql).toBeDefined();
     const { rows } = await sql.raw<{ user_id: string; online: unknown }>(readmeSql!).execute(database.db);
