@@ -1,7 +1,8 @@
 // Numbered, forward-only SQL migrations from migrations/ (after graphile-worker's migrate.ts).
 // Each one runs in its own transaction under an advisory lock, so instances starting together
 // apply it once; a database carrying a migration this code does not know is refused.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { DatabaseError } from '../errors.js';
@@ -14,8 +15,20 @@ export interface Migration {
   sql: string;
 }
 
-/** The folder of migration files, beside src/ and dist/. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+/**
+ * The folder of migration files: the package's `migrations/`, found upwards from this module so
+ * that it is the same whether the code runs from src/ (tests), dist/ (the package) or a benchmark
+ * build.
+ */
+export const MIGRATIONS_DIR = findMigrationsDir(dirname(fileURLToPath(import.meta.url)));
+
+function findMigrationsDir(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'migrations');
+    if (existsSync(join(candidate, '0001_initial.sql'))) return `${candidate}/`;
+    if (dirname(dir) === dir) throw new DatabaseError('ERR_MIGRATION', `no migrations/ folder above ${from}`);
+  }
+}
 
 /** Any constant works; it must only differ from the app advisory locks of the pollers. */
 const MIGRATION_LOCK_KEY = 7_143_219_001;

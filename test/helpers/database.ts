@@ -2,7 +2,7 @@
 // or a fresh in-memory PGlite when TEST_DATABASE_URL is unset.
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { migrate } from '../../src/db/migrator.js';
-import { createScratchDatabase } from '../../src/db/scratch-database.js';
+import { createScratchDatabase } from './scratch-database.js';
 
 /** Which database the suite runs on, for test names. */
 export const DATABASE_KIND = process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite';

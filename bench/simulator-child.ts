@@ -6,7 +6,7 @@
 //   arrivals → "arrivals <json>" (arrival times of the state calls since the last ask, Date.now ms)
 // It exits when stdin closes (the bench ended, or died).
 import { createInterface } from 'node:readline';
-import { startSimulator } from '../simulator/server.js';
+import { startSimulator } from '../src/simulator/server.js';
 import { ChurnWorld } from './churn-world.js';
 
 /** What the parent passes as argv[2] (JSON). */

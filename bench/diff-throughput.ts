@@ -1,10 +1,10 @@
 // The diff statement alone (`npm run bench -- --diff`): observations recorded per second by one
 // stream of 500-user batches, at first sight, 10% and 100% churn. The ceiling of a cycle can be no
 // higher than what the database sustains here times the parallelism it gets.
-import type { DatabaseHandle } from '../db/connect.js';
-import { migrate } from '../db/migrator.js';
-import type { Observation } from '../providers/types.js';
-import { recordObservations } from '../store/record-observations.js';
+import type { DatabaseHandle } from '../src/db/connect.js';
+import { migrate } from '../src/db/migrator.js';
+import type { Observation } from '../src/providers/types.js';
+import { recordObservations } from '../src/store/record-observations.js';
 
 const STATES = ['Online', 'PushOnline', 'Offline'] as const;
 

@@ -2,8 +2,8 @@
 // (the bench moves to the next generation between cycles), everyone else keeps theirs. The
 // simulator's own world changes with time, so how many users change per cycle would depend on the
 // cycle's length; a benchmark of "1%, 10%, 100% churn" needs the share to be the same every run.
-import type { ObservedState, Platforms } from '../providers/types.js';
-import { PresenceWorld, type WorldState } from '../simulator/world.js';
+import type { ObservedState, Platforms } from '../src/providers/types.js';
+import { PresenceWorld, type WorldState } from '../src/simulator/world.js';
 
 const TENCENT_STATES = ['Online', 'PushOnline', 'Offline'] as const;
 // Volcengine answers only Online or absent (Offline): a churning user alternates between the two.

@@ -6,14 +6,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { loadConfig } from '../config.js';
-import { openDatabase, type DatabaseHandle } from '../db/connect.js';
-import { migrate } from '../db/migrator.js';
-import { createScratchDatabase } from '../db/scratch-database.js';
-import { silentLogger } from '../logger.js';
-import { ProviderRegistry } from '../poll/provider-registry.js';
-import { runCycle, type CycleSummary } from '../poll/run-cycle.js';
-import { addWatchSet, type WatchSet } from '../store/watch-sets.js';
+import { loadConfig } from '../src/config.js';
+import { openDatabase, type DatabaseHandle } from '../src/db/connect.js';
+import { migrate } from '../src/db/migrator.js';
+import { createScratchDatabase } from '../test/helpers/scratch-database.js';
+import { silentLogger } from '../src/logger.js';
+import { ProviderRegistry } from '../src/poll/provider-registry.js';
+import { runCycle, type CycleSummary } from '../src/poll/run-cycle.js';
+import { addWatchSet, type WatchSet } from '../src/store/watch-sets.js';
 import { explainBatch } from './explain-batch.js';
 import {
   arrivalJitter,

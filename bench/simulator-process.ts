@@ -3,7 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { ApiStats } from '../simulator/server.js';
+import type { ApiStats } from '../src/simulator/server.js';
 import type { SimulatorChildOptions } from './simulator-child.js';
 
 /** The simulator's counters, as read at the end of a scenario. */

@@ -11,12 +11,12 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { createScratchDatabase } from '../db/scratch-database.js';
-import { migrate } from '../db/migrator.js';
-import type { Database } from '../db/schema.js';
-import { activityReport } from '../analytics/activity.js';
-import { retentionReport } from '../analytics/retention.js';
-import { addWatchSet } from '../store/watch-sets.js';
+import { createScratchDatabase } from '../test/helpers/scratch-database.js';
+import { migrate } from '../src/db/migrator.js';
+import type { Database } from '../src/db/schema.js';
+import { activityReport } from '../src/analytics/activity.js';
+import { retentionReport } from '../src/analytics/retention.js';
+import { addWatchSet } from '../src/store/watch-sets.js';
 
 const APP = '1400000001';
 

@@ -2,7 +2,7 @@
 // (bench/results/<date>.json) and markdown tables for docs/benchmarks.md, with each target judged.
 import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import type { CycleResult, ScenarioResult } from './scenario-run.js';
 
@@ -33,7 +33,7 @@ export async function describeMachine(databaseUrl: string | undefined): Promise<
   let pglite = '?';
   try {
     const pkg = JSON.parse(
-      await readFile(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8'),
+      await readFile(join(process.cwd(), 'node_modules/@electric-sql/pglite/package.json'), 'utf8'),
     ) as { version: string };
     pglite = pkg.version;
   } catch {

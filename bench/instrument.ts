@@ -11,9 +11,9 @@ import type {
   RootOperationNode,
   UnknownRow,
 } from 'kysely';
-import type { Database } from '../db/schema.js';
-import type { SlidingWindowLimiter } from '../poll/sliding-window-limiter.js';
-import type { StateProvider } from '../providers/types.js';
+import type { Database } from '../src/db/schema.js';
+import type { SlidingWindowLimiter } from '../src/poll/sliding-window-limiter.js';
+import type { StateProvider } from '../src/providers/types.js';
 
 /** Time spent per stage during one cycle. */
 export interface StageTimes {

@@ -2,7 +2,7 @@
 // dropped (even with connections open) when done.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openDatabase, type DatabaseHandle } from './connect.js';
+import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 
 async function onServer(serverUrl: string, statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });

@@ -1,10 +1,10 @@
 // EXPLAIN (ANALYZE, BUFFERS) of one batch's diff statement on the scenario's full tables, in a
 // transaction that is rolled back: where the database spends a batch's time (docs/benchmarks.md).
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
-import type { Observation } from '../providers/types.js';
-import { recordObservationsStatement } from '../store/record-observations.js';
-import type { WatchSet } from '../store/watch-sets.js';
+import type { Database } from '../src/db/schema.js';
+import type { Observation } from '../src/providers/types.js';
+import { recordObservationsStatement } from '../src/store/record-observations.js';
+import type { WatchSet } from '../src/store/watch-sets.js';
 
 class Rollback extends Error {}
 
