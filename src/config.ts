@@ -24,6 +24,8 @@ export interface TencentConfig {
   secretKeyFor(sdkAppId: string): string;
   /** True when a secret key is configured for the app. */
   hasSecretKeyFor(sdkAppId: string): boolean;
+  /** The variable the app's key comes from (`TIM_SECRET_KEY_<app>_FILE`...), or what to set when there is none. */
+  secretKeySettingFor(sdkAppId: string): string;
 }
 
 /** Access key pair of a Volcengine account. */
@@ -56,8 +58,8 @@ export interface HttpConfig {
   bodyTimeoutMs: number;
   /** Most calls in flight per app (`PRESENCE_CONCURRENCY`); the rate ceiling still applies. */
   concurrency: number;
-  /** Space call starts evenly at the ceiling instead of a window's worth at once (`PRESENCE_PACE_CALLS`, 1 or 0; default 1). */
-  paceCalls?: boolean;
+  /** Space call starts evenly at the ceiling instead of a window's worth at once (`PRESENCE_PACE_CALLS`, 1 or 0). @default true */
+  paceCalls: boolean;
 }
 
 /** The Tencent State.StateChange callback receiver (off unless `PRESENCE_CALLBACK_LISTEN` is set). */
@@ -151,30 +153,46 @@ function listenAddress(
   return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
 }
 
+/** A secret and the variable it came from (`NAME`, or `NAME_FILE` naming a file that holds it). */
+interface Secret {
+  value: string;
+  variable: string;
+}
+
 /** Reads a secret from `NAME`, or from the file named by `NAME_FILE`. */
-function secret(env: Env, name: string): string | undefined {
+function secretWithSource(env: Env, name: string): Secret | undefined {
   const direct = env[name];
-  if (direct !== undefined && direct !== '') return direct;
+  if (direct !== undefined && direct !== '') return { value: direct, variable: name };
   const file = env[`${name}_FILE`];
   if (file === undefined || file === '') return undefined;
   try {
     const value = readFileSync(file, 'utf8').trim();
-    return value === '' ? undefined : value;
+    return value === '' ? undefined : { value, variable: `${name}_FILE` };
   } catch (cause) {
     throw new ConfigError(`${name}_FILE`, `${name}_FILE names ${file}, which cannot be read`, { cause });
   }
 }
 
+/** Reads a secret from `NAME`, or from the file named by `NAME_FILE`. */
+function secret(env: Env, name: string): string | undefined {
+  return secretWithSource(env, name)?.value;
+}
+
 /** `NAME` and `NAME_<APPID>` (or their `_FILE`), keyed by the app ID suffix ('' for the unsuffixed one). */
 function secretFamily(env: Env, name: string): Map<string, string> {
-  const values = new Map<string, string>();
+  return new Map([...secretFamilyWithSources(env, name)].map(([suffix, s]) => [suffix, s.value]));
+}
+
+/** secretFamily, with the variable each value came from. */
+function secretFamilyWithSources(env: Env, name: string): Map<string, Secret> {
+  const values = new Map<string, Secret>();
   const pattern = new RegExp(`^${name}(?:_(\\d+))?(?:_FILE)?$`);
   for (const variable of Object.keys(env)) {
     const match = pattern.exec(variable);
     if (!match) continue;
     const suffix = match[1] ?? '';
     if (values.has(suffix)) continue;
-    const value = secret(env, suffix === '' ? name : `${name}_${suffix}`);
+    const value = secretWithSource(env, suffix === '' ? name : `${name}_${suffix}`);
     if (value !== undefined) values.set(suffix, value);
   }
   return values;
@@ -212,6 +230,20 @@ function callbackConfig(env: Env): CallbackConfig {
   };
 }
 
+/** The levels pino accepts, and `silent`. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function logLevel(env: Env): string {
+  const raw = env.LOG_LEVEL?.trim().toLowerCase() || 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+    throw new ConfigError(
+      'LOG_LEVEL',
+      `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`,
+    );
+  }
+  return raw;
+}
+
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const stateApi = env.TIM_STATE_API?.trim() || 'querystate';
@@ -227,7 +259,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('DATABASE_URL', 'DATABASE_URL must be a postgres:// or postgresql:// connection string');
   }
   // Read secrets eagerly so a bad *_FILE fails at startup, but keep them out of the returned object.
-  const timKeys = secretFamily(env, 'TIM_SECRET_KEY');
+  const timKeySources = secretFamilyWithSources(env, 'TIM_SECRET_KEY');
+  const timKeys = new Map([...timKeySources].map(([suffix, s]) => [suffix, s.value]));
   const volcIds = secretFamily(env, 'VOLC_ACCESS_KEY_ID');
   const volcKeys = secretFamily(env, 'VOLC_SECRET_ACCESS_KEY');
   const volcFor = (appId: string): VolcengineCredentials | undefined => {
@@ -262,6 +295,9 @@ export function loadConfig(env: Env = process.env): Config {
     querystateRps: positiveInt(env, 'TIM_QUERYSTATE_RPS', 100),
     accountCheckRps: positiveInt(env, 'TIM_ACCOUNT_CHECK_RPS', 100),
     hasSecretKeyFor: (sdkAppId) => timKeys.has(sdkAppId) || timKeys.has(''),
+    secretKeySettingFor: (sdkAppId) =>
+      (timKeySources.get(sdkAppId) ?? timKeySources.get(''))?.variable ??
+      `TIM_SECRET_KEY or TIM_SECRET_KEY_${sdkAppId}`,
     secretKeyFor(sdkAppId) {
       const value = timKeys.get(sdkAppId) ?? timKeys.get('');
       if (value === undefined) {
@@ -276,7 +312,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     databaseUrl,
     dataDir: resolve(env.PRESENCE_DATA_DIR?.trim() || './data'),
-    logLevel: env.LOG_LEVEL?.trim() || 'info',
+    logLevel: logLevel(env),
     reloadIntervalMs: positiveInt(env, 'PRESENCE_RELOAD_MS', 30_000),
     shutdownTimeoutMs: positiveInt(env, 'PRESENCE_SHUTDOWN_MS', 8_000),
     secretsForRedaction: () => [...timKeys.values(), ...volcKeys.values()],

@@ -1,5 +1,5 @@
 // Table (for people) and CSV (for spreadsheets) renderings of the reports.
-import { formatTable } from '../commands/table.js';
+import { formatTable } from '../output/table.js';
 import type { ActivityReport } from './activity.js';
 import type { RetentionReport } from './retention.js';
 

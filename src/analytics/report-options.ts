@@ -3,7 +3,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { InputError } from '../errors.js';
-import type { PresenceState } from '../providers/types.js';
+import type { PresenceState } from '../model.js';
 
 /** Report granularity. */
 export type ReportPeriod = 'day' | 'week';

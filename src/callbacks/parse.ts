@@ -1,7 +1,7 @@
 // What a Tencent IM callback request must look like before anything is written: authentication
 // from the query string (Sign, RequestTime, SdkAppid), then a State.StateChange body turned into an
 // observation. Every refusal carries the HTTP status and a stable reason for the counters.
-import type { ObservedState } from '../providers/types.js';
+import type { ObservedState } from '../model.js';
 import { verifyCallbackSign } from './sign.js';
 
 /** Why a request was refused (a counter label; stable). */

@@ -9,12 +9,16 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { authenticateCallback, CallbackRejection, parseCallbackBody, type RejectReason } from './parse.js';
-import { recordCallbackEvent, watchedTencentApps } from './record-callback-events.js';
+import { recordCallbackEvent } from './record-callback-events.js';
+import type { CallbackOutcome, EventStream } from '../events.js';
+import { watchedTencentApps } from '../store/callback-recipients.js';
 
 /** Options of a CallbackReceiver. */
 export interface CallbackReceiverOptions {
   db: Kysely<Database>;
   logger: Logger;
+  /** Where every counted outcome and refusal is reported (metrics subscribe). */
+  events?: EventStream;
   /** Interface to listen on, e.g. 0.0.0.0. */
   host: string;
   /** Port; 0 picks a free one (kept across stop/start). */
@@ -199,6 +203,11 @@ export class CallbackReceiver {
     return this.stopping;
   }
 
+  private count(outcome: CallbackOutcome): void {
+    this.counters[outcome]++;
+    this.options.events?.emit('callback.outcome', { outcome });
+  }
+
   private async watchedApps(nowMs: number): Promise<Set<string>> {
     const ttl = this.options.appCacheMs ?? 5_000;
     if (this.apps && nowMs - this.apps.at < ttl) return this.apps.set;
@@ -209,6 +218,7 @@ export class CallbackReceiver {
 
   private reject(res: ServerResponse, rejection: CallbackRejection): void {
     this.rejected[rejection.reason]++;
+    this.options.events?.emit('callback.outcome', { rejected: rejection.reason });
     this.options.logger.debug(
       { status: rejection.status, reason: rejection.reason },
       `callback refused: ${rejection.message}`,
@@ -238,7 +248,7 @@ export class CallbackReceiver {
         apps = await this.watchedApps(now());
       } catch (err) {
         // Authenticated, but we cannot even tell whether it is ours: count it as lost.
-        this.counters.dropped++;
+        this.count('dropped');
         this.options.logger.warn({ err, sdkAppId }, 'callback dropped: the database is unavailable');
         reply(res, 503, failBody(503, 'database unavailable'));
         return;
@@ -247,23 +257,23 @@ export class CallbackReceiver {
         throw new CallbackRejection(403, 'wrong_app', `SdkAppid ${sdkAppId} is not a watched Tencent app`);
       const parsed = parseCallbackBody(sdkAppId, url.searchParams, body);
       if (parsed.kind === 'other') {
-        this.counters.ignored++;
+        this.count('ignored');
         reply(res, 200, OK_BODY);
         return;
       }
-      this.counters.accepted++;
+      this.count('accepted');
       if (!arrivedWhileRunning) {
         // Arrived on a kept-alive connection while stopping: not written, say so.
-        this.counters.dropped++;
+        this.count('dropped');
         reply(res, 503, failBody(503, 'shutting down'), true);
         return;
       }
       try {
         const recorded = await recordCallbackEvent(this.options.db, parsed.event, new Date(now()));
-        this.counters[recorded.outcome]++;
+        this.count(recorded.outcome);
         this.counters.transitions += recorded.transitions;
       } catch (err) {
-        this.counters.dropped++;
+        this.count('dropped');
         this.options.logger.warn(
           { err, sdkAppId, eventTime: parsed.event.eventTimeMs },
           'callback dropped: the event could not be written',

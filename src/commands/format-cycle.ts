@@ -1,4 +1,4 @@
-import type { CycleSummary } from '../poll/run-cycle.js';
+import type { CycleSummary } from '../events.js';
 
 /** A cycle summary as a few human lines. */
 export function formatCycle(summary: CycleSummary): string[] {

@@ -7,7 +7,7 @@ import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
 import { createLogger, type Logger } from '../logger.js';
 import { pino } from 'pino';
-import type { ProgressStream } from '../progress/progress-bar.js';
+import type { ProgressStream } from '../output/progress-bar.js';
 
 /** A command's environment and output. */
 export interface CommandIO {

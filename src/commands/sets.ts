@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
-import type { ProviderName } from '../providers/types.js';
+import type { ProviderName } from '../model.js';
 import { countWatchedUsers } from '../store/watched-users.js';
 import { addWatchSet, gapSecondsOf, listWatchSets, removeWatchSet, setWatchSetEnabled } from '../store/watch-sets.js';
 import { withDatabase, type CommandIO } from './io.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../output/table.js';
 
 /** `presence sets add|list|remove|enable|disable`. */
 export async function setsCommand(argv: string[], io: CommandIO): Promise<number> {

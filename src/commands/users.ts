@@ -3,8 +3,7 @@ import { InputError } from '../errors.js';
 import { parseUserIds } from '../input/user-ids.js';
 import { getWatchSet } from '../store/watch-sets.js';
 import { addWatchedUsers, countWatchedUsers, pagesOf, removeWatchedUsers } from '../store/watched-users.js';
-import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
-import { createProgress } from '../progress/progress-bar.js';
+import { createProgress } from '../output/progress-bar.js';
 import { runAccountCheck } from './check-accounts.js';
 import { readInput, withDatabase, type CommandIO } from './io.js';
 
@@ -43,7 +42,7 @@ export async function usersCommand(argv: string[], io: CommandIO): Promise<numbe
         `added ${added} user(s) to ${set.name}${ids.length > added ? ` (${ids.length - added} already there)` : ''}; ${await countWatchedUsers(database.db, set.name)} in all`,
       );
       // The users are added whatever the check finds; NotImported ones are marked and not polled.
-      if (values.check) return runAccountCheck(ctx, io, set, pagesOf(ids, TENCENT_ACCOUNT_CHECK_BATCH), ids.length);
+      if (values.check) return runAccountCheck(ctx, io, set, pagesOf(ids, 1_000), ids.length);
     } else {
       const removed = await removeWatchedUsers(database.db, set.name, ids);
       io.out(

@@ -1,7 +1,7 @@
 // Parsing user ID lists (one per line). The whole input is validated before anything is written,
 // and every bad line is reported, so an operator fixes a file in one pass.
 import { InputError } from '../errors.js';
-import type { ProviderName } from '../providers/types.js';
+import type { ProviderName } from '../model.js';
 import { isInt64Id } from '../providers/volcengine/int64-json.js';
 
 /** Tencent IM UserIDs are at most 32 bytes. */

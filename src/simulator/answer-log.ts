@@ -1,6 +1,6 @@
 // What the simulator answered, user by user, for every API it serves: the truth that tests and
 // benchmarks compare the poller's history with.
-import type { ObservedState, Platforms } from '../providers/types.js';
+import type { ObservedState, Platforms } from '../model.js';
 import type { TencentApi } from './tencent.js';
 import type { VolcengineApi } from './volcengine.js';
 

@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isInt64Id, parseJsonWithInt64 } from '../providers/volcengine/int64-json.js';
 import { signRequest } from '../providers/volcengine/signer.js';
-import type { Platforms } from '../providers/types.js';
+import type { Platforms } from '../model.js';
 import type { AnswerLogEntry } from './answer-log.js';
 import type { PresenceWorld } from './world.js';
 

@@ -3,8 +3,8 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, WatchSetTable } from '../db/schema.js';
 import { InputError, NotFoundError } from '../errors.js';
-import type { ProviderName } from '../providers/types.js';
-import { scheduleIntervalSeconds, validateSchedule } from '../poll/schedule.js';
+import type { ProviderName } from '../model.js';
+import { checkSchedule, scheduleIntervalSeconds } from '../schedules.js';
 
 /** A watch set as read from the database. */
 export type WatchSet = Selectable<WatchSetTable>;
@@ -46,14 +46,14 @@ export function validateNewWatchSet(input: NewWatchSet): Required<NewWatchSet> {
     throw new InputError(`--app must be a Volcengine AppId (a 32-bit integer), got ${JSON.stringify(input.appId)}`);
   }
   const schedule = input.schedule ?? DEFAULT_SCHEDULE;
-  validateSchedule(schedule);
+  checkSchedule(schedule);
   const gapSeconds = input.gapSeconds ?? null;
   if (gapSeconds !== null && (!Number.isInteger(gapSeconds) || gapSeconds <= 0)) {
     throw new InputError(`--gap must be a positive whole number of seconds, got ${JSON.stringify(gapSeconds)}`);
   }
   const accountRecheck = input.accountRecheck ?? DEFAULT_ACCOUNT_RECHECK;
   try {
-    validateSchedule(accountRecheck);
+    checkSchedule(accountRecheck);
   } catch (err) {
     throw new InputError(`--recheck: ${(err as Error).message}`);
   }

@@ -1,9 +1,9 @@
 // The operations listener on its own: errors name PRESENCE_HTTP, odd requests get plain answers.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { startHttpServer } from '../../src/http/server.js';
+import { startHttpServer } from '../../src/operations/http-listener.js';
 import { silentLogger } from '../../src/logger.js';
-import { createMetrics } from '../../src/metrics/registry.js';
+import { createMetrics } from '../../src/operations/metrics.js';
 
 const ok = () => Promise.resolve({ status: 'ok' as const, stale: [], sets: [] });
 

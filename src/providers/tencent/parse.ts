@@ -1,9 +1,10 @@
 // Validating parsers for Tencent IM REST answers. Nothing from the wire is trusted: every field is
 // narrowed from `unknown`, and an answer that cannot be understood is a ProviderError rather than a
 // guess, because a wrong guess would be recorded as a state transition.
-import { ProviderError } from '../../errors.js';
-import type { AccountError, ObservedState, Observation, Platforms, StateQueryResult } from '../types.js';
-import { tencentError } from './errors.js';
+import { providerError, type ProviderError } from '../../errors.js';
+import type { ObservedState, Observation, Platforms } from '../../model.js';
+import type { AccountCheckResult, AccountError, StateQueryResult } from '../types.js';
+import { TENCENT_ACCOUNT_NOT_IMPORTED, tencentError, type TencentErrorContext } from './errors.js';
 import { show } from '../http.js';
 
 type Json = Record<string, unknown>;
@@ -13,7 +14,7 @@ function isObject(value: unknown): value is Json {
 }
 
 function badResponse(message: string): ProviderError {
-  return new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `Tencent IM answer not understood: ${message}`, {
+  return providerError('ERR_PROVIDER_BAD_RESPONSE', `Tencent IM answer not understood: ${message}`, {
     provider: 'tencent',
   });
 }
@@ -88,57 +89,50 @@ export function parseStateResponse(body: unknown, detail: boolean): StateQueryRe
     observations.push({ userId: account, state, platforms: detail ? parseDetail(account, entry.Detail) : null });
   }
   const accountErrors: AccountError[] = [];
+  const missingAccounts: string[] = [];
   for (const entry of arrayField(body, 'ErrorList')) {
     if (!isObject(entry) || typeof entry.To_Account !== 'string' || typeof entry.ErrorCode !== 'number') {
       throw badResponse(`ErrorList entry is not {To_Account, ErrorCode}: ${show(entry)}`);
     }
-    accountErrors.push({ userId: entry.To_Account, errorCode: entry.ErrorCode });
+    // 70107: the account was never imported (or was deleted). Not Offline: an account that does not exist.
+    if (entry.ErrorCode === TENCENT_ACCOUNT_NOT_IMPORTED) missingAccounts.push(entry.To_Account);
+    else accountErrors.push({ userId: entry.To_Account, code: entry.ErrorCode });
   }
-  return { observations, accountErrors };
-}
-
-/** Whether an account was imported into the IM app. */
-export type AccountStatus = 'Imported' | 'NotImported';
-
-/** The answer to one account_check call. */
-export interface AccountCheckResult {
-  /** Accounts checked successfully. */
-  items: { userId: string; status: AccountStatus }[];
-  /** Accounts whose own check failed (ResultCode != 0). */
-  failures: { userId: string; resultCode: number; resultInfo: string }[];
+  return { observations, missingAccounts, accountErrors };
 }
 
 /** Parses an account_check answer whose envelope was already checked. */
 export function parseAccountCheckResponse(body: unknown): AccountCheckResult {
   if (!isObject(body)) throw badResponse('the body is not a JSON object');
-  const result: AccountCheckResult = { items: [], failures: [] };
+  const result: AccountCheckResult = { statuses: [], failures: [] };
   for (const entry of arrayField(body, 'ResultItem')) {
     if (!isObject(entry) || typeof entry.UserID !== 'string' || typeof entry.ResultCode !== 'number') {
       throw badResponse(`ResultItem entry is not {UserID, ResultCode}: ${show(entry)}`);
     }
     if (entry.ResultCode !== 0) {
       const resultInfo = typeof entry.ResultInfo === 'string' ? entry.ResultInfo : '';
-      result.failures.push({ userId: entry.UserID, resultCode: entry.ResultCode, resultInfo });
+      result.failures.push({ userId: entry.UserID, code: String(entry.ResultCode), info: resultInfo });
       continue;
     }
     const status = entry.AccountStatus;
     if (status !== 'Imported' && status !== 'NotImported') {
       throw badResponse(`AccountStatus of ${show(entry.UserID)} is ${show(status)}, expected Imported or NotImported`);
     }
-    result.items.push({ userId: entry.UserID, status });
+    result.statuses.push({ userId: entry.UserID, status });
   }
   return result;
 }
 
 /** Throws the mapped ProviderError unless the envelope says `ActionStatus: OK` and `ErrorCode: 0`. */
-export function checkEnvelope(body: unknown, api: string, sdkAppId: string): void {
+export function checkEnvelope(body: unknown, context: TencentErrorContext): void {
+  const { api } = context;
   if (!isObject(body)) throw badResponse(`${api} answered with something other than a JSON object`);
   const { ActionStatus: status, ErrorCode: code, ErrorInfo: info } = body;
   if (code !== undefined && (typeof code !== 'number' || !Number.isInteger(code))) {
     throw badResponse(`${api} ErrorCode is ${show(code)}, not an integer`);
   }
   const errorInfo = typeof info === 'string' ? info : '';
-  if (code !== undefined && code !== 0) throw tencentError(code, errorInfo, { api, sdkAppId });
+  if (code !== undefined && code !== 0) throw tencentError(code, errorInfo, context);
   // A failure without a code cannot be classified; calling it OK would record nothing true either.
   if (status !== 'OK')
     throw badResponse(`${api} ActionStatus is ${show(status)} with ErrorCode ${show(code)} (${errorInfo})`);

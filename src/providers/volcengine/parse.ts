@@ -2,8 +2,9 @@
 // field is narrowed from `unknown`, and an answer that cannot be understood is a ProviderError rather
 // than a guess, because a wrong guess would be recorded as a state transition. The int64 fields
 // (UserId, DeviceId, ClientVersion, AppId) are read as exact decimal strings, never as JS numbers.
-import { ProviderError } from '../../errors.js';
-import type { Observation, StateQueryResult } from '../types.js';
+import { providerError, type ProviderError } from '../../errors.js';
+import type { Observation } from '../../model.js';
+import type { StateQueryResult } from '../types.js';
 import { volcengineError } from './errors.js';
 import { isInt64Id, parseJsonWithInt64 } from './int64-json.js';
 import { show } from '../http.js';
@@ -29,14 +30,10 @@ function isObject(value: unknown): value is Json {
 }
 
 function badResponse(message: string, retryable = false): ProviderError {
-  return new ProviderError(
-    'ERR_PROVIDER_BAD_RESPONSE',
-    `Volcengine QueryOnlineStatus answer not understood: ${message}`,
-    {
-      provider: 'volcengine',
-      retryable,
-    },
-  );
+  return providerError('ERR_PROVIDER_BAD_RESPONSE', `Volcengine QueryOnlineStatus answer not understood: ${message}`, {
+    provider: 'volcengine',
+    retryable,
+  });
 }
 
 // One spelling each keeps `platforms` comparable between polls, so a respelling is not a transition.
@@ -164,5 +161,5 @@ export function toStateQueryResult(
     }
     observations.push({ userId, state: connections.length > 0 ? 'Online' : 'Offline', platforms });
   }
-  return { observations, accountErrors: [] };
+  return { observations, missingAccounts: [], accountErrors: [] };
 }

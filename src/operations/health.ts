@@ -7,10 +7,8 @@
 // The last success comes from this process's own cycles (memory) and, for a set that looks stale
 // there, from poll_cycle: with several instances (per-app locks) another instance may be the one
 // polling the set, and the set is still observed. A database that cannot be read leaves it stale.
-import type { CycleStatus } from '../db/schema.js';
-import type { PollObserver } from '../poll/observer.js';
-import type { CycleSummary } from '../poll/run-cycle.js';
-import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
+import type { CycleSummary, EventStream, LoadedSet } from '../events.js';
+import type { CycleStatus } from '../model.js';
 
 /** True for a cycle that counts as the set being observed: `ok`, or `partial` with observations. */
 export function isSuccessfulCycle(cycle: { status: CycleStatus; observed: number }): boolean {
@@ -54,7 +52,7 @@ interface TrackedSet {
 }
 
 /** Follows sets and their successful cycles (as an observer) and answers /healthz. */
-export class HealthTracker implements PollObserver {
+export class HealthTracker {
   private sets: Map<string, TrackedSet> | undefined;
   private readonly lastSuccess = new Map<string, number>();
   private readonly now: () => number;
@@ -63,24 +61,31 @@ export class HealthTracker implements PollObserver {
     this.now = options.now ?? Date.now;
   }
 
+  /** Follows `events`; returns the unsubscribe function. */
+  subscribe(events: EventStream): () => void {
+    const offSets = events.on('sets.loaded', ({ sets }) => this.setsLoaded(sets));
+    const offCycles = events.on('cycle.finished', (summary) => this.cycleFinished(summary));
+    return () => {
+      offSets();
+      offCycles();
+    };
+  }
+
   /** Takes the enabled sets of a reload; a set seen for the first time starts its grace period now. */
-  setsLoaded(sets: readonly WatchSet[]): void {
+  setsLoaded(sets: readonly LoadedSet[]): void {
     const next = new Map<string, TrackedSet>();
     for (const set of sets) {
-      let gapSeconds: number | null;
-      try {
-        gapSeconds = gapSecondsOf(set);
-      } catch {
-        gapSeconds = null;
-      }
-      next.set(set.name, { gapSeconds, firstSeenMs: this.sets?.get(set.name)?.firstSeenMs ?? this.now() });
+      next.set(set.name, {
+        gapSeconds: set.gapSeconds,
+        firstSeenMs: this.sets?.get(set.name)?.firstSeenMs ?? this.now(),
+      });
     }
     this.sets = next;
   }
 
   /** Remembers the end of a successful cycle. */
   cycleFinished(summary: CycleSummary): void {
-    if (isSuccessfulCycle(summary)) this.lastSuccess.set(summary.set, summary.startedAt.getTime() + summary.durationMs);
+    if (isSuccessfulCycle(summary)) this.lastSuccess.set(summary.set, summary.finishedAt.getTime());
   }
 
   /** The health of every enabled set now. */

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
-import type { HealthReport } from '../health/healthz.js';
+import type { HealthReport } from './health.js';
 import type { Logger } from '../logger.js';
 
 /** Options of startHttpServer. */
