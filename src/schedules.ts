@@ -73,7 +73,7 @@ function compiled(expression: string): CompiledSchedule {
       seconds: [...fields.second].sort((a, b) => a - b),
       months: new Set(fields.month),
       daysOfMonth: fields.dayOfMonth.every((d) => typeof d === 'number')
-        ? new Set(fields.dayOfMonth as number[])
+        ? new Set(fields.dayOfMonth)
         : undefined,
       match: (date) => task.match(date),
     };
