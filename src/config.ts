@@ -62,8 +62,10 @@ export interface HttpConfig {
 
 /** The Tencent State.StateChange callback receiver (off unless `PRESENCE_CALLBACK_LISTEN` is set). */
 export interface CallbackConfig {
-  /** Where the receiver listens (`PRESENCE_CALLBACK_LISTEN`, `host:port`); undefined: no receiver. */
+  /** Where the receiver listens (`PRESENCE_CALLBACK_LISTEN`, `host:port`; a bare port is on 127.0.0.1); undefined: no receiver. */
   listen: { host: string; port: number } | undefined;
+  /** True when `PRESENCE_CALLBACK_LISTEN` is a bare port, which meant every interface in earlier versions and means loopback now: the daemon warns at start. */
+  barePort: boolean;
   /** URL path the receiver answers on (`PRESENCE_CALLBACK_PATH`). */
   path: string;
   /** Largest callback body accepted, bytes (`PRESENCE_CALLBACK_MAX_BYTES`). */
@@ -180,9 +182,10 @@ function secretFamily(env: Env, name: string): Map<string, string> {
   return values;
 }
 
+// Both listeners default to loopback: a public bind is written out (0.0.0.0:8080), never implied.
 function callbackConfig(env: Env): CallbackConfig {
   const listen =
-    listenAddress(env, 'PRESENCE_CALLBACK_LISTEN', { defaultHost: '0.0.0.0', example: '0.0.0.0:8080' }) ?? undefined;
+    listenAddress(env, 'PRESENCE_CALLBACK_LISTEN', { defaultHost: '127.0.0.1', example: '0.0.0.0:8080' }) ?? undefined;
   const path = env.PRESENCE_CALLBACK_PATH?.trim() || '/tim/callback';
   if (!/^\/[A-Za-z0-9._~/-]*$/.test(path)) {
     throw new ConfigError(
@@ -199,6 +202,7 @@ function callbackConfig(env: Env): CallbackConfig {
   }
   return {
     listen,
+    barePort: listen !== undefined && /^\d+$/.test(env.PRESENCE_CALLBACK_LISTEN?.trim() ?? ''),
     path,
     maxBodyBytes: positiveInt(env, 'PRESENCE_CALLBACK_MAX_BYTES', 64 * 1024),
     token() {
