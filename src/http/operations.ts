@@ -9,6 +9,7 @@ import { PollMetrics } from '../metrics/poll-metrics.js';
 import { createMetrics, type PresenceMetrics } from '../metrics/registry.js';
 import { combineObservers, type PollObserver } from '../poll/observer.js';
 import { lastSuccessfulCycles } from '../store/status.js';
+import { LogThrottle } from './guarded-server.js';
 import { startHttpServer, type HttpServer } from './server.js';
 
 /** Metrics, health and their listener. */
@@ -31,8 +32,28 @@ export function createOperations(
 ): Operations {
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
   let database: Kysely<Database> | undefined;
+  const healthLog = new LogThrottle(60_000);
   const health = new HealthTracker({
-    lastSuccessFromDatabase: (sets) => (database ? lastSuccessfulCycles(database, sets) : Promise.resolve(new Map())),
+    lastSuccessFromDatabase: async (sets) => {
+      if (!database) return new Map();
+      try {
+        return await lastSuccessfulCycles(database, sets);
+      } catch (err) {
+        // /healthz says only that the database could not be read; the detail is for the log, once
+        // a minute however often /healthz is asked.
+        const take = healthLog.take();
+        if (take)
+          logger.warn(
+            {
+              code: 'ERR_DATABASE',
+              err: err instanceof Error ? err.message : String(err),
+              suppressed: take.suppressed,
+            },
+            '/healthz could not read poll_cycle',
+          );
+        throw err;
+      }
+    },
   });
   let server: HttpServer | undefined;
   return {
