@@ -13,13 +13,14 @@ const FOLDERS = {
   db: [],
   providers: [],
   output: [],
+  listeners: [],
   input: ['providers'],
   store: ['db'],
   analytics: ['db', 'store', 'output'],
   poll: ['db', 'providers', 'store'],
-  callbacks: ['db', 'store'],
+  callbacks: ['db', 'store', 'input', 'listeners'],
   maintenance: ['db', 'store'],
-  operations: ['db', 'store'],
+  operations: ['db', 'store', 'listeners'],
   simulator: ['providers', 'callbacks', 'input'],
   commands: null, // everything below it, and the composition root
 };

@@ -1,6 +1,7 @@
 // The one config module: the environment is read once, validated at startup, and handed down as a
 // typed object. Every error names the variable to set. Secrets are reachable only through
-// functions, so logging or serialising the config cannot leak them.
+// functions, so logging or serialising the config cannot leak them. One piece, past 300 lines: every
+// variable is read and checked here, so that one file answers "what does the daemon read".
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from './errors.js';
@@ -64,8 +65,10 @@ export interface HttpConfig {
 
 /** The Tencent State.StateChange callback receiver (off unless `PRESENCE_CALLBACK_LISTEN` is set). */
 export interface CallbackConfig {
-  /** Where the receiver listens (`PRESENCE_CALLBACK_LISTEN`, `host:port`); undefined: no receiver. */
+  /** Where the receiver listens (`PRESENCE_CALLBACK_LISTEN`, `host:port`; a bare port is on 127.0.0.1); undefined: no receiver. */
   listen: { host: string; port: number } | undefined;
+  /** True when `PRESENCE_CALLBACK_LISTEN` is a bare port, which meant every interface in earlier versions and means loopback now: the daemon warns at start. */
+  barePort: boolean;
   /** URL path the receiver answers on (`PRESENCE_CALLBACK_PATH`). */
   path: string;
   /** Largest callback body accepted, bytes (`PRESENCE_CALLBACK_MAX_BYTES`). */
@@ -86,7 +89,7 @@ export interface Config {
   reloadIntervalMs: number;
   /** How long shutdown waits for in-flight batches before aborting them, ms (`PRESENCE_SHUTDOWN_MS`). */
   shutdownTimeoutMs: number;
-  /** Every configured secret value (Tencent keys, Volcengine secret keys), for the logger to scrub from any line. */
+  /** Every configured secret value (Tencent keys, Volcengine secret keys, the callback token, the database password), for the logger to scrub from any line. */
   secretsForRedaction(): string[];
   /** Where /metrics and /healthz listen (`PRESENCE_HTTP`, `host:port`); null when `off`. */
   operationsHttp: { host: string; port: number } | null;
@@ -198,9 +201,10 @@ function secretFamilyWithSources(env: Env, name: string): Map<string, Secret> {
   return values;
 }
 
+// Both listeners default to loopback: a public bind is written out (0.0.0.0:8080), never implied.
 function callbackConfig(env: Env): CallbackConfig {
   const listen =
-    listenAddress(env, 'PRESENCE_CALLBACK_LISTEN', { defaultHost: '0.0.0.0', example: '0.0.0.0:8080' }) ?? undefined;
+    listenAddress(env, 'PRESENCE_CALLBACK_LISTEN', { defaultHost: '127.0.0.1', example: '0.0.0.0:8080' }) ?? undefined;
   const path = env.PRESENCE_CALLBACK_PATH?.trim() || '/tim/callback';
   if (!/^\/[A-Za-z0-9._~/-]*$/.test(path)) {
     throw new ConfigError(
@@ -217,6 +221,7 @@ function callbackConfig(env: Env): CallbackConfig {
   }
   return {
     listen,
+    barePort: listen !== undefined && /^\d+$/.test(env.PRESENCE_CALLBACK_LISTEN?.trim() ?? ''),
     path,
     maxBodyBytes: positiveInt(env, 'PRESENCE_CALLBACK_MAX_BYTES', 64 * 1024),
     token() {
@@ -242,6 +247,23 @@ function logLevel(env: Env): string {
     );
   }
   return raw;
+}
+
+/** The password of DATABASE_URL as written and decoded, and PGPASSWORD (which pg reads when the URL has none). */
+function databasePasswords(databaseUrl: string | undefined, env: Env): string[] {
+  let raw = '';
+  try {
+    raw = databaseUrl === undefined ? '' : new URL(databaseUrl).password;
+  } catch {
+    // Not a URL pg can read either; nothing to hide.
+  }
+  const out = [env.PGPASSWORD ?? '', raw];
+  try {
+    out.push(decodeURIComponent(raw));
+  } catch {
+    // Not percent-encoding after all: the raw form is the one that can appear.
+  }
+  return out.filter((p) => p !== '');
 }
 
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
@@ -315,7 +337,13 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel(env),
     reloadIntervalMs: positiveInt(env, 'PRESENCE_RELOAD_MS', 30_000),
     shutdownTimeoutMs: positiveInt(env, 'PRESENCE_SHUTDOWN_MS', 8_000),
-    secretsForRedaction: () => [...timKeys.values(), ...volcKeys.values()],
+    secretsForRedaction: () =>
+      [
+        secret(env, 'TIM_CALLBACK_TOKEN') ?? '',
+        ...timKeys.values(),
+        ...volcKeys.values(),
+        ...databasePasswords(databaseUrl, env),
+      ].filter((value) => value !== ''),
     operationsHttp: listenAddress(env, 'PRESENCE_HTTP', {
       fallback: '127.0.0.1:9464',
       defaultHost: '127.0.0.1',

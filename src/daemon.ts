@@ -107,6 +107,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await maintenance.start();
     await scheduler.start();
     const listen = config.callbacks.listen;
+    if (listen && config.callbacks.barePort)
+      // Earlier versions bound a bare port on every interface: a deployment that relied on it
+      // would now silently lose callbacks (Tencent does not retry), so say so where it shows.
+      logger.warn(
+        { setting: 'PRESENCE_CALLBACK_LISTEN', host: listen.host, port: listen.port },
+        `PRESENCE_CALLBACK_LISTEN=${listen.port} is a bare port: the callback receiver listens on ${listen.host} only ` +
+          `(earlier versions: on every interface). If Tencent reaches this host other than through a proxy on it, ` +
+          `set PRESENCE_CALLBACK_LISTEN=0.0.0.0:${listen.port}, or callbacks are lost (Tencent does not retry)`,
+      );
     if (listen) {
       callbacks = new CallbackReceiver({
         db,

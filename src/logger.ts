@@ -19,24 +19,37 @@ export const REDACTED_PATHS = [
   '*.headers.authorization',
   'url',
   '*.url',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
 ];
 
 /**
  * Credentials that can hide inside any string (an error message quoting a URL or a header): a
- * Tencent UserSig in a query string, a Volcengine signature, a UserSig's inner HMAC.
+ * Tencent UserSig in a query string, a Volcengine signature, a UserSig's inner HMAC, a callback's
+ * Sign (anyone holding one can forge callbacks until its RequestTime is 60 s old), the password
+ * of a connection string.
  */
 const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/(usersig=)[^&\s"\\]+/gi, '$1[redacted]'],
   [/(Signature=)[0-9a-fA-F]{16,}/g, '$1[redacted]'],
   [/(\\?"TLS\.sig\\?":\s*\\?")[^"\\]+/g, '$1[redacted]'],
+  [/([?&]Sign=)[0-9a-fA-F]{16,}/g, '$1[redacted]'],
+  [/(postgres(?:ql)?:\/\/[^:/@\s"]*:)[^\s"/]+@/gi, '$1[redacted]@'],
 ];
 
 /** Removes `secrets` (exact values) and credential-shaped substrings from a finished log line. */
 export function scrubLine(line: string, secrets: readonly string[]): string {
   let out = line;
   for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
-  for (const secret of secrets)
-    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]');
+  for (const secret of secrets) {
+    if (secret.length < 4) continue;
+    // In a JSON line a secret with a quote or a backslash appears escaped.
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    for (const form of escaped === secret ? [secret] : [escaped, secret])
+      if (out.includes(form)) out = out.split(form).join('[redacted]');
+  }
   return out;
 }
 

@@ -72,9 +72,7 @@ function compiled(expression: string): CompiledSchedule {
       minutes: [...fields.minute].sort((a, b) => a - b),
       seconds: [...fields.second].sort((a, b) => a - b),
       months: new Set(fields.month),
-      daysOfMonth: fields.dayOfMonth.every((d) => typeof d === 'number')
-        ? new Set(fields.dayOfMonth)
-        : undefined,
+      daysOfMonth: fields.dayOfMonth.every((d) => typeof d === 'number') ? new Set(fields.dayOfMonth) : undefined,
       match: (date) => task.match(date),
     };
     if (cache.size >= 1000) cache.clear();

@@ -3,15 +3,31 @@
 // event before answering, so an answer of OK means the event is in the database. Tencent does not
 // retry after-event callbacks: an event that cannot be written is answered 503 and counted as
 // dropped, never silently lost; polling then fills in.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import {
+  clipForLog,
+  createGuardedServer,
+  LogThrottle,
+  type ClientFault,
+  type ListenerLimits,
+} from '../listeners/guarded-server.js';
 import type { Logger } from '../logger.js';
-import { authenticateCallback, CallbackRejection, parseCallbackBody, type RejectReason } from './parse.js';
+import {
+  authenticateCallback,
+  CallbackRejection,
+  decodeBody,
+  DEFAULT_MAX_EVENT_AGE_SECONDS,
+  DEFAULT_REPLAY_WINDOW_SECONDS,
+  parseCallbackBody,
+  type RejectReason,
+} from './parse.js';
 import { recordCallbackEvent } from './record-callback-events.js';
 import type { CallbackOutcome, EventStream } from '../events.js';
 import { watchedTencentApps } from '../store/callback-recipients.js';
+import { emptyRejected, failBody, OK_BODY, readLimited, reply } from './callback-http.js';
 
 /** Options of a CallbackReceiver. */
 export interface CallbackReceiverOptions {
@@ -19,7 +35,7 @@ export interface CallbackReceiverOptions {
   logger: Logger;
   /** Where every counted outcome and refusal is reported (metrics subscribe). */
   events?: EventStream;
-  /** Interface to listen on, e.g. 0.0.0.0. */
+  /** Interface to listen on, e.g. 127.0.0.1 (0.0.0.0: every interface). */
   host: string;
   /** Port; 0 picks a free one (kept across stop/start). */
   port: number;
@@ -31,11 +47,30 @@ export interface CallbackReceiverOptions {
   maxBodyBytes?: number;
   /** Accepted distance of RequestTime from now, seconds. Default 60. */
   replayWindowSeconds?: number;
+  /** How long before its RequestTime an event may have happened, seconds. Default 600. */
+  maxEventAgeSeconds?: number;
   /** How long the list of watched apps is reused, ms. Default 5000. */
   appCacheMs?: number;
+  /** Timeouts and socket caps; each field defaults to CALLBACK_LISTENER_LIMITS. */
+  limits?: Partial<ListenerLimits>;
   /** Clock. Default Date.now. */
   now?: () => number;
 }
+
+/**
+ * The receiver's socket limits. Tencent gives up on an answer after 2 s, so a request that takes
+ * longer to arrive is worthless: headers within 2 s, the whole request within 3 s. The idle
+ * keep-alive is long (see start()); only clients that were answered OK keep a socket at all.
+ */
+export const CALLBACK_LISTENER_LIMITS: ListenerLimits = {
+  headersTimeoutMs: 2_000,
+  requestTimeoutMs: 3_000,
+  checkIntervalMs: 500,
+  keepAliveTimeoutMs: 65_000,
+  maxConnections: 256,
+  maxIdleConnections: 64,
+  maxPipelined: 16,
+};
 
 /** Counters since start (exported to metrics by whoever owns them). */
 export interface CallbackStats {
@@ -53,69 +88,8 @@ export interface CallbackStats {
   ignored: number;
   /** Accepted events not written (database down, shutting down): answered 503. */
   dropped: number;
-  /** Refused requests (4xx), by reason. */
+  /** Refused requests (4xx, or none when the client was gone), by reason. */
   rejected: Record<RejectReason, number>;
-}
-
-const OK_BODY = JSON.stringify({ ActionStatus: 'OK', ErrorInfo: '', ErrorCode: 0 });
-
-function emptyRejected(): Record<RejectReason, number> {
-  return { not_found: 0, method: 0, too_large: 0, unsigned: 0, bad_sign: 0, stale: 0, wrong_app: 0, bad_request: 0 };
-}
-
-function reply(res: ServerResponse, status: number, body: string, close = false): void {
-  if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  };
-  if (close) headers['connection'] = 'close';
-  res.writeHead(status, headers);
-  res.end(body);
-}
-
-function failBody(status: number, info: string): string {
-  return JSON.stringify({ ActionStatus: 'FAIL', ErrorInfo: info, ErrorCode: status });
-}
-
-/** Reads the body up to `limit` bytes; rejects with 413 beyond it. */
-function readLimited(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(new CallbackRejection(413, 'too_large', `body larger than ${limit} bytes`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        reject(new CallbackRejection(413, 'too_large', `body larger than ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', (err) => {
-      if (done) return;
-      done = true;
-      reject(err);
-    });
-    // A client that goes away mid-body: nothing to answer, but the handler must finish.
-    req.on('close', () => {
-      if (done) return;
-      done = true;
-      reject(new CallbackRejection(400, 'bad_request', 'connection closed before the body ended'));
-    });
-  });
 }
 
 /** A restartable State.StateChange listener. */
@@ -158,20 +132,23 @@ export class CallbackReceiver {
     if (this.server) return;
     await this.stopping;
     this.stopping = undefined;
-    const server = createServer((req, res) => {
-      const work = this.handle(req, res).catch((err: unknown) => {
-        this.options.logger.error({ err }, 'callback handler failed');
-        reply(res, 500, failBody(500, 'internal error'));
-      });
-      this.inFlight.add(work);
-      void work.finally(() => this.inFlight.delete(work));
+    const server = createGuardedServer({
+      // The keep-alive is longer than any sane client's idle timeout, so the client closes first: a
+      // request sent as the server closed an idle socket would be reset, and Tencent does not retry.
+      limits: { ...CALLBACK_LISTENER_LIMITS, ...this.options.limits },
+      handler: (req, res) => {
+        const work = this.handle(req, res).catch((err: unknown) => {
+          this.options.logger.error(
+            { code: 'ERR_CALLBACK', err: clipForLog(err instanceof Error ? err.message : String(err), 200) },
+            'callback handler failed',
+          );
+          reply(res, 500, failBody(500, 'internal error'), true);
+        });
+        this.inFlight.add(work);
+        void work.finally(() => this.inFlight.delete(work));
+      },
+      onClientFault: (fault, code) => this.clientFault(fault, code),
     });
-    // A slow client must not hold a connection for long: Tencent sends small bodies at once.
-    server.requestTimeout = 10_000;
-    server.headersTimeout = 5_000;
-    // Longer than any sane client's idle keep-alive, so the client closes first: a request sent
-    // as the server closed an idle socket would be reset, and Tencent does not retry.
-    server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, this.options.host, () => {
@@ -203,9 +180,20 @@ export class CallbackReceiver {
     return this.stopping;
   }
 
+  // An answer written after stop() began says so, so that the client does not send its next
+  // request on a socket that is about to close.
+  private stoppingNow(): boolean {
+    return this.server === undefined;
+  }
+
   private count(outcome: CallbackOutcome): void {
     this.counters[outcome]++;
     this.options.events?.emit('callback.outcome', { outcome });
+  }
+
+  private countRejected(reason: RejectReason): void {
+    this.rejected[reason]++;
+    this.options.events?.emit('callback.outcome', { rejected: reason });
   }
 
   private async watchedApps(nowMs: number): Promise<Set<string>> {
@@ -216,15 +204,34 @@ export class CallbackReceiver {
     return set;
   }
 
-  private reject(res: ServerResponse, rejection: CallbackRejection): void {
-    this.rejected[rejection.reason]++;
-    this.options.events?.emit('callback.outcome', { rejected: rejection.reason });
-    this.options.logger.debug(
-      { status: rejection.status, reason: rejection.reason },
-      `callback refused: ${rejection.message}`,
-    );
-    // After a 413 the rest of the body is not read: close rather than drain it.
-    reply(res, rejection.status, failBody(rejection.status, rejection.message), rejection.status === 413);
+  // Refusals the sender could not have meant (a target that is not a URL, HTTP Node cannot
+  // parse) are worth a look, but come from whoever finds the port: one warn line per 10 s at most,
+  // with the sender's text clipped; the counters have the rest.
+  private readonly malformedLog = new LogThrottle(10_000, () => (this.options.now ?? Date.now)());
+
+  private warnMalformed(fields: Record<string, unknown>, message: string): void {
+    const take = this.malformedLog.take();
+    if (take) this.options.logger.warn({ ...fields, suppressed: take.suppressed }, message);
+  }
+
+  private clientFault(fault: ClientFault, code: string): void {
+    this.countRejected(fault);
+    if (fault === 'malformed') this.warnMalformed({ reason: fault, code }, 'callback refused: unreadable HTTP request');
+    else this.options.logger.debug({ reason: fault, code }, 'callback refused: the request did not arrive in time');
+  }
+
+  private reject(req: IncomingMessage, res: ServerResponse, rejection: CallbackRejection): void {
+    this.countRejected(rejection.reason);
+    const fields = { status: rejection.status, reason: rejection.reason };
+    if (rejection.reason === 'malformed')
+      this.warnMalformed(
+        { ...fields, method: clipForLog(req.method ?? '', 16), target: clipForLog(req.url ?? '') },
+        `callback refused: ${rejection.message}`,
+      );
+    else this.options.logger.debug(fields, `callback refused: ${rejection.message}`);
+    // A refused client keeps no socket: the connection closes after the answer (and after a 413
+    // the rest of the body is not read at all).
+    reply(res, rejection.status, failBody(rejection.status, rejection.message), true);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -232,17 +239,22 @@ export class CallbackReceiver {
     // A request that began before stop() is finished and written; one that arrives after it (on a
     // kept-alive connection) is not.
     const arrivedWhileRunning = this.server !== undefined;
-    const url = new URL(req.url ?? '/', 'http://callback.invalid');
     try {
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://callback.invalid');
+      } catch {
+        throw new CallbackRejection(400, 'malformed', 'the request target is not a URL path');
+      }
       if (url.pathname !== this.options.path) throw new CallbackRejection(404, 'not_found', 'no such path');
       if (req.method !== 'POST') throw new CallbackRejection(405, 'method', 'POST only');
       const sdkAppId = authenticateCallback(
         url.searchParams,
         this.options.token(),
         now(),
-        this.options.replayWindowSeconds ?? 60,
+        this.options.replayWindowSeconds ?? DEFAULT_REPLAY_WINDOW_SECONDS,
       );
-      const body = await readLimited(req, this.options.maxBodyBytes ?? 64 * 1024);
+      const body = decodeBody(await readLimited(req, this.options.maxBodyBytes ?? 64 * 1024));
       let apps: Set<string>;
       try {
         apps = await this.watchedApps(now());
@@ -250,15 +262,17 @@ export class CallbackReceiver {
         // Authenticated, but we cannot even tell whether it is ours: count it as lost.
         this.count('dropped');
         this.options.logger.warn({ err, sdkAppId }, 'callback dropped: the database is unavailable');
-        reply(res, 503, failBody(503, 'database unavailable'));
+        reply(res, 503, failBody(503, 'database unavailable'), this.stoppingNow());
         return;
       }
       if (!apps.has(sdkAppId))
         throw new CallbackRejection(403, 'wrong_app', `SdkAppid ${sdkAppId} is not a watched Tencent app`);
-      const parsed = parseCallbackBody(sdkAppId, url.searchParams, body);
+      const parsed = parseCallbackBody(sdkAppId, url.searchParams, body, {
+        maxEventAgeSeconds: this.options.maxEventAgeSeconds ?? DEFAULT_MAX_EVENT_AGE_SECONDS,
+      });
       if (parsed.kind === 'other') {
         this.count('ignored');
-        reply(res, 200, OK_BODY);
+        reply(res, 200, OK_BODY, this.stoppingNow());
         return;
       }
       this.count('accepted');
@@ -278,13 +292,13 @@ export class CallbackReceiver {
           { err, sdkAppId, eventTime: parsed.event.eventTimeMs },
           'callback dropped: the event could not be written',
         );
-        reply(res, 503, failBody(503, 'event not recorded'));
+        reply(res, 503, failBody(503, 'event not recorded'), this.stoppingNow());
         return;
       }
-      reply(res, 200, OK_BODY);
+      reply(res, 200, OK_BODY, this.stoppingNow());
     } catch (err) {
       if (err instanceof CallbackRejection) {
-        this.reject(res, err);
+        this.reject(req, res, err);
         return;
       }
       throw err;

@@ -7,6 +7,7 @@ import type { Database } from '../db/schema.js';
 import type { EventStream } from '../events.js';
 import type { Logger } from '../logger.js';
 import { lastSuccessfulCycles } from '../store/status.js';
+import { LogThrottle } from '../listeners/guarded-server.js';
 import { subscribeEventLog } from './event-log.js';
 import { HealthTracker } from './health.js';
 import { startHttpServer, type HttpServer } from './http-listener.js';
@@ -34,8 +35,28 @@ export function createOperations(
 ): Operations {
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
   let database: Kysely<Database> | undefined;
+  const healthLog = new LogThrottle(60_000);
   const health = new HealthTracker({
-    lastSuccessFromDatabase: (sets) => (database ? lastSuccessfulCycles(database, sets) : Promise.resolve(new Map())),
+    lastSuccessFromDatabase: async (sets) => {
+      if (!database) return new Map();
+      try {
+        return await lastSuccessfulCycles(database, sets);
+      } catch (err) {
+        // /healthz says only that the database could not be read; the detail is for the log, once
+        // a minute however often /healthz is asked.
+        const take = healthLog.take();
+        if (take)
+          logger.warn(
+            {
+              code: 'ERR_DATABASE',
+              err: err instanceof Error ? err.message : String(err),
+              suppressed: take.suppressed,
+            },
+            '/healthz could not read poll_cycle',
+          );
+        throw err;
+      }
+    },
   });
   const unsubscribe = [subscribeMetrics(events, metrics), health.subscribe(events), subscribeEventLog(events, logger)];
   let server: HttpServer | undefined;

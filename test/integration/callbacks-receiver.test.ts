@@ -132,6 +132,9 @@ describe(`callback receiver (${DATABASE_KIND})`, () => {
       stale: 2,
       wrong_app: 1,
       bad_request: 2,
+      malformed: 0,
+      incomplete: 0,
+      event_time: 0,
     });
     expect(receiver.stats().accepted).toBe(2);
   });

@@ -21,7 +21,7 @@ describe('callback configuration', () => {
     expect(callbacks.maxBodyBytes).toBe(65_536);
   });
 
-  it('reads host:port, [v6]:port or a bare port', () => {
+  it('reads host:port, [v6]:port or a bare port, which is on loopback (and flagged for the start-up warning)', () => {
     const token = { TIM_CALLBACK_TOKEN: 't' };
     expect(loadConfig({ ...token, PRESENCE_CALLBACK_LISTEN: '0.0.0.0:8080' }).callbacks.listen).toEqual({
       host: '0.0.0.0',
@@ -31,10 +31,12 @@ describe('callback configuration', () => {
       host: '::1',
       port: 9000,
     });
-    expect(loadConfig({ ...token, PRESENCE_CALLBACK_LISTEN: '8081' }).callbacks.listen).toEqual({
-      host: '0.0.0.0',
-      port: 8081,
+    expect(loadConfig({ ...token, PRESENCE_CALLBACK_LISTEN: '8081' }).callbacks).toMatchObject({
+      listen: { host: '127.0.0.1', port: 8081 },
+      barePort: true,
     });
+    expect(loadConfig({ ...token, PRESENCE_CALLBACK_LISTEN: '0.0.0.0:8081' }).callbacks.barePort).toBe(false);
+    expect(loadConfig({}).callbacks.barePort).toBe(false);
     expect(() => loadConfig({ ...token, PRESENCE_CALLBACK_LISTEN: 'localhost' })).toThrow(
       /PRESENCE_CALLBACK_LISTEN must be host:port/,
     );

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   authenticateCallback,
   CallbackRejection,
+  decodeBody,
   parseCallbackBody,
   stateOfAction,
 } from '../../src/callbacks/parse.js';
@@ -85,6 +86,14 @@ describe('authenticateCallback', () => {
     });
   });
 
+  it('refuses a signing parameter given twice (malformed), whichever value a proxy would read', () => {
+    for (const name of ['SdkAppid', 'RequestTime', 'Sign', 'CallbackCommand']) {
+      const q = query();
+      q.append(name, q.get(name)!);
+      expect(refusal(() => authenticateCallback(q, TOKEN, NOW))).toEqual({ status: 400, reason: 'malformed' });
+    }
+  });
+
   it('refuses a missing or malformed SdkAppid', () => {
     expect(refusal(() => authenticateCallback(query({ SdkAppid: null }), TOKEN, NOW))).toEqual({
       status: 403,
@@ -122,11 +131,66 @@ describe('parseCallbackBody', () => {
     expect(() => parseCallbackBody('1', new URLSearchParams(), '{}')).toThrow('CallbackCommand is missing');
     expect(() => parseCallbackBody('1', q, body({}, { EventTime: '1767225600000' }))).toThrow(/EventTime/);
     expect(() => parseCallbackBody('1', q, body({}, { EventTime: 1.5 }))).toThrow(/EventTime/);
-    expect(() => parseCallbackBody('1', q, body({}, { Info: null }))).toThrow('Info is missing');
-    expect(() => parseCallbackBody('1', q, body({ Action: 7 }))).toThrow('Info.Action is missing');
+    expect(() => parseCallbackBody('1', q, body({}, { Info: null }))).toThrow('Info must be an object');
+    expect(() => parseCallbackBody('1', q, body({}, { Info: [] }))).toThrow('Info must be an object');
+    expect(() => parseCallbackBody('1', q, body({ Action: 7 }))).toThrow('Info.Action must be a string');
+    expect(() => parseCallbackBody('1', q, body({ Reason: 7 }))).toThrow('Info.Reason must be a string');
+    expect(() => parseCallbackBody('1', q, body({}, { CallbackCommand: 7 }))).toThrow(
+      'CallbackCommand must be a string',
+    );
     expect(() => parseCallbackBody('1', q, body({ To_Account: '' }))).toThrow(/Info.To_Account/);
     expect(() => parseCallbackBody('1', q, body({ To_Account: 'x'.repeat(33) }))).toThrow(/Info.To_Account/);
     expect(refusal(() => parseCallbackBody('1', q, '{'))).toEqual({ status: 400, reason: 'bad_request' });
+  });
+});
+
+describe('parseCallbackBody, one reading only', () => {
+  it('refuses a key given twice, at any level, even with the same value', () => {
+    const q = query();
+    const text = body({});
+    for (const twice of [
+      text.replace('"Info":', '"Info":{"Action":"Logout","To_Account":"mallory"},"Info":'),
+      text.replace('"To_Account":"alice"', '"To_Account":"alice","To_Account":"alice"'),
+      text.replace('"To_Account":"alice"', '"To_Account":"alice","To_\\u0041ccount":"mallory"'),
+    ]) {
+      expect(refusal(() => parseCallbackBody('1', q, twice))).toEqual({ status: 400, reason: 'bad_request' });
+    }
+  });
+
+  it('refuses nesting deeper than 10 levels, and junk after the object', () => {
+    const q = query();
+    const deep = body({}, { KickedDevice: JSON.parse('['.repeat(12) + ']'.repeat(12)) as unknown });
+    expect(() => parseCallbackBody('1', q, deep)).toThrow(/nested deeper than 10/);
+    expect(() => parseCallbackBody('1', q, `${body({})}x`)).toThrow(/text after the JSON value/);
+  });
+
+  it('refuses a To_Account with a control character or half a surrogate pair', () => {
+    const q = query();
+    for (const id of ['a\u0000b', 'esc\u001b', 'half\ud800']) {
+      const text = body({}).replace('"alice"', `"${id}"`);
+      expect(refusal(() => parseCallbackBody('1', q, text))).toEqual({ status: 400, reason: 'bad_request' });
+    }
+  });
+
+  it('refuses an EventTime more than 600 s before or 60 s after RequestTime (event_time)', () => {
+    const q = query();
+    expect(parseCallbackBody('1', q, body({}, { EventTime: NOW - 600_000 })).kind).toBe('state-change');
+    expect(parseCallbackBody('1', q, body({}, { EventTime: NOW + 60_000 })).kind).toBe('state-change');
+    for (const eventTime of [1, NOW - 600_001, NOW + 60_001])
+      expect(refusal(() => parseCallbackBody('1', q, body({}, { EventTime: eventTime })))).toEqual({
+        status: 400,
+        reason: 'event_time',
+      });
+    expect(
+      refusal(() => parseCallbackBody('1', q, body({}, { EventTime: NOW - 120_000 }), { maxEventAgeSeconds: 60 })),
+    ).toEqual({ status: 400, reason: 'event_time' });
+  });
+});
+
+describe('decodeBody', () => {
+  it('refuses bytes that are not UTF-8 rather than replacing them', () => {
+    expect(decodeBody(Buffer.from('{"a":"é"}'))).toBe('{"a":"é"}');
+    expect(refusal(() => decodeBody(Buffer.from([0x7b, 0xff, 0x7d])))).toEqual({ status: 400, reason: 'bad_request' });
   });
 });
 

@@ -99,7 +99,9 @@ describe('HealthTracker', () => {
     fail = true;
     const r = await tracker.report();
     expect(r).toMatchObject({ status: 'stale', stale: ['a'] });
-    expect(r.error).toContain('connection refused');
+    // Generic: whoever can reach /healthz does not read database errors (the operations side logs them).
+    expect(r.error).toBe('the database could not be read (the log has the detail)');
+    expect(r.error).not.toContain('connection refused');
   });
 
   it('reports a set whose schedule is invalid as stale at once', async () => {

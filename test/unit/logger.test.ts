@@ -55,6 +55,41 @@ describe('logger redaction', () => {
     for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
   });
 
+  it('removes the callback token and the database password (as written, decoded, or JSON-escaped)', () => {
+    const token = 'cb-token-with-"quote"-and-\\';
+    const config = loadConfig({
+      TIM_CALLBACK_TOKEN: token,
+      DATABASE_URL: 'postgres://presence:p%40ss-w0rd-9@db.internal:5432/presence',
+      PGPASSWORD: 'pgpassword-value',
+    });
+    const { lines, logger } = capture(config.secretsForRedaction());
+    logger.warn({ detail: `token ${token}` }, 'callback');
+    logger.error({ err: 'connecting to postgres://presence:p%40ss-w0rd-9@db.internal:5432/presence failed' }, 'db');
+    logger.error({ err: 'password p@ss-w0rd-9 rejected; PGPASSWORD was pgpassword-value' }, 'db');
+    // Credential-shaped, whether configured or not: another connection string, a callback Sign.
+    logger.info(
+      {
+        other: 'postgresql://reader:not-configured-pass@replica/db',
+        target: `/tim/callback?SdkAppid=1&Sign=${'ab12'.repeat(16)}&RequestTime=1`,
+      },
+      'shapes',
+    );
+    const all = lines.join('');
+    for (const secret of [
+      'p%40ss-w0rd-9',
+      'p@ss-w0rd-9',
+      'pgpassword-value',
+      'not-configured-pass',
+      'ab12'.repeat(16),
+      JSON.stringify(token).slice(1, -1),
+      'cb-token-with',
+    ])
+      expect(all).not.toContain(secret);
+    expect(all).toContain('postgres://presence:[redacted]@db.internal');
+    expect(all).toContain('Sign=[redacted]&RequestTime=1');
+    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+  });
+
   it('leaves ordinary lines alone', () => {
     const line = '{"level":30,"msg":"cycle finished","set":"vip","users":1200}\n';
     expect(scrubLine(line, ['abcd-not-there'])).toBe(line);
