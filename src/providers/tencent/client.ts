@@ -6,9 +6,9 @@ import { randomInt } from 'node:crypto';
 import type { Pool } from 'undici';
 import type { HttpConfig, TencentStateApi } from '../../config.js';
 import { ProviderError } from '../../errors.js';
-import { providerPool, scrub, transportError } from '../http.js';
+import { ANSWER_BODY_LIMIT, providerPool, readBodyText, scrub, transportError } from '../http.js';
 import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
-import { checkEnvelope, parseAccountCheckResponse, parseStateResponse } from './parse.js';
+import { checkEnvelope, parseAccountCheckResponse, parseAnswerText, parseStateResponse } from './parse.js';
 import type { AccountCheckResult } from './parse.js';
 import { UserSigCache } from './usersig.js';
 
@@ -111,7 +111,7 @@ export class TencentClient implements StateProvider {
     this.checkBatch('account_check', userIds, TENCENT_ACCOUNT_CHECK_BATCH);
     const payload = { CheckItem: userIds.map((UserID) => ({ UserID })) };
     const body = await this.call('account_check', 'im_open_login_svc/account_check', payload, options.signal);
-    return parseAccountCheckResponse(body);
+    return parseAccountCheckResponse(body, userIds);
   }
 
   /** Closes the keep-alive connections after in-flight calls finish; safe to call more than once. */
@@ -156,7 +156,7 @@ export class TencentClient implements StateProvider {
       contenttype: 'json',
     });
     let status: number;
-    let text: string;
+    let text: string | undefined;
     try {
       const response = await this.pool.request({
         method: 'POST',
@@ -173,7 +173,8 @@ export class TencentClient implements StateProvider {
         await response.body.dump({ limit: DRAIN_LIMIT });
         text = '';
       } else {
-        text = await response.body.text();
+        // Bounded: a body of hundreds of MB would be read into memory whole, and then parsed.
+        text = await readBodyText(response.body, ANSWER_BODY_LIMIT);
       }
     } catch (err) {
       throw transportError(err, {
@@ -191,23 +192,15 @@ export class TencentClient implements StateProvider {
         httpStatus: status,
       });
     }
-    // Scrubbed before parsing so that no later message quoting the body can carry a secret.
-    const safeText = scrub(text, secrets);
-    let body: unknown;
-    try {
-      body = JSON.parse(safeText);
-    } catch {
-      const snippet = safeText.length > 80 ? `${safeText.slice(0, 77)}...` : safeText;
-      // Not JSON at all (cut off, a gateway's error page): transient, so retried.
+    if (text === undefined) {
       throw new ProviderError(
         'ERR_PROVIDER_BAD_RESPONSE',
-        `Tencent IM ${api} answered with non-JSON: ${JSON.stringify(snippet)}`,
-        {
-          provider: 'tencent',
-          retryable: true,
-        },
+        `Tencent IM ${api} answered with more than ${ANSWER_BODY_LIMIT} bytes`,
+        { provider: 'tencent' },
       );
     }
+    // Scrubbed before parsing so that no later message quoting the body can carry a secret.
+    const body = parseAnswerText(scrub(text, secrets), api);
     try {
       checkEnvelope(body, api, this.sdkAppId);
     } catch (err) {
