@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import type { Pool } from 'undici';
 import type { HttpConfig, TencentStateApi } from '../../config.js';
 import { ProviderError } from '../../errors.js';
+import { callSignal } from '../abort-fanout.js';
 import { ANSWER_BODY_LIMIT, providerPool, readBodyText, scrub, transportError } from '../http.js';
 import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
 import { checkEnvelope, parseAccountCheckResponse, parseAnswerText, parseStateResponse } from './parse.js';
@@ -157,6 +158,8 @@ export class TencentClient implements StateProvider {
     });
     let status: number;
     let text: string | undefined;
+    // The caller's signal is shared by every call in flight: this call listens through one link.
+    const link = callSignal(signal);
     try {
       const response = await this.pool.request({
         method: 'POST',
@@ -165,7 +168,7 @@ export class TencentClient implements StateProvider {
         body: JSON.stringify(payload),
         headersTimeout: this.http.headersTimeoutMs,
         bodyTimeout: this.http.bodyTimeoutMs,
-        signal,
+        signal: link.signal,
       });
       status = response.statusCode;
       if (status !== 200) {
@@ -185,6 +188,8 @@ export class TencentClient implements StateProvider {
         signal,
         secrets,
       });
+    } finally {
+      link.release();
     }
     if (status !== 200) {
       throw new ProviderError('ERR_PROVIDER_HTTP', `Tencent IM ${api}: HTTP ${status} from ${this.origin}`, {

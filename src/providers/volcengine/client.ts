@@ -6,6 +6,7 @@
 import type { Pool } from 'undici';
 import type { HttpConfig } from '../../config.js';
 import { ProviderError } from '../../errors.js';
+import { callSignal } from '../abort-fanout.js';
 import { ANSWER_BODY_LIMIT, providerPool, readBodyText, scrub, transportError } from '../http.js';
 import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
 import { isInt64Id, queryOnlineStatusBody } from './int64-json.js';
@@ -161,6 +162,8 @@ export class VolcengineClient implements StateProvider {
     const secrets = [authorization, signature, this.secretAccessKey];
     let status: number;
     let text: string | undefined;
+    // The caller's signal is shared by every call in flight: this call listens through one link.
+    const link = callSignal(signal);
     try {
       const response = await this.pool.request({
         method: 'POST',
@@ -170,7 +173,7 @@ export class VolcengineClient implements StateProvider {
         body,
         headersTimeout: this.http.headersTimeoutMs,
         bodyTimeout: this.http.bodyTimeoutMs,
-        signal,
+        signal: link.signal,
       });
       status = response.statusCode;
       // Unlike Tencent, a non-200 answer is read too: Volcengine says why (SignatureDoesNotMatch on
@@ -185,6 +188,8 @@ export class VolcengineClient implements StateProvider {
         signal,
         secrets,
       });
+    } finally {
+      link.release();
     }
     if (text === undefined) {
       if (status === 200) {
