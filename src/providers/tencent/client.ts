@@ -31,9 +31,20 @@ export interface TencentClientOptions {
   /** Which name of the state API to call. */
   stateApi: TencentStateApi;
   http: HttpConfig;
-  /** Validity of each UserSig, seconds (default one day). */
+  /** Validity of each UserSig, seconds (default USERSIG_EXPIRE_SECONDS). */
   userSigExpireSeconds?: number;
+  /** Clock of the UserSig's time and renewal (tests inject one). */
+  now?: () => Date;
 }
+
+/**
+ * Validity of the admin UserSig, seconds. It travels in every call's query string, so whoever sees
+ * one URL (a proxy's log, a packet capture) is the app admin until it expires: one hour, not the
+ * SDKs' customary day. Signing is a local HMAC, so renewing often costs nothing.
+ */
+export const USERSIG_EXPIRE_SECONDS = 3600;
+/** A UserSig is renewed this long before it expires, so no call carries one about to lapse. */
+export const USERSIG_RENEW_BEFORE_SECONDS = 300;
 
 /** Options of one account_check call. */
 export interface AccountCheckOptions {
@@ -91,7 +102,15 @@ export class TencentClient implements StateProvider {
     this.secretKey = secretKey;
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.userSigCache = new UserSigCache(secretKey, appNumber, admin, options.userSigExpireSeconds ?? 86_400);
+    const now = options.now ?? (() => new Date());
+    this.userSigCache = new UserSigCache(
+      secretKey,
+      appNumber,
+      admin,
+      options.userSigExpireSeconds ?? USERSIG_EXPIRE_SECONDS,
+      USERSIG_RENEW_BEFORE_SECONDS,
+      () => Math.floor(now().getTime() / 1000),
+    );
     this.pool = providerPool(this.origin, http);
   }
 
