@@ -41,8 +41,18 @@ export function platformTextProblem(text: string): string | undefined {
 }
 
 /** Platforms as stored: keys sorted (the same detail always gives the same object), every key data (`__proto__` too). */
-export function platformsOf(entries: Iterable<[string, string | number]>): Platforms {
-  return Object.fromEntries([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+export function platformsOf(platforms: ReadonlyMap<string, string | number>): Platforms {
+  const out: Platforms = {};
+  // The default sort orders by UTF-16 code units, as `<` does.
+  const names = platforms.size > 1 ? [...platforms.keys()].sort() : platforms.keys();
+  for (const name of names) {
+    const value = platforms.get(name) as string | number;
+    // Assigning `__proto__` would set the prototype (and drop the platform): define it instead.
+    if (name === '__proto__')
+      Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+    else out[name] = value;
+  }
+  return out;
 }
 
 /** Why a requested user of a successful call is not observed. */
@@ -60,8 +70,8 @@ function sameObservation(a: Observation, b: Observation): boolean {
   if (a.state !== b.state) return false;
   if (a.platforms === null || b.platforms === null) return a.platforms === b.platforms;
   return (
-    JSON.stringify(platformsOf(Object.entries(a.platforms))) ===
-    JSON.stringify(platformsOf(Object.entries(b.platforms)))
+    JSON.stringify(platformsOf(new Map(Object.entries(a.platforms)))) ===
+    JSON.stringify(platformsOf(new Map(Object.entries(b.platforms))))
   );
 }
 
@@ -97,7 +107,8 @@ export function readAnswer(result: StateQueryResult, requested: readonly string[
     const [firstObservation] = e.observations;
     const [firstError] = e.errors;
     if (firstObservation !== undefined && firstError === undefined) {
-      if (e.observations.every((o) => sameObservation(o, firstObservation)))
+      // Compared only when repeated: a usual answer names each user once.
+      if (e.observations.length === 1 || e.observations.every((o) => sameObservation(o, firstObservation)))
         reading.observations.push(firstObservation);
       else reading.unobserved.push({ userId, reason: 'conflicting' });
     } else if (firstError !== undefined && firstObservation === undefined) {

@@ -84,13 +84,8 @@ function parseDetail(account: string, detail: unknown): Platforms {
     }
     // Names and statuses are stored on every row of the user: a 20 kB name, or a NUL that jsonb
     // cannot hold, is not a platform.
-    for (const [field, text] of [
-      ['Platform', entry.Platform],
-      ['Status', entry.Status],
-    ] as const) {
-      const problem = platformTextProblem(text);
-      if (problem !== undefined) throw badResponse(`Detail ${field} of ${show(account)} ${problem}: ${show(text)}`);
-    }
+    const problem = platformTextProblem(entry.Platform) ?? platformTextProblem(entry.Status);
+    if (problem !== undefined) throw badResponse(`Detail entry of ${show(account)} ${problem}: ${show(entry)}`);
     // Platform statuses are only jsonb detail, so an unfamiliar one is kept rather than failing the
     // whole batch; the user's own state is checked strictly.
     const platform = normalisePlatform(entry.Platform);
