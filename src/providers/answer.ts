@@ -75,6 +75,21 @@ function sameObservation(a: Observation, b: Observation): boolean {
   );
 }
 
+function notAsked(userId: string, provider: string): ProviderError {
+  return new ProviderError(
+    'ERR_PROVIDER_BAD_RESPONSE',
+    `${provider} answer names user ${show(userId)}, who was not asked about: it may answer another request, so none of it is recorded`,
+    { provider },
+  );
+}
+
+/** Throws ERR_PROVIDER_BAD_RESPONSE when the answer names a user not in `requested` (a client checks at once, so the call counts as failed). */
+export function refuseStrangers(result: StateQueryResult, requested: readonly string[], provider: string): void {
+  const asked = new Set(requested);
+  for (const { userId } of [...result.observations, ...result.accountErrors])
+    if (!asked.has(userId)) throw notAsked(userId, provider);
+}
+
 /**
  * Reads a parsed answer against the batch it answers. Throws ERR_PROVIDER_BAD_RESPONSE when it
  * names a user that was not asked about; a user answered twice the same way counts once.
@@ -83,13 +98,7 @@ export function readAnswer(result: StateQueryResult, requested: readonly string[
   const asked = new Set(requested);
   const said = new Map<string, { observations: Observation[]; errors: AccountError[] }>();
   const entry = (userId: string) => {
-    if (!asked.has(userId)) {
-      throw new ProviderError(
-        'ERR_PROVIDER_BAD_RESPONSE',
-        `${provider} answer names user ${show(userId)}, who was not asked about: it may answer another request, so none of it is recorded`,
-        { provider },
-      );
-    }
+    if (!asked.has(userId)) throw notAsked(userId, provider);
     let e = said.get(userId);
     if (!e) said.set(userId, (e = { observations: [], errors: [] }));
     return e;

@@ -7,6 +7,7 @@ import type { Pool } from 'undici';
 import type { HttpConfig, TencentStateApi } from '../../config.js';
 import { ProviderError } from '../../errors.js';
 import { callSignal } from '../abort-fanout.js';
+import { refuseStrangers } from '../answer.js';
 import { ANSWER_BODY_LIMIT, providerPool, readBodyText, scrub, transportError } from '../http.js';
 import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
 import { checkEnvelope, parseAccountCheckResponse, parseAnswerText, parseStateResponse } from './parse.js';
@@ -123,7 +124,10 @@ export class TencentClient implements StateProvider {
       { To_Account: userIds, IsNeedDetail: options.detail ? 1 : 0 },
       options.signal,
     );
-    return parseStateResponse(body, options.detail);
+    const result = parseStateResponse(body, options.detail);
+    // Checked here too (runCycle's readAnswer would refuse it), so that the call itself counts as failed.
+    refuseStrangers(result, userIds, 'tencent');
+    return result;
   }
 
   /** Asks whether 1..100 accounts were imported into the app. Throws ProviderError. */
