@@ -1,6 +1,7 @@
 // Provider answers that must not falsify the history (DESIGN.md semantic 8), from a local HTTP
 // server through the real clients and runCycle into the database: every user is first observed
 // Online, then the odd answer arrives, and what the cycle wrote (or did not) is read back.
+// One file over 300 lines: every case shares the server and the observe-then-spoil fixture.
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { HttpConfig } from '../../src/config.js';
