@@ -6,7 +6,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { PresenceError, ProviderError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { StateProvider, StateQueryResult } from '../providers/types.js';
+import { readAnswer } from '../providers/answer.js';
+import type { StateProvider } from '../providers/types.js';
 import { finishPollCycle, startPollCycle, type CycleCounts } from '../store/poll-cycles.js';
 import { mergeRecordResults, recordObservations } from '../store/record-observations.js';
 import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
@@ -105,17 +106,6 @@ function addPairs(into: Record<string, number>, from: Record<string, number>): v
   for (const [pair, n] of Object.entries(from)) into[pair] = (into[pair] ?? 0) + n;
 }
 
-/**
- * Keeps the answers for users that were asked about, once each: a provider that repeats or adds
- * an account must not fail the batch's statement or be recorded for a user nobody watches.
- */
-function onlyRequested(result: StateQueryResult, userIds: readonly string[]): StateQueryResult {
-  const pending = new Set(userIds);
-  const observations = result.observations.filter((o) => pending.delete(o.userId));
-  const accountErrors = result.accountErrors.filter((e) => pending.delete(e.userId));
-  return { observations, accountErrors };
-}
-
 /** Runs one cycle of `set` to the end and records it in poll_cycle (or says, in `recorded`, that it could not). Never throws for a provider or database failure. */
 export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
   const { db, set, provider, limiter, logger } = ctx;
@@ -186,7 +176,8 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
         },
       );
       const observedAt = new Date();
-      const result = onlyRequested(answer, userIds);
+      // Only users asked about, each once (DESIGN.md semantic 8); an answer naming anyone else throws.
+      const result = readAnswer(answer, userIds, set.provider);
       // 70107: the account was never imported. It is not Offline: mark it so polling skips it until
       // a re-check finds it, and record nothing for it (DESIGN.md semantic 5).
       const missing = result.accountErrors.filter((e) => e.errorCode === ACCOUNT_NOT_IMPORTED).map((e) => e.userId);
@@ -214,7 +205,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       counts.observed += result.observations.length;
       counts.notImported += missing.length;
       counts.accountErrors += otherErrors;
-      counts.failed += userIds.length - result.observations.length - result.accountErrors.length;
+      counts.failed += result.unobserved.length;
       counts.transitions += recorded.transitions;
       addPairs(pairs, recorded.pairs);
       if (missing.length > 0)
@@ -222,6 +213,16 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
           { set: set.name, users: missing.length, providerCode: ACCOUNT_NOT_IMPORTED },
           'accounts not imported: marked NotImported, skipped until re-checked',
         );
+      if (result.unobserved.length > 0) {
+        // Left out of the answer, or answered twice in two ways: unobserved, each counted by reason.
+        const byReason = new Map<string, number>();
+        for (const u of result.unobserved) byReason.set(u.reason, (byReason.get(u.reason) ?? 0) + 1);
+        for (const [reason, n] of byReason) failures[`account:${reason}`] = (failures[`account:${reason}`] ?? 0) + n;
+        logger.warn(
+          { set: set.name, ...Object.fromEntries(byReason), sample: result.unobserved[0]?.userId },
+          'accounts not observed: the answer left them out or answered them twice in two ways',
+        );
+      }
       if (otherErrors > 0) {
         const byCode = new Map<number, number>();
         for (const e of result.accountErrors)

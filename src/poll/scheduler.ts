@@ -15,6 +15,7 @@ import { LIMITER_WINDOW_MS, ProviderRegistry } from './provider-registry.js';
 import { databaseDownCycle, runCycle, type CycleSummary } from './run-cycle.js';
 import type { PollLocks } from './poll-locks.js';
 import { interruptAbandonedCycles, lastCycleActivity, recordLateCycle } from '../store/poll-cycles.js';
+import { whenAborted } from '../providers/abort-fanout.js';
 import { realClock } from './sliding-window-limiter.js';
 import { validateSchedule } from './schedule.js';
 import { checkAccounts, type AccountCheckSummary } from './check-accounts.js';
@@ -410,11 +411,10 @@ export class Scheduler {
       // Losing the lock stops new batches at once: another instance may take the app over.
       // (Not AbortSignal.any: on Node 20 it keeps every combined signal alive as long as the
       // scheduler's own, a leak over months of cycles.)
+      // (And through whenAborted: every set's cycle waits on the same two signals, one listener each.)
       const cycleStop = new AbortController();
       const stopCycle = () => cycleStop.abort();
-      this.stopController.signal.addEventListener('abort', stopCycle, { once: true });
-      lockLost.addEventListener('abort', stopCycle, { once: true });
-      if (this.stopController.signal.aborted || lockLost.aborted) cycleStop.abort();
+      const unlisten = [whenAborted(this.stopController.signal, stopCycle), whenAborted(lockLost, stopCycle)];
       const summary = await runCycle({
         probeFirst: this.misconfigured.has(app),
         db,
@@ -431,10 +431,7 @@ export class Scheduler {
         logger,
         stopSignal: cycleStop.signal,
         abortSignal: this.abortController.signal,
-      }).finally(() => {
-        this.stopController.signal.removeEventListener('abort', stopCycle);
-        lockLost.removeEventListener('abort', stopCycle);
-      });
+      }).finally(() => unlisten.forEach((stop) => stop()));
       if (!summary.recorded) this.keepLate(summary);
       if (summary.fatal) this.misconfigured.add(app);
       else if (summary.observed > 0) this.misconfigured.delete(app);

@@ -11,6 +11,7 @@
 // the ceiling, so the ceiling holds whatever the rate does. A pause (Tencent 70050) admits nothing
 // until it ends.
 import { PresenceError } from '../errors.js';
+import { whenAborted } from '../providers/abort-fanout.js';
 
 /** Clock and timer, injectable for tests. */
 export interface LimiterClock {
@@ -24,15 +25,18 @@ export const realClock: LimiterClock = {
   sleep: (ms, signal) =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason as Error);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason as Error);
-      };
+      // Many sleeps share the daemon's abort signal (every batch's backoff, every limiter's wait):
+      // through whenAborted they add one listener to it between them, not one each.
+      const stop = signal
+        ? whenAborted(signal, () => {
+            clearTimeout(timer);
+            reject(signal.reason as Error);
+          })
+        : undefined;
       const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
+        stop?.();
         resolve();
       }, ms);
-      signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };
 
