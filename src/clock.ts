@@ -1,5 +1,6 @@
 // Time, injectable. Everything that waits or stamps (the limiter, retries, the timekeeper, the
 // cycles) takes a Clock, so its tests run on virtual time instead of sleeping.
+import { whenAborted } from './abort-fanout.js';
 
 /** Wall time, monotonic time and sleeping. */
 export interface Clock {
@@ -18,14 +19,17 @@ export const systemClock: Clock = {
   sleep: (ms, signal) =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason as Error);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason as Error);
-      };
+      // Many sleeps share the daemon's abort signal (every batch's backoff, every limiter's wait):
+      // through whenAborted they add one listener to it between them, not one each.
+      const stop = signal
+        ? whenAborted(signal, () => {
+            clearTimeout(timer);
+            reject(signal.reason as Error);
+          })
+        : undefined;
       const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
+        stop?.();
         resolve();
       }, ms);
-      signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };

@@ -120,7 +120,16 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   return value;
 }
 
-function url(env: Env, name: string, fallback: string): string {
+/** True for a loopback host as URL spells it: localhost, 127.0.0.0/8, [::1]. */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * A provider base URL: https, or plain http to a loopback host only (the simulator, tests).
+ * `carries` says what travels with every call, for the error that refuses plain http elsewhere.
+ */
+function url(env: Env, name: string, fallback: string, carries: string): string {
   const raw = env[name]?.trim() || fallback;
   let parsed: URL;
   try {
@@ -130,6 +139,12 @@ function url(env: Env, name: string, fallback: string): string {
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new ConfigError(name, `${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  if (parsed.protocol === 'http:' && !isLoopback(parsed.hostname)) {
+    throw new ConfigError(
+      name,
+      `${name} must be https (plain http only to localhost, 127.0.0.0/8 or [::1]): ${carries}, which anyone on the way could read and reuse; got ${JSON.stringify(raw)}`,
+    );
   }
   return raw.replace(/\/+$/, '');
 }
@@ -295,7 +310,12 @@ export function loadConfig(env: Env = process.env): Config {
     return undefined;
   };
   const volcengine: VolcengineConfig = {
-    endpoint: url(env, 'VOLC_ENDPOINT', 'https://rtc.volcengineapi.com'),
+    endpoint: url(
+      env,
+      'VOLC_ENDPOINT',
+      'https://rtc.volcengineapi.com',
+      'every call carries the access key ID and a signature in its headers, and the user IDs',
+    ),
     region: env.VOLC_REGION?.trim() || 'cn-north-1',
     rps: positiveInt(env, 'VOLC_RPS', 100),
     hasCredentialsFor: (appId) => volcFor(appId) !== undefined,
@@ -312,7 +332,12 @@ export function loadConfig(env: Env = process.env): Config {
   };
   const tencent: TencentConfig = {
     admin,
-    endpoint: url(env, 'TIM_ENDPOINT', 'https://console.tim.qq.com'),
+    endpoint: url(
+      env,
+      'TIM_ENDPOINT',
+      'https://console.tim.qq.com',
+      'every call carries the admin UserSig (an admin credential) in its query string',
+    ),
     stateApi,
     querystateRps: positiveInt(env, 'TIM_QUERYSTATE_RPS', 100),
     accountCheckRps: positiveInt(env, 'TIM_ACCOUNT_CHECK_RPS', 100),

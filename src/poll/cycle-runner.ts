@@ -4,6 +4,7 @@
 // remembers which apps met a configuration error, so their next cycle probes with one call, and
 // keeps the cycles of a database outage to write when it is back.
 import type { Kysely } from 'kysely';
+import { whenAborted } from '../abort-fanout.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/schema.js';
@@ -110,12 +111,11 @@ export class CycleRunner {
       if (this.unwritten.size > 0) await this.unwritten.write(db).catch(() => undefined);
       const app = `${set.provider}:${set.app_id}`;
       // Losing the lock stops new batches at once: another instance may take the app over. (Not
-      // AbortSignal.any: on Node 20 it keeps every combined signal alive as long as the runner's own.)
+      // AbortSignal.any: on Node 20 it keeps every combined signal alive as long as the runner's
+      // own. And through whenAborted: every set's cycle waits on the same signals, one listener each.)
       const cycleStop = new AbortController();
       const stop = () => cycleStop.abort();
-      this.stopController.signal.addEventListener('abort', stop, { once: true });
-      lost.addEventListener('abort', stop, { once: true });
-      if (this.stopController.signal.aborted || lost.aborted) cycleStop.abort();
+      const unlisten = [whenAborted(this.stopController.signal, stop), whenAborted(lost, stop)];
       const summary = await runPollCycle({
         db,
         set,
@@ -130,10 +130,7 @@ export class CycleRunner {
         stopSignal: cycleStop.signal,
         abortSignal: this.abortController.signal,
         probeFirst: this.misconfigured.has(app),
-      }).finally(() => {
-        this.stopController.signal.removeEventListener('abort', stop);
-        lost.removeEventListener('abort', stop);
-      });
+      }).finally(() => unlisten.forEach((off) => off()));
       if (!summary.recorded) this.unwritten.keep(summary);
       if (summary.fatal) this.misconfigured.add(app);
       else if (summary.observed > 0) this.misconfigured.delete(app);

@@ -9,7 +9,8 @@ import { errorCode, type PresenceError } from '../errors.js';
 import type { CycleSummary, EventStream } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { CycleCounts, CycleStatus } from '../model.js';
-import type { StateProvider, StateQueryResult } from '../providers/types.js';
+import { readAnswer } from '../providers/answer.js';
+import type { StateProvider } from '../providers/types.js';
 import { finishPollCycle, startPollCycle } from '../store/poll-cycles.js';
 import { recordPollBatch } from '../store/record-poll-batch.js';
 import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
@@ -69,19 +70,6 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/**
- * Keeps the answers for users that were asked about, once each: a provider that repeats or adds
- * an account must not fail the batch's statement or be recorded for a user nobody watches.
- */
-function onlyRequested(result: StateQueryResult, userIds: readonly string[]): StateQueryResult {
-  const pending = new Set(userIds);
-  return {
-    observations: result.observations.filter((o) => pending.delete(o.userId)),
-    missingAccounts: result.missingAccounts.filter((u) => pending.delete(u)),
-    accountErrors: result.accountErrors.filter((e) => pending.delete(e.userId)),
-  };
-}
-
 /** Runs one cycle of the set to the end and records it in poll_cycle (or says, in `recorded`, that it could not). Never throws. */
 export async function runPollCycle(ctx: PollCycleContext): Promise<CycleSummary> {
   const { db, set, clock, events } = ctx;
@@ -125,7 +113,8 @@ export async function runPollCycle(ctx: PollCycleContext): Promise<CycleSummary>
       labels: { provider: set.provider, app: set.app_id, api: ctx.api },
       send: (batch, signal) => ctx.provider.queryState(batch, { detail: set.detail, signal }),
       commit: async (batch, answer, timing) => {
-        const kept = onlyRequested(answer, batch);
+        // Only users asked about, each once (DESIGN.md semantic 8); an answer naming anyone else throws.
+        const kept = readAnswer(answer, batch, set.provider);
         // No account (never imported, or deleted) is not Offline: the user is marked so polling
         // skips them until a re-check finds them, and nothing is recorded for them (semantic 5).
         const recorded = await recordPollBatch(db, {
@@ -139,11 +128,12 @@ export async function runPollCycle(ctx: PollCycleContext): Promise<CycleSummary>
         counts.observed += kept.observations.length;
         counts.notImported += kept.missingAccounts.length;
         counts.accountErrors += kept.accountErrors.length;
-        counts.failed +=
-          batch.length - kept.observations.length - kept.missingAccounts.length - kept.accountErrors.length;
+        // Left out of the answer, or answered twice in two ways: unobserved, counted by reason.
+        counts.failed += kept.unobserved.length;
         counts.transitions += recorded.transitions;
         for (const [pair, n] of Object.entries(recorded.pairs)) pairs[pair] = (pairs[pair] ?? 0) + n;
         for (const e of kept.accountErrors) fail(`account:${e.code}`, 1);
+        for (const u of kept.unobserved) fail(`account:${u.reason}`, 1);
         progress();
       },
       failed: (batch, error: PresenceError | null) => {

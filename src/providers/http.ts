@@ -100,13 +100,55 @@ export function providerPool(origin: string, http: HttpConfig): Pool {
   });
 }
 
+/**
+ * Most bytes of a 200 answer body read before the call is given up: a 500-account Tencent answer
+ * with detail is a few hundred KiB, a 100-user Volcengine one tens of KiB. Far more is not an
+ * answer, and reading it whole would cost the daemon its memory.
+ */
+export const ANSWER_BODY_LIMIT = 4 * 1024 * 1024;
+
+/** Reads a body as UTF-8 text, or returns undefined (and gives up the stream) once it exceeds `limit` bytes. */
+export async function readBodyText(body: AsyncIterable<Buffer>, limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // Leaving the loop early destroys the stream, so undici drops that socket instead of reusing it.
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * A provider's own text (Tencent ErrorInfo, Volcengine Error.Code and Message) as it may appear in
+ * a message, a log line and poll_cycle.error: control characters (a NUL cannot be stored in a
+ * Postgres text column) and lone surrogates replaced, cut to `max` characters.
+ */
+export function clipText(text: string, max = 200): string {
+  const chars: string[] = [];
+  // for...of walks code points, so a surrogate pair stays whole and a lone one is seen alone.
+  for (const ch of text) {
+    if (chars.length === max) {
+      chars.length = max - 3;
+      chars.push('...');
+      break;
+    }
+    const c = ch.charCodeAt(0);
+    chars.push(c < 0x20 || c === 0x7f || (ch.length === 1 && c >= 0xd800 && c <= 0xdfff) ? '\uFFFD' : ch);
+  }
+  return chars.join('');
+}
+
 /** Quotes a wire value for a message, cut short so a huge field cannot flood the log. */
 export function show(value: unknown): string {
   let text: string;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    // Exact int64 IDs arrive as bigints, which JSON.stringify refuses on its own.
+    text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) ?? String(value);
   } catch {
-    text = String(value);
+    // A null-prototype object has no toString for String() to call.
+    text = Object.prototype.toString.call(value);
   }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

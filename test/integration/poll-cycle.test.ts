@@ -111,26 +111,38 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     });
   });
 
-  it('ignores repeated and unrequested accounts in an answer instead of failing the batch', async () => {
+  it('counts an account answered twice alike once, and leaves one answered in two ways unobserved', async () => {
     const set = await newSet(3);
     const provider = scripted((ids) => ({
       observations: [
         ...allOnline(ids).observations,
         { userId: ids[0]!, state: 'Offline', platforms: null },
-        { userId: 'stranger', state: 'Online', platforms: null },
+        { userId: ids[1]!, state: 'Online', platforms: null },
       ],
       missingAccounts: [],
       accountErrors: [],
     }));
     const summary = await cycle(set, provider);
-    expect(summary).toMatchObject({ status: 'ok', observed: 3, failed: 0, transitions: 3 });
-    const strangers = await database.db
+    expect(summary).toMatchObject({ status: 'partial', observed: 2, failed: 1, transitions: 2 });
+    expect(summary.error).toContain('account:conflicting ×1');
+  });
+
+  it('fails the batch of an answer naming an account nobody asked about, and records none of it', async () => {
+    const set = await newSet(3);
+    const provider = scripted((ids) => ({
+      observations: [...allOnline(ids).observations, { userId: 'stranger', state: 'Online', platforms: null }],
+      missingAccounts: [],
+      accountErrors: [],
+    }));
+    const summary = await cycle(set, provider);
+    expect(summary).toMatchObject({ status: 'failed', observed: 0, failed: 3, transitions: 0 });
+    expect(summary.error).toContain('ERR_PROVIDER_BAD_RESPONSE ×1');
+    const rows = await database.db
       .selectFrom('presence_current')
       .select('user_id')
       .where('app_id', '=', set.app_id)
-      .where('user_id', '=', 'stranger')
       .execute();
-    expect(strangers).toEqual([]);
+    expect(rows).toEqual([]);
   });
 
   it('never records Offline for users it was not told about: unanswered are failed, ErrorList users are not observed', async () => {
@@ -144,6 +156,7 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     // u6 and u7 missing from the answer: failed; u8 an ErrorList code: an account error; u9: not imported.
     expect(summary).toMatchObject({ status: 'partial', observed: 6, failed: 2, accountErrors: 1, notImported: 1 });
     expect(summary.error).toContain('account:70005 ×1');
+    expect(summary.error).toContain('account:unanswered ×2');
     const rows = await database.db
       .selectFrom('presence_current')
       .select('state')

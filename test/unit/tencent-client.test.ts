@@ -295,6 +295,29 @@ describe('TencentClient failures', () => {
     }
   });
 
+  it('signs the admin UserSig for an hour, not a day, and renews it five minutes before it lapses', async () => {
+    // A UserSig in a leaked URL (a proxy's log) is admin access until it expires.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const t0 = Date.parse('2026-03-01T00:00:00Z');
+      const at = [0, 54, 56, 110].map((minutes) => t0 + minutes * 60_000);
+      const client = makeClient();
+      for (const t of at) {
+        vi.setSystemTime(t);
+        await client.queryState(['a'], { detail: false });
+      }
+      const sigs = seen.map((s) => decodeUserSig(s.query.get('usersig') ?? ''));
+      expect(sigs.map((sig) => sig?.time)).toEqual([t0, t0, at[2], at[2]].map((t) => (t ?? 0) / 1000));
+      sigs.forEach((sig, i) => {
+        expect(sig?.expire).toBe(3600);
+        // Every call carried a sig valid for at least five more minutes.
+        expect((sig?.time ?? 0) + (sig?.expire ?? 0) - (at[i] ?? 0) / 1000).toBeGreaterThanOrEqual(300);
+      });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('passes an abort through unchanged', async () => {
     handler = () => undefined;
     const client = makeClient();

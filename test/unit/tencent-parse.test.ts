@@ -2,10 +2,13 @@ import { describe, it, expect } from 'vitest';
 import { ProviderError } from '../../src/errors.js';
 import type { ProviderErrorCode } from '../../src/errors.js';
 import { tencentError } from '../../src/providers/tencent/errors.js';
+import { readAnswer } from '../../src/providers/answer.js';
 import {
+  ANSWER_FAULT_RESULT_CODE,
   checkEnvelope,
   normalisePlatform,
   parseAccountCheckResponse,
+  parseAnswerText,
   parseStateResponse,
 } from '../../src/providers/tencent/parse.js';
 
@@ -96,6 +99,19 @@ describe('parseStateResponse', () => {
     for (const [given, canonical] of cases) expect(normalisePlatform(given)).toBe(canonical);
   });
 
+  it('keeps a platform named __proto__ as data, and 16 platforms', () => {
+    const sixteen = Array.from({ length: 15 }, (_, i) => ({ Platform: `P${i}`, Status: 'Online' }));
+    const body = {
+      QueryResult: [
+        { To_Account: 'a', State: 'Online', Detail: [...sixteen, { Platform: '__proto__', Status: 'Online' }] },
+      ],
+    };
+    const platforms = parseStateResponse(body, true).observations[0]?.platforms ?? {};
+    expect(Object.keys(platforms)).toHaveLength(16);
+    expect(Object.getOwnPropertyNames(platforms)).toContain('__proto__');
+    expect(Object.getPrototypeOf(platforms)).toBe(Object.prototype);
+  });
+
   it('keeps the most online status when a platform appears twice', () => {
     const body = {
       QueryResult: [
@@ -164,15 +180,104 @@ describe('parseStateResponse', () => {
       { QueryResult: [{ State: 'Online' }] },
       { QueryResult: [{ To_Account: 1, State: 'Online' }] },
       { ErrorList: [{ To_Account: 'a' }] },
+      { ErrorList: [{ To_Account: 'a', ErrorCode: 1.5 }] },
       { ErrorList: {} },
+      { QueryResult: [{ To_Account: 'a', State: 'Online', Status: 'Offline' }] },
     ];
     for (const body of bad)
       expect(thrown(() => parseStateResponse(body, false)).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
-    const badDetail: unknown[] = ['x', [{ Platform: 'Web' }], [{ Status: 'Online' }], ['Web']];
+    const badDetail: unknown[] = [
+      'x',
+      null,
+      [{ Platform: 'Web' }],
+      [{ Status: 'Online' }],
+      ['Web'],
+      [{ Platform: '', Status: 'Online' }],
+      [{ Platform: 'W'.repeat(65), Status: 'Online' }],
+      [{ Platform: 'Web', Status: 'S'.repeat(65) }],
+      [{ Platform: 'W\u0000', Status: 'Online' }],
+      [{ Platform: 'W\ud800', Status: 'Online' }],
+      Array.from({ length: 17 }, (_, i) => ({ Platform: `P${i}`, Status: 'Online' })),
+    ];
     for (const Detail of badDetail) {
       expect(
         thrown(() => parseStateResponse({ QueryResult: [{ To_Account: 'a', State: 'Online', Detail }] }, true)).code,
       ).toBe('ERR_PROVIDER_BAD_RESPONSE');
+    }
+  });
+});
+
+describe('what of a Tencent answer is recorded (readAnswer)', () => {
+  const read = (body: unknown, requested: string[], detail = false) =>
+    readAnswer(parseStateResponse(body, detail), requested, 'tencent');
+
+  it('counts a repeat once, leaves an account answered in two ways or both answered and failed unobserved', () => {
+    const body = {
+      QueryResult: [
+        { To_Account: 'a', State: 'Online' },
+        { To_Account: 'a', Status: 'Online' },
+        { To_Account: 'b', State: 'Online' },
+        { To_Account: 'b', State: 'Offline' },
+        { To_Account: 'c', State: 'Offline' },
+      ],
+      ErrorList: [
+        { To_Account: 'c', ErrorCode: 70107 },
+        { To_Account: 'd', ErrorCode: 70107 },
+        { To_Account: 'd', ErrorCode: 70107 },
+        { To_Account: 'e', ErrorCode: 70107 },
+        { To_Account: 'e', ErrorCode: 70500 },
+      ],
+    };
+    expect(read(body, ['a', 'b', 'c', 'd', 'e', 'f'])).toEqual({
+      observations: [{ userId: 'a', state: 'Online', platforms: null }],
+      missingAccounts: ['d'],
+      accountErrors: [],
+      unobserved: [
+        { userId: 'b', reason: 'conflicting' },
+        { userId: 'c', reason: 'conflicting' },
+        { userId: 'e', reason: 'conflicting' },
+        { userId: 'f', reason: 'unanswered' },
+      ],
+    });
+  });
+
+  it('tells platforms apart in repeats: the same detail is one observation, another detail a conflict', () => {
+    const entry = (Platform: string) => ({
+      To_Account: 'a',
+      State: 'Online',
+      Detail: [{ Platform, Status: 'Online' }],
+    });
+    expect(read({ QueryResult: [entry('Web'), entry('web')] }, ['a'], true).observations).toHaveLength(1);
+    expect(read({ QueryResult: [entry('Web'), entry('PC')] }, ['a'], true).unobserved).toEqual([
+      { userId: 'a', reason: 'conflicting' },
+    ]);
+  });
+
+  it('refuses an answer naming an account not asked about, in QueryResult or ErrorList', () => {
+    for (const body of [
+      { QueryResult: [{ To_Account: 'x', State: 'Online' }] },
+      { ErrorList: [{ To_Account: 'x', ErrorCode: 70107 }] },
+    ]) {
+      const err = thrown(() => read(body, ['a']));
+      expect(err.code).toBe('ERR_PROVIDER_BAD_RESPONSE');
+      expect(err.message).toContain('"x", who was not asked about');
+    }
+  });
+});
+
+describe('parseAnswerText', () => {
+  it('retries text that is not JSON, refuses a key given twice or absurd nesting without retrying', () => {
+    for (const [text, retryable] of [
+      ['<html>502</html>', true],
+      ['{"ActionStatus":"OK"', true],
+      ['', true],
+      ['{"ActionStatus":"OK","ActionStatus":"FAIL"}', false],
+      [`{"QueryResult":${'['.repeat(100)}${']'.repeat(100)}}`, false],
+    ] as const) {
+      const err = thrown(() => parseAnswerText(text, 'querystate'));
+      expect(err.code, text).toBe('ERR_PROVIDER_BAD_RESPONSE');
+      expect(err.retryable, text).toBe(retryable);
+      expect(err.message.length).toBeLessThan(300);
     }
   });
 });
@@ -190,7 +295,7 @@ describe('parseAccountCheckResponse', () => {
         { UserID: 'UserID_4', ResultCode: 70500 },
       ],
     };
-    expect(parseAccountCheckResponse(body)).toEqual({
+    expect(parseAccountCheckResponse(body, ['UserID_1', 'UserID_2', 'UserID_3', 'UserID_4'])).toEqual({
       statuses: [
         { userId: 'UserID_1', status: 'Imported' },
         { userId: 'UserID_2', status: 'NotImported' },
@@ -204,7 +309,7 @@ describe('parseAccountCheckResponse', () => {
 
   it('refuses an unknown AccountStatus and malformed items', () => {
     const unknown = thrown(() =>
-      parseAccountCheckResponse({ ResultItem: [{ UserID: 'zed', ResultCode: 0, AccountStatus: 'Maybe' }] }),
+      parseAccountCheckResponse({ ResultItem: [{ UserID: 'zed', ResultCode: 0, AccountStatus: 'Maybe' }] }, ['zed']),
     );
     expect(unknown.code).toBe('ERR_PROVIDER_BAD_RESPONSE');
     expect(unknown.message).toContain('zed');
@@ -214,9 +319,30 @@ describe('parseAccountCheckResponse', () => {
       { ResultItem: 3 },
       { ResultItem: [{ ResultCode: 0 }] },
       { ResultItem: [{ UserID: 'a' }] },
+      { ResultItem: [{ UserID: 'a', ResultCode: '0', AccountStatus: 'Imported' }] },
+      { ResultItem: [{ UserID: 'someone else', ResultCode: 0, AccountStatus: 'Imported' }] },
     ]) {
-      expect(thrown(() => parseAccountCheckResponse(body)).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
+      expect(thrown(() => parseAccountCheckResponse(body, ['a'])).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
     }
+  });
+
+  it('reports accounts left out or answered in two ways as failures of the answer, and counts a repeat once', () => {
+    const item = (UserID: string, AccountStatus: string) => ({ UserID, ResultCode: 0, AccountStatus });
+    const body = {
+      ResultItem: [item('a', 'Imported'), item('a', 'Imported'), item('b', 'Imported'), item('b', 'NotImported')],
+    };
+    expect(parseAccountCheckResponse(body, ['a', 'b', 'c'])).toEqual({
+      statuses: [{ userId: 'a', status: 'Imported' }],
+      failures: [
+        { userId: 'b', code: String(ANSWER_FAULT_RESULT_CODE), info: 'answered twice in two ways' },
+        { userId: 'c', code: String(ANSWER_FAULT_RESULT_CODE), info: 'left out of the answer' },
+      ],
+    });
+  });
+
+  it('cuts a huge ResultInfo short', () => {
+    const body = { ResultItem: [{ UserID: 'a', ResultCode: 70500, ResultInfo: 'x'.repeat(10_000) }] };
+    expect(parseAccountCheckResponse(body, ['a']).failures[0]?.info.length).toBeLessThanOrEqual(200);
   });
 });
 

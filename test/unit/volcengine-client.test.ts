@@ -386,7 +386,7 @@ describe('VolcengineClient failures', () => {
       const sig = /Signature=(\w+)/.exec(req.headers.authorization ?? '')?.[1] ?? '';
       res.writeHead(200);
       // Quoted back in the BAD_RESPONSE message unless scrubbed first.
-      res.end(`{"Result":{"QueryOnlineResults":{"1":[{"UserId":"${sig}"}]}}}`);
+      res.end(`{"Result":{"AppId":${APP},"QueryOnlineResults":{"1":[{"UserId":"${sig}"}]}}}`);
     };
     const quoted = await failure(makeClient().queryState(['1'], { detail: false }));
     expect(quoted.code).toBe('ERR_PROVIDER_BAD_RESPONSE');

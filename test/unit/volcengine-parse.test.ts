@@ -43,9 +43,9 @@ function answer(
   const map = Object.entries(results)
     .map(([key, conns]) => {
       const list = conns
-        .map((c) => {
+        .map((c, i) => {
           const fields = [
-            `"ConnId":${JSON.stringify(c.ConnId ?? 'c')}`,
+            `"ConnId":${JSON.stringify(c.ConnId ?? `c-${key}-${i}`)}`,
             `"UserId":${c.UserId}`,
             `"DeviceId":${c.DeviceId}`,
             `"ClientVersion":${c.ClientVersion ?? '1'}`,
@@ -147,15 +147,15 @@ describe('parseQueryOnlineStatus', () => {
       { userId: '4', state: 'Offline', platforms: {} },
     ]);
     expect(Object.keys(result.observations[1]?.platforms ?? {})).toEqual(['Unknown', 'Windows', 'iOS']);
-    expect(toStateQueryResult(['1', '3'], online, false).observations.map((o) => o.platforms)).toEqual([null, null]);
+    expect(toStateQueryResult(['1', '2', '3'], online, false).observations.map((o) => o.platforms)).toEqual([
+      null,
+      null,
+      null,
+    ]);
   });
 
-  it('answers every requested user once, ignores users not requested, and never reports account errors', () => {
-    const online = parseQueryOnlineStatus(
-      answer({ '5': [{ UserId: '5', DeviceId: '1', Platform: 'Web' }], '6': [{ UserId: '6', DeviceId: '1' }] }),
-      200,
-      APP,
-    );
+  it('answers every requested user once and never reports account errors', () => {
+    const online = parseQueryOnlineStatus(answer({ '5': [{ UserId: '5', DeviceId: '1', Platform: 'Web' }] }), 200, APP);
     expect(toStateQueryResult(['7', '5', '7'], online, false)).toEqual({
       observations: [
         { userId: '7', state: 'Offline', platforms: null },
@@ -166,19 +166,93 @@ describe('parseQueryOnlineStatus', () => {
     });
   });
 
-  it('reads a Result without QueryOnlineResults (or with null) as nobody online', () => {
-    for (const result of ['{"AppId":123}', '{"AppId":123,"QueryOnlineResults":null}', '{"QueryOnlineResults":{}}']) {
+  it('refuses an answer listing a user not requested: its silence about ours would read as Offline', () => {
+    const online = parseQueryOnlineStatus(
+      answer({ '5': [{ UserId: '5', DeviceId: '1', Platform: 'Web' }], '6': [{ UserId: '6', DeviceId: '1' }] }),
+      200,
+      APP,
+    );
+    const err = thrown(() => toStateQueryResult(['5', '7'], online, false));
+    expect(err.code).toBe('ERR_PROVIDER_BAD_RESPONSE');
+    expect(err.message).toContain('"6", who was not asked about');
+  });
+
+  it('reads a Result for the app asked about without QueryOnlineResults (or with null or {}) as nobody online', () => {
+    for (const result of [
+      '{"AppId":123}',
+      '{"AppId":123,"QueryOnlineResults":null}',
+      '{"AppId":123,"QueryOnlineResults":{}}',
+      '{"QueryOnlineResults":{},"AppId":"123"}',
+    ]) {
       const online = parseQueryOnlineStatus(`{"ResponseMetadata":{"RequestId":"r"},"Result":${result}}`, 200, APP);
       expect(online.size).toBe(0);
       expect(toStateQueryResult(['1'], online, true).observations).toEqual([
         { userId: '1', state: 'Offline', platforms: {} },
       ]);
     }
-    expect(parseQueryOnlineStatus('{"Result":{"QueryOnlineResults":{"8":null}}}', 200, APP).get('8')).toEqual([]);
+    expect(
+      parseQueryOnlineStatus('{"Result":{"AppId":123,"QueryOnlineResults":{"8":null}}}', 200, APP).get('8'),
+    ).toEqual([]);
+  });
+
+  it('refuses a Result that does not name the app asked about: it cannot be told from an empty object', () => {
+    for (const result of [
+      '{}',
+      '{"QueryOnlineResults":{}}',
+      '{"AppId":124,"QueryOnlineResults":{}}',
+      '{"AppId":null}',
+      '{"AppId":123.0}',
+      '{"AppId":"0123"}',
+    ]) {
+      const err = thrown(() =>
+        parseQueryOnlineStatus(`{"ResponseMetadata":{"RequestId":"r"},"Result":${result}}`, 200, APP),
+      );
+      expect(err.code, result).toBe('ERR_PROVIDER_BAD_RESPONSE');
+      expect(err.retryable).toBe(false);
+      expect(err.message).toContain('Result.AppId');
+    }
+  });
+
+  it('refuses a key given twice, a ConnId listed twice, a null Platform, and more than 16 platforms', () => {
+    const many = Array.from({ length: 17 }, (_, i) => ({ UserId: '1', DeviceId: String(i + 1), Platform: `P${i}` }));
+    const online = parseQueryOnlineStatus(answer({ '1': many }), 200, APP);
+    expect(toStateQueryResult(['1'], online, false).observations[0]?.state).toBe('Online');
+    expect(thrown(() => toStateQueryResult(['1'], online, true)).message).toContain('more than 16 platforms');
+    for (const [text, says] of [
+      ['{"Result":{"AppId":123,"QueryOnlineResults":{"1":[],"1":[]}}}', 'given twice'],
+      ['{"Result":{"AppId":123,"AppId":123}}', 'given twice'],
+      [
+        '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"ConnId":"x","UserId":1},{"ConnId":"x","UserId":1}]}}}',
+        'listed twice',
+      ],
+      ['{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"UserId":1,"Platform":null}]}}}', 'Platform of'],
+      [
+        `{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"UserId":1,"Platform":"${'W'.repeat(65)}"}]}}}`,
+        'longer than 64',
+      ],
+      [
+        '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"UserId":1,"Platform":"W\\u0000"}]}}}',
+        'control characters',
+      ],
+    ] as const) {
+      const err = thrown(() => parseQueryOnlineStatus(text, 200, APP));
+      expect(err.code, text).toBe('ERR_PROVIDER_BAD_RESPONSE');
+      expect(err.message, text).toContain(says);
+    }
+  });
+
+  it('keeps a platform named __proto__ as data', () => {
+    const online = parseQueryOnlineStatus(
+      answer({ '1': [{ UserId: '1', DeviceId: '2', Platform: '__proto__' }] }),
+      200,
+      APP,
+    );
+    const platforms = toStateQueryResult(['1'], online, true).observations[0]?.platforms;
+    expect(JSON.stringify(platforms)).toBe('{"__proto__":1}');
   });
 
   it('leaves a backslash-escaped "UserId":1 inside a string value alone', () => {
-    const text = `{"Result":{"QueryOnlineResults":{"1":[{"ConnId":"x\\"UserId\\":1,y","UserId":1,"DeviceId":2,"ClientVersion":3,"Platform":"Web \\"DeviceId\\":5}"}]}}}`;
+    const text = `{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"ConnId":"x\\"UserId\\":1,y","UserId":1,"DeviceId":2,"ClientVersion":3,"Platform":"Web \\"DeviceId\\":5}"}]}}}`;
     const conn = parseQueryOnlineStatus(text, 200, APP).get('1')?.[0];
     expect(conn).toEqual<VolcConnection>({
       connId: 'x"UserId":1,y',
@@ -196,20 +270,23 @@ describe('parseQueryOnlineStatus', () => {
       '[]',
       '{"ResponseMetadata":{"RequestId":"r"}}',
       '{"Result":"ok"}',
-      '{"Result":{"QueryOnlineResults":[]}}',
-      '{"Result":{"QueryOnlineResults":"1"}}',
-      '{"Result":{"QueryOnlineResults":{"1":{"UserId":1}}}}',
-      '{"Result":{"QueryOnlineResults":{"1":[1]}}}',
-      '{"Result":{"QueryOnlineResults":{"1":[{"UserId":2,"DeviceId":1,"Platform":"Web"}]}}}',
-      '{"Result":{"QueryOnlineResults":{"1":[{"DeviceId":1,"Platform":"Web"}]}}}',
-      `{"Result":{"QueryOnlineResults":{"${BIG}":[{"UserId":9007199254740992,"DeviceId":1}]}}}`,
-      '{"Result":{"QueryOnlineResults":{"1":[{"UserId":"1","DeviceId":1.5}]}}}',
-      '{"Result":{"QueryOnlineResults":{"1":[{"UserId":"1","DeviceId":1e3}]}}}',
-      '{"Result":{"QueryOnlineResults":{"1":[{"UserId":"1","DeviceId":"abc"}]}}}',
-      '{"Result":{"QueryOnlineResults":{"1":[{"UserId":"1","ConnId":7}]}}}',
-      '{"Result":{"QueryOnlineResults":{"1":[{"UserId":"1","Platform":3}]}}}',
-      '{"Result":{"QueryOnlineResults":{"007":[]}}}',
-      '{"Result":{"QueryOnlineResults":{"abc":[]}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":[]}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":"1"}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"1":{"UserId":1}}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[1]}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"UserId":2,"DeviceId":1,"Platform":"Web"}]}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"DeviceId":1,"Platform":"Web"}]}}}',
+      `{"Result":{"AppId":123,"QueryOnlineResults":{"${BIG}":[{"UserId":9007199254740992,"DeviceId":1}]}}}`,
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"UserId":"1","DeviceId":1.5}]}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"UserId":"1","DeviceId":1e3}]}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"UserId":"1","DeviceId":"abc"}]}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"UserId":"1","ConnId":7}]}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"UserId":"1","Platform":3}]}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"007":[]}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"abc":[]}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"UserId":"1","ConnId":null}]}}}',
+      '{"Result":{"AppId":123,"QueryOnlineResults":{"1":[{"UserId":"1","DeviceId":null}]}}}',
+      `{"Result":{"AppId":123,"QueryOnlineResults":{"1":${'['.repeat(40)}${']'.repeat(40)}}}}`,
     ];
     for (const text of bad) {
       const err = thrown(() => parseQueryOnlineStatus(text, 200, APP));

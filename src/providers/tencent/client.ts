@@ -6,7 +6,9 @@ import { randomInt } from 'node:crypto';
 import type { Pool } from 'undici';
 import type { HttpConfig, TencentStateApi } from '../../config.js';
 import { providerError, ProviderSignatureExpiredError } from '../../errors.js';
-import { providerPool, scrub, transportError } from '../http.js';
+import { callSignal } from '../../abort-fanout.js';
+import { refuseStrangers } from '../answer.js';
+import { ANSWER_BODY_LIMIT, providerPool, readBodyText, scrub, transportError } from '../http.js';
 import type {
   AccountCheckResult,
   AccountChecker,
@@ -15,7 +17,7 @@ import type {
   StateQueryOptions,
   StateQueryResult,
 } from '../types.js';
-import { checkEnvelope, parseAccountCheckResponse, parseStateResponse } from './parse.js';
+import { checkEnvelope, parseAccountCheckResponse, parseAnswerText, parseStateResponse } from './parse.js';
 import { UserSigCache } from './usersig.js';
 
 /** Most accounts one querystate / query_online_status call accepts (more is Tencent error 90011). */
@@ -38,9 +40,20 @@ export interface TencentClientOptions {
   /** Which name of the state API to call. */
   stateApi: TencentStateApi;
   http: HttpConfig;
-  /** Validity of each UserSig, seconds (default one day). */
+  /** Validity of each UserSig, seconds (default USERSIG_EXPIRE_SECONDS). */
   userSigExpireSeconds?: number;
+  /** Clock of the UserSig's time and renewal (tests inject one). */
+  now?: () => Date;
 }
+
+/**
+ * Validity of the admin UserSig, seconds. It travels in every call's query string, so whoever sees
+ * one URL (a proxy's log, a packet capture) is the app admin until it expires: one hour, not the
+ * SDKs' customary day. Signing is a local HMAC, so renewing often costs nothing.
+ */
+export const USERSIG_EXPIRE_SECONDS = 3600;
+/** A UserSig is renewed this long before it expires, so no call carries one about to lapse. */
+export const USERSIG_RENEW_BEFORE_SECONDS = 300;
 
 // 2^32: crypto.randomInt's upper bound is exclusive, and `random` may be any uint32.
 const UINT32_END = 0x1_0000_0000;
@@ -91,7 +104,15 @@ export class TencentClient implements StateProvider, AccountChecker {
     this.secretKeySetting = options.secretKeySetting;
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.userSigCache = new UserSigCache(secretKey, appNumber, admin, options.userSigExpireSeconds ?? 86_400);
+    const now = options.now ?? (() => new Date());
+    this.userSigCache = new UserSigCache(
+      secretKey,
+      appNumber,
+      admin,
+      options.userSigExpireSeconds ?? USERSIG_EXPIRE_SECONDS,
+      USERSIG_RENEW_BEFORE_SECONDS,
+      () => Math.floor(now().getTime() / 1000),
+    );
     this.pool = providerPool(this.origin, http);
   }
 
@@ -104,7 +125,10 @@ export class TencentClient implements StateProvider, AccountChecker {
       { To_Account: userIds, IsNeedDetail: options.detail ? 1 : 0 },
       options.signal,
     );
-    return parseStateResponse(body, options.detail);
+    const result = parseStateResponse(body, options.detail);
+    // Checked here too (runCycle's readAnswer would refuse it), so that the call itself counts as failed.
+    refuseStrangers(result, userIds, 'tencent');
+    return result;
   }
 
   /** Asks whether 1..100 accounts were imported into the app. Throws ProviderError. */
@@ -112,7 +136,7 @@ export class TencentClient implements StateProvider, AccountChecker {
     this.checkBatch('account_check', userIds, TENCENT_ACCOUNT_CHECK_BATCH);
     const payload = { CheckItem: userIds.map((UserID) => ({ UserID })) };
     const body = await this.call('account_check', 'im_open_login_svc/account_check', payload, options.signal);
-    return parseAccountCheckResponse(body);
+    return parseAccountCheckResponse(body, userIds);
   }
 
   /** Closes the keep-alive connections after in-flight calls finish; safe to call more than once. */
@@ -157,7 +181,9 @@ export class TencentClient implements StateProvider, AccountChecker {
       contenttype: 'json',
     });
     let status: number;
-    let text: string;
+    let text: string | undefined;
+    // The caller's signal is shared by every call in flight: this call listens through one link.
+    const link = callSignal(signal);
     try {
       const response = await this.pool.request({
         method: 'POST',
@@ -166,7 +192,7 @@ export class TencentClient implements StateProvider, AccountChecker {
         body: JSON.stringify(payload),
         headersTimeout: this.http.headersTimeoutMs,
         bodyTimeout: this.http.bodyTimeoutMs,
-        signal,
+        signal: link.signal,
       });
       status = response.statusCode;
       if (status !== 200) {
@@ -174,7 +200,8 @@ export class TencentClient implements StateProvider, AccountChecker {
         await response.body.dump({ limit: DRAIN_LIMIT });
         text = '';
       } else {
-        text = await response.body.text();
+        // Bounded: a body of hundreds of MB would be read into memory whole, and then parsed.
+        text = await readBodyText(response.body, ANSWER_BODY_LIMIT);
       }
     } catch (err) {
       throw transportError(err, {
@@ -185,6 +212,8 @@ export class TencentClient implements StateProvider, AccountChecker {
         signal,
         secrets,
       });
+    } finally {
+      link.release();
     }
     if (status !== 200) {
       throw providerError('ERR_PROVIDER_HTTP', `Tencent IM ${api}: HTTP ${status} from ${this.origin}`, {
@@ -192,23 +221,15 @@ export class TencentClient implements StateProvider, AccountChecker {
         httpStatus: status,
       });
     }
-    // Scrubbed before parsing so that no later message quoting the body can carry a secret.
-    const safeText = scrub(text, secrets);
-    let body: unknown;
-    try {
-      body = JSON.parse(safeText);
-    } catch {
-      const snippet = safeText.length > 80 ? `${safeText.slice(0, 77)}...` : safeText;
-      // Not JSON at all (cut off, a gateway's error page): transient, so retried.
+    if (text === undefined) {
       throw providerError(
         'ERR_PROVIDER_BAD_RESPONSE',
-        `Tencent IM ${api} answered with non-JSON: ${JSON.stringify(snippet)}`,
-        {
-          provider: 'tencent',
-          retryable: true,
-        },
+        `Tencent IM ${api} answered with more than ${ANSWER_BODY_LIMIT} bytes`,
+        { provider: 'tencent' },
       );
     }
+    // Scrubbed before parsing so that no later message quoting the body can carry a secret.
+    const body = parseAnswerText(scrub(text, secrets), api);
     try {
       checkEnvelope(body, {
         api,

@@ -6,7 +6,8 @@
 import type { Pool } from 'undici';
 import type { HttpConfig } from '../../config.js';
 import { providerError, type ProviderError } from '../../errors.js';
-import { providerPool, scrub, transportError } from '../http.js';
+import { callSignal } from '../../abort-fanout.js';
+import { ANSWER_BODY_LIMIT, providerPool, readBodyText, scrub, transportError } from '../http.js';
 import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
 import { isInt64Id, queryOnlineStatusBody } from './int64-json.js';
 import { parseQueryOnlineStatus, toStateQueryResult } from './parse.js';
@@ -41,26 +42,11 @@ const QUERY_STRING = Object.keys(QUERY)
   .sort()
   .map((k) => `${rfc3986(k)}=${rfc3986(QUERY[k] ?? '')}`)
   .join('&');
-// A 100-user answer is a few tens of KiB even with several connections each; far more is not an answer.
-const BODY_LIMIT = 4 * 1024 * 1024;
 // A non-200 body is read only for its error envelope, which is small; a bigger one is some proxy's page.
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 function fatal(setting: string, message: string): ProviderError {
   return providerError('ERR_PROVIDER_FATAL', message, { provider: 'volcengine', setting });
-}
-
-/** Reads a body as UTF-8 text, or returns undefined (and gives up the stream) once it exceeds `limit` bytes. */
-async function readText(body: AsyncIterable<Buffer>, limit: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // Leaving the loop early destroys the stream, so undici drops that socket instead of reusing it.
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A Volcengine IM QueryOnlineStatus client for one app. Each queryState makes exactly one HTTP call. */
@@ -176,6 +162,8 @@ export class VolcengineClient implements StateProvider {
     const secrets = [authorization, signature, this.secretAccessKey];
     let status: number;
     let text: string | undefined;
+    // The caller's signal is shared by every call in flight: this call listens through one link.
+    const link = callSignal(signal);
     try {
       const response = await this.pool.request({
         method: 'POST',
@@ -185,12 +173,12 @@ export class VolcengineClient implements StateProvider {
         body,
         headersTimeout: this.http.headersTimeoutMs,
         bodyTimeout: this.http.bodyTimeoutMs,
-        signal,
+        signal: link.signal,
       });
       status = response.statusCode;
       // Unlike Tencent, a non-200 answer is read too: Volcengine says why (SignatureDoesNotMatch on
       // a 403) in the same envelope as on a 200.
-      text = await readText(response.body, status === 200 ? BODY_LIMIT : ERROR_BODY_LIMIT);
+      text = await readBodyText(response.body, status === 200 ? ANSWER_BODY_LIMIT : ERROR_BODY_LIMIT);
     } catch (err) {
       throw transportError(err, {
         provider: 'volcengine',
@@ -200,12 +188,18 @@ export class VolcengineClient implements StateProvider {
         signal,
         secrets,
       });
+    } finally {
+      link.release();
     }
     if (text === undefined) {
       if (status === 200) {
-        throw providerError('ERR_PROVIDER_BAD_RESPONSE', `${LABEL} answered with more than ${BODY_LIMIT} bytes`, {
-          provider: 'volcengine',
-        });
+        throw providerError(
+          'ERR_PROVIDER_BAD_RESPONSE',
+          `${LABEL} answered with more than ${ANSWER_BODY_LIMIT} bytes`,
+          {
+            provider: 'volcengine',
+          },
+        );
       }
       // Too big to be an envelope: judged by the status alone.
       text = '';

@@ -3,6 +3,7 @@
 // operators read `setting` to learn what to fix, so every fatal code names one.
 import { providerError, type ProviderError } from '../../errors.js';
 import type { ProviderErrorCode } from '../../errors.js';
+import { clipText } from '../http.js';
 
 /** What is known about a failed QueryOnlineStatus call. */
 export interface VolcengineErrorDetails {
@@ -104,11 +105,6 @@ function lookup(code: string): Mapping | undefined {
   return FAMILIES.find(([prefix]) => code.startsWith(prefix))?.[1];
 }
 
-/** Cuts a provider message short so that a huge one cannot flood the log. */
-function clip(text: string): string {
-  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
-}
-
 /** The ProviderError for a failed QueryOnlineStatus answer (an Error envelope, or a non-200 status without one). */
 export function volcengineError(details: VolcengineErrorDetails): ProviderError {
   const { codeN, message, httpStatus, appId } = details;
@@ -153,7 +149,9 @@ export function volcengineError(details: VolcengineErrorDetails): ProviderError 
   }
   const what = code ?? (codeN === undefined ? `HTTP ${httpStatus}` : `CodeN ${codeN}`);
   let text = `${LABEL} failed: ${what}`;
-  if (message !== undefined && message !== '') text += ` (${clip(message)})`;
+  // The provider's own text: cut short (it would flood the log) and without control characters
+  // (a NUL cannot be stored in poll_cycle.error).
+  if (message !== undefined && message !== '') text += ` (${clipText(message)})`;
   if (mapping.hint !== undefined) text += `; ${mapping.hint}`;
   const { setting } = mapping;
   if (setting === APP_ID_SETTING) text += `; check the set's app id ${appId} (${APP_ID_SETTING})`;
