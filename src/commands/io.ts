@@ -8,6 +8,7 @@ import { migrate } from '../db/migrator.js';
 import { createLogger, type Logger } from '../logger.js';
 import { pino } from 'pino';
 import type { ProgressStream } from '../progress/progress-bar.js';
+import { terminalSafeText } from '../input/terminal-text.js';
 
 /** A command's environment and output. */
 export interface CommandIO {
@@ -26,21 +27,42 @@ export interface CommandIO {
   progressStream?: ProgressStream;
 }
 
-/** The real process's IO. */
-export function processIO(): CommandIO {
+/** A stream lines are printed to: process.stdout or process.stderr, or a fake terminal in tests. */
+export interface OutputStream extends ProgressStream {
+  isTTY?: boolean;
+}
+
+/**
+ * The IO of a process on these streams. What it prints cannot drive a terminal: lines to stdout
+ * have their control characters shown as escapes (`\x1b`) when stdout is a terminal (piped, a
+ * CSV or JSON report stays byte for byte), and lines to stderr (messages for people, which quote
+ * file lines, provider answers and database errors) always.
+ */
+export function streamIO(
+  env: Record<string, string | undefined>,
+  stdout: OutputStream,
+  stderr: OutputStream,
+  stdin: AsyncIterable<Uint8Array>,
+): CommandIO {
+  const toTerminal = stdout.isTTY === true;
   return {
-    env: process.env,
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
+    env,
+    out: (line) => stdout.write(`${toTerminal ? terminalSafeText(line) : line}\n`),
+    err: (line) => stderr.write(`${terminalSafeText(line)}\n`),
     readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of stdin) chunks.push(chunk);
       return Buffer.concat(chunks).toString('utf8');
     },
-    stdinBytes: () => process.stdin,
-    isTTY: process.stdout.isTTY === true,
-    progressStream: process.stderr,
+    stdinBytes: () => stdin,
+    isTTY: toTerminal,
+    progressStream: stderr,
   };
+}
+
+/** The real process's IO. */
+export function processIO(): CommandIO {
+  return streamIO(process.env, process.stdout, process.stderr, process.stdin);
 }
 
 /** An input opened for reading: its bytes as they come, and its name for messages. */
