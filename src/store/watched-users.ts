@@ -202,11 +202,3 @@ export async function* streamWatchedUsers(
     if (rows.length < limit) return;
   }
 }
-
-/** Yields the users of a list in pages of `pageSize` (for checks of users just added). */
-export async function* pagesOf(userIds: readonly string[], pageSize: number): AsyncGenerator<string[]> {
-  for (let i = 0; i < userIds.length; i += pageSize) {
-    await Promise.resolve();
-    yield userIds.slice(i, i + pageSize);
-  }
-}
