@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
+import { parseWholeNumber, PG_INT_MAX } from '../input/options.js';
 import type { ProviderName } from '../providers/types.js';
 import { countWatchedUsers } from '../store/watched-users.js';
 import { addWatchSet, gapSecondsOf, listWatchSets, removeWatchSet, setWatchSetEnabled } from '../store/watch-sets.js';
@@ -30,10 +31,8 @@ export async function setsCommand(argv: string[], io: CommandIO): Promise<number
         );
       if (!values.provider) throw new InputError('--provider is required (tencent or volcengine)');
       if (!values.app) throw new InputError('--app is required (the SDKAppID or AppId)');
-      if (values.gap !== undefined && !/^[1-9]\d*$/.test(values.gap)) {
-        throw new InputError(`--gap must be a positive whole number of seconds, got ${JSON.stringify(values.gap)}`);
-      }
-      const gapSeconds = values.gap === undefined ? null : Number(values.gap);
+      const gapSeconds =
+        values.gap === undefined ? null : parseWholeNumber('--gap', values.gap, 1, PG_INT_MAX, 'seconds');
       return withDatabase(io, async ({ database }) => {
         const set = await addWatchSet(database.db, {
           name,

@@ -40,6 +40,8 @@ interface ScheduledSet {
   task: ScheduledTask;
   /** Tencent sets: the re-check of NotImported users. */
   recheckTask: ScheduledTask | undefined;
+  /** Why the re-check is not scheduled (its schedule is invalid or never fires), logged at every reload. */
+  recheckProblem: string | undefined;
 }
 
 /** Options of the scheduler. */
@@ -170,17 +172,19 @@ export class Scheduler {
       }
     }
     for (const set of enabled) {
-      if (this.sets.has(set.name)) continue;
-      const problem = this.unschedulable(set);
+      const scheduled = this.sets.get(set.name);
+      if (scheduled) {
+        if (scheduled.recheckProblem) this.logRecheckProblem(set, scheduled.recheckProblem);
+        continue;
+      }
+      const problem = this.unschedulable(set) ?? this.schedule(set);
       if (problem) {
         // Logged at every reload until fixed; the other sets run meanwhile.
         logger.error(
           { set: set.name, code: 'ERR_CONFIG', setting: problem.setting },
           `not polling set ${set.name}: ${problem.message}`,
         );
-        continue;
       }
-      this.schedule(set);
     }
   }
 
@@ -219,18 +223,31 @@ export class Scheduler {
     return task;
   }
 
-  private schedule(set: WatchSet): void {
+  /** Schedules a set; returns why it could not be (node-cron refused its schedule), having created nothing. */
+  private schedule(set: WatchSet): { setting: string; message: string } | undefined {
+    let task: ScheduledTask;
+    try {
+      task = this.cronTask(set.schedule, `presence:${set.name}`, () => this.tick(set.name));
+    } catch (err) {
+      return {
+        setting: 'watch_set.schedule',
+        message: `node-cron cannot schedule ${JSON.stringify(set.schedule)}: ${(err as Error).message}`,
+      };
+    }
+    const recheck = set.provider === 'tencent' ? this.scheduleRecheck(set) : {};
     const entry: ScheduledSet = {
       set,
       fingerprint: fingerprint(set),
-      task: this.cronTask(set.schedule, `presence:${set.name}`, () => this.tick(set.name)),
-      recheckTask: set.provider === 'tencent' ? this.scheduleRecheck(set) : undefined,
+      task,
+      recheckTask: recheck.task,
+      recheckProblem: recheck.problem,
     };
     this.sets.set(set.name, entry);
     this.options.logger.info(
       { set: set.name, schedule: set.schedule, app: set.app_id, provider: set.provider },
       'watch set scheduled',
     );
+    return undefined;
   }
 
   private tick(name: string): void {
@@ -249,18 +266,28 @@ export class Scheduler {
     );
   }
 
-  /** The re-check task of a Tencent set; a broken re-check schedule costs the re-check, not the polling. */
-  private scheduleRecheck(set: WatchSet): ScheduledTask | undefined {
+  /**
+   * The re-check task of a Tencent set; a re-check schedule that is invalid or never fires costs
+   * the re-check, not the polling (logged now and at every reload until fixed).
+   */
+  private scheduleRecheck(set: WatchSet): { task?: ScheduledTask; problem?: string } {
     try {
       validateSchedule(set.account_recheck);
+      return {
+        task: this.cronTask(set.account_recheck, `presence:${set.name}:recheck`, () => this.recheckTick(set.name)),
+      };
     } catch (err) {
-      this.options.logger.error(
-        { set: set.name, code: 'ERR_CONFIG', setting: 'watch_set.account_recheck' },
-        `not re-checking NotImported accounts of set ${set.name}: ${(err as Error).message}`,
-      );
-      return undefined;
+      const problem = (err as Error).message;
+      this.logRecheckProblem(set, problem);
+      return { problem };
     }
-    return this.cronTask(set.account_recheck, `presence:${set.name}:recheck`, () => this.recheckTick(set.name));
+  }
+
+  private logRecheckProblem(set: WatchSet, problem: string): void {
+    this.options.logger.error(
+      { set: set.name, code: 'ERR_CONFIG', setting: 'watch_set.account_recheck' },
+      `not re-checking NotImported accounts of set ${set.name}: ${problem}`,
+    );
   }
 
   private recheckTick(name: string): void {

@@ -5,6 +5,8 @@ import type { Database, WatchSetTable } from '../db/schema.js';
 import { InputError, NotFoundError } from '../errors.js';
 import type { ProviderName } from '../providers/types.js';
 import { scheduleIntervalSeconds, validateSchedule } from '../poll/schedule.js';
+import { PG_INT_MAX } from '../input/options.js';
+import { quoted } from '../input/terminal-text.js';
 
 /** A watch set as read from the database. */
 export type WatchSet = Selectable<WatchSetTable>;
@@ -29,27 +31,43 @@ export const DEFAULT_ACCOUNT_RECHECK = '0 0 4 * * *';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
+/** SDKAppIDs are unsigned 32-bit integers (the UserSig and the REST query carry them so). */
+export const TENCENT_MAX_APP_ID = 4_294_967_295;
+/** Volcengine AppIds are signed 32-bit integers. */
+export const VOLCENGINE_MAX_APP_ID = 2_147_483_647;
+
 /** Checks a new set's fields; throws InputError naming the bad one. */
 export function validateNewWatchSet(input: NewWatchSet): Required<NewWatchSet> {
   if (!NAME.test(input.name)) {
     throw new InputError(
-      `set name ${JSON.stringify(input.name)} is invalid: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`,
+      `set name ${quoted(input.name)} is invalid: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`,
     );
   }
   if (input.provider !== 'tencent' && input.provider !== 'volcengine') {
-    throw new InputError(`--provider must be tencent or volcengine, got ${JSON.stringify(input.provider)}`);
+    throw new InputError(`--provider must be tencent or volcengine, got ${quoted(String(input.provider))}`);
   }
   if (!/^[1-9]\d{0,17}$/.test(input.appId)) {
-    throw new InputError(`--app must be the numeric app ID (SDKAppID or AppId), got ${JSON.stringify(input.appId)}`);
+    throw new InputError(`--app must be the numeric app ID (SDKAppID or AppId), got ${quoted(input.appId)}`);
   }
-  if (input.provider === 'volcengine' && Number(input.appId) > 2_147_483_647) {
-    throw new InputError(`--app must be a Volcengine AppId (a 32-bit integer), got ${JSON.stringify(input.appId)}`);
+  if (input.provider === 'tencent' && Number(input.appId) > TENCENT_MAX_APP_ID) {
+    throw new InputError(
+      `--app must be a Tencent SDKAppID from 1 to ${TENCENT_MAX_APP_ID} (an unsigned 32-bit integer), got ${quoted(input.appId)}`,
+    );
+  }
+  if (input.provider === 'volcengine' && Number(input.appId) > VOLCENGINE_MAX_APP_ID) {
+    throw new InputError(
+      `--app must be a Volcengine AppId from 1 to ${VOLCENGINE_MAX_APP_ID} (a 32-bit integer), got ${quoted(input.appId)}`,
+    );
   }
   const schedule = input.schedule ?? DEFAULT_SCHEDULE;
-  validateSchedule(schedule);
+  try {
+    validateSchedule(schedule);
+  } catch (err) {
+    throw new InputError(`--schedule: ${(err as Error).message}`);
+  }
   const gapSeconds = input.gapSeconds ?? null;
-  if (gapSeconds !== null && (!Number.isInteger(gapSeconds) || gapSeconds <= 0)) {
-    throw new InputError(`--gap must be a positive whole number of seconds, got ${JSON.stringify(gapSeconds)}`);
+  if (gapSeconds !== null && (!Number.isInteger(gapSeconds) || gapSeconds <= 0 || gapSeconds > PG_INT_MAX)) {
+    throw new InputError(`--gap must be a whole number of seconds from 1 to ${PG_INT_MAX}, got ${gapSeconds}`);
   }
   const accountRecheck = input.accountRecheck ?? DEFAULT_ACCOUNT_RECHECK;
   try {
