@@ -42,6 +42,15 @@ export class ConfigError extends PresenceError {
 /** Bad input from a user (an argument, a line of a file): nothing was written. */
 export class InputError extends PresenceError {
   readonly code = 'ERR_INPUT';
+  /** The field that is wrong (`gapSeconds`), when the input has fields: a caller may name it its own way (`--gap`). */
+  readonly field: string | undefined;
+  /** What is wrong with that field, without its name (`must be ... got ...`). */
+  readonly problem: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; field?: string; problem?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.field = options?.field;
+    this.problem = options?.problem;
+  }
 }
 
 /** A named thing (a watch set) does not exist. */

@@ -50,3 +50,6 @@ export interface CycleCounts {
   /** Users an answer showed to have no account: marked NotImported, not observed. */
   notImported: number;
 }
+
+/** The largest value of a Postgres `integer` column (watch_set.gap_seconds). */
+export const PG_INT_MAX = 2_147_483_647;

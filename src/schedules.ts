@@ -8,8 +8,8 @@ import { InputError } from './errors.js';
 /** How far ahead a next run is looked for: a schedule that never fires within it is refused. */
 const HORIZON_DAYS = 366 * 100;
 
-/** Throws InputError quoting the expression and saying what is wrong with it. */
-export function validateSchedule(expression: string): void {
+/** Throws InputError quoting the expression and saying what is wrong with its syntax. */
+function checkSyntax(expression: string): void {
   const result = cron.validateDetailed(expression);
   if (!result.valid) {
     const why = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
@@ -61,7 +61,7 @@ const cache = new Map<string, CompiledSchedule>();
 function compiled(expression: string): CompiledSchedule {
   let schedule = cache.get(expression);
   if (schedule === undefined) {
-    validateSchedule(expression);
+    checkSyntax(expression);
     const fields = cron.parse(expression);
     // A task that is never started only matches dates; destroying it at once keeps it out of
     // node-cron's registry of tasks, and match() still works.
@@ -106,12 +106,16 @@ function firstRunOfDay(schedule: CompiledSchedule, date: Date, after: Date | und
   return undefined;
 }
 
-/** Throws InputError when `expression` is invalid or never fires. */
-export function checkSchedule(expression: string, nowMs: number = Date.now()): void {
+/**
+ * Throws InputError quoting the expression when it is invalid, or valid but never fires: some
+ * expressions parse and have no run at all ('0 0 0 1 * 1#5', the 1st of a month that is also its
+ * fifth Monday), and a set with one could never be scheduled.
+ */
+export function validateSchedule(expression: string, nowMs: number = Date.now()): void {
   if (nextRunAfter(expression, nowMs) === undefined) {
     throw new InputError(
-      `cron schedule ${JSON.stringify(expression)} never fires (no run in the next hundred years); ` +
-        `check its day-of-month and day-of-week fields`,
+      `cron schedule ${JSON.stringify(expression)} never fires: no run in the next 100 years ` +
+        `(a day of the month and a day of the week that never meet?)`,
     );
   }
 }
@@ -123,7 +127,7 @@ export function checkSchedule(expression: string, nowMs: number = Date.now()): v
  */
 export function scheduleIntervalSeconds(expression: string, nowMs: number = Date.now(), samples = 12): number {
   let at = nextRunAfter(expression, nowMs);
-  if (at === undefined) checkSchedule(expression, nowMs);
+  if (at === undefined) validateSchedule(expression, nowMs);
   let longest = 0;
   for (let i = 0; i < samples && at !== undefined; i++) {
     const next = nextRunAfter(expression, at);

@@ -1,5 +1,6 @@
 // Table (for people) and CSV (for spreadsheets) renderings of the reports.
 import { formatTable } from '../output/table.js';
+import { terminalSafe } from '../output/terminal-text.js';
 import type { ActivityReport } from './activity.js';
 import type { RetentionReport } from './retention.js';
 
@@ -62,11 +63,21 @@ export function renderTable(report: ActivityReport | RetentionReport): string[] 
     rows.length === 0
       ? [report.kind === 'retention' ? '(no user of the set was active in the range)' : '(no periods)']
       : [];
-  return [`${title}: ${describe(report)}`, '', ...formatTable(header, rows), ...empty];
+  return [`${title}: ${terminalSafe(describe(report))}`, '', ...formatTable(header, rows), ...empty];
 }
 
-function csvCell(value: string | number | null): string {
-  const s = value === null ? '' : String(value);
+/**
+ * One CSV cell: RFC 4180 quoting, and OWASP's rule against formula injection for text: a cell
+ * that starts with =, +, -, @, tab or CR is a formula to a spreadsheet (a platform name
+ * "=HYPERLINK(...)"), so it gets a leading single quote, which spreadsheets read as "this is
+ * text". The same after every ',' and ';' inside the text: a spreadsheet set to split cells on ';'
+ * (some locales) or one that ignores the quotes starts a cell there. Numbers are written as they
+ * are (a negative number is not text).
+ */
+export function csvCell(value: string | number | null): string {
+  if (value === null) return '';
+  if (typeof value === 'number') return String(value);
+  const s = value.replace(/(^|[,;])([=+\-@\t\r])/g, "$1'$2");
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -3,6 +3,8 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { InputError } from '../errors.js';
+import { checkDateOption } from '../input/options.js';
+import { quoted } from '../output/terminal-text.js';
 import type { PresenceState } from '../model.js';
 
 /** Report granularity. */
@@ -34,11 +36,6 @@ const STATES: readonly PresenceState[] = ['Online', 'PushOnline', 'Offline', 'Un
 /** More periods than this is a typo in a date, not a report. */
 const MAX_PERIODS = 1000;
 
-function checkDate(name: string, value: string): void {
-  const ok = /^\d{4}-\d{2}-\d{2}$/.test(value) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
-  if (!ok) throw new InputError(`--${name} must be a date like 2026-03-28, got ${JSON.stringify(value)}`);
-}
-
 /** Validates raw CLI values into ReportOptions; throws InputError naming the option. */
 export function parseReportOptions(raw: {
   set?: string | undefined;
@@ -51,24 +48,30 @@ export function parseReportOptions(raw: {
   if (!raw.set) throw new InputError('--set is required: the watch set to report on');
   if (!raw.from) throw new InputError('--from is required (a date like 2026-03-01)');
   if (!raw.to) throw new InputError('--to is required (a date like 2026-03-31, included)');
-  checkDate('from', raw.from);
-  checkDate('to', raw.to);
+  checkDateOption('--from', raw.from);
+  checkDateOption('--to', raw.to);
   if (raw.from > raw.to) throw new InputError(`--from ${raw.from} is after --to ${raw.to}`);
   const period = raw.period ?? 'day';
   if (period !== 'day' && period !== 'week')
-    throw new InputError(`--period must be day or week, got ${JSON.stringify(period)}`);
+    throw new InputError(`--period must be day or week, got ${quoted(period)}`);
+  // Refused before any query: a range of centuries would make Postgres generate every day of it.
+  const fromDay = Date.parse(raw.from) / 86_400_000;
+  const toDay = Date.parse(raw.to) / 86_400_000;
+  // ISO weeks start on Monday (getUTCDay: Sunday 0): the weeks touched from --from's Monday on.
+  const monday = fromDay - ((new Date(Date.parse(raw.from)).getUTCDay() + 6) % 7);
+  const periods = period === 'week' ? Math.floor((toDay - monday) / 7) + 1 : toDay - fromDay + 1;
+  if (periods > MAX_PERIODS)
+    throw new InputError(`--from ${raw.from} --to ${raw.to} spans more than ${MAX_PERIODS} ${period}s`);
   const tz = raw.tz ?? 'UTC';
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
   } catch {
-    throw new InputError(`--tz ${JSON.stringify(tz)} is not a time zone; use an IANA name like Europe/Berlin or UTC`);
+    throw new InputError(`--tz ${quoted(tz)} is not a time zone; use an IANA name like Europe/Berlin or UTC`);
   }
   const active = (raw.active ?? 'Online').split(',').map((s) => s.trim());
   for (const state of active) {
     if (!STATES.includes(state as PresenceState) || state === 'Unknown') {
-      throw new InputError(
-        `--active takes Online, PushOnline or Offline (comma-separated), got ${JSON.stringify(state)}`,
-      );
+      throw new InputError(`--active takes Online, PushOnline or Offline (comma-separated), got ${quoted(state)}`);
     }
   }
   return { set: raw.set, from: raw.from, to: raw.to, period, tz, active: active as PresenceState[] };
@@ -77,18 +80,20 @@ export function parseReportOptions(raw: {
 /** The report's periods, cut at --from and at the end of --to, in the report's time zone. */
 export async function resolvePeriods(db: Kysely<Database>, options: ReportOptions): Promise<Period[]> {
   const step = options.period === 'week' ? '1 week' : '1 day';
-  let rows: Array<{ label: string; start: Date; end: Date }>;
+  // Only this query may blame --tz: Node's time zones (ICU) and the database's can differ.
   try {
-    ({ rows } = await sql<{ label: string; start: Date; end: Date }>`
-      SELECT to_char(greatest(g, ${options.from}::timestamp), 'YYYY-MM-DD') AS label,
-             greatest(g, ${options.from}::timestamp) AT TIME ZONE ${options.tz} AS start,
-             least(g + ${step}::interval, ${options.to}::timestamp + interval '1 day') AT TIME ZONE ${options.tz} AS end
-      FROM generate_series(date_trunc(${options.period}, ${options.from}::timestamp), ${options.to}::timestamp, ${step}::interval) g
-      ORDER BY g
-      LIMIT ${MAX_PERIODS + 1}`.execute(db));
+    await sql`SELECT now() AT TIME ZONE ${options.tz}`.execute(db);
   } catch (cause) {
-    throw new InputError(`--tz ${JSON.stringify(options.tz)} is not a time zone this database knows`, { cause });
+    if (!/time zone/i.test((cause as Error).message)) throw cause;
+    throw new InputError(`--tz ${quoted(options.tz)} is not a time zone this database knows`, { cause });
   }
+  const { rows } = await sql<{ label: string; start: Date; end: Date }>`
+    SELECT to_char(greatest(g, ${options.from}::timestamp), 'YYYY-MM-DD') AS label,
+           greatest(g, ${options.from}::timestamp) AT TIME ZONE ${options.tz} AS start,
+           least(g + ${step}::interval, ${options.to}::timestamp + interval '1 day') AT TIME ZONE ${options.tz} AS end
+    FROM generate_series(date_trunc(${options.period}, ${options.from}::timestamp), ${options.to}::timestamp, ${step}::interval) g
+    ORDER BY g
+    LIMIT ${MAX_PERIODS + 1}`.execute(db);
   if (rows.length > MAX_PERIODS)
     throw new InputError(`--from ${options.from} --to ${options.to} spans more than ${MAX_PERIODS} ${options.period}s`);
   return rows.map((r) => ({ label: r.label, start: new Date(r.start), end: new Date(r.end) }));

@@ -7,6 +7,7 @@ import { ProviderRegistry } from '../poll/provider-registry.js';
 import { getWatchSet, type WatchSet } from '../store/watch-sets.js';
 import { countWatchedUsers, streamWatchedUsers } from '../store/watched-users.js';
 import { createProgress } from '../output/progress-bar.js';
+import { terminalSafe } from '../output/terminal-text.js';
 import type { CommandContext } from './io.js';
 import { withDatabase, type CommandIO } from './io.js';
 
@@ -48,26 +49,29 @@ export async function runAccountCheck(
   }
 }
 
-/** A check's outcome as lines for people. */
+/** A check's outcome as lines for people. User IDs and the provider's texts are shown with their control characters escaped. */
 export function formatAccountCheck(set: WatchSet, s: AccountCheckSummary): string[] {
+  const name = terminalSafe(set.name);
   const lines = [
-    `checked ${s.checked} user(s) of ${set.name} (Tencent app ${set.app_id}) in ${s.calls} call(s): ${s.imported} Imported, ${s.notImported} NotImported` +
+    `checked ${s.checked} user(s) of ${name} (Tencent app ${set.app_id}) in ${s.calls} call(s): ${s.imported} Imported, ${s.notImported} NotImported` +
       (s.itemFailures.length ? `, ${s.itemFailures.length} failed to check` : '') +
       (s.unchecked ? `, ${s.unchecked} not checked (their calls failed)` : ''),
   ];
   if (s.notImported > 0) {
     lines.push(
-      `NotImported (first ${s.notImportedSample.length} of ${s.notImported}; they are not polled until a re-check finds them): ${s.notImportedSample.join(', ')}`,
+      `NotImported (first ${s.notImportedSample.length} of ${s.notImported}; they are not polled until a re-check finds them): ${s.notImportedSample.map(terminalSafe).join(', ')}`,
     );
     lines.push(
-      `the full list: SELECT user_id FROM watched_user WHERE set = '${set.name}' AND account_status = 'NotImported' ORDER BY user_id;`,
+      `the full list: SELECT user_id FROM watched_user WHERE set = '${name}' AND account_status = 'NotImported' ORDER BY user_id;`,
     );
   }
   for (const f of s.itemFailures.slice(0, 20))
-    lines.push(`  ${f.userId}: ResultCode ${f.code}${f.info ? ` (${f.info})` : ''}; status not stored`);
+    lines.push(
+      `  ${terminalSafe(f.userId)}: ResultCode ${f.code}${f.info ? ` (${terminalSafe(f.info)})` : ''}; status not stored`,
+    );
   if (s.itemFailures.length > 20) lines.push(`  ... and ${s.itemFailures.length - 20} more`);
-  if (s.fatal) lines.push(`stopped after the first answer: ${s.fatal.message}`);
-  else if (s.error) lines.push(`error: ${s.error}`);
+  if (s.fatal) lines.push(`stopped after the first answer: ${terminalSafe(s.fatal.message)}`);
+  else if (s.error) lines.push(`error: ${terminalSafe(s.error)}`);
   return lines;
 }
 

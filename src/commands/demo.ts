@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
-import { InputError } from '../errors.js';
+import { parseWholeNumber } from '../input/options.js';
 import { createLogger } from '../logger.js';
 import { startDaemon } from '../daemon.js';
 import { EventStream } from '../events.js';
@@ -42,11 +42,9 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
       'no-outage': { type: 'boolean', default: false },
     },
   });
-  const seconds = Number(values.seconds);
-  const users = Number(values.users);
-  if (!Number.isInteger(seconds) || seconds < 5) throw new InputError('--seconds must be a whole number, at least 5');
-  if (!Number.isInteger(users) || users < 1 || users > 1_000_000)
-    throw new InputError('--users must be between 1 and 1000000');
+  // A day at most: a longer timer overflows setTimeout (24.8 days) and fires at once.
+  const seconds = parseWholeNumber('--seconds', values.seconds, 5, 86_400, 'seconds');
+  const users = parseWholeNumber('--users', values.users, 1, 1_000_000, 'users');
 
   // The demo's simulator and poller share keys made up for this run.
   const secretKey = randomBytes(32).toString('hex');

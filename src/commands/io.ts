@@ -1,6 +1,6 @@
 // What a command may touch, passed in so tests can run commands in-process with their own
 // environment and capture what they print.
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { loadConfig, type Config } from '../config.js';
 import { InputError } from '../errors.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
@@ -8,6 +8,7 @@ import { migrate } from '../db/migrator.js';
 import { createLogger, type Logger } from '../logger.js';
 import { pino } from 'pino';
 import type { ProgressStream } from '../output/progress-bar.js';
+import { terminalSafeText } from '../output/terminal-text.js';
 
 /** A command's environment and output. */
 export interface CommandIO {
@@ -18,45 +19,108 @@ export interface CommandIO {
   err: (line: string) => void;
   /** Reads all of stdin. */
   readStdin: () => Promise<string>;
+  /** Stdin as bytes, as they arrive (`users add -` streams it); when absent, readStdin's text. */
+  stdinBytes?: () => AsyncIterable<Uint8Array>;
   /** True when stdout is a terminal. */
   isTTY: boolean;
   /** Where progress bars go (stderr); they are drawn only when it is a terminal. */
   progressStream?: ProgressStream;
 }
 
-/** The real process's IO. */
-export function processIO(): CommandIO {
+/** A stream lines are printed to: process.stdout or process.stderr, or a fake terminal in tests. */
+export interface OutputStream extends ProgressStream {
+  isTTY?: boolean;
+}
+
+/**
+ * The IO of a process on these streams. What it prints cannot drive a terminal: lines to stdout
+ * have their control characters shown as escapes (`\x1b`) when stdout is a terminal (piped, a
+ * CSV or JSON report stays byte for byte), and lines to stderr (messages for people, which quote
+ * file lines, provider answers and database errors) always.
+ */
+export function streamIO(
+  env: Record<string, string | undefined>,
+  stdout: OutputStream,
+  stderr: OutputStream,
+  stdin: AsyncIterable<Uint8Array>,
+): CommandIO {
+  const toTerminal = stdout.isTTY === true;
   return {
-    env: process.env,
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
+    env,
+    out: (line) => stdout.write(`${toTerminal ? terminalSafeText(line) : line}\n`),
+    err: (line) => stderr.write(`${terminalSafeText(line)}\n`),
     readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of stdin) chunks.push(chunk);
       return Buffer.concat(chunks).toString('utf8');
     },
-    isTTY: process.stdout.isTTY === true,
-    progressStream: process.stderr,
+    stdinBytes: () => stdin,
+    isTTY: toTerminal,
+    progressStream: stderr,
   };
 }
 
-/** Reads a user ID list from FILE, or stdin for `-` or no file. Returns the text and its name for messages. */
-export async function readInput(io: CommandIO, file: string | undefined): Promise<{ text: string; source: string }> {
-  if (file === undefined || file === '-') return { text: await io.readStdin(), source: 'stdin' };
-  try {
-    return { text: await readFile(file, 'utf8'), source: file };
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'it is a directory'
-            : String(code);
-    throw new InputError(`cannot read ${file}: ${why}; nothing was imported`, { cause });
+/** The real process's IO. */
+export function processIO(): CommandIO {
+  return streamIO(process.env, process.stdout, process.stderr, process.stdin);
+}
+
+/** An input opened for reading: its bytes as they come, and its name for messages. */
+export interface OpenInput {
+  chunks: AsyncIterable<Uint8Array>;
+  source: string;
+}
+
+/** Bytes read from a file at a time: memory stays at a chunk whatever the file's size. */
+const READ_CHUNK = 256 * 1024;
+
+function readProblem(file: string, cause: unknown): InputError {
+  const code = (cause as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EACCES'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : String(code ?? (cause as Error).message);
+  return new InputError(`cannot read ${file}: ${why}; nothing was imported`, { cause });
+}
+
+/**
+ * Opens a user ID list: FILE, or stdin for `-` or no file. Errors opening the file are reported
+ * here, before anything is read; a read error later is an InputError naming the file too.
+ */
+export async function openInput(io: CommandIO, file: string | undefined): Promise<OpenInput> {
+  if (file === undefined || file === '-') {
+    const chunks = io.stdinBytes?.() ?? textChunks(io.readStdin());
+    return { chunks, source: 'stdin' };
   }
+  let handle;
+  try {
+    handle = await open(file, 'r');
+    if ((await handle.stat()).isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
+  } catch (cause) {
+    await handle?.close();
+    throw readProblem(file, cause);
+  }
+  const stream = handle.createReadStream({ highWaterMark: READ_CHUNK });
+  return {
+    source: file,
+    chunks: (async function* () {
+      try {
+        for await (const chunk of stream) yield chunk as Buffer;
+      } catch (cause) {
+        throw readProblem(file, cause);
+      } finally {
+        stream.destroy();
+      }
+    })(),
+  };
+}
+
+async function* textChunks(text: Promise<string>): AsyncGenerator<Uint8Array> {
+  yield Buffer.from(await text, 'utf8');
 }
 
 /** Config, a logger for diagnostics (stderr, warnings and up unless LOG_LEVEL says otherwise), and a migrated database. */

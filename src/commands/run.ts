@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
-import { prettyDestination } from '../logger-pretty.js';
+import { prettyDestination } from '../output/pretty-log.js';
 import { startDaemon } from '../daemon.js';
 import type { CommandIO } from './io.js';
 

@@ -1,11 +1,15 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
-import { parseUserIds } from '../input/user-ids.js';
-import { getWatchSet } from '../store/watch-sets.js';
-import { addWatchedUsers, countWatchedUsers, pagesOf, removeWatchedUsers } from '../store/watched-users.js';
+import { MAX_REPORTED, UserIdReader } from '../input/user-ids.js';
+import { quoted } from '../output/terminal-text.js';
+import { getWatchSet, type WatchSet } from '../store/watch-sets.js';
+import { countWatchedUsers, streamWatchedUsers, withUserImport, type UserImport } from '../store/watched-users.js';
 import { createProgress } from '../output/progress-bar.js';
 import { runAccountCheck } from './check-accounts.js';
-import { readInput, withDatabase, type CommandIO } from './io.js';
+import { openInput, withDatabase, type CommandContext, type CommandIO, type OpenInput } from './io.js';
+
+/** IDs staged per statement (one unnest INSERT): memory holds this many, whatever the input's size. */
+const STAGE_ROWS = 10_000;
 
 /** `presence users add|remove SET [FILE|-]`: one user ID per line; all or nothing. */
 export async function usersCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -27,28 +31,77 @@ export async function usersCommand(argv: string[], io: CommandIO): Promise<numbe
     const set = await getWatchSet(database.db, setName);
     if (values.check && set.provider !== 'tencent')
       throw new InputError(`--check needs a Tencent set; Volcengine has no account check API`);
-    const { text, source } = await readInput(io, file);
-    const ids = parseUserIds(text, set.provider, source);
-    if (sub === 'add') {
-      const progress = createProgress(io.progressStream, {
-        label: `adding to ${set.name}`,
-        total: ids.length,
-        unit: 'users',
-      });
-      const added = await addWatchedUsers(database.db, set.name, ids, (done) => progress.update(done)).finally(() =>
-        progress.finish(),
-      );
-      io.out(
-        `added ${added} user(s) to ${set.name}${ids.length > added ? ` (${ids.length - added} already there)` : ''}; ${await countWatchedUsers(database.db, set.name)} in all`,
-      );
-      // The users are added whatever the check finds; NotImported ones are marked and not polled.
-      if (values.check) return runAccountCheck(ctx, io, set, pagesOf(ids, 1_000), ids.length);
-    } else {
-      const removed = await removeWatchedUsers(database.db, set.name, ids);
-      io.out(
-        `removed ${removed} user(s) from ${set.name}${ids.length > removed ? ` (${ids.length - removed} were not in it)` : ''}; their history stays`,
-      );
-    }
-    return 0;
+    const input = await openInput(io, file);
+    return sub === 'add' ? addUsers(ctx, io, set, input, values.check) : removeUsers(ctx, io, set, input);
   });
+}
+
+/**
+ * Reads the input into the import's staging table, then refuses it (InputError, so the
+ * transaction rolls back) if any line is bad: invalid, or a duplicate of an earlier line.
+ */
+async function stageInput(users: UserImport, set: WatchSet, input: OpenInput): Promise<void> {
+  const reader = new UserIdReader(set.provider, input.source);
+  for await (const chunk of input.chunks) {
+    reader.push(chunk);
+    if (reader.pendingCount >= STAGE_ROWS) {
+      const { lines, userIds } = reader.take();
+      await users.stage(lines, userIds);
+    }
+  }
+  reader.end();
+  const { lines, userIds } = reader.take();
+  await users.stage(lines, userIds);
+  const duplicates = await users.duplicates(MAX_REPORTED);
+  for (const d of duplicates.first)
+    reader.problems.add(d.line, `duplicate user ID ${quoted(d.userId)} (first on line ${d.firstLine})`);
+  reader.problems.addUnshown(duplicates.count - duplicates.first.length);
+  reader.problems.throwIfAny();
+  if (users.staged === 0) throw new InputError(`${input.source} holds no user IDs; nothing was imported`);
+}
+
+async function addUsers(
+  ctx: CommandContext,
+  io: CommandIO,
+  set: WatchSet,
+  input: OpenInput,
+  check: boolean,
+): Promise<number> {
+  const db = ctx.database.db;
+  const { staged, added, addedAt } = await withUserImport(db, set.name, async (users) => {
+    await stageInput(users, set, input);
+    const progress = createProgress(io.progressStream, {
+      label: `adding to ${set.name}`,
+      total: users.staged,
+      unit: 'users',
+    });
+    const result = await users.addStaged((done) => progress.update(done)).finally(() => progress.finish());
+    return { staged: users.staged, ...result };
+  });
+  io.out(
+    `added ${added} user(s) to ${set.name}${staged > added ? ` (${staged - added} already there)` : ''}; ${await countWatchedUsers(db, set.name)} in all`,
+  );
+  if (!check) return 0;
+  // The users are added whatever the check finds; NotImported ones are marked and not polled.
+  // Checked: the rows this run inserted, found again by their added_at (the transaction's time),
+  // a page at a time. Users of the input that were already in the set keep the status they have.
+  if (added === 0) {
+    io.out(
+      `nothing to check: every user of ${input.source} was already in ${set.name} (presence check-accounts ${set.name} checks them all)`,
+    );
+    return 0;
+  }
+  const users = streamWatchedUsers(db, set.name, 1_000, { addedAt });
+  return runAccountCheck(ctx, io, set, users, added);
+}
+
+async function removeUsers(ctx: CommandContext, io: CommandIO, set: WatchSet, input: OpenInput): Promise<number> {
+  const { staged, removed } = await withUserImport(ctx.database.db, set.name, async (users) => {
+    await stageInput(users, set, input);
+    return { staged: users.staged, removed: await users.removeStaged() };
+  });
+  io.out(
+    `removed ${removed} user(s) from ${set.name}${staged > removed ? ` (${staged - removed} were not in it)` : ''}; their history stays`,
+  );
+  return 0;
 }

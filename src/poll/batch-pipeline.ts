@@ -141,6 +141,7 @@ export async function runBatches<A>(
               app: job.labels.app,
               code: err.code,
               providerCode: err.providerCode,
+              err: err.message,
               attempt,
               delayMs: Math.round(delayMs),
             },

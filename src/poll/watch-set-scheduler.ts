@@ -9,7 +9,7 @@ import type { Database } from '../db/schema.js';
 import { errorCode } from '../errors.js';
 import type { EventStream, LoadedSet } from '../events.js';
 import type { Logger } from '../logger.js';
-import { checkSchedule, scheduleIntervalSeconds } from '../schedules.js';
+import { scheduleIntervalSeconds, validateSchedule } from '../schedules.js';
 import { gapSecondsOf, listWatchSets, type WatchSet } from '../store/watch-sets.js';
 import type { CycleRunner } from './cycle-runner.js';
 import type { ProviderRegistry } from './provider-registry.js';
@@ -31,6 +31,8 @@ interface ScheduledSet {
   set: WatchSet;
   /** What the schedules were built from; a change rebuilds them. */
   fingerprint: string;
+  /** Why the re-check is not scheduled (its schedule is invalid or never fires): logged at every reload. */
+  recheckProblem: string | undefined;
 }
 
 function fingerprint(set: WatchSet): string {
@@ -119,7 +121,9 @@ export class WatchSetScheduler {
     }
     const loaded: LoadedSet[] = [];
     for (const set of enabled) {
-      const problem = this.scheduled.has(set.name) ? undefined : this.schedule(set);
+      const scheduled = this.scheduled.get(set.name);
+      if (scheduled?.recheckProblem) this.logRecheckProblem(set, scheduled.recheckProblem);
+      const problem = scheduled ? undefined : this.schedule(set);
       loaded.push({
         name: set.name,
         provider: set.provider,
@@ -151,19 +155,18 @@ export class WatchSetScheduler {
       return problem;
     }
     timekeeper.add(set.name, set.schedule, () => runner.tick(set));
+    let recheckProblem: string | undefined;
     if (set.provider === 'tencent') {
       // A broken re-check schedule costs the re-check, not the polling.
       try {
-        checkSchedule(set.account_recheck, this.options.clock.now());
+        validateSchedule(set.account_recheck, this.options.clock.now());
         timekeeper.add(`${set.name}:recheck`, set.account_recheck, () => runner.recheckTick(set));
       } catch (err) {
-        logger.error(
-          { set: set.name, code: 'ERR_CONFIG', setting: 'watch_set.account_recheck' },
-          `not re-checking NotImported accounts of set ${set.name}: ${(err as Error).message}`,
-        );
+        recheckProblem = (err as Error).message;
+        this.logRecheckProblem(set, recheckProblem);
       }
     }
-    this.scheduled.set(set.name, { set, fingerprint: fingerprint(set) });
+    this.scheduled.set(set.name, { set, fingerprint: fingerprint(set), recheckProblem });
     logger.info(
       { set: set.name, schedule: set.schedule, app: set.app_id, provider: set.provider },
       'watch set scheduled',
@@ -171,10 +174,17 @@ export class WatchSetScheduler {
     return undefined;
   }
 
+  private logRecheckProblem(set: WatchSet, problem: string): void {
+    this.options.logger.error(
+      { set: set.name, code: 'ERR_CONFIG', setting: 'watch_set.account_recheck' },
+      `not re-checking NotImported accounts of set ${set.name}: ${problem}`,
+    );
+  }
+
   /** Why a set cannot be scheduled (sets can be edited with SQL, so nothing is taken for granted). */
   private problemOf(set: WatchSet): { setting: string; message: string } | undefined {
     try {
-      checkSchedule(set.schedule, this.options.clock.now());
+      validateSchedule(set.schedule, this.options.clock.now());
     } catch (err) {
       return { setting: 'watch_set.schedule', message: (err as Error).message };
     }

@@ -3,6 +3,7 @@
 // poller without an account. Runs until SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
+import { parseWholeNumber } from '../input/options.js';
 import { startSimulator } from './server.js';
 import { parseFaultSpec, type FaultMixOptions } from './fault-mix.js';
 import { PresenceWorld } from './world.js';
@@ -23,17 +24,23 @@ const USAGE =
   '  [--faults SPEC] random faults on state calls, e.g. http:502=0.05,error:91000=0.03,error:60007=0.02,hang=0.01,truncated=0.01,malformed=0.01,partial=0.02\n' +
   '  env: TIM_SECRET_KEY (required); VOLC_ACCESS_KEY_ID + VOLC_SECRET_ACCESS_KEY (optional, both: also serve Volcengine), VOLC_REGION (default cn-north-1)';
 
+/** Longest simulated latency: beyond every client timeout already (and setTimeout's own limit is 24.8 days). */
+const MAX_LATENCY_MS = 60_000;
+/** Longest mean dwell in a state: a day (longer, nobody ever changes state in a demo). */
+const MAX_DWELL_MS = 86_400_000;
+/** Highest simulated ceiling, calls per second. */
+const MAX_RPS = 1_000_000;
+
+/** A whole-number option in min..max (plain decimal digits), or `fallback` when absent. */
 function numberOption(
   raw: string | undefined,
   name: string,
   fallback: number,
-  valid: (n: number) => boolean,
-  rule: string,
+  min: number,
+  max: number,
+  unit: string,
 ): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw.trim() === '' || !valid(n)) throw new InputError(`--${name} must be ${rule}, got "${raw}"`);
-  return n;
+  return raw === undefined ? fallback : parseWholeNumber(`--${name}`, raw, min, max, unit);
 }
 
 /** Runs `presence simulate`; resolves with the exit code once stopped. */
@@ -89,51 +96,15 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
   let port: number, dwell: number, latency: number, latencyTail: number | undefined, rps: number, volcRps: number;
   let faults: FaultMixOptions | undefined;
   try {
-    port = numberOption(
-      values['port'],
-      'port',
-      0,
-      (n) => Number.isInteger(n) && n >= 0 && n <= 65_535,
-      'a port number (0 = any free port)',
-    );
-    dwell = numberOption(
-      values['dwell-ms'],
-      'dwell-ms',
-      20_000,
-      (n) => Number.isFinite(n) && n > 0,
-      'a positive number of milliseconds',
-    );
-    latency = numberOption(
-      values['latency-ms'],
-      'latency-ms',
-      0,
-      (n) => Number.isFinite(n) && n >= 0,
-      'a non-negative number of milliseconds',
-    );
-    rps = numberOption(
-      values['rps'],
-      'rps',
-      100,
-      (n) => Number.isInteger(n) && n > 0,
-      'a positive whole number of calls per second',
-    );
-    volcRps = numberOption(
-      values['volc-rps'],
-      'volc-rps',
-      100,
-      (n) => Number.isInteger(n) && n > 0,
-      'a positive whole number of calls per second',
-    );
+    port = numberOption(values['port'], 'port', 0, 0, 65_535, '');
+    dwell = numberOption(values['dwell-ms'], 'dwell-ms', 20_000, 1, MAX_DWELL_MS, 'milliseconds');
+    latency = numberOption(values['latency-ms'], 'latency-ms', 0, 0, MAX_LATENCY_MS, 'milliseconds');
+    rps = numberOption(values['rps'], 'rps', 100, 1, MAX_RPS, 'calls per second');
+    volcRps = numberOption(values['volc-rps'], 'volc-rps', 100, 1, MAX_RPS, 'calls per second');
     latencyTail =
       values['latency-tail-ms'] === undefined
         ? undefined
-        : numberOption(
-            values['latency-tail-ms'],
-            'latency-tail-ms',
-            0,
-            (n) => Number.isFinite(n) && n >= latency,
-            'a number of milliseconds at least --latency-ms',
-          );
+        : numberOption(values['latency-tail-ms'], 'latency-tail-ms', 0, latency, MAX_LATENCY_MS, 'milliseconds');
     if (values['faults'] !== undefined) {
       let rates;
       try {
@@ -141,7 +112,7 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
       } catch (e) {
         throw new InputError(`--faults: ${(e as Error).message}`);
       }
-      const seed = numberOption(values['fault-seed'], 'fault-seed', 1, (n) => Number.isInteger(n), 'a whole number');
+      const seed = numberOption(values['fault-seed'], 'fault-seed', 1, 0, 4_294_967_295, '');
       faults = { tencent: rates, volcengine: rates.filter((r) => r.fault.kind !== 'partial'), seed };
     }
   } catch (e) {

@@ -3,6 +3,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { DatabaseError, InputError } from '../errors.js';
+import { quoted } from '../output/terminal-text.js';
 
 /** A range partition of presence_transition. */
 export interface HistoryPartition {
@@ -35,14 +36,26 @@ const UNITS: Record<string, string> = {
   years: 'years',
 };
 
-/** '90d', '6mo', '2 weeks', '1y' → a Postgres interval; throws InputError naming --older-than. */
+/** The longest retention prune takes, per unit (100 years): `now() - interval` must stay a date Postgres and a report can hold. */
+const MOST: Record<string, number> = { days: 36_525, weeks: 5_218, months: 1_200, years: 100 };
+const UNIT_SUFFIX: Record<string, string> = { days: 'd', weeks: 'w', months: 'mo', years: 'y' };
+
+/** '90d', '6mo', '2 weeks', '1y' → a Postgres interval; throws InputError naming --older-than and the range. */
 export function parseRetention(text: string): string {
   const match = /^\s*(\d+)\s*([a-z]+)\s*$/i.exec(text);
   const unit = match?.[2] ? UNITS[match[2].toLowerCase()] : undefined;
-  if (!match?.[1] || !unit || Number(match[1]) < 1) {
-    throw new InputError(`--older-than must be a duration like 90d, 12w, 6mo or 1y, got ${JSON.stringify(text)}`);
+  const count = Number(match?.[1]);
+  if (!match || !unit || count < 1) {
+    throw new InputError(`--older-than must be a duration like 90d, 12w, 6mo or 1y, got ${quoted(text)}`);
   }
-  return `${Number(match[1])} ${unit}`;
+  const most = MOST[unit] ?? 0;
+  if (count > most) {
+    const limits = Object.entries(MOST)
+      .map(([u, n]) => `${n}${UNIT_SUFFIX[u]}`)
+      .join(', ');
+    throw new InputError(`--older-than must be from 1 day to 100 years (at most ${limits}), got ${quoted(text)}`);
+  }
+  return `${count} ${unit}`;
 }
 
 /** The partitions of presence_transition with a FROM..TO range (not the default), oldest first, with their row counts. */

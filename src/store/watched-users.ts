@@ -1,6 +1,6 @@
 // Users of a watch set: transactional bulk add/remove, and keyset-paginated streaming so a cycle
 // never holds a whole set in memory.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 
 /** Rows per INSERT: keeps parameter counts far below Postgres' 65535 limit. */
@@ -27,6 +27,104 @@ export async function addWatchedUsers(
     }
     return added;
   });
+}
+
+/** Rows per statement when a staged import is applied to watched_user (progress is drawn between them). */
+const APPLY_ROWS = 50_000;
+
+/** A duplicate found among the staged lines. */
+export interface StagedDuplicate {
+  line: number;
+  /** The line where the same ID was first staged. */
+  firstLine: number;
+  userId: string;
+}
+
+/**
+ * One all-or-nothing change of a set's users from an input of any size: the input's IDs are
+ * staged in a temporary table of one transaction (its memory is the database's, not ours), checked
+ * there, and applied with INSERT/DELETE ... SELECT. An error anywhere rolls it all back.
+ */
+export interface UserImport {
+  /** Stages a chunk of IDs with the input line of each. */
+  stage(lines: readonly number[], userIds: readonly string[]): Promise<void>;
+  /** How many IDs are staged. */
+  readonly staged: number;
+  /** The first `limit` duplicates by line (each with the line of its first occurrence), and how many there are in all. */
+  duplicates(limit: number): Promise<{ count: number; first: StagedDuplicate[] }>;
+  /** Adds the staged IDs to the set (keeping those already there). Returns how many were new, and `addedAt`: their added_at, exact, to find them again. */
+  addStaged(onProgress?: (done: number) => void): Promise<{ added: number; addedAt: string }>;
+  /** Removes the staged IDs from the set; returns how many were in it. */
+  removeStaged(): Promise<number>;
+}
+
+/** Runs `fn` with a UserImport on `set` inside one transaction: committed when `fn` returns, rolled back when it throws. */
+export async function withUserImport<T>(
+  db: Kysely<Database>,
+  set: string,
+  fn: (users: UserImport) => Promise<T>,
+): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    // ON COMMIT DROP: gone with the transaction, and private to its connection.
+    await sql`CREATE TEMPORARY TABLE presence_import (line int PRIMARY KEY, user_id text NOT NULL) ON COMMIT DROP`.execute(
+      trx,
+    );
+    return fn(stagedImport(trx, set));
+  });
+}
+
+function stagedImport(trx: Transaction<Database>, set: string): UserImport {
+  let staged = 0;
+  let lastLine = 0;
+  return {
+    get staged() {
+      return staged;
+    },
+    async stage(lines, userIds) {
+      if (lines.length === 0) return;
+      await sql`INSERT INTO presence_import (line, user_id)
+        SELECT * FROM unnest(${lines}::int[], ${userIds}::text[])`.execute(trx);
+      staged += lines.length;
+      lastLine = Math.max(lastLine, lines.at(-1) ?? 0);
+    },
+    async duplicates(limit) {
+      const { rows } = await sql<{ line: number; first_line: number; user_id: string; total: string }>`
+        SELECT line, first_line, user_id, count(*) OVER () AS total
+        FROM (SELECT line, user_id, min(line) OVER (PARTITION BY user_id) AS first_line FROM presence_import) d
+        WHERE line <> first_line
+        ORDER BY line
+        LIMIT ${limit}`.execute(trx);
+      return {
+        count: Number(rows[0]?.total ?? 0),
+        first: rows.map((r) => ({ line: Number(r.line), firstLine: Number(r.first_line), userId: r.user_id })),
+      };
+    },
+    async addStaged(onProgress) {
+      // now() is the transaction's start: every row inserted here gets exactly this added_at.
+      const { rows } = await sql<{ stamp: string }>`SELECT now()::text AS stamp`.execute(trx);
+      const addedAt = rows[0]!.stamp;
+      let added = 0;
+      let done = 0;
+      // By line ranges (the staging table's key), so that a bar can move between statements.
+      for (let from = 0; from < lastLine; from += APPLY_ROWS) {
+        const result = await sql`
+          INSERT INTO watched_user (set, user_id)
+          SELECT ${set}, user_id FROM presence_import WHERE line > ${from} AND line <= ${from + APPLY_ROWS}
+          ON CONFLICT (set, user_id) DO NOTHING`.execute(trx);
+        added += Number(result.numAffectedRows ?? 0n);
+        done = Math.min(staged, done + APPLY_ROWS);
+        onProgress?.(done);
+      }
+      onProgress?.(staged);
+      return { added, addedAt };
+    },
+    async removeStaged() {
+      const result = await sql`
+        DELETE FROM watched_user w USING presence_import i
+        WHERE w.set = ${set} AND w.user_id = i.user_id`.execute(trx);
+      return Number(result.numAffectedRows ?? 0n);
+    },
+  };
 }
 
 /** Removes users from a set in one transaction; returns how many were there. Their history stays. */
@@ -66,7 +164,9 @@ export type WatchedUserFilter =
   /** Only users marked NotImported (the daemon's re-check). */
   | 'not-imported'
   /** Everyone (check-accounts). */
-  | 'all';
+  | 'all'
+  /** The users added at this exact added_at (one `users add`: see UserImport.addStaged). */
+  | { addedAt: string };
 
 /**
  * Rows per query of streamWatchedUsers. A cycle reads its pages through the same pool as its
@@ -92,6 +192,7 @@ export async function* streamWatchedUsers(
     if (filter === 'pollable')
       query = query.where((eb) => eb.or([eb('account_status', 'is', null), eb('account_status', '<>', 'NotImported')]));
     if (filter === 'not-imported') query = query.where('account_status', '=', 'NotImported');
+    if (typeof filter === 'object') query = query.where(sql<boolean>`added_at = ${filter.addedAt}::timestamptz`);
     if (after !== undefined) query = query.where('user_id', '>', after);
     const rows = await query.execute();
     if (rows.length === 0) return;
@@ -99,13 +200,5 @@ export async function* streamWatchedUsers(
     after = ids.at(-1);
     for (let i = 0; i < ids.length; i += pageSize) yield ids.slice(i, i + pageSize);
     if (rows.length < limit) return;
-  }
-}
-
-/** Yields the users of a list in pages of `pageSize` (for checks of users just added). */
-export async function* pagesOf(userIds: readonly string[], pageSize: number): AsyncGenerator<string[]> {
-  for (let i = 0; i < userIds.length; i += pageSize) {
-    await Promise.resolve();
-    yield userIds.slice(i, i + pageSize);
   }
 }

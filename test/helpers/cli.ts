@@ -21,22 +21,30 @@ export interface CliResult {
   err: string[];
 }
 
-/** A CommandIO that records what is printed and serves `stdin` to readStdin. */
-export function captureIO(env: Env, stdin?: string): { io: CommandIO; out: string[]; err: string[] } {
+/** A CommandIO that records what is printed and serves `stdin` (text, or raw bytes) to readStdin and stdinBytes. */
+export function captureIO(env: Env, stdin?: string | Uint8Array): { io: CommandIO; out: string[]; err: string[] } {
   const out: string[] = [];
   const err: string[] = [];
+  const bytes = typeof stdin === 'string' ? Buffer.from(stdin, 'utf8') : Buffer.from(stdin ?? []);
   const io: CommandIO = {
     env,
     out: (line) => out.push(line),
     err: (line) => err.push(line),
-    readStdin: () => Promise.resolve(stdin ?? ''),
+    readStdin: () => Promise.resolve(bytes.toString('utf8')),
+    // In 64 KiB pieces, as a pipe delivers them: lines and UTF-8 sequences cross the pieces.
+    stdinBytes: async function* () {
+      for (let i = 0; i < bytes.length; i += 65_536) {
+        await Promise.resolve();
+        yield bytes.subarray(i, i + 65_536);
+      }
+    },
     isTTY: false,
   };
   return { io, out, err };
 }
 
 /** Runs `presence ARGV` in-process with `env`; never throws for a failing command. */
-export async function runCli(argv: string[], env: Env, stdin?: string): Promise<CliResult> {
+export async function runCli(argv: string[], env: Env, stdin?: string | Uint8Array): Promise<CliResult> {
   const { io, out, err } = captureIO(env, stdin);
   const code = await main(argv, io);
   return { code, out, err };

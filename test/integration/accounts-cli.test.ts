@@ -51,11 +51,34 @@ describe(`account status from the command line (${process.env.TEST_DATABASE_URL 
   });
 
   it(
+    'users add --check checks the users that run added (found again by their added_at), not those already there',
+    { timeout: SLOW },
+    async () => {
+      // 50 already in the set (from the first file) and 20 new ones.
+      const mixed = join(files, 'mixed.txt');
+      await writeFile(mixed, USERS.slice(50, 120).join('\n') + '\n');
+      const result = await runCli(['users', 'add', 'ops', mixed, '--check'], env());
+      expect(result.code, result.err.join('\n')).toBe(0);
+      const newMissing = MISSING.filter((u) => USERS.indexOf(u) >= 100 && USERS.indexOf(u) < 120);
+      expect(result.out[0]).toBe('added 20 user(s) to ops (50 already there); 120 in all');
+      expect(result.out[1]).toBe(
+        `checked 20 user(s) of ops (Tencent app ${APP}) in 1 call(s): ${20 - newMissing.length} Imported, ${newMissing.length} NotImported`,
+      );
+      const again = await runCli(['users', 'add', 'ops', mixed, '--check'], env());
+      expect(again.code, again.err.join('\n')).toBe(0);
+      expect(again.out).toEqual([
+        'added 0 user(s) to ops (70 already there); 120 in all',
+        `nothing to check: every user of ${mixed} was already in ops (presence check-accounts ops checks them all)`,
+      ]);
+    },
+  );
+
+  it(
     'check-accounts checks every user, prints the first 20 NotImported and where the full list is',
     { timeout: SLOW },
     async () => {
       const rest = join(files, 'rest.txt');
-      await writeFile(rest, USERS.slice(100).join('\n') + '\n');
+      await writeFile(rest, USERS.slice(120).join('\n') + '\n');
       expect((await runCli(['users', 'add', 'ops', rest], env())).code).toBe(0);
       const result = await runCli(['check-accounts', 'ops'], env());
       expect(result.code, result.err.join('\n')).toBe(0);

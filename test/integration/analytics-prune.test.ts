@@ -144,4 +144,17 @@ describe(`presence prune (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite
     }
     expect((await runCli(['prune'], target.baseEnv())).code).toBe(2);
   });
+
+  it('refuses a duration beyond 100 years with exit 2 and the range (it was a raw "timestamp out of range")', async () => {
+    for (const bad of ['300000y', '1201mo', '36526d', '99999999999999999999d']) {
+      const result = await runCli(['prune', '--older-than', bad, '--dry-run'], target.baseEnv());
+      expect(result.code, bad).toBe(2);
+      expect(result.err.join('\n')).toContain(
+        `--older-than must be from 1 day to 100 years (at most 36525d, 5218w, 1200mo, 100y), got "${bad}"`,
+      );
+    }
+    const longest = await runCli(['prune', '--older-than', '100y', '--dry-run'], target.baseEnv());
+    expect(longest.code, longest.err.join('\n')).toBe(0);
+    expect(longest.out.join('\n')).toContain('nothing dropped');
+  });
 });

@@ -250,11 +250,49 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
       [['retention', ...BERLIN, '--format', 'pdf'], /--format must be one of table, csv, json, html/],
       [['retention', '--set', 'nope', '--from', '2026-03-28', '--to', '2026-03-30'], /nope/],
       [['weekly'], /usage: presence report retention\|activity/],
+      // Year 0 came back from the database and was blamed on --tz; 10000-01-01 (the end of the
+      // last day) came back as a raw "time zone displacement out of range" (exit 1).
+      [
+        ['activity', '--set', 'analytics', '--from', '0000-01-01', '--to', '0000-01-02'],
+        /--from must be a date from 1970-01-01 to 9999-12-30, got "0000-01-01"/,
+      ],
+      [
+        ['activity', '--set', 'analytics', '--from', '9999-12-30', '--to', '9999-12-31'],
+        /--to must be a date from 1970-01-01 to 9999-12-30, got "9999-12-31"/,
+      ],
+      [['activity', '--set', 'analytics', '--from', '1970-01-01', '--to', '9999-12-30'], /spans more than 1000 days/],
+      [
+        ['activity', ...BERLIN, '--tz', "Europe/Berlin'; DROP TABLE watch_set; --"],
+        /--tz "Europe\/Berlin'; DROP TABLE watch_set; --" is not a time zone/,
+      ],
     ];
     for (const [argv, message] of cases) {
       const result = await runCli(['report', ...argv], target.baseEnv());
       expect(result.code, argv.join(' ')).toBe(2);
       expect(result.err.join('\n')).toMatch(message);
+    }
+  });
+
+  it('reports at both ends of the date range it allows', async () => {
+    for (const argv of [
+      ['activity', '--set', 'analytics', '--from', '9999-12-30', '--to', '9999-12-30'],
+      [
+        'retention',
+        '--set',
+        'analytics',
+        '--from',
+        '1970-01-01',
+        '--to',
+        '1970-01-07',
+        '--period',
+        'week',
+        '--tz',
+        'Pacific/Kiritimati',
+      ],
+    ]) {
+      const result = await runCli(['report', ...argv], target.baseEnv());
+      expect(result.err, argv.join(' ')).toEqual([]);
+      expect(result.code).toBe(0);
     }
   });
 });

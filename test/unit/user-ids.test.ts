@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseUserIds } from '../../src/input/user-ids.js';
+import { parseUserIds, UserIdReader } from '../../src/input/user-ids.js';
 
 describe('parsing user ID lists', () => {
   it('accepts Tencent IDs up to 32 bytes, trimming spaces and CRLF', () => {
@@ -36,5 +36,65 @@ describe('parsing user ID lists', () => {
   it('reports at most 20 bad lines and counts the rest', () => {
     const text = Array.from({ length: 25 }, () => '').join('\n') + '\n';
     expect(() => parseUserIds(text, 'tencent', 'f')).toThrow(/and 5 more/);
+  });
+});
+
+describe('reading user ID lists in chunks', () => {
+  /** Reads `bytes` pushed `size` bytes at a time; returns the IDs with their lines and the error, if any. */
+  function readInPieces(bytes: Uint8Array, size: number): { ids: string[]; lines: number[]; error: string } {
+    const reader = new UserIdReader('tencent', 'f');
+    for (let i = 0; i < bytes.length; i += size) reader.push(bytes.subarray(i, i + size));
+    reader.end();
+    const { userIds, lines } = reader.take();
+    let error = '';
+    try {
+      reader.problems.throwIfAny();
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    return { ids: userIds, lines, error };
+  }
+
+  it('reads the same IDs whatever the chunk size: a BOM, multi-byte characters and CRLF split across chunks', () => {
+    const bytes = Buffer.from('\ufeffé1\r\n日本\r\n\r\nlast', 'utf8');
+    const whole = readInPieces(bytes, bytes.length);
+    expect(whole.ids).toEqual(['é1', '日本', 'last']);
+    expect(whole.lines).toEqual([1, 2, 4]);
+    expect(whole.error).toContain('f:3: empty user ID');
+    for (const size of [1, 2, 3, 5]) expect(readInPieces(bytes, size)).toEqual(whole);
+  });
+
+  it('names the line and offset of invalid UTF-8 whatever the chunks: a lone continuation byte, an overlong form, a surrogate', () => {
+    const bytes = Buffer.from([
+      ...Buffer.from('ok\na'),
+      0x80,
+      0x0a,
+      ...Buffer.from('b'),
+      0xc0,
+      0xaf,
+      0x0a,
+      ...Buffer.from('cc'),
+      0xed,
+      0xa0,
+      0x80,
+      0x0a,
+    ]);
+    for (const size of [1, 4, bytes.length]) {
+      const { ids, error } = readInPieces(bytes, size);
+      expect(ids).toEqual(['ok']);
+      expect(error).toContain('f:2: not valid UTF-8 (byte 2 of the line: 80)');
+      expect(error).toContain('f:3: not valid UTF-8 (byte 2 of the line: c0 af)');
+      expect(error).toContain('f:4: not valid UTF-8 (byte 3 of the line: ed a0 80)');
+    }
+  });
+
+  it('does not keep a line longer than 1024 bytes, however it is split, and counts it as one bad line', () => {
+    const bytes = Buffer.from(`a\n${'z'.repeat(3000)}\nb\n`);
+    for (const size of [7, 1000, bytes.length]) {
+      const { ids, error } = readInPieces(bytes, size);
+      expect(ids).toEqual(['a', 'b']);
+      expect(error).toContain('1 bad line(s) in f');
+      expect(error).toContain('f:2: line is 3,000 bytes long');
+    }
   });
 });

@@ -3,6 +3,7 @@
 // shows is exactly what a log pipeline would get. Written by hand: pino-pretty brings a dozen
 // packages for what is one line of formatting here.
 import type { DestinationStream } from 'pino';
+import { terminalSafe, terminalSafeText } from './terminal-text.js';
 
 const LEVELS: Record<number, [string, string]> = {
   10: ['TRACE', '\x1b[90m'],
@@ -16,9 +17,11 @@ const RESET = '\x1b[0m';
 /** Fields every line has, shown in the prefix or not at all. */
 const OMITTED = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
 
+// Messages and fields carry provider and database texts: their control characters are shown as
+// escapes, or a terminal would obey them (src/input/terminal-text.ts).
 function value(v: unknown): string {
-  if (typeof v === 'string') return /^[^\s="]+$/.test(v) ? v : JSON.stringify(v);
-  return JSON.stringify(v) ?? String(v);
+  if (typeof v === 'string') return terminalSafe(/^[^\s="]+$/.test(v) ? v : JSON.stringify(v));
+  return terminalSafe(JSON.stringify(v) ?? String(v));
 }
 
 /** One JSON log line as a readable line; lines that are not JSON objects pass through. */
@@ -27,7 +30,7 @@ export function formatPrettyLine(line: string, color: boolean): string {
   try {
     record = JSON.parse(line) as Record<string, unknown>;
   } catch {
-    return line.endsWith('\n') ? line : `${line}\n`;
+    return terminalSafeText(line.endsWith('\n') ? line : `${line}\n`);
   }
   const [name, tint] = LEVELS[Number(record.level)] ?? [String(record.level), ''];
   const time = typeof record.time === 'string' ? record.time.slice(11, 23) : '';
@@ -36,7 +39,7 @@ export function formatPrettyLine(line: string, color: boolean): string {
     .map(([k, v]) => `${k}=${value(v)}`)
     .join(' ');
   const level = color && tint ? `${tint}${name}${RESET}` : name;
-  return `${time} ${level} ${typeof record.msg === 'string' ? record.msg : ''}${fields ? `  ${fields}` : ''}\n`;
+  return `${time} ${level} ${typeof record.msg === 'string' ? terminalSafe(record.msg) : ''}${fields ? `  ${fields}` : ''}\n`;
 }
 
 /** A pino destination that writes readable lines to `stream` (colored when it is a terminal). */
