@@ -26,16 +26,24 @@ function capturingLogger() {
   return { logger: createLogger('info', stream), lines };
 }
 
+interface VirtualHost {
+  trueMs: number;
+  mono: number;
+  offsetMs: number;
+  clocks: ProcessClocks;
+  advance(ms: number): void;
+}
+
 /** A host whose wall clock is `offsetMs` off the true time; `mono` and true time advance together. */
-function host(offsetMs = 0) {
-  const h = {
+function host(offsetMs = 0): VirtualHost {
+  const h: VirtualHost = {
     trueMs: T,
     mono: 1_000,
     offsetMs,
     clocks: {
       wallMs: () => h.trueMs + h.offsetMs,
       monotonicMs: () => h.mono,
-    } satisfies ProcessClocks,
+    },
     advance(ms: number) {
       h.trueMs += ms;
       h.mono += ms;
@@ -45,7 +53,7 @@ function host(offsetMs = 0) {
 }
 
 /** A server whose clock is true; each call takes the next round trip of `trips` (the server reads its clock halfway). */
-function server(h: ReturnType<typeof host>, trips: number[]) {
+function server(h: VirtualHost, trips: number[]) {
   let i = 0;
   return () => {
     const trip = trips[i++ % trips.length]!;
