@@ -151,7 +151,7 @@ export class HealthTracker implements PollObserver {
   private clockHealth(): ClockHealth | undefined {
     const reading = this.clock;
     if (!reading) return undefined;
-    const offsetMs = reading.hostMinusServerMs ?? -(reading.behindNewestMs ?? 0);
+    const offsetMs = reading.hostMinusServerMs ?? 0 - (reading.behindNewestMs ?? 0);
     return {
       source: reading.source,
       hostOffsetSeconds: Math.round(offsetMs / 100) / 10,

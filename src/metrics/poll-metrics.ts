@@ -38,7 +38,7 @@ export class PollMetrics implements PollObserver {
 
   /** Sets the host clock's measured offset. */
   clockChecked(reading: ClockReading): void {
-    const offsetMs = reading.hostMinusServerMs ?? -(reading.behindNewestMs ?? 0);
+    const offsetMs = reading.hostMinusServerMs ?? 0 - (reading.behindNewestMs ?? 0);
     this.metrics.hostClockOffset.set(offsetMs / 1000);
   }
 
