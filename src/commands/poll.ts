@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { InputError, PresenceError } from '../errors.js';
+import { observationClockFor } from '../poll/observation-clock.js';
 import { pollLocksFor } from '../poll/poll-locks.js';
 import { ProviderRegistry } from '../poll/provider-registry.js';
 import { runCycle } from '../poll/run-cycle.js';
@@ -33,7 +34,11 @@ export async function pollCommand(argv: string[], io: CommandIO): Promise<number
           `another process (a running daemon) is polling ${set.provider} app ${set.app_id}; its cycles are in poll_cycle`,
         );
       }
+      // Stamped like the daemon's cycles (the database server's clock on Postgres), and checked.
+      const clock = observationClockFor(database, logger);
+      await clock.sync();
       const summary = await runCycle({
+        clock,
         db: database.db,
         set,
         provider: registry.stateClient(set.provider, set.app_id),

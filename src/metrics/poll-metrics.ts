@@ -1,5 +1,6 @@
 // The observer that turns what the poller reports into the metrics of registry.ts.
 import type { CycleSummary } from '../poll/run-cycle.js';
+import type { ClockReading } from '../poll/observation-clock.js';
 import type { CallReport, PollObserver } from '../poll/observer.js';
 import { isSuccessfulCycle } from '../health/healthz.js';
 import { bucketLabel, type PresenceMetrics } from './registry.js';
@@ -29,6 +30,16 @@ export class PollMetrics implements PollObserver {
     if (databaseFailures > 0) m.databaseErrors.inc({ operation: 'batch' }, databaseFailures);
     if (isSuccessfulCycle(summary))
       m.lastSuccess.set({ set }, (summary.startedAt.getTime() + summary.durationMs) / 1000);
+    if (summary.clock) {
+      m.clockSkipped.inc({ set }, summary.clock.skipped);
+      m.clockLag.set({ set }, summary.clock.maxLagMs / 1000);
+    }
+  }
+
+  /** Sets the host clock's measured offset. */
+  clockChecked(reading: ClockReading): void {
+    const offsetMs = reading.hostMinusServerMs ?? 0 - (reading.behindNewestMs ?? 0);
+    this.metrics.hostClockOffset.set(offsetMs / 1000);
   }
 
   /** Counts a provider call and its latency. */
@@ -65,6 +76,7 @@ export class PollMetrics implements PollObserver {
       if (names.has(set)) continue;
       this.metrics.lastSuccess.remove({ set });
       this.metrics.watchedUsers.remove({ set });
+      this.metrics.clockLag.remove({ set });
       this.setsWithGauges.delete(set);
     }
   }

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
 import type { Logger } from '../logger.js';
+import { observationClockFor, type ObservationClock } from './observation-clock.js';
 import { pollLocksFor } from './poll-locks.js';
 import type { CycleSummary } from './run-cycle.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
@@ -29,6 +30,8 @@ export interface DaemonOptions {
   onCallStart?: SchedulerOptions['onCallStart'];
   onRateChange?: SchedulerOptions['onRateChange'];
   observer?: SchedulerOptions['observer'];
+  /** What observations are stamped with (tests); default the database server's clock, or the host's on PGlite. */
+  clock?: ObservationClock;
 }
 
 /** Opens the database, applies migrations, and schedules every enabled watch set. */
@@ -44,7 +47,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (applied.length > 0) logger.info({ applied }, 'applied migrations');
     // Several daemons may share a Postgres database: each app is polled by whichever holds its lock.
     const locks = pollLocksFor(database, logger);
+    // One clock for every instance: the database server's (observation-clock.ts).
+    const clock = options.clock ?? observationClockFor(database, logger);
     scheduler = new Scheduler({
+      clock,
       db: database.db,
       config,
       logger,
@@ -72,6 +78,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         path: config.callbacks.path,
         maxBodyBytes: config.callbacks.maxBodyBytes,
         token: () => config.callbacks.token(),
+        // An event is stamped no later than this clock's now, the one polls are stamped with: a
+        // host clock behind must not stamp callbacks older than the polls (and lose them).
+        now: () => clock.now().getTime(),
       });
       await callbacks.start();
     }

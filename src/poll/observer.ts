@@ -2,6 +2,7 @@
 // and must not throw: an observer that fails would otherwise fail a cycle. The scheduler calls them
 // at a few marked places (`observer:` comments), and the limiters through ProviderRegistry's hooks.
 import type { WatchSet } from '../store/watch-sets.js';
+import type { ClockReading } from './observation-clock.js';
 import type { CycleSummary } from './run-cycle.js';
 
 /** One provider call, as it ended. */
@@ -32,6 +33,8 @@ export interface PollObserver {
   refusal?(bucket: string): void;
   /** The limiter's current rate in calls/s: at its creation, then at every change. */
   limiterRate?(bucket: string, rate: number): void;
+  /** The observation clock was synced (at start and each reload): its offset, and a fault if any. */
+  clockChecked?(reading: ClockReading): void;
 }
 
 const METHODS = [
@@ -42,6 +45,7 @@ const METHODS = [
   'databaseError',
   'refusal',
   'limiterRate',
+  'clockChecked',
 ] as const;
 
 /** One observer that forwards to several; a throwing observer is isolated from the others and from the poller. */

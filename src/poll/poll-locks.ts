@@ -68,7 +68,6 @@ export function advisoryLocks(newClient: () => pg.Client, logger: Logger): PollL
       next.on('end', () => lose(next, 'session ended'));
       try {
         await next.connect();
-        await next.query(`SET application_name = 'presence-poller locks'`);
       } catch (err) {
         logger.debug({ err: (err as Error).message }, 'poll lock session unavailable');
         next.end().catch(() => undefined);

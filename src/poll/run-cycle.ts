@@ -19,6 +19,16 @@ import {
 } from '../providers/tencent/errors.js';
 import type { CycleStatus } from '../db/schema.js';
 import { boundedQueue } from './bounded-queue.js';
+import {
+  addClockSkips,
+  ClockFaults,
+  errorAfterClock,
+  logClockVerdict,
+  noClockSkips,
+  statusAfterClock,
+  type ClockVerdict,
+} from './clock-skips.js';
+import type { ObservationClock } from './observation-clock.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 import { scheduleIntervalSeconds } from './schedule.js';
 import type { SlidingWindowLimiter } from './sliding-window-limiter.js';
@@ -45,6 +55,10 @@ export interface CycleContext {
    * batch in flight.
    */
   probeFirst?: boolean;
+  /** Stamps observations; default the host's clock (the daemon's follows the database server's: observation-clock.ts). */
+  clock?: Pick<ObservationClock, 'now'>;
+  /** Judges clock skips across a set's cycles (the scheduler keeps one); without it each cycle is judged alone. */
+  clockFaults?: ClockFaults;
 }
 
 /** The outcome of a cycle, as stored in poll_cycle plus detail for logs and summaries. */
@@ -66,6 +80,8 @@ export interface CycleSummary extends CycleCounts {
   /** The configuration error that stopped polling the app this cycle, if any. */
   fatal?: { code: string; setting: string | undefined; message: string };
   finishedAt: Date;
+  /** Observations skipped because a clock is behind (src/poll/clock-skips.ts); unset when the cycle never started. */
+  clock?: ClockVerdict;
 }
 
 /** A cycle that never started because the database was unreachable; `id` is '' (no row yet). */
@@ -141,6 +157,8 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
   let fatal: ProviderError | undefined;
   let paused = false;
   const queue = boundedQueue(ctx.concurrency);
+  const stamp = (): Date => ctx.clock?.now() ?? new Date();
+  const clockSkips = noClockSkips();
 
   const pollBatch = async (userIds: string[]): Promise<void> => {
     if (ctx.stopSignal?.aborted || ctx.abortSignal?.aborted || fatal) {
@@ -152,12 +170,12 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
     }
     const deadline = performance.now() + intervalMs;
     try {
-      let requestedAt = new Date();
+      let requestedAt = stamp();
       const answer = await withRetries(
         async () => {
           await limiter.acquire(ctx.abortSignal, deadline);
           counts.calls++;
-          requestedAt = new Date();
+          requestedAt = stamp();
           return provider.queryState(userIds, { detail: set.detail, signal: ctx.abortSignal });
         },
         {
@@ -175,7 +193,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
             ),
         },
       );
-      const observedAt = new Date();
+      const observedAt = stamp();
       // Only users asked about, each once (DESIGN.md semantic 8); an answer naming anyone else throws.
       const result = readAnswer(answer, userIds, set.provider);
       // 70107: the account was never imported. It is not Offline: mark it so polling skips it until
@@ -201,6 +219,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
         });
         return mergeRecordResults(ended, observed);
       });
+      addClockSkips(clockSkips, result.observations.length, recorded);
       const otherErrors = result.accountErrors.length - missing.length;
       counts.observed += result.observations.length;
       counts.notImported += missing.length;
@@ -294,19 +313,25 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
   }
   await queue.drain();
 
-  const status: CycleStatus = interrupted
-    ? 'interrupted'
-    : counts.failed === 0 && counts.accountErrors === 0 && firstError === null
-      ? 'ok'
-      : counts.observed > 0
-        ? 'partial'
-        : 'failed';
-  const errorText =
+  const clock = (ctx.clockFaults ?? new ClockFaults()).judge(set.name, clockSkips);
+  const status: CycleStatus = statusAfterClock(
+    interrupted
+      ? 'interrupted'
+      : counts.failed === 0 && counts.accountErrors === 0 && firstError === null
+        ? 'ok'
+        : counts.observed > 0
+          ? 'partial'
+          : 'failed',
+    clock,
+  );
+  const errorText = errorAfterClock(
     Object.keys(failures).length === 0
       ? null
       : `${Object.entries(failures)
           .map(([code, n]) => `${code} ×${n}`)
-          .join(', ')}${firstError === null ? '' : `; first: ${firstError}`}`;
+          .join(', ')}${firstError === null ? '' : `; first: ${firstError}`}`,
+    clock,
+  );
   let recorded = true;
   try {
     await finishPollCycle(db, id, counts, status, errorText);
@@ -329,6 +354,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
     durationMs: Math.round(performance.now() - started),
     pairs,
     failures,
+    clock,
     ...counts,
   };
   if (fatal) {
@@ -346,6 +372,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       `not polling ${set.provider} app ${set.app_id} (set ${set.name}): ${fatal.message}`,
     );
   }
+  logClockVerdict(logger, set.name, clock);
   logger.info(
     {
       set: set.name,
@@ -361,6 +388,7 @@ export async function runCycle(ctx: CycleContext): Promise<CycleSummary> {
       transitions: counts.transitions,
       durationMs: summary.durationMs,
       ...(Object.keys(failures).length > 0 ? { failures } : {}),
+      ...(clock.skipped > 0 ? { clockSkipped: clock.skipped, clockLagMs: Math.round(clock.maxLagMs) } : {}),
     },
     'cycle finished',
   );

@@ -24,6 +24,8 @@ import { streamWatchedUsers } from '../store/watched-users.js';
 import type { PollObserver } from './observer.js';
 import { observeCalls, stateApiLabel } from './observed-client.js';
 import { DailyRollup } from './daily-rollup.js';
+import { ClockFaults } from './clock-skips.js';
+import type { ObservationClock } from './observation-clock.js';
 
 /** Partitions are checked this often (they are created months ahead, so hourly is plenty). */
 const PARTITION_CHECK_MS = 60 * 60 * 1000;
@@ -61,6 +63,8 @@ export interface SchedulerOptions {
   locks: PollLocks;
   /** Metrics and health (src/metrics, src/health); called at the places marked `observer:`. */
   observer?: PollObserver;
+  /** What observations are stamped with; synced at start and at each reload. */
+  clock: ObservationClock;
 }
 
 function fingerprint(set: WatchSet): string {
@@ -96,6 +100,10 @@ export class Scheduler {
   /** Apps (`provider:app`) whose last cycle met a configuration error: the next one probes with one call first. */
   private readonly misconfigured = new Set<string>();
   private droppedLateCycles = 0;
+  /** Sets whose observations a clock behind keeps from being recorded (src/poll/clock-skips.ts). */
+  private readonly clockFaults = new ClockFaults();
+  /** The host's wall clock stepped: node-cron's timers, armed on it, are rebuilt at this reload. */
+  private rearm = false;
 
   constructor(private readonly options: SchedulerOptions) {
     const { observer } = options;
@@ -130,6 +138,7 @@ export class Scheduler {
   async reload(): Promise<void> {
     if (this.stopController.signal.aborted) return;
     const { db, logger } = this.options;
+    await this.syncClock();
     if (Date.now() - this.lastPartitionCheck > PARTITION_CHECK_MS) {
       try {
         const created = await ensurePartitions(db);
@@ -159,15 +168,21 @@ export class Scheduler {
     this.options.observer?.setsLoaded?.(enabled); // observer:
     if (this.stopController.signal.aborted) return;
     const wanted = new Map(enabled.map((s) => [s.name, s]));
+    const rearm = this.rearm;
+    this.rearm = false;
     for (const [name, scheduled] of this.sets) {
       const next = wanted.get(name);
-      if (!next || fingerprint(next) !== scheduled.fingerprint) {
+      if (!next || fingerprint(next) !== scheduled.fingerprint || rearm) {
         await scheduled.task.destroy();
         await scheduled.recheckTask?.destroy();
         this.sets.delete(name);
         logger.info(
           { set: name },
-          next ? 'watch set changed; rescheduling' : 'watch set removed or disabled; unscheduled',
+          !next
+            ? 'watch set removed or disabled; unscheduled'
+            : fingerprint(next) !== scheduled.fingerprint
+              ? 'watch set changed; rescheduling'
+              : 'the host clock stepped; rescheduling',
         );
       }
     }
@@ -185,6 +200,24 @@ export class Scheduler {
           `not polling set ${set.name}: ${problem.message}`,
         );
       }
+    }
+  }
+
+  /**
+   * Syncs the observation clock. A step of the host's wall clock (NTP, a VM resume) re-arms the
+   * schedules: node-cron arms each timer for the next tick computed on the wall clock, so after a
+   * step back it would wait out the whole step (an hour without a cycle, in silence).
+   */
+  private async syncClock(): Promise<void> {
+    try {
+      const reading = await this.options.clock.sync();
+      if (reading.hostStepMs !== undefined) this.rearm = true;
+      this.options.observer?.clockChecked?.(reading); // observer:
+    } catch (err) {
+      this.options.logger.warn(
+        { code: 'ERR_DATABASE', err: (err as Error).message },
+        'reading the database clock failed; observations keep the last reading',
+      );
     }
   }
 
@@ -456,6 +489,8 @@ export class Scheduler {
         limiter: this.registry.stateLimiter(set.provider, set.app_id),
         concurrency: config.http.concurrency,
         logger,
+        clock: this.options.clock,
+        clockFaults: this.clockFaults,
         stopSignal: cycleStop.signal,
         abortSignal: this.abortController.signal,
       }).finally(() => unlisten.forEach((stop) => stop()));
