@@ -12,6 +12,7 @@ import type { Logger } from './logger.js';
 import { ScheduledMaintenance } from './maintenance/scheduled-maintenance.js';
 import { createOperations, type Operations } from './operations/operations.js';
 import { CycleRunner } from './poll/cycle-runner.js';
+import { observationClockFor, type ObservationClock } from './poll/observation-clock.js';
 import { LockHandover, pollLocksFor } from './poll/poll-locks.js';
 import { LIMITER_WINDOW_MS, ProviderRegistry } from './poll/provider-registry.js';
 import { Timekeeper } from './poll/timekeeper.js';
@@ -44,6 +45,8 @@ export interface DaemonOptions {
   processMetrics?: boolean;
   /** The limiters' window, ms (the benchmark tries other margins). */
   limiterWindowMs?: number;
+  /** What observations are stamped with (tests); default the database server's clock, or the host's on PGlite. */
+  observationClock?: ObservationClock;
 }
 
 /** Opens the database, applies migrations, starts polling, maintenance, callbacks and the operations listener. */
@@ -63,7 +66,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const registry = new ProviderRegistry(config, { events, clock, limiterWindowMs: windowMs });
   // Several daemons may share a Postgres database: each app is polled by whichever holds its lock.
   const locks = pollLocksFor(database, logger);
-  const stamp = () => clock.now();
+  // One clock for every instance: the database server's (src/poll/observation-clock.ts).
+  const observationClock = options.observationClock ?? observationClockFor(database, logger, clock);
+  const stamp = () => observationClock.now().getTime();
   // Aborted first thing at stop(): ends waits (a lock hand-over's) that belong to no cycle yet.
   const shutdown = new AbortController();
   // The runner asks the scheduler which sets share a lock, and the scheduler drives the runner.
@@ -80,7 +85,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     setsOfLock: (key) => scheduled.setsOfLock(key),
   });
   const timekeeper = new Timekeeper(clock, (key, message) => logger.warn({ schedule: key }, message));
-  const scheduler = new WatchSetScheduler({ db, config, registry, timekeeper, runner, clock, events, logger });
+  const scheduler = new WatchSetScheduler({
+    db,
+    config,
+    registry,
+    timekeeper,
+    runner,
+    clock,
+    observationClock,
+    events,
+    logger,
+  });
   scheduled.setsOfLock = (key) => scheduler.setsOfLock(key);
   const maintenance = new ScheduledMaintenance({ db, clock, events, logger });
   let callbacks: CallbackReceiver | undefined;
@@ -125,6 +140,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         path: config.callbacks.path,
         maxBodyBytes: config.callbacks.maxBodyBytes,
         token: () => config.callbacks.token(),
+        // An event is stamped no later than this clock's now, the one polls are stamped with: a
+        // host clock behind must not stamp callbacks older than the polls (and lose them).
+        now: stamp,
       });
       await callbacks.start();
     }

@@ -23,6 +23,49 @@ export interface CycleSummary extends CycleCounts {
   recorded: boolean;
   /** The configuration error that stopped polling the app this cycle, if any. */
   fatal?: { code: string; setting: string | undefined; message: string; provider: ProviderName; app: string };
+  /** Observations skipped because a clock is behind (src/poll/clock-skips.ts); unset when the cycle never started. */
+  clock?: ClockVerdict;
+}
+
+/** A cycle's observations that the recording statement discarded for the clock, judged. */
+export interface ClockVerdict {
+  /** Observations handed to the recording statement. */
+  observations: number;
+  /** Of those, skipped: older than what is recorded by more than the tolerance. */
+  skipped: number;
+  /** The most by which a skipped observation was older than what is recorded, ms. */
+  maxLagMs: number;
+  /** More than half of the observations were skipped. */
+  mostly: boolean;
+  /** Mostly skipped in this cycle and the previous one of the set (with observations): the cycle failed. */
+  fault: boolean;
+}
+
+/** What the skips say, for poll_cycle.error, /healthz and the log; null when there were none. */
+export function clockSkipText(verdict: ClockVerdict): string | null {
+  if (verdict.skipped === 0) return null;
+  return `ERR_CLOCK_BEHIND: ${verdict.skipped} of ${verdict.observations} observations were older than the ones recorded, by up to ${Math.round(verdict.maxLagMs / 100) / 10} s, and were not recorded: a clock is behind (the host's on the embedded database, the database server's on Postgres)`;
+}
+
+/** What a sync of the observation clock found (src/poll/observation-clock.ts). */
+export interface ClockReading {
+  /** Where observation times come from. */
+  source: 'database server' | 'host';
+  /** The host's wall clock minus the database server's, ms (Postgres). */
+  hostMinusServerMs?: number;
+  /** The round trip of the sample kept, ms (Postgres). */
+  roundTripMs?: number;
+  /** How far the host clock is behind the newest observation recorded, ms, 0 when it is not (embedded database). */
+  behindNewestMs?: number;
+  /** How far the host's wall clock jumped against the monotonic clock since the previous sync, ms; set when past the tolerance. */
+  hostStepMs?: number;
+  /** Why observations stamped now would be discarded (for /healthz); unset when they would not. */
+  fault?: string;
+}
+
+/** The host clock's offset from the reference of a reading, ms (negative: behind). */
+export function hostOffsetMs(reading: ClockReading): number {
+  return reading.hostMinusServerMs ?? (reading.behindNewestMs ? -reading.behindNewestMs : 0);
 }
 
 /** One provider call, as it ended. */
@@ -90,6 +133,8 @@ export interface PresenceEvents {
   'recheck.finished': { set: string; summary: AccountCheckSummary };
   /** Database work outside a cycle's batches failed. */
   'database.error': { operation: string };
+  /** The observation clock was synced (at start and each reload): its offset, and a fault if any. */
+  'clock.checked': ClockReading;
   /** A callback was counted: what became of its event, or why the request was refused (nothing written). */
   'callback.outcome': { outcome: CallbackOutcome } | { rejected: string };
 }

@@ -3,6 +3,7 @@ import { systemClock } from '../clock.js';
 import { AppBusyError, InputError } from '../errors.js';
 import { EventStream } from '../events.js';
 import { runPollCycle } from '../poll/poll-cycle.js';
+import { observationClockFor } from '../poll/observation-clock.js';
 import { pollLocksFor } from '../poll/poll-locks.js';
 import { ProviderRegistry, stateApiLabel } from '../poll/provider-registry.js';
 import { getWatchSet } from '../store/watch-sets.js';
@@ -26,6 +27,9 @@ export async function pollCommand(argv: string[], io: CommandIO): Promise<number
     const registry = new ProviderRegistry(config, { events });
     const locks = pollLocksFor(database, logger);
     try {
+      // Stamped like the daemon's cycles (the database server's clock on Postgres), and checked.
+      const clock = observationClockFor(database, logger);
+      events.emit('clock.checked', await clock.sync());
       // A daemon polling the same app would double the calls against its ceiling.
       const hold = await locks.tryHold(registry.lockKey(set.provider, set.app_id));
       if (hold === 'other') {
@@ -41,6 +45,7 @@ export async function pollCommand(argv: string[], io: CommandIO): Promise<number
         limiter: registry.stateLimiter(set.provider, set.app_id),
         concurrency: config.http.concurrency,
         clock: systemClock,
+        stamp: () => clock.now().getTime(),
         events,
         logger,
       });

@@ -20,7 +20,8 @@ export interface DatabaseHandle {
   /**
    * A new, unconnected client outside the pool, for session state that must live exactly as long as
    * one connection (the advisory locks of src/poll/poll-locks.ts). Postgres only: PGlite has one
-   * connection and one process (its data dir is locked).
+   * connection and one process (its data dir is locked). Its user must listen for `error` before
+   * connecting: a dedicated client has no pool to catch its errors.
    */
   sessionClient?: () => pg.Client;
 }
@@ -48,6 +49,17 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** `application_name` of the pool's connections; the poll lock session adds ` locks`. */
+export const APPLICATION_NAME = 'presence-poller';
+
+/** Logs, at debug, a pooled connection's failure: the statement it cut off (if any) reports it. */
+function connectionLost(logger: Logger | undefined, err: Error): void {
+  logger?.debug(
+    { err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
+    'database connection lost',
+  );
+}
+
 function once(fn: () => Promise<void>): () => Promise<void> {
   let closing: Promise<void> | undefined;
   return () => (closing ??= fn());
@@ -58,6 +70,8 @@ export async function openDatabase(target: DatabaseTarget, logger?: Logger): Pro
   if (target.databaseUrl) {
     const pool = new pg.Pool({
       connectionString: target.databaseUrl,
+      // So that an operator (pg_stat_activity, pg_terminate_backend) can tell the daemon's connections apart.
+      application_name: APPLICATION_NAME,
       max: target.poolSize ?? 10,
       connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 30_000,
@@ -74,6 +88,13 @@ export async function openDatabase(target: DatabaseTarget, logger?: Logger): Pro
         'idle database connection failed',
       ),
     );
+    // The pool listens for errors only while a client is idle. A client checked out (a batch's
+    // transaction, a reload, the rollup, a callback's write) whose connection dies between two
+    // statements emits `error` with no listener: an uncaught exception that ends the process
+    // (node-postgres issues 3083, 2439). With this listener, for the client's whole life, the
+    // failure reaches the statement in flight, or the next one ("not queryable"), as an error; the
+    // batch fails cleanly and the pool drops the client when it is released.
+    pool.on('connect', (client) => client.on('error', (err) => connectionLost(logger, err)));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const connectionString = target.databaseUrl;
     return {
@@ -82,7 +103,13 @@ export async function openDatabase(target: DatabaseTarget, logger?: Logger): Pro
       location: redactUrl(connectionString),
       close: once(() => db.destroy()),
       sessionClient: () =>
-        new pg.Client({ connectionString, connectionTimeoutMillis: 10_000, keepAlive: true, query_timeout: 15_000 }),
+        new pg.Client({
+          connectionString,
+          application_name: `${APPLICATION_NAME} locks`,
+          connectionTimeoutMillis: 10_000,
+          keepAlive: true,
+          query_timeout: 15_000,
+        }),
     };
   }
   const release = target.dataDir ? lockDataDir(target.dataDir) : undefined;

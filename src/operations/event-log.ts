@@ -19,6 +19,9 @@ function cycleLine(s: CycleSummary): Record<string, unknown> {
     refusals: s.refusals,
     transitions: s.transitions,
     durationMs: s.durationMs,
+    ...(s.clock && s.clock.skipped > 0
+      ? { clockSkipped: s.clock.skipped, clockLagMs: Math.round(s.clock.maxLagMs) }
+      : {}),
     ...(Object.keys(s.failures).length > 0 ? { failures: s.failures, error: s.error } : {}),
   };
 }

@@ -7,7 +7,21 @@
 // The last success comes from this process's own cycles (memory) and, for a set that looks stale
 // there, from poll_cycle: with several instances (per-app locks) another instance may be the one
 // polling the set, and the set is still observed. A database that cannot be read leaves it stale.
-import type { CycleSummary, EventStream, LoadedSet } from '../events.js';
+// poll_cycle's times are the database server's, this process's the host's: the offset measured at
+// the last clock sync converts one into the other.
+//
+// A clock behind is reported too: a set whose cycle failed with ERR_CLOCK_BEHIND is stale at once,
+// with the reason, until a cycle records normally (its observations are being discarded); and a
+// clock fault found at a sync (the embedded database's host clock behind the newest observation)
+// makes the status `degraded` until a sync finds it gone. Both answer 503.
+import {
+  clockSkipText,
+  hostOffsetMs,
+  type ClockReading,
+  type CycleSummary,
+  type EventStream,
+  type LoadedSet,
+} from '../events.js';
 import type { CycleStatus } from '../model.js';
 
 /** True for a cycle that counts as the set being observed: `ok`, or `partial` with observations. */
@@ -28,12 +42,25 @@ export interface SetHealth {
   reason?: string;
 }
 
+/** The clock part of the /healthz body. */
+export interface ClockHealth {
+  /** Where observation times come from: `database server` (Postgres) or `host` (embedded database). */
+  source: ClockReading['source'];
+  /** The host's clock minus the reference (the server's; on the embedded database, minus the newest observation when behind it), seconds. */
+  hostOffsetSeconds: number;
+  /** Why observations are being discarded, when they are. */
+  fault?: string;
+}
+
 /** The /healthz body. */
 export interface HealthReport {
-  status: 'ok' | 'stale';
+  /** `ok`; `stale` when a set is not being observed; `degraded` when a clock fault discards observations. */
+  status: 'ok' | 'stale' | 'degraded';
   /** Names of the stale sets. */
   stale: string[];
   sets: SetHealth[];
+  /** The observation clock at its last sync (absent before the first). */
+  clock?: ClockHealth;
   /** Set when the sets have never been loaded or the database could not be read. */
   error?: string;
 }
@@ -55,6 +82,9 @@ interface TrackedSet {
 export class HealthTracker {
   private sets: Map<string, TrackedSet> | undefined;
   private readonly lastSuccess = new Map<string, number>();
+  /** Sets whose last cycle failed for the clock, with what it said. */
+  private readonly clockStale = new Map<string, string>();
+  private clock: ClockReading | undefined;
   private readonly now: () => number;
 
   constructor(private readonly options: HealthTrackerOptions = {}) {
@@ -65,9 +95,11 @@ export class HealthTracker {
   subscribe(events: EventStream): () => void {
     const offSets = events.on('sets.loaded', ({ sets }) => this.setsLoaded(sets));
     const offCycles = events.on('cycle.finished', (summary) => this.cycleFinished(summary));
+    const offClock = events.on('clock.checked', (reading) => this.clockChecked(reading));
     return () => {
       offSets();
       offCycles();
+      offClock();
     };
   }
 
@@ -83,9 +115,16 @@ export class HealthTracker {
     this.sets = next;
   }
 
-  /** Remembers the end of a successful cycle. */
+  /** Remembers the end of a successful cycle, and whether the clock made the cycle fail. */
   cycleFinished(summary: CycleSummary): void {
+    if (summary.clock?.fault) this.clockStale.set(summary.set, clockSkipText(summary.clock) ?? 'a clock is behind');
+    else if (isSuccessfulCycle(summary) && !summary.clock?.mostly) this.clockStale.delete(summary.set);
     if (isSuccessfulCycle(summary)) this.lastSuccess.set(summary.set, summary.finishedAt.getTime());
+  }
+
+  /** Takes the observation clock's reading of a sync. */
+  clockChecked(reading: ClockReading): void {
+    this.clock = reading;
   }
 
   /** The health of every enabled set now. */
@@ -105,9 +144,33 @@ export class HealthTracker {
         error = 'the database could not be read (the log has the detail)';
       }
     }
-    const sets = [...this.sets].map(([name, s]) => this.evaluate(name, s, fromDatabase.get(name)?.getTime()));
+    // poll_cycle.finished_at is the database server's now(): in this host's time, it is that plus the offset.
+    const toHostMs = this.clock?.hostMinusServerMs ?? 0;
+    const sets = [...this.sets].map(([name, s]) => {
+      const databaseMs = fromDatabase.get(name)?.getTime();
+      return this.evaluate(name, s, databaseMs === undefined ? undefined : databaseMs + toHostMs);
+    });
     const stale = sets.filter((s) => s.stale).map((s) => s.set);
-    return { status: stale.length === 0 ? 'ok' : 'stale', stale, sets, ...(error === undefined ? {} : { error }) };
+    const clock = this.clockHealth();
+    const status = stale.length > 0 ? 'stale' : clock?.fault ? 'degraded' : 'ok';
+    return {
+      status,
+      stale,
+      sets,
+      ...(clock ? { clock } : {}),
+      ...(error === undefined ? {} : { error }),
+    };
+  }
+
+  private clockHealth(): ClockHealth | undefined {
+    const reading = this.clock;
+    if (!reading) return undefined;
+    const offsetMs = hostOffsetMs(reading);
+    return {
+      source: reading.source,
+      hostOffsetSeconds: Math.round(offsetMs / 100) / 10,
+      ...(reading.fault ? { fault: reading.fault } : {}),
+    };
   }
 
   private evaluate(name: string, tracked: TrackedSet, databaseMs: number | undefined): SetHealth {
@@ -125,6 +188,8 @@ export class HealthTracker {
     };
     if (tracked.gapSeconds === null)
       return { ...base, stale: true, reason: 'the schedule is invalid: the set is not polled' };
+    const clockFault = this.clockStale.get(name);
+    if (clockFault !== undefined) return { ...base, stale: true, reason: clockFault };
     if (now - since <= tracked.gapSeconds * 1000) return { ...base, stale: false };
     return {
       ...base,

@@ -1,5 +1,5 @@
 // The metrics of operations/metrics.ts, kept from the event stream.
-import type { EventStream } from '../events.js';
+import { hostOffsetMs, type EventStream } from '../events.js';
 import { isSuccessfulCycle } from './health.js';
 import { bucketLabel, type PresenceMetrics } from './metrics.js';
 
@@ -24,7 +24,12 @@ export function subscribeMetrics(events: EventStream, metrics: PresenceMetrics):
       const databaseFailures = summary.failures.ERR_DATABASE ?? 0;
       if (databaseFailures > 0) m.databaseErrors.inc({ operation: 'batch' }, databaseFailures);
       if (isSuccessfulCycle(summary)) m.lastSuccess.set({ set }, summary.finishedAt.getTime() / 1000);
+      if (summary.clock) {
+        m.clockSkipped.inc({ set }, summary.clock.skipped);
+        m.clockLag.set({ set }, summary.clock.maxLagMs / 1000);
+      }
     }),
+    events.on('clock.checked', (reading) => m.hostClockOffset.set(hostOffsetMs(reading) / 1000)),
     events.on('call.finished', ({ provider, app, api, outcome, seconds }) => {
       m.calls.inc({ provider, app, api, outcome });
       m.callSeconds.observe({ provider, app, api }, seconds);
@@ -43,6 +48,7 @@ export function subscribeMetrics(events: EventStream, metrics: PresenceMetrics):
         if (names.has(set)) continue;
         m.lastSuccess.remove({ set });
         m.watchedUsers.remove({ set });
+        m.clockLag.remove({ set });
         setsWithGauges.delete(set);
       }
     }),

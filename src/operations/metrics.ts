@@ -20,6 +20,9 @@ export interface PresenceMetrics {
   watchedUsers: Gauge<'set'>;
   lastSuccess: Gauge<'set'>;
   databaseErrors: Counter<'operation'>;
+  clockSkipped: Counter<'set'>;
+  clockLag: Gauge<'set'>;
+  hostClockOffset: Gauge;
   callbackEvents: Counter<'outcome'>;
   callbackRejected: Counter<'reason'>;
 }
@@ -127,6 +130,23 @@ export function createMetrics(options: MetricsOptions = {}): PresenceMetrics {
       name: 'presence_database_errors_total',
       help: 'Failed database operations by operation (batch, cycle, reload_sets, partitions).',
       labelNames: ['operation'],
+      registers,
+    }),
+    clockSkipped: new Counter({
+      name: 'presence_clock_skipped_observations_total',
+      help: 'Observations not recorded because they were older than the recorded ones by more than the tolerance (5 s): a clock behind, by set.',
+      labelNames: ['set'],
+      registers,
+    }),
+    clockLag: new Gauge({
+      name: 'presence_clock_lag_seconds',
+      help: "By how much the set's last cycle's observations skipped for the clock were older than the recorded ones, at most (0: none skipped).",
+      labelNames: ['set'],
+      registers,
+    }),
+    hostClockOffset: new Gauge({
+      name: 'presence_host_clock_offset_seconds',
+      help: "The host's clock minus the database server's at the last sync (Postgres); on the embedded database, minus the newest recorded observation when the host is behind it (else 0).",
       registers,
     }),
   };

@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { streamWatchedUsers } from '../store/watched-users.js';
 import type { WatchSet } from '../store/watch-sets.js';
 import { checkAccounts } from './account-check.js';
+import { ClockFaults } from './clock-skips.js';
 import { databaseDownCycle, runPollCycle } from './poll-cycle.js';
 import type { LockHandover } from './poll-locks.js';
 import { stateApiLabel, type ProviderRegistry } from './provider-registry.js';
@@ -42,6 +43,8 @@ export class CycleRunner {
   private readonly unwritten: UnwrittenCycles;
   /** Apps (`provider:app`) whose last cycle met a configuration error: the next one probes first. */
   private readonly misconfigured = new Set<string>();
+  /** Sets whose observations a clock behind keeps from being recorded (src/poll/clock-skips.ts). */
+  private readonly clockFaults = new ClockFaults();
   /** Stop taking new batches. */
   private readonly stopController = new AbortController();
   /** Abort calls in flight (the shutdown deadline passed). */
@@ -130,6 +133,7 @@ export class CycleRunner {
         stopSignal: cycleStop.signal,
         abortSignal: this.abortController.signal,
         probeFirst: this.misconfigured.has(app),
+        clockFaults: this.clockFaults,
       }).finally(() => unlisten.forEach((off) => off()));
       if (!summary.recorded) this.unwritten.keep(summary);
       if (summary.fatal) this.misconfigured.add(app);

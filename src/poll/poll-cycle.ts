@@ -17,6 +17,14 @@ import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
 import { streamWatchedUsers } from '../store/watched-users.js';
 import { scheduleIntervalSeconds } from '../schedules.js';
 import { runBatches } from './batch-pipeline.js';
+import {
+  addClockSkips,
+  ClockFaults,
+  errorAfterClock,
+  logClockVerdict,
+  noClockSkips,
+  statusAfterClock,
+} from './clock-skips.js';
 import type { RetryPolicy } from './retry.js';
 import type { SlidingWindowLimiter } from './sliding-window-limiter.js';
 
@@ -42,6 +50,8 @@ export interface PollCycleContext {
   retry?: RetryPolicy;
   /** Send one batch alone first: the app's last cycle met a configuration error. */
   probeFirst?: boolean;
+  /** Judges clock skips across a set's cycles (the runner keeps one); without it each cycle is judged alone. */
+  clockFaults?: ClockFaults;
 }
 
 /** A cycle that could not start because the database was unreachable; `id` is '' (no row yet). */
@@ -99,6 +109,7 @@ export async function runPollCycle(ctx: PollCycleContext): Promise<CycleSummary>
       done: counts.observed + counts.failed + counts.accountErrors + counts.notImported,
     });
   const app = { provider: set.provider, appId: set.app_id };
+  const clockSkips = noClockSkips();
 
   async function* users(): AsyncGenerator<string[]> {
     for await (const page of streamWatchedUsers(db, set.name, ctx.provider.maxBatch, 'pollable')) {
@@ -125,6 +136,7 @@ export async function runPollCycle(ctx: PollCycleContext): Promise<CycleSummary>
           observations: kept.observations,
           missingAccounts: kept.missingAccounts,
         });
+        addClockSkips(clockSkips, kept.observations.length, recorded);
         counts.observed += kept.observations.length;
         counts.notImported += kept.missingAccounts.length;
         counts.accountErrors += kept.accountErrors.length;
@@ -165,19 +177,26 @@ export async function runPollCycle(ctx: PollCycleContext): Promise<CycleSummary>
     fail(errorCode(result.sourceError), 1);
     firstError ??= `reading watched users failed: ${result.sourceError.message}`;
   }
-  const status: CycleStatus = result.interrupted
-    ? 'interrupted'
-    : counts.failed === 0 && counts.accountErrors === 0 && firstError === null
-      ? 'ok'
-      : counts.observed > 0
-        ? 'partial'
-        : 'failed';
-  const errorText =
+  const verdict = (ctx.clockFaults ?? new ClockFaults()).judge(set.name, clockSkips);
+  const status: CycleStatus = statusAfterClock(
+    result.interrupted
+      ? 'interrupted'
+      : counts.failed === 0 && counts.accountErrors === 0 && firstError === null
+        ? 'ok'
+        : counts.observed > 0
+          ? 'partial'
+          : 'failed',
+    verdict,
+  );
+  const errorText = errorAfterClock(
     Object.keys(failures).length === 0
       ? null
       : `${Object.entries(failures)
           .map(([code, n]) => `${code} ×${n}`)
-          .join(', ')}${firstError === null ? '' : `; first: ${firstError}`}`;
+          .join(', ')}${firstError === null ? '' : `; first: ${firstError}`}`,
+    verdict,
+  );
+  logClockVerdict(ctx.logger, set.name, verdict);
   let recorded = true;
   try {
     await finishPollCycle(db, id, counts, status, errorText);
@@ -212,6 +231,7 @@ export async function runPollCycle(ctx: PollCycleContext): Promise<CycleSummary>
     failures,
     refusals: result.refusals,
     recorded,
+    clock: verdict,
     ...counts,
   };
   events.emit('cycle.finished', summary);

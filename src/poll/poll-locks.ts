@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
-import { nameLockSession, pingLockSession, tryAdvisoryLock } from '../store/lock-session.js';
+import { pingLockSession, tryAdvisoryLock } from '../store/lock-session.js';
 import { interruptAbandonedCycles, lastCycleActivity } from '../store/poll-cycles.js';
 
 /** What tryHold found. */
@@ -73,7 +73,6 @@ export function advisoryLocks(newClient: () => pg.Client, logger: Logger): PollL
       next.on('end', () => lose(next, 'session ended'));
       try {
         await next.connect();
-        await nameLockSession(next);
       } catch (err) {
         logger.debug({ err: (err as Error).message }, 'poll lock session unavailable');
         next.end().catch(() => undefined);

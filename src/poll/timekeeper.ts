@@ -83,8 +83,13 @@ export class Timekeeper {
       } catch {
         return; // removed or stopped
       }
-      // The wall clock may have stepped back while we slept: wait for the run again.
-      if (this.clock.now() < next) continue;
+      // Woken before the run: the wall clock stepped back while we slept (an NTP step, a VM
+      // resume). Waiting for the old run would mean an hour without a tick after a one-hour step:
+      // the next run is reckoned again from the clock's new time.
+      if (this.clock.now() < next) {
+        next = nextRunAfter(entry.expression, this.clock.now());
+        continue;
+      }
       const now = this.clock.now();
       let missed = 0;
       let following = nextRunAfter(entry.expression, next);

@@ -13,6 +13,7 @@ import { scheduleIntervalSeconds, validateSchedule } from '../schedules.js';
 import { gapSecondsOf, listWatchSets, type WatchSet } from '../store/watch-sets.js';
 import type { CycleRunner } from './cycle-runner.js';
 import type { ProviderRegistry } from './provider-registry.js';
+import type { ObservationClock } from './observation-clock.js';
 import type { Timekeeper } from './timekeeper.js';
 
 /** What the scheduler needs. */
@@ -23,6 +24,8 @@ export interface WatchSetSchedulerOptions {
   timekeeper: Timekeeper;
   runner: CycleRunner;
   clock: Clock;
+  /** What observations are stamped with: synced at start and at each reload. */
+  observationClock: ObservationClock;
   events: EventStream;
   logger: Logger;
 }
@@ -95,6 +98,7 @@ export class WatchSetScheduler {
   private async doReload(): Promise<void> {
     if (this.stopController.signal.aborted) return;
     const { db, logger, events, timekeeper } = this.options;
+    await this.syncClock();
     let enabled: WatchSet[];
     try {
       enabled = await listWatchSets(db, { enabledOnly: true });
@@ -133,6 +137,18 @@ export class WatchSetScheduler {
       });
     }
     events.emit('sets.loaded', { sets: loaded });
+  }
+
+  /** Re-reads the observation clock's reference (the database server's clock on Postgres). */
+  private async syncClock(): Promise<void> {
+    try {
+      this.options.events.emit('clock.checked', await this.options.observationClock.sync());
+    } catch (err) {
+      this.options.logger.warn(
+        { code: errorCode(err), err: (err as Error).message },
+        'reading the database clock failed; observations keep the last reading',
+      );
+    }
   }
 
   private gapOf(set: WatchSet): number | null {

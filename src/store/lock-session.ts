@@ -2,11 +2,6 @@
 // dedicated connection, so they live exactly as long as it does.
 import type pg from 'pg';
 
-/** Names the session for operators (`pg_stat_activity`, `pg_locks`). */
-export async function nameLockSession(client: pg.Client): Promise<void> {
-  await client.query(`SET application_name = 'presence-poller locks'`);
-}
-
 /** Takes the session advisory lock of `key` if nobody holds it; true when taken. */
 export async function tryAdvisoryLock(client: pg.Client, key: string): Promise<boolean> {
   const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [

@@ -24,23 +24,52 @@ export interface ObservationBatch {
   requestedAt?: Date;
 }
 
+/**
+ * How much older than the user's recorded last_seen_at an observation may be and still count as
+ * one of the skips this statement makes on purpose: a replayed batch, a concurrent batch of another
+ * set of the app, a callback received while the answer was on its way. Those are apart by the time
+ * between an answer and its statement, which is milliseconds, seconds when the database is slow.
+ * An observation older than that is skipped because a clock is behind (the host's, or the
+ * database server's): counted as `clockSkipped` (src/poll/clock-skips.ts makes a cycle of them a
+ * clock fault).
+ */
+export const CLOCK_TOLERANCE_MS = 5_000;
+
 /** What a batch wrote. */
 export interface RecordResult {
   /** Transitions appended. */
   transitions: number;
   /** Appended transitions by `from→to` (from is `null` for first observations). */
   pairs: Record<string, number>;
+  /** Observations skipped because the user's last_seen_at is newer by more than CLOCK_TOLERANCE_MS (unset: 0). */
+  clockSkipped?: number;
+  /** The most by which such an observation was older than what is recorded, ms (unset or 0 when none). */
+  clockLagMs?: number;
 }
+
+/** A row of the diff statement: appended transitions by pair, and one row of clock skips (from/to null). */
+type StatementRow = {
+  from_state: string | null;
+  to_state: string | null;
+  n: number;
+  clock_skipped: number | null;
+  clock_lag_ms: number | null;
+};
 
 /**
  * Records a batch: appends transitions and updates presence_current in one statement (run it
  * inside the batch's transaction). An observation no newer than the user's last_seen_at changes
- * nothing, so replaying a batch is harmless.
+ * nothing, so replaying a batch is harmless; one older by more than CLOCK_TOLERANCE_MS is counted.
  */
 export async function recordObservations(db: Kysely<Database>, batch: ObservationBatch): Promise<RecordResult> {
-  if (batch.observations.length === 0) return { transitions: 0, pairs: {} };
+  if (batch.observations.length === 0) return { transitions: 0, pairs: {}, clockSkipped: 0, clockLagMs: 0 };
   const { rows } = await recordObservationsStatement(batch).execute(db);
-  return recordResultOf(rows);
+  const clock = rows.find((r) => r.to_state === null);
+  return {
+    ...recordResultOf(rows.filter((r): r is StatementRow & { to_state: string } => r.to_state !== null)),
+    clockSkipped: clock?.clock_skipped ?? 0,
+    clockLagMs: clock?.clock_lag_ms ?? 0,
+  };
 }
 
 /** A RecordResult from `from_state, to_state, n` rows of appended transitions. */
@@ -62,20 +91,23 @@ export function mergeRecordResults(...results: RecordResult[]): RecordResult {
   const pairs: Record<string, number> = {};
   for (const result of results)
     for (const [pair, n] of Object.entries(result.pairs)) pairs[pair] = (pairs[pair] ?? 0) + n;
-  return { transitions: results.reduce((sum, r) => sum + r.transitions, 0), pairs };
+  return {
+    transitions: results.reduce((sum, r) => sum + r.transitions, 0),
+    pairs,
+    clockSkipped: results.reduce((sum, r) => sum + (r.clockSkipped ?? 0), 0),
+    clockLagMs: Math.max(0, ...results.map((r) => r.clockLagMs ?? 0)),
+  };
 }
 
 /** The diff statement of a batch, unexecuted (a test EXPLAINs it to pin its plan). */
-export function recordObservationsStatement(
-  batch: ObservationBatch,
-): RawBuilder<{ from_state: string | null; to_state: string; n: number }> {
+export function recordObservationsStatement(batch: ObservationBatch): RawBuilder<StatementRow> {
   const userIds = batch.observations.map((o) => o.userId);
   const states = batch.observations.map((o) => o.state);
   const platforms = batch.observations.map((o) => (o.platforms === null ? null : JSON.stringify(o.platforms)));
   const t = batch.observedAt;
   const requestedAt = batch.requestedAt ?? t;
   const gap = sql`make_interval(secs => ${batch.gapSeconds}::double precision)`;
-  return sql<{ from_state: string | null; to_state: string; n: number }>`
+  return sql<StatementRow>`
     WITH obs AS (
       SELECT o.user_id, o.state, o.platforms::jsonb AS platforms
       FROM unnest(${userIds}::text[], ${states}::text[], ${platforms}::text[]) AS o(user_id, state, platforms)
@@ -84,15 +116,10 @@ export function recordObservationsStatement(
     -- leaves the planner a choice, and before presence_current has statistics it chose to scan
     -- the whole app's rows: a batch took 4x longer at 100k users. Under FOR UPDATE, a row that a
     -- concurrent batch changed is read in its committed version, so every change chains on.
-    diff AS (
+    looked AS (
       SELECT o.user_id, o.state, o.platforms,
-             p.state AS prev_state, p.last_seen_at AS prev_seen,
-             p.user_id IS NULL AS is_first,
-             p.user_id IS NOT NULL AND ${t}::timestamptz - p.last_seen_at > ${gap} AS is_gap,
-             -- Platforms count only when this observation has them (a detail set): an app watched
-             -- by a detail and a plain set must not flap between a platform map and none.
-             p.user_id IS NOT NULL AND (p.state IS DISTINCT FROM o.state
-               OR (o.platforms IS NOT NULL AND p.platforms IS DISTINCT FROM o.platforms)) AS is_change
+             p.user_id AS prev_user, p.state AS prev_state, p.platforms AS prev_platforms,
+             p.since AS prev_since, p.last_seen_at AS prev_seen
       FROM obs o
       LEFT JOIN LATERAL (
         SELECT c.user_id, c.state, c.platforms, c.since, c.last_seen_at
@@ -100,8 +127,18 @@ export function recordObservationsStatement(
         WHERE c.provider = ${batch.provider} AND c.app_id = ${batch.appId}::bigint AND c.user_id = o.user_id
         FOR UPDATE
       ) p ON true
-      WHERE p.user_id IS NULL OR (p.last_seen_at < ${t}::timestamptz
-        AND NOT (p.since > ${requestedAt}::timestamptz AND p.state IS DISTINCT FROM o.state))
+    ),
+    diff AS (
+      SELECT user_id, state, platforms, prev_state, prev_seen,
+             prev_user IS NULL AS is_first,
+             prev_user IS NOT NULL AND ${t}::timestamptz - prev_seen > ${gap} AS is_gap,
+             -- Platforms count only when this observation has them (a detail set): an app watched
+             -- by a detail and a plain set must not flap between a platform map and none.
+             prev_user IS NOT NULL AND (prev_state IS DISTINCT FROM state
+               OR (platforms IS NOT NULL AND prev_platforms IS DISTINCT FROM platforms)) AS is_change
+      FROM looked
+      WHERE prev_user IS NULL OR (prev_seen < ${t}::timestamptz
+        AND NOT (prev_since > ${requestedAt}::timestamptz AND prev_state IS DISTINCT FROM state))
     ),
     -- Users seen for the first time. When a concurrent batch (another set of the same app) inserted
     -- the same user first, this batch records nothing for them: the other observation stands, and
@@ -152,6 +189,14 @@ export function recordObservationsStatement(
       FROM changes
       RETURNING from_state, to_state
     )
-    SELECT from_state, to_state, count(*)::int AS n FROM inserted GROUP BY from_state, to_state
+    SELECT from_state, to_state, count(*)::int AS n, NULL::int AS clock_skipped, NULL::float8 AS clock_lag_ms
+    FROM inserted GROUP BY from_state, to_state
+    UNION ALL
+    -- Observations older than what is recorded by more than the skips above make on purpose: a
+    -- clock is behind. One row, always (to_state NULL marks it).
+    SELECT NULL, NULL, 0, count(*)::int,
+           coalesce(max(extract(epoch FROM prev_seen - ${t}::timestamptz)::float8 * 1000), 0)
+    FROM looked
+    WHERE prev_seen > ${t}::timestamptz + make_interval(secs => ${CLOCK_TOLERANCE_MS / 1000}::double precision)
   `;
 }

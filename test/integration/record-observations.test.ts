@@ -51,7 +51,7 @@ beforeEach(async () => {
 describe(`recording observations (${DATABASE_KIND})`, () => {
   it('appends a first-observation row with from_state NULL and no last_seen_at', async () => {
     const result = await recordObservations(database.db, batch(0, [obs('u1', 'Online')]));
-    expect(result).toEqual({ transitions: 1, pairs: { 'null→Online': 1 } });
+    expect(result).toEqual({ transitions: 1, pairs: { 'null→Online': 1 }, clockSkipped: 0, clockLagMs: 0 });
     expect(await history('u1')).toEqual([
       { from_state: null, to_state: 'Online', changed_at: at(0), last_seen_at: null, platforms: null, source: 'poll' },
     ]);
@@ -140,10 +140,47 @@ describe(`recording observations (${DATABASE_KIND})`, () => {
   it('is idempotent: replaying a batch, or an older one, changes nothing', async () => {
     await recordObservations(database.db, batch(0, [obs('u1', 'Online')]));
     await recordObservations(database.db, batch(60, [obs('u1', 'Offline')]));
-    expect((await recordObservations(database.db, batch(60, [obs('u1', 'Offline')]))).transitions).toBe(0);
-    expect((await recordObservations(database.db, batch(30, [obs('u1', 'PushOnline')]))).transitions).toBe(0);
+    expect(await recordObservations(database.db, batch(60, [obs('u1', 'Offline')]))).toMatchObject({
+      transitions: 0,
+      clockSkipped: 0,
+    });
+    // Older by far more than any race: said so (a clock is behind), and still nothing changes.
+    expect(await recordObservations(database.db, batch(30, [obs('u1', 'PushOnline')]))).toMatchObject({
+      transitions: 0,
+      clockSkipped: 1,
+      clockLagMs: 30_000,
+    });
     expect(await history('u1')).toHaveLength(2);
     expect(await current('u1')).toMatchObject({ state: 'Offline', last_seen_at: at(60) });
+  });
+
+  it('counts the observations older than the recorded ones by more than the tolerance, and the largest lag', async () => {
+    await recordObservations(database.db, batch(100, [obs('u1', 'Online'), obs('u2', 'Online')]));
+    await recordObservations(database.db, batch(104, [obs('u2', 'Online')]));
+    // An hour-old clock's batch: u1 and u2 are skipped for the clock, u3 (never seen) is recorded.
+    const behind = await recordObservations(
+      database.db,
+      batch(100 - 3600, [obs('u1', 'Offline'), obs('u2', 'Online'), obs('u3', 'Online')]),
+    );
+    expect(behind).toEqual({ transitions: 1, pairs: { 'null→Online': 1 }, clockSkipped: 2, clockLagMs: 3_604_000 });
+    expect(await current('u1')).toMatchObject({ state: 'Online', last_seen_at: at(100) });
+    expect(await current('u2')).toMatchObject({ state: 'Online', last_seen_at: at(104) });
+  });
+
+  it('does not count the skips it makes on purpose: a replay, a batch seconds late, a change newer than the request', async () => {
+    await recordObservations(database.db, batch(100, [obs('u1', 'Online'), obs('u2', 'Online')]));
+    // Another set's batch of the same app, answered 4 s earlier but recorded after (within the tolerance).
+    const late = await recordObservations(database.db, batch(96, [obs('u1', 'Online')]));
+    expect(late).toMatchObject({ transitions: 0, clockSkipped: 0 });
+    // A callback at 105 says u2 went Offline; a poll sent at 103 and answered at 106 says Online:
+    // its answer may predate the change, so it is skipped on purpose.
+    await recordObservations(database.db, { ...batch(105, [obs('u2', 'Offline')]), source: 'callback' });
+    const racing = await recordObservations(database.db, {
+      ...batch(106, [obs('u2', 'Online')]),
+      requestedAt: at(103),
+    });
+    expect(racing).toMatchObject({ transitions: 0, clockSkipped: 0 });
+    expect(await current('u2')).toMatchObject({ state: 'Offline', last_seen_at: at(105) });
   });
 
   it('keeps apps apart', async () => {
