@@ -3,6 +3,9 @@
 // event before answering, so an answer of OK means the event is in the database. Tencent does not
 // retry after-event callbacks: an event that cannot be written is answered 503 and counted as
 // dropped, never silently lost; polling then fills in.
+//
+// One piece just over 300 lines: refusing, counting and answering a request are one path, and its
+// pieces that stand alone (parsing, reading a bounded body) are in parse.ts and callback-http.ts.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Kysely } from 'kysely';

@@ -2,6 +2,10 @@
 // (when configured) Volcengine's QueryOnlineStatus in volcengine.ts, enforces the rate ceilings
 // (per Tencent app, per Volcengine account), delays answers, injects faults and records what it
 // answered so tests can compare the poller's history with the truth.
+//
+// One piece over 300 lines: both providers' requests pass the same ceilings, faults, latency and
+// answer log, which live in this server's state; the protocols themselves are in tencent.ts and
+// volcengine.ts.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';

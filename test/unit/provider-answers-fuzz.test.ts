@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../../src/errors.js';
 import { readAnswer, type AnswerReading } from '../../src/providers/answer.js';
-import { parseStrictJson } from '../../src/providers/strict-json.js';
+import { parseStrictJson } from '../../src/strict-json.js';
 import { checkEnvelope, parseAnswerText, parseStateResponse } from '../../src/providers/tencent/parse.js';
 import { parseQueryOnlineStatus, toStateQueryResult } from '../../src/providers/volcengine/parse.js';
 import { seededRandom } from '../../src/simulator/seeded-random.js';

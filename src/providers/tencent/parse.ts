@@ -4,7 +4,7 @@
 import { providerError, type ProviderError } from '../../errors.js';
 import { MAX_PLATFORMS, platformsOf, platformTextProblem } from '../answer.js';
 import { clipText, show } from '../http.js';
-import { JsonTextError, parseStrictJson } from '../strict-json.js';
+import { JsonTextError, parseStrictJson } from '../../strict-json.js';
 import type { ObservedState, Observation, Platforms } from '../../model.js';
 import type { AccountCheckResult, AccountError, StateQueryResult } from '../types.js';
 import { TENCENT_ACCOUNT_NOT_IMPORTED, tencentError, type TencentErrorContext } from './errors.js';

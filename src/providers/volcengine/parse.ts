@@ -11,7 +11,7 @@
 import { providerError, type ProviderError } from '../../errors.js';
 import { MAX_PLATFORMS, platformsOf, platformTextProblem } from '../answer.js';
 import { clipText, show } from '../http.js';
-import { JsonTextError, parseStrictJson } from '../strict-json.js';
+import { JsonTextError, parseStrictJson } from '../../strict-json.js';
 import type { Observation } from '../../model.js';
 import type { StateQueryResult } from '../types.js';
 import { volcengineError } from './errors.js';
