@@ -13,9 +13,9 @@ import { open } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { SlidingWindowCounter } from './rate-ceiling.js';
-import type { AnswerLogEntry, SimulatorApi } from './answer-log.js';
+import type { AnswerLogEntry, SimulatorApi, TencentApi, VolcengineApi } from './answer-log.js';
 import { API_PATHS, answerAccountCheck, answerQueryState, bucketOf, checkQuery, failure } from './tencent.js';
-import type { RateBucket, TencentApi, TencentBody } from './tencent.js';
+import type { RateBucket, TencentBody } from './tencent.js';
 import {
   VOLC_ACTION,
   VOLC_VERSION,
@@ -27,13 +27,12 @@ import {
   requestedAppId,
   verifySignature,
 } from './volcengine.js';
-import type { VolcRequestView, VolcengineApi, VolcengineError, VolcengineMeta } from './volcengine.js';
+import type { VolcRequestView, VolcengineError, VolcengineMeta } from './volcengine.js';
 import type { PresenceWorld } from './world.js';
 import { FaultMix, type FaultMixOptions, type InjectedFault } from './fault-mix.js';
 
-export type { AnswerLogEntry, SimulatorApi } from './answer-log.js';
-export type { RateBucket, TencentApi } from './tencent.js';
-export type { VolcengineApi } from './volcengine.js';
+export type { AnswerLogEntry, SimulatorApi, TencentApi, VolcengineApi } from './answer-log.js';
+export type { RateBucket } from './tencent.js';
 
 /**
  * A fault that replaces normal answers for every app and account while active (until `untilMs`,

@@ -11,11 +11,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { isInt64Id, parseJsonWithInt64 } from '../providers/volcengine/int64-json.js';
 import { signRequest } from '../providers/volcengine/signer.js';
 import type { Platforms } from '../model.js';
-import type { AnswerLogEntry } from './answer-log.js';
+import type { AnswerLogEntry, VolcengineApi } from './answer-log.js';
 import type { PresenceWorld } from './world.js';
-
-/** The Volcengine call the simulator answers. */
-export type VolcengineApi = 'QueryOnlineStatus';
 
 export const VOLC_ACTION: VolcengineApi = 'QueryOnlineStatus';
 export const VOLC_VERSION = '2020-12-01';
