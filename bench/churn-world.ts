@@ -2,7 +2,7 @@
 // (the bench moves to the next generation between cycles), everyone else keeps theirs. The
 // simulator's own world changes with time, so how many users change per cycle would depend on the
 // cycle's length; a benchmark of "1%, 10%, 100% churn" needs the share to be the same every run.
-import type { ObservedState, Platforms } from '../src/providers/types.js';
+import type { ObservedState, Platforms } from '../src/model.js';
 import { PresenceWorld, type WorldState } from '../src/simulator/world.js';
 
 const TENCENT_STATES = ['Online', 'PushOnline', 'Offline'] as const;

@@ -3,7 +3,7 @@
 // higher than what the database sustains here times the parallelism it gets.
 import type { DatabaseHandle } from '../src/db/connect.js';
 import { migrate } from '../src/db/migrator.js';
-import type { Observation } from '../src/providers/types.js';
+import type { Observation } from '../src/model.js';
 import { recordObservations } from '../src/store/record-observations.js';
 
 const STATES = ['Online', 'PushOnline', 'Offline'] as const;

@@ -2,7 +2,7 @@
 // transaction that is rolled back: where the database spends a batch's time (docs/benchmarks.md).
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../src/db/schema.js';
-import type { Observation } from '../src/providers/types.js';
+import type { Observation } from '../src/model.js';
 import { recordObservationsStatement } from '../src/store/record-observations.js';
 import type { WatchSet } from '../src/store/watch-sets.js';
 

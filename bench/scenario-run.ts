@@ -12,7 +12,10 @@ import { migrate } from '../src/db/migrator.js';
 import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 import { silentLogger } from '../src/logger.js';
 import { ProviderRegistry } from '../src/poll/provider-registry.js';
-import { runCycle, type CycleSummary } from '../src/poll/run-cycle.js';
+import { systemClock } from '../src/clock.js';
+import { EventStream, type CycleSummary } from '../src/events.js';
+import { runPollCycle } from '../src/poll/poll-cycle.js';
+import { stateApiLabel } from '../src/poll/provider-registry.js';
 import { addWatchSet, type WatchSet } from '../src/store/watch-sets.js';
 import { explainBatch } from './explain-batch.js';
 import {
@@ -199,10 +202,11 @@ export async function runScenario(
         PRESENCE_CONCURRENCY: String(settings.concurrency),
         PRESENCE_PACE_CALLS: settings.pace ? '1' : '0',
       });
-      const registry = new ProviderRegistry(
-        config,
-        settings.limiterWindowMs ? { limiterWindowMs: settings.limiterWindowMs } : {},
-      );
+      const events = new EventStream();
+      const registry = new ProviderRegistry(config, {
+        events,
+        ...(settings.limiterWindowMs ? { limiterWindowMs: settings.limiterWindowMs } : {}),
+      });
       let times: StageTimes = emptyStageTimes();
       const current = (): StageTimes => times;
       const db = timedDatabase(handle.db, current);
@@ -215,12 +219,15 @@ export async function runScenario(
           meter.start();
           const summaries: CycleSummary[] = await Promise.all(
             sets.map((set) =>
-              runCycle({
+              runPollCycle({
                 db,
                 set,
                 provider: timedProvider(registry.stateClient(set.provider, set.app_id), current),
+                api: stateApiLabel(set.provider, config),
                 limiter: timedLimiter(registry.stateLimiter(set.provider, set.app_id), current),
                 concurrency: config.http.concurrency,
+                clock: systemClock,
+                events,
                 logger: silentLogger(),
               }),
             ),

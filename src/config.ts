@@ -25,6 +25,8 @@ export interface TencentConfig {
   secretKeyFor(sdkAppId: string): string;
   /** True when a secret key is configured for the app. */
   hasSecretKeyFor(sdkAppId: string): boolean;
+  /** The variable the app's key comes from (`TIM_SECRET_KEY_<app>_FILE`...), or what to set when there is none. */
+  secretKeySettingFor(sdkAppId: string): string;
 }
 
 /** Access key pair of a Volcengine account. */
@@ -57,8 +59,8 @@ export interface HttpConfig {
   bodyTimeoutMs: number;
   /** Most calls in flight per app (`PRESENCE_CONCURRENCY`); the rate ceiling still applies. */
   concurrency: number;
-  /** Space call starts evenly at the ceiling instead of a window's worth at once (`PRESENCE_PACE_CALLS`, 1 or 0; default 1). */
-  paceCalls?: boolean;
+  /** Space call starts evenly at the ceiling instead of a window's worth at once (`PRESENCE_PACE_CALLS`, 1 or 0). @default true */
+  paceCalls: boolean;
 }
 
 /** The Tencent State.StateChange callback receiver (off unless `PRESENCE_CALLBACK_LISTEN` is set). */
@@ -96,6 +98,53 @@ export interface Config {
   http: HttpConfig;
   callbacks: CallbackConfig;
 }
+
+/**
+ * Every default of the configuration, in one place (docs/configuration.md lists them; a test
+ * checks that it does). Schedules' defaults are the watch sets' own (src/store/watch-sets.ts).
+ */
+export const DEFAULTS = {
+  /** `PRESENCE_DATA_DIR`: the embedded database's folder, relative to the working directory. */
+  dataDir: './data',
+  /** `LOG_LEVEL` of `presence run` (other commands log warnings and up to stderr). */
+  logLevel: 'info',
+  /** `PRESENCE_RELOAD_MS`: how often the daemon re-reads the watch sets. */
+  reloadIntervalMs: 30_000,
+  /** `PRESENCE_SHUTDOWN_MS`: how long a stop waits for calls in flight before aborting them. */
+  shutdownTimeoutMs: 8_000,
+  /** `PRESENCE_HTTP`: where /metrics and /healthz listen. */
+  operationsHttp: '127.0.0.1:9464',
+  /** `TIM_ADMIN`: the App admin identifier. */
+  timAdmin: 'administrator',
+  /** `TIM_ENDPOINT`: Tencent IM's REST base URL (China). */
+  timEndpoint: 'https://console.tim.qq.com',
+  /** `TIM_STATE_API`: the seeds' name of the state API. */
+  timStateApi: 'querystate',
+  /** `TIM_QUERYSTATE_RPS`: the state API's ceiling per app (the Chinese seed's 100 calls/s). */
+  timQuerystateRps: 100,
+  /** `TIM_ACCOUNT_CHECK_RPS`: account_check's ceiling per app. */
+  timAccountCheckRps: 100,
+  /** `VOLC_ENDPOINT`: Volcengine's OpenAPI gateway. */
+  volcEndpoint: 'https://rtc.volcengineapi.com',
+  /** `VOLC_REGION`: the signing region. */
+  volcRegion: 'cn-north-1',
+  /** `VOLC_RPS`: the ceiling per Volcengine account, all its apps together. */
+  volcRps: 100,
+  /** `PRESENCE_CONNECT_TIMEOUT_MS`. */
+  connectTimeoutMs: 5_000,
+  /** `PRESENCE_HEADERS_TIMEOUT_MS`. */
+  headersTimeoutMs: 10_000,
+  /** `PRESENCE_BODY_TIMEOUT_MS`. */
+  bodyTimeoutMs: 10_000,
+  /** `PRESENCE_CONCURRENCY`: most calls in flight per app. */
+  concurrency: 32,
+  /** `PRESENCE_PACE_CALLS`: space call starts evenly (docs/benchmarks.md). */
+  paceCalls: true,
+  /** `PRESENCE_CALLBACK_PATH`. */
+  callbackPath: '/tim/callback',
+  /** `PRESENCE_CALLBACK_MAX_BYTES`: a State.StateChange body is a few hundred bytes. */
+  callbackMaxBytes: 64 * 1024,
+} as const;
 
 type Env = Record<string, string | undefined>;
 
@@ -169,30 +218,46 @@ function listenAddress(
   return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
 }
 
+/** A secret and the variable it came from (`NAME`, or `NAME_FILE` naming a file that holds it). */
+interface Secret {
+  value: string;
+  variable: string;
+}
+
 /** Reads a secret from `NAME`, or from the file named by `NAME_FILE`. */
-function secret(env: Env, name: string): string | undefined {
+function secretWithSource(env: Env, name: string): Secret | undefined {
   const direct = env[name];
-  if (direct !== undefined && direct !== '') return direct;
+  if (direct !== undefined && direct !== '') return { value: direct, variable: name };
   const file = env[`${name}_FILE`];
   if (file === undefined || file === '') return undefined;
   try {
     const value = readFileSync(file, 'utf8').trim();
-    return value === '' ? undefined : value;
+    return value === '' ? undefined : { value, variable: `${name}_FILE` };
   } catch (cause) {
     throw new ConfigError(`${name}_FILE`, `${name}_FILE names ${file}, which cannot be read`, { cause });
   }
 }
 
+/** Reads a secret from `NAME`, or from the file named by `NAME_FILE`. */
+function secret(env: Env, name: string): string | undefined {
+  return secretWithSource(env, name)?.value;
+}
+
 /** `NAME` and `NAME_<APPID>` (or their `_FILE`), keyed by the app ID suffix ('' for the unsuffixed one). */
 function secretFamily(env: Env, name: string): Map<string, string> {
-  const values = new Map<string, string>();
+  return new Map([...secretFamilyWithSources(env, name)].map(([suffix, s]) => [suffix, s.value]));
+}
+
+/** secretFamily, with the variable each value came from. */
+function secretFamilyWithSources(env: Env, name: string): Map<string, Secret> {
+  const values = new Map<string, Secret>();
   const pattern = new RegExp(`^${name}(?:_(\\d+))?(?:_FILE)?$`);
   for (const variable of Object.keys(env)) {
     const match = pattern.exec(variable);
     if (!match) continue;
     const suffix = match[1] ?? '';
     if (values.has(suffix)) continue;
-    const value = secret(env, suffix === '' ? name : `${name}_${suffix}`);
+    const value = secretWithSource(env, suffix === '' ? name : `${name}_${suffix}`);
     if (value !== undefined) values.set(suffix, value);
   }
   return values;
@@ -202,7 +267,7 @@ function secretFamily(env: Env, name: string): Map<string, string> {
 function callbackConfig(env: Env): CallbackConfig {
   const listen =
     listenAddress(env, 'PRESENCE_CALLBACK_LISTEN', { defaultHost: '127.0.0.1', example: '0.0.0.0:8080' }) ?? undefined;
-  const path = env.PRESENCE_CALLBACK_PATH?.trim() || '/tim/callback';
+  const path = env.PRESENCE_CALLBACK_PATH?.trim() || DEFAULTS.callbackPath;
   if (!/^\/[A-Za-z0-9._~/-]*$/.test(path)) {
     throw new ConfigError(
       'PRESENCE_CALLBACK_PATH',
@@ -220,7 +285,7 @@ function callbackConfig(env: Env): CallbackConfig {
     listen,
     barePort: listen !== undefined && /^\d+$/.test(env.PRESENCE_CALLBACK_LISTEN?.trim() ?? ''),
     path,
-    maxBodyBytes: positiveInt(env, 'PRESENCE_CALLBACK_MAX_BYTES', 64 * 1024),
+    maxBodyBytes: positiveInt(env, 'PRESENCE_CALLBACK_MAX_BYTES', DEFAULTS.callbackMaxBytes),
     token() {
       if (token === undefined)
         throw new ConfigError(
@@ -230,6 +295,20 @@ function callbackConfig(env: Env): CallbackConfig {
       return token;
     },
   };
+}
+
+/** The levels pino accepts, and `silent`. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function logLevel(env: Env): string {
+  const raw = env.LOG_LEVEL?.trim().toLowerCase() || DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+    throw new ConfigError(
+      'LOG_LEVEL',
+      `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`,
+    );
+  }
+  return raw;
 }
 
 /** The password of DATABASE_URL as written and decoded, and PGPASSWORD (which pg reads when the URL has none). */
@@ -251,20 +330,21 @@ function databasePasswords(databaseUrl: string | undefined, env: Env): string[] 
 
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
-  const stateApi = env.TIM_STATE_API?.trim() || 'querystate';
+  const stateApi = env.TIM_STATE_API?.trim() || DEFAULTS.timStateApi;
   if (stateApi !== 'querystate' && stateApi !== 'query_online_status') {
     throw new ConfigError(
       'TIM_STATE_API',
       `TIM_STATE_API must be querystate or query_online_status, got ${JSON.stringify(stateApi)}`,
     );
   }
-  const admin = env.TIM_ADMIN?.trim() || 'administrator';
+  const admin = env.TIM_ADMIN?.trim() || DEFAULTS.timAdmin;
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'DATABASE_URL must be a postgres:// or postgresql:// connection string');
   }
   // Read secrets eagerly so a bad *_FILE fails at startup, but keep them out of the returned object.
-  const timKeys = secretFamily(env, 'TIM_SECRET_KEY');
+  const timKeySources = secretFamilyWithSources(env, 'TIM_SECRET_KEY');
+  const timKeys = new Map([...timKeySources].map(([suffix, s]) => [suffix, s.value]));
   const volcIds = secretFamily(env, 'VOLC_ACCESS_KEY_ID');
   const volcKeys = secretFamily(env, 'VOLC_SECRET_ACCESS_KEY');
   const volcFor = (appId: string): VolcengineCredentials | undefined => {
@@ -280,11 +360,11 @@ export function loadConfig(env: Env = process.env): Config {
     endpoint: url(
       env,
       'VOLC_ENDPOINT',
-      'https://rtc.volcengineapi.com',
+      DEFAULTS.volcEndpoint,
       'every call carries the access key ID and a signature in its headers, and the user IDs',
     ),
-    region: env.VOLC_REGION?.trim() || 'cn-north-1',
-    rps: positiveInt(env, 'VOLC_RPS', 100),
+    region: env.VOLC_REGION?.trim() || DEFAULTS.volcRegion,
+    rps: positiveInt(env, 'VOLC_RPS', DEFAULTS.volcRps),
     hasCredentialsFor: (appId) => volcFor(appId) !== undefined,
     credentialsFor(appId) {
       const found = volcFor(appId);
@@ -302,13 +382,16 @@ export function loadConfig(env: Env = process.env): Config {
     endpoint: url(
       env,
       'TIM_ENDPOINT',
-      'https://console.tim.qq.com',
+      DEFAULTS.timEndpoint,
       'every call carries the admin UserSig (an admin credential) in its query string',
     ),
     stateApi,
-    querystateRps: positiveInt(env, 'TIM_QUERYSTATE_RPS', 100),
-    accountCheckRps: positiveInt(env, 'TIM_ACCOUNT_CHECK_RPS', 100),
+    querystateRps: positiveInt(env, 'TIM_QUERYSTATE_RPS', DEFAULTS.timQuerystateRps),
+    accountCheckRps: positiveInt(env, 'TIM_ACCOUNT_CHECK_RPS', DEFAULTS.timAccountCheckRps),
     hasSecretKeyFor: (sdkAppId) => timKeys.has(sdkAppId) || timKeys.has(''),
+    secretKeySettingFor: (sdkAppId) =>
+      (timKeySources.get(sdkAppId) ?? timKeySources.get(''))?.variable ??
+      `TIM_SECRET_KEY or TIM_SECRET_KEY_${sdkAppId}`,
     secretKeyFor(sdkAppId) {
       const value = timKeys.get(sdkAppId) ?? timKeys.get('');
       if (value === undefined) {
@@ -322,10 +405,10 @@ export function loadConfig(env: Env = process.env): Config {
   };
   return {
     databaseUrl,
-    dataDir: resolve(env.PRESENCE_DATA_DIR?.trim() || './data'),
-    logLevel: env.LOG_LEVEL?.trim() || 'info',
-    reloadIntervalMs: positiveInt(env, 'PRESENCE_RELOAD_MS', 30_000),
-    shutdownTimeoutMs: positiveInt(env, 'PRESENCE_SHUTDOWN_MS', 8_000),
+    dataDir: resolve(env.PRESENCE_DATA_DIR?.trim() || DEFAULTS.dataDir),
+    logLevel: logLevel(env),
+    reloadIntervalMs: positiveInt(env, 'PRESENCE_RELOAD_MS', DEFAULTS.reloadIntervalMs),
+    shutdownTimeoutMs: positiveInt(env, 'PRESENCE_SHUTDOWN_MS', DEFAULTS.shutdownTimeoutMs),
     secretsForRedaction: () =>
       [
         secret(env, 'TIM_CALLBACK_TOKEN') ?? '',
@@ -334,18 +417,18 @@ export function loadConfig(env: Env = process.env): Config {
         ...databasePasswords(databaseUrl, env),
       ].filter((value) => value !== ''),
     operationsHttp: listenAddress(env, 'PRESENCE_HTTP', {
-      fallback: '127.0.0.1:9464',
+      fallback: DEFAULTS.operationsHttp,
       defaultHost: '127.0.0.1',
       example: '127.0.0.1:9464',
     }),
     tencent,
     volcengine,
     http: {
-      connectTimeoutMs: positiveInt(env, 'PRESENCE_CONNECT_TIMEOUT_MS', 5_000),
-      headersTimeoutMs: positiveInt(env, 'PRESENCE_HEADERS_TIMEOUT_MS', 10_000),
-      bodyTimeoutMs: positiveInt(env, 'PRESENCE_BODY_TIMEOUT_MS', 10_000),
-      concurrency: positiveInt(env, 'PRESENCE_CONCURRENCY', 32),
-      paceCalls: flag(env, 'PRESENCE_PACE_CALLS', true),
+      connectTimeoutMs: positiveInt(env, 'PRESENCE_CONNECT_TIMEOUT_MS', DEFAULTS.connectTimeoutMs),
+      headersTimeoutMs: positiveInt(env, 'PRESENCE_HEADERS_TIMEOUT_MS', DEFAULTS.headersTimeoutMs),
+      bodyTimeoutMs: positiveInt(env, 'PRESENCE_BODY_TIMEOUT_MS', DEFAULTS.bodyTimeoutMs),
+      concurrency: positiveInt(env, 'PRESENCE_CONCURRENCY', DEFAULTS.concurrency),
+      paceCalls: flag(env, 'PRESENCE_PACE_CALLS', DEFAULTS.paceCalls),
     },
     callbacks: callbackConfig(env),
   };

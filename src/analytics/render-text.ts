@@ -1,6 +1,6 @@
 // Table (for people) and CSV (for spreadsheets) renderings of the reports.
-import { formatTable } from '../commands/table.js';
-import { terminalSafe } from '../input/terminal-text.js';
+import { formatTable } from '../output/table.js';
+import { terminalSafe } from '../output/terminal-text.js';
 import type { ActivityReport } from './activity.js';
 import type { RetentionReport } from './retention.js';
 

@@ -4,8 +4,8 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { InputError } from '../errors.js';
 import { checkDateOption } from '../input/options.js';
-import { quoted } from '../input/terminal-text.js';
-import type { PresenceState } from '../providers/types.js';
+import { quoted } from '../output/terminal-text.js';
+import type { PresenceState } from '../model.js';
 
 /** Report granularity. */
 export type ReportPeriod = 'day' | 'week';

@@ -4,9 +4,9 @@
 // is read strictly (one reading only: no duplicate keys, no field of the wrong type, well-formed
 // UTF-8), so that whatever is not refused means exactly what Tencent sent.
 import { userIdProblem } from '../input/user-ids.js';
-import type { ObservedState } from '../providers/types.js';
+import type { ObservedState } from '../model.js';
 import { verifyCallbackSign } from './sign.js';
-import { parseStrictJson, StrictJsonError } from './strict-json.js';
+import { JsonTextError, parseStrictJson } from '../strict-json.js';
 
 /** Why a request was refused (a counter label; stable). */
 export type RejectReason =
@@ -182,9 +182,10 @@ export function parseCallbackBody(
 ): ParsedCallback {
   let json: unknown;
   try {
-    json = parseStrictJson(body);
+    // A callback nests three levels deep: ten is plenty, and bounds the work of a hostile body.
+    json = parseStrictJson(body, { maxDepth: 10 });
   } catch (err) {
-    if (err instanceof StrictJsonError) throw bad(`body is not JSON: ${err.message}`);
+    if (err instanceof JsonTextError) throw bad(`body is not JSON: ${err.message}`);
     throw err;
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad('body is not a JSON object');

@@ -3,6 +3,9 @@
 // event before answering, so an answer of OK means the event is in the database. Tencent does not
 // retry after-event callbacks: an event that cannot be written is answered 503 and counted as
 // dropped, never silently lost; polling then fills in.
+//
+// One piece just over 300 lines: refusing, counting and answering a request are one path, and its
+// pieces that stand alone (parsing, reading a bounded body) are in parse.ts and callback-http.ts.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Kysely } from 'kysely';
@@ -13,7 +16,7 @@ import {
   LogThrottle,
   type ClientFault,
   type ListenerLimits,
-} from '../http/guarded-server.js';
+} from '../listeners/guarded-server.js';
 import type { Logger } from '../logger.js';
 import {
   authenticateCallback,
@@ -24,13 +27,17 @@ import {
   parseCallbackBody,
   type RejectReason,
 } from './parse.js';
-import { recordCallbackEvent, watchedTencentApps } from './record-callback-events.js';
+import { recordCallbackEvent } from './record-callback-events.js';
+import type { CallbackOutcome, EventStream } from '../events.js';
+import { watchedTencentApps } from '../store/callback-recipients.js';
 import { emptyRejected, failBody, OK_BODY, readLimited, reply } from './callback-http.js';
 
 /** Options of a CallbackReceiver. */
 export interface CallbackReceiverOptions {
   db: Kysely<Database>;
   logger: Logger;
+  /** Where every counted outcome and refusal is reported (metrics subscribe). */
+  events?: EventStream;
   /** Interface to listen on, e.g. 127.0.0.1 (0.0.0.0: every interface). */
   host: string;
   /** Port; 0 picks a free one (kept across stop/start). */
@@ -182,6 +189,16 @@ export class CallbackReceiver {
     return this.server === undefined;
   }
 
+  private count(outcome: CallbackOutcome): void {
+    this.counters[outcome]++;
+    this.options.events?.emit('callback.outcome', { outcome });
+  }
+
+  private countRejected(reason: RejectReason): void {
+    this.rejected[reason]++;
+    this.options.events?.emit('callback.outcome', { rejected: reason });
+  }
+
   private async watchedApps(nowMs: number): Promise<Set<string>> {
     const ttl = this.options.appCacheMs ?? 5_000;
     if (this.apps && nowMs - this.apps.at < ttl) return this.apps.set;
@@ -201,13 +218,13 @@ export class CallbackReceiver {
   }
 
   private clientFault(fault: ClientFault, code: string): void {
-    this.rejected[fault]++;
+    this.countRejected(fault);
     if (fault === 'malformed') this.warnMalformed({ reason: fault, code }, 'callback refused: unreadable HTTP request');
     else this.options.logger.debug({ reason: fault, code }, 'callback refused: the request did not arrive in time');
   }
 
   private reject(req: IncomingMessage, res: ServerResponse, rejection: CallbackRejection): void {
-    this.rejected[rejection.reason]++;
+    this.countRejected(rejection.reason);
     const fields = { status: rejection.status, reason: rejection.reason };
     if (rejection.reason === 'malformed')
       this.warnMalformed(
@@ -246,7 +263,7 @@ export class CallbackReceiver {
         apps = await this.watchedApps(now());
       } catch (err) {
         // Authenticated, but we cannot even tell whether it is ours: count it as lost.
-        this.counters.dropped++;
+        this.count('dropped');
         this.options.logger.warn({ err, sdkAppId }, 'callback dropped: the database is unavailable');
         reply(res, 503, failBody(503, 'database unavailable'), this.stoppingNow());
         return;
@@ -257,23 +274,23 @@ export class CallbackReceiver {
         maxEventAgeSeconds: this.options.maxEventAgeSeconds ?? DEFAULT_MAX_EVENT_AGE_SECONDS,
       });
       if (parsed.kind === 'other') {
-        this.counters.ignored++;
+        this.count('ignored');
         reply(res, 200, OK_BODY, this.stoppingNow());
         return;
       }
-      this.counters.accepted++;
+      this.count('accepted');
       if (!arrivedWhileRunning) {
         // Arrived on a kept-alive connection while stopping: not written, say so.
-        this.counters.dropped++;
+        this.count('dropped');
         reply(res, 503, failBody(503, 'shutting down'), true);
         return;
       }
       try {
         const recorded = await recordCallbackEvent(this.options.db, parsed.event, new Date(now()));
-        this.counters[recorded.outcome]++;
+        this.count(recorded.outcome);
         this.counters.transitions += recorded.transitions;
       } catch (err) {
-        this.counters.dropped++;
+        this.count('dropped');
         this.options.logger.warn(
           { err, sdkAppId, eventTime: parsed.event.eventTimeMs },
           'callback dropped: the event could not be written',

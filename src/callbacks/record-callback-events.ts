@@ -3,10 +3,11 @@
 // So every rule of the history holds for callbacks too: an event no newer than the user's last
 // observation (out of order, repeated) changes nothing, a change appends one row, and an event
 // after a silence longer than the gap threshold appends the Unknown pair.
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { scheduleIntervalSeconds } from '../poll/schedule.js';
-import type { Platforms } from '../providers/types.js';
+import { scheduleIntervalSeconds } from '../schedules.js';
+import { setsWatchingUser } from '../store/callback-recipients.js';
+import type { Platforms } from '../model.js';
 import { recordObservations } from '../store/record-observations.js';
 import { gapSecondsOf } from '../store/watch-sets.js';
 import { stateOfAction, type StateChangeEvent } from './parse.js';
@@ -48,15 +49,7 @@ export async function recordCallbackEvent(
   event: StateChangeEvent,
   receivedAt: Date,
 ): Promise<CallbackRecord> {
-  const sets = await db
-    .selectFrom('watch_set as s')
-    .innerJoin('watched_user as w', 'w.set', 's.name')
-    .select(['s.schedule', 's.gap_seconds', 's.detail', 'w.account_status'])
-    .where('s.provider', '=', 'tencent')
-    .where('s.app_id', '=', event.sdkAppId)
-    .where('s.enabled', '=', true)
-    .where('w.user_id', '=', event.userId)
-    .execute();
+  const sets = await setsWatchingUser(db, event.sdkAppId, event.userId);
   // Polling skips NotImported users until a re-check; a history that polling cannot continue
   // would end in a spurious Unknown pair, so such users wait for the re-check too.
   const watched = sets.filter((s) => s.account_status !== 'NotImported');
@@ -77,16 +70,4 @@ export async function recordCallbackEvent(
     observations: [{ userId: event.userId, state, platforms }],
   });
   return { outcome: result.transitions > 0 ? 'written' : 'unchanged', transitions: result.transitions };
-}
-
-/** The SdkAppids of enabled Tencent sets: the apps whose callbacks are accepted. */
-export async function watchedTencentApps(db: Kysely<Database>): Promise<Set<string>> {
-  const rows = await db
-    .selectFrom('watch_set')
-    .select(sql<string>`app_id::text`.as('app_id'))
-    .where('provider', '=', 'tencent')
-    .where('enabled', '=', true)
-    .distinct()
-    .execute();
-  return new Set(rows.map((r) => r.app_id));
 }

@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
-import { checkAccounts, type AccountCheckSummary } from '../poll/check-accounts.js';
+import { systemClock } from '../clock.js';
+import { EventStream, type AccountCheckSummary } from '../events.js';
+import { checkAccounts } from '../poll/account-check.js';
 import { ProviderRegistry } from '../poll/provider-registry.js';
-import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
 import { getWatchSet, type WatchSet } from '../store/watch-sets.js';
 import { countWatchedUsers, streamWatchedUsers } from '../store/watched-users.js';
-import { createProgress } from '../progress/progress-bar.js';
-import { terminalSafe } from '../input/terminal-text.js';
+import { createProgress } from '../output/progress-bar.js';
+import { terminalSafe } from '../output/terminal-text.js';
 import type { CommandContext } from './io.js';
 import { withDatabase, type CommandIO } from './io.js';
 
@@ -23,18 +24,21 @@ export async function runAccountCheck(
       `set ${set.name} is a Volcengine set: Volcengine has no account check API (a user it does not list is Offline)`,
     );
   }
-  const registry = new ProviderRegistry(ctx.config);
+  const events = new EventStream();
+  const registry = new ProviderRegistry(ctx.config, { events });
   const progress = createProgress(io.progressStream, { label: `checking ${set.name}`, total, unit: 'accounts' });
+  events.on('batch.finished', ({ done }) => progress.update(done));
   try {
     const summary = await checkAccounts({
       db: ctx.database.db,
       set,
-      client: registry.tencentClient(set.app_id),
+      checker: registry.accountChecker(set.app_id),
       limiter: registry.accountCheckLimiter(set.app_id),
       concurrency: ctx.config.http.concurrency,
+      clock: systemClock,
+      events,
       logger: ctx.logger,
       users,
-      onBatch: (s) => progress.update(s.checked + s.itemFailures.length + s.unchecked),
     });
     progress.finish();
     for (const line of formatAccountCheck(set, summary)) io.out(line);
@@ -63,10 +67,11 @@ export function formatAccountCheck(set: WatchSet, s: AccountCheckSummary): strin
   }
   for (const f of s.itemFailures.slice(0, 20))
     lines.push(
-      `  ${terminalSafe(f.userId)}: ResultCode ${f.resultCode}${f.resultInfo ? ` (${terminalSafe(f.resultInfo)})` : ''}; status not stored`,
+      `  ${terminalSafe(f.userId)}: ResultCode ${f.code}${f.info ? ` (${terminalSafe(f.info)})` : ''}; status not stored`,
     );
   if (s.itemFailures.length > 20) lines.push(`  ... and ${s.itemFailures.length - 20} more`);
-  if (s.error) lines.push(`error: ${terminalSafe(s.error)}`);
+  if (s.fatal) lines.push(`stopped after the first answer: ${terminalSafe(s.fatal.message)}`);
+  else if (s.error) lines.push(`error: ${terminalSafe(s.error)}`);
   return lines;
 }
 
@@ -78,12 +83,6 @@ export async function checkAccountsCommand(argv: string[], io: CommandIO): Promi
   return withDatabase(io, async (ctx) => {
     const set = await getWatchSet(ctx.database.db, name);
     const total = set.provider === 'tencent' ? await countWatchedUsers(ctx.database.db, set.name) : 0;
-    return runAccountCheck(
-      ctx,
-      io,
-      set,
-      streamWatchedUsers(ctx.database.db, set.name, TENCENT_ACCOUNT_CHECK_BATCH * 10, 'all'),
-      total,
-    );
+    return runAccountCheck(ctx, io, set, streamWatchedUsers(ctx.database.db, set.name, 1_000, 'all'), total);
   });
 }

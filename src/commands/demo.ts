@@ -5,13 +5,14 @@
 // Unknown pair), then a summary of what was recorded.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { sql } from 'kysely';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
 import { parseWholeNumber } from '../input/options.js';
 import { createLogger } from '../logger.js';
-import { startDaemon } from '../poll/daemon.js';
+import { startDaemon } from '../daemon.js';
+import { EventStream } from '../events.js';
+import { cyclesByStatus, notImportedCount, sampleTransitions, transitionsByPair } from '../analytics/run-summary.js';
 import { startSimulator } from '../simulator/server.js';
 import { PresenceWorld } from '../simulator/world.js';
 import { addWatchSet, getWatchSet } from '../store/watch-sets.js';
@@ -19,7 +20,7 @@ import { addWatchedUsers } from '../store/watched-users.js';
 import { pino } from 'pino';
 import { formatCycle } from './format-cycle.js';
 import type { CommandIO } from './io.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../output/table.js';
 import { demoReport } from '../analytics/demo-report.js';
 
 const DEMO_SCHEDULE = '*/3 * * * * *';
@@ -71,6 +72,8 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
     VOLC_ACCESS_KEY_ID: volc.accessKeyId,
     VOLC_SECRET_ACCESS_KEY: volc.secretAccessKey,
     VOLC_ENDPOINT: simulator.url,
+    // The demo serves no metrics: a second demo, or a daemon on this host, may hold the port.
+    PRESENCE_HTTP: 'off',
   };
   const config = loadConfig(env);
   // The demo narrates on stdout; the outage's batch warnings would only drown that.
@@ -101,15 +104,13 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
     }
     io.out(`polling for ${seconds} s`);
 
-    const daemon = await startDaemon({
-      config,
-      logger,
-      database,
-      onCycle: (summary) =>
-        formatCycle(summary)
-          .slice(0, 2)
-          .forEach((l) => io.out(l)),
-    });
+    const events = new EventStream();
+    events.on('cycle.finished', (summary) =>
+      formatCycle(summary)
+        .slice(0, 2)
+        .forEach((l) => io.out(l)),
+    );
+    const daemon = await startDaemon({ config, logger, database, events });
     // The outage must outlast the gap threshold (3 × 3 s) and leave time to observe again after it.
     if (!values['no-outage'] && seconds >= 25) {
       // An outage longer than the gap threshold (3 × 3 s) makes the next observation write the Unknown pair.
@@ -124,14 +125,7 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
     await new Promise<void>((resolve) => timers.push(setTimeout(resolve, seconds * 1000)));
     await daemon.stop();
 
-    const pairs = await database.db
-      .selectFrom('presence_transition')
-      .select(['provider', 'from_state', 'to_state', (eb) => eb.fn.countAll<string>().as('n')])
-      .where('changed_at', '>=', runStart)
-      .groupBy(['provider', 'from_state', 'to_state'])
-      .orderBy('provider', 'desc')
-      .orderBy('n', 'desc')
-      .execute();
+    const pairs = await transitionsByPair(database.db, runStart);
     io.out('');
     io.out('transitions recorded in this run, by provider and state pair:');
     for (const line of formatTable(
@@ -139,30 +133,13 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
       pairs.map((p) => [p.provider, p.from_state ?? '(first)', p.to_state, p.n]),
     ))
       io.out(`  ${line}`);
-    const samples = await sql<{
-      provider: string;
-      user_id: string;
-      from_state: string | null;
-      to_state: string;
-      changed_at: Date;
-      last_seen_at: Date | null;
-      platforms: unknown;
-    }>`
-      (SELECT provider, user_id, from_state, to_state, changed_at, last_seen_at, platforms FROM presence_transition
-        WHERE changed_at >= ${runStart} AND provider = 'tencent' AND from_state IS NOT NULL AND to_state <> 'Unknown' AND from_state <> 'Unknown' ORDER BY changed_at DESC LIMIT 2)
-      UNION ALL
-      (SELECT provider, user_id, from_state, to_state, changed_at, last_seen_at, platforms FROM presence_transition
-        WHERE changed_at >= ${runStart} AND provider = 'volcengine' AND from_state IS NOT NULL AND to_state <> 'Unknown' AND from_state <> 'Unknown' ORDER BY changed_at DESC LIMIT 2)
-      UNION ALL
-      (SELECT provider, user_id, from_state, to_state, changed_at, last_seen_at, platforms FROM presence_transition
-        WHERE changed_at >= ${runStart} AND from_state = 'Unknown' ORDER BY changed_at DESC LIMIT 1)
-    `.execute(database.db);
+    const samples = await sampleTransitions(database.db, runStart);
     io.out('');
     io.out('a few rows of presence_transition:');
     const iso = (d: Date | null) => (d ? d.toISOString() : '');
     for (const line of formatTable(
       ['provider', 'user_id', 'from_state', 'to_state', 'last_seen_at', 'changed_at', 'platforms'],
-      samples.rows.map((r) => [
+      samples.map((r) => [
         r.provider,
         r.user_id,
         r.from_state ?? '',
@@ -173,22 +150,11 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
       ]),
     ))
       io.out(`  ${line}`);
-    const cycles = await database.db
-      .selectFrom('poll_cycle')
-      .select(['set', 'status', (eb) => eb.fn.countAll<string>().as('n')])
-      .where('started_at', '>=', runStart)
-      .groupBy(['set', 'status'])
-      .orderBy('set')
-      .execute();
-    const notImported = await database.db
-      .selectFrom('watched_user')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('set', '=', DEMO_SETS[0].name)
-      .where('account_status', '=', 'NotImported')
-      .executeTakeFirstOrThrow();
+    const cycles = await cyclesByStatus(database.db, runStart);
+    const notImported = await notImportedCount(database.db, DEMO_SETS[0].name);
     io.out('');
     io.out(
-      `accounts: ${notImported.n} users of ${DEMO_SETS[0].name} have no IM account (ErrorList 70107): marked NotImported, never recorded as Offline`,
+      `accounts: ${notImported} users of ${DEMO_SETS[0].name} have no IM account (ErrorList 70107): marked NotImported, never recorded as Offline`,
     );
     const bySet = new Map<string, string[]>();
     for (const c of cycles) bySet.set(c.set, [...(bySet.get(c.set) ?? []), `${c.n} ${c.status}`]);

@@ -1,5 +1,5 @@
-import type { CycleSummary } from '../poll/run-cycle.js';
-import { terminalSafe } from '../input/terminal-text.js';
+import type { CycleSummary } from '../events.js';
+import { terminalSafe } from '../output/terminal-text.js';
 
 /** A cycle summary as a few human lines; the error (a provider's or the database's text) with its control characters escaped. */
 export function formatCycle(summary: CycleSummary): string[] {

@@ -7,8 +7,8 @@ import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
 import { createLogger, type Logger } from '../logger.js';
 import { pino } from 'pino';
-import type { ProgressStream } from '../progress/progress-bar.js';
-import { terminalSafeText } from '../input/terminal-text.js';
+import type { ProgressStream } from '../output/progress-bar.js';
+import { terminalSafeText } from '../output/terminal-text.js';
 
 /** A command's environment and output. */
 export interface CommandIO {

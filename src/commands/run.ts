@@ -1,10 +1,9 @@
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { createOperations } from '../http/operations.js';
 import { createLogger } from '../logger.js';
-import { prettyDestination } from '../logger-pretty.js';
-import { startDaemon } from '../poll/daemon.js';
+import { prettyDestination } from '../output/pretty-log.js';
+import { startDaemon } from '../daemon.js';
 import type { CommandIO } from './io.js';
 
 /** `presence run`: the daemon, until SIGINT or SIGTERM; exits 0 after a graceful stop. */
@@ -19,11 +18,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const logger = createLogger(config.logLevel, destination, config.secretsForRedaction());
   // A rejection nobody handled is a bug, but a daemon that runs for months should log it and keep
   // polling rather than die with every set.
-  const onUnhandled = (reason: unknown) =>
-    logger.error(
-      { code: 'ERR_UNHANDLED', err: reason instanceof Error ? reason.message : String(reason) },
-      'unhandled rejection',
-    );
+  const onUnhandled = (reason: unknown) => logger.error({ code: 'ERR_INTERNAL', err: reason }, 'unhandled rejection');
   process.on('unhandledRejection', onUnhandled);
   // Listen before starting, so a signal during migrations still stops gracefully.
   const signalled = new Promise<void>((resolve) => {
@@ -36,18 +31,14 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-  const operations = createOperations(config, logger, { processMetrics: true });
   try {
-    const daemon = await startDaemon({ config, logger, observer: operations.observer });
+    const daemon = await startDaemon({ config, logger, processMetrics: true });
     try {
-      if (daemon.callbacks) operations.metrics.watchCallbacks(() => daemon.callbacks!.stats());
-      await operations.listen(daemon.database.db);
       // PM2's wait_ready: migrations are applied, the sets loaded and scheduled, /healthz answers.
       process.send?.('ready');
       await signalled;
     } finally {
       await daemon.stop();
-      await operations.close();
     }
     return 0;
   } finally {

@@ -1,11 +1,37 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
 import { parseWholeNumber, PG_INT_MAX } from '../input/options.js';
-import type { ProviderName } from '../providers/types.js';
+import type { ProviderName } from '../model.js';
 import { countWatchedUsers } from '../store/watched-users.js';
 import { addWatchSet, gapSecondsOf, listWatchSets, removeWatchSet, setWatchSetEnabled } from '../store/watch-sets.js';
 import { withDatabase, type CommandIO } from './io.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../output/table.js';
+
+/** The option of `sets add` that sets each field of a watch set. */
+const OPTION_OF_FIELD: Record<string, string> = {
+  name: 'NAME',
+  provider: '--provider',
+  appId: '--app',
+  schedule: '--schedule',
+  gapSeconds: '--gap',
+  accountRecheck: '--recheck',
+  detail: '--detail',
+};
+
+/** The store names a bad field by its column; a person at the command line set it with an option. */
+async function withOptionNames<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    const option = err instanceof InputError && err.field !== undefined ? OPTION_OF_FIELD[err.field] : undefined;
+    if (err instanceof InputError && option !== undefined && err.problem !== undefined) {
+      // A schedule's problem is a sentence of its own ("cron schedule ... never fires").
+      const separator = err.field === 'schedule' || err.field === 'accountRecheck' ? ': ' : ' ';
+      throw new InputError(`${option}${separator}${err.problem}`, { cause: err });
+    }
+    throw err;
+  }
+}
 
 /** `presence sets add|list|remove|enable|disable`. */
 export async function setsCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -34,15 +60,17 @@ export async function setsCommand(argv: string[], io: CommandIO): Promise<number
       const gapSeconds =
         values.gap === undefined ? null : parseWholeNumber('--gap', values.gap, 1, PG_INT_MAX, 'seconds');
       return withDatabase(io, async ({ database }) => {
-        const set = await addWatchSet(database.db, {
-          name,
-          provider: values.provider as ProviderName,
-          appId: values.app as string,
-          schedule: values.schedule,
-          detail: values.detail ?? false,
-          gapSeconds,
-          accountRecheck: values.recheck,
-        });
+        const set = await withOptionNames(
+          addWatchSet(database.db, {
+            name,
+            provider: values.provider as ProviderName,
+            appId: values.app as string,
+            schedule: values.schedule,
+            detail: values.detail ?? false,
+            gapSeconds,
+            accountRecheck: values.recheck,
+          }),
+        );
         io.out(
           `added watch set ${set.name}: ${set.provider} app ${set.app_id}, schedule '${set.schedule}', detail ${set.detail ? 'on' : 'off'}, gap ${gapSecondsOf(set)} s` +
             (set.provider === 'tencent' ? `, NotImported accounts re-checked '${set.account_recheck}'` : ''),

@@ -3,7 +3,7 @@ import { InputError } from '../errors.js';
 import { readSetStatuses, type SetStatus } from '../store/status.js';
 import { gapSecondsOf } from '../store/watch-sets.js';
 import { withDatabase, type CommandIO } from './io.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../output/table.js';
 
 /** One set in `status --json`. */
 export interface SetStatusView {

@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
 import { MAX_REPORTED, UserIdReader } from '../input/user-ids.js';
-import { quoted } from '../input/terminal-text.js';
+import { quoted } from '../output/terminal-text.js';
 import { getWatchSet, type WatchSet } from '../store/watch-sets.js';
 import { countWatchedUsers, streamWatchedUsers, withUserImport, type UserImport } from '../store/watched-users.js';
-import { TENCENT_ACCOUNT_CHECK_BATCH } from '../providers/tencent/client.js';
-import { createProgress } from '../progress/progress-bar.js';
+import { createProgress } from '../output/progress-bar.js';
 import { runAccountCheck } from './check-accounts.js';
 import { openInput, withDatabase, type CommandContext, type CommandIO, type OpenInput } from './io.js';
 
@@ -92,7 +91,7 @@ async function addUsers(
     );
     return 0;
   }
-  const users = streamWatchedUsers(db, set.name, TENCENT_ACCOUNT_CHECK_BATCH * 10, { addedAt });
+  const users = streamWatchedUsers(db, set.name, 1_000, { addedAt });
   return runAccountCheck(ctx, io, set, users, added);
 }
 

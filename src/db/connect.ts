@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { withDatabaseErrors } from './database-errors.js';
 import { PgliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
@@ -95,7 +96,7 @@ export async function openDatabase(target: DatabaseTarget, logger?: Logger): Pro
     // failure reaches the statement in flight, or the next one ("not queryable"), as an error; the
     // batch fails cleanly and the pool drops the client when it is released.
     pool.on('connect', (client) => client.on('error', (err) => connectionLost(logger, err)));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: withDatabaseErrors(new PostgresDialect({ pool })) });
     const connectionString = target.databaseUrl;
     return {
       db,
@@ -123,7 +124,7 @@ export async function openDatabase(target: DatabaseTarget, logger?: Logger): Pro
     release?.();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
+  const db = new Kysely<Database>({ dialect: withDatabaseErrors(new PgliteDialect(pglite)) });
   return {
     db,
     kind: 'pglite',

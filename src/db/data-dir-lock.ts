@@ -2,7 +2,7 @@
 // two processes writing one folder corrupt it. A pid file refuses the second process.
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseError } from '../errors.js';
+import { DataDirLockedError } from '../errors.js';
 
 function alive(pid: number): boolean {
   try {
@@ -53,9 +53,8 @@ function youngerThan(file: string, ms: number): boolean {
   }
 }
 
-function lockedError(dir: string, holder: string): DatabaseError {
-  return new DatabaseError(
-    'ERR_DATA_DIR_LOCKED',
+function lockedError(dir: string, holder: string): DataDirLockedError {
+  return new DataDirLockedError(
     `The embedded database in ${dir} is in use by ${holder} (a running \`presence run\` or demo). ` +
       'Stop that process first, or set DATABASE_URL to a Postgres server that several processes can share.',
   );
@@ -81,5 +80,5 @@ export function lockDataDir(dir: string): () => void {
       removeStale(file, holder);
     }
   }
-  throw new DatabaseError('ERR_DATA_DIR_LOCKED', `Could not lock ${file}: other processes keep taking it; try again`);
+  throw new DataDirLockedError(`Could not lock ${file}: other processes keep taking it; try again`);
 }

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { DatabaseError } from '../errors.js';
+import { DatabaseNewerThanCodeError, MigrationError } from '../errors.js';
 import type { Database } from './schema.js';
 
 /** A migration file: `0001_initial.sql` is id 1, name `initial`. */
@@ -26,7 +26,7 @@ function findMigrationsDir(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {
     const candidate = join(dir, 'migrations');
     if (existsSync(join(candidate, '0001_initial.sql'))) return `${candidate}/`;
-    if (dirname(dir) === dir) throw new DatabaseError('ERR_MIGRATION', `no migrations/ folder above ${from}`);
+    if (dirname(dir) === dir) throw new MigrationError(`no migrations/ folder above ${from}`);
   }
 }
 
@@ -39,11 +39,9 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   for (const file of readdirSync(dir).sort()) {
     if (!file.endsWith('.sql')) continue;
     const match = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
-    if (!match?.[1] || !match[2])
-      throw new DatabaseError('ERR_MIGRATION', `Migration file ${file} must be named NNNN_name.sql`);
+    if (!match?.[1] || !match[2]) throw new MigrationError(`Migration file ${file} must be named NNNN_name.sql`);
     const id = Number(match[1]);
-    if (migrations.some((m) => m.id === id))
-      throw new DatabaseError('ERR_MIGRATION', `Two migration files are numbered ${match[1]}`);
+    if (migrations.some((m) => m.id === id)) throw new MigrationError(`Two migration files are numbered ${match[1]}`);
     migrations.push({ id, name: match[2], sql: readFileSync(`${dir}/${file}`, 'utf8') });
   }
   return migrations;
@@ -66,17 +64,13 @@ function checkKnown(done: Array<{ id: number; name: string }>, known: Migration[
   for (const row of done) {
     const file = known.find((m) => m.id === row.id);
     if (!file) {
-      throw new DatabaseError(
-        'ERR_DB_NEWER_THAN_CODE',
+      throw new DatabaseNewerThanCodeError(
         `The database has migration ${label(row)}, which this version of presence-poller does not know: ` +
           'it was migrated by a newer version. Upgrade presence-poller here (or point DATABASE_URL at another database); refusing to start.',
       );
     }
     if (file.name !== row.name) {
-      throw new DatabaseError(
-        'ERR_MIGRATION',
-        `Migration ${row.id} is ${label(row)} in the database but ${label(file)} in the code`,
-      );
+      throw new MigrationError(`Migration ${row.id} is ${label(row)} in the database but ${label(file)} in the code`);
     }
   }
 }
@@ -103,7 +97,7 @@ export async function migrate(db: Kysely<Database>, migrations: Migration[] = re
       try {
         await sql.raw(migration.sql).execute(trx);
       } catch (cause) {
-        throw new DatabaseError('ERR_MIGRATION', `Migration ${label(migration)} failed: ${(cause as Error).message}`, {
+        throw new MigrationError(`Migration ${label(migration)} failed: ${(cause as Error).message}`, {
           cause,
         });
       }
@@ -112,12 +106,4 @@ export async function migrate(db: Kysely<Database>, migrations: Migration[] = re
     });
   }
   return ran;
-}
-
-/** Creates this month's and the next `monthsAhead` months' history partitions; returns how many were created. */
-export async function ensurePartitions(db: Kysely<Database>, monthsAhead = 3): Promise<number> {
-  const { rows } = await sql<{
-    created: number;
-  }>`SELECT presence_ensure_partitions(${monthsAhead}::int) AS created`.execute(db);
-  return rows[0]?.created ?? 0;
 }

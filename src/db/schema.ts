@@ -1,7 +1,7 @@
 // Kysely's view of the tables in migrations/. bigint columns arrive as strings from both drivers
 // (pg's default; the PGlite driver is configured to match), timestamps as Date, jsonb as objects.
 import type { ColumnType, Generated } from 'kysely';
-import type { Platforms, PresenceState, ProviderName } from '../providers/types.js';
+import type { AccountStatus, CycleStatus, Platforms, PresenceState, ProviderName, TransitionSource } from '../model.js';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type BigIntColumn = ColumnType<string, string | number | bigint, string | number | bigint>;
@@ -20,9 +20,6 @@ export interface WatchSetTable {
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
-
-/** Account status as told by Tencent account_check or an ErrorList 70107. */
-export type AccountStatus = 'Imported' | 'NotImported';
 
 /** A user of a watch set. */
 export interface WatchedUserTable {
@@ -44,9 +41,6 @@ export interface PresenceCurrentTable {
   last_seen_at: Timestamp;
 }
 
-/** Where a transition came from. */
-export type TransitionSource = 'poll' | 'callback';
-
 /** One appended state change. */
 export interface PresenceTransitionTable {
   provider: ProviderName;
@@ -59,9 +53,6 @@ export interface PresenceTransitionTable {
   platforms: Platforms | null;
   source: Generated<TransitionSource>;
 }
-
-/** How a cycle ended; `running` while it runs (or if the process died in it). */
-export type CycleStatus = 'running' | 'ok' | 'partial' | 'failed' | 'interrupted';
 
 /** One poll cycle of a set. */
 export interface PollCycleTable {

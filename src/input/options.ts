@@ -3,10 +3,9 @@
 // with the option's name and the allowed range, before anything is opened or written, instead of
 // coming back from the database as its own error.
 import { InputError } from '../errors.js';
-import { quoted } from './terminal-text.js';
+import { quoted } from '../output/terminal-text.js';
 
-/** The largest value of a Postgres `integer` column (watch_set.gap_seconds). */
-export const PG_INT_MAX = 2_147_483_647;
+export { PG_INT_MAX } from '../model.js';
 
 /**
  * Parses a whole number in min..max written as plain decimal digits (no sign, exponent, hex,

@@ -5,9 +5,9 @@
 // operator fixes a file in one pass; duplicates are found by whoever stores the chunks (in SQL, see
 // src/store/watched-users.ts), or here for inputs small enough to hold (parseUserIds).
 import { InputError } from '../errors.js';
-import type { ProviderName } from '../providers/types.js';
+import type { ProviderName } from '../model.js';
 import { isInt64Id } from '../providers/volcengine/int64-json.js';
-import { codePointName, quoted, unsafeCharacter } from './terminal-text.js';
+import { codePointName, quoted, unsafeCharacter } from '../output/terminal-text.js';
 
 /** Tencent IM UserIDs are at most 32 bytes. */
 export const TENCENT_MAX_USER_ID_BYTES = 32;

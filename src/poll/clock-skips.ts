@@ -5,28 +5,14 @@
 // more than half of a set's observations are so skipped in two cycles running, the cycle is
 // `failed` with ERR_CLOCK_BEHIND (one cycle could be a passing race; two are a clock), and /healthz
 // says so until a cycle records normally.
-import type { CycleStatus } from '../db/schema.js';
+import { clockSkipText, type ClockVerdict } from '../events.js';
+import type { CycleStatus } from '../model.js';
 import type { Logger } from '../logger.js';
 import type { RecordResult } from '../store/record-observations.js';
 import { CLOCK_BEHIND } from './observation-clock.js';
 
 /** A cycle's clock skips, as summed over its batches. */
-export interface ClockSkips {
-  /** Observations handed to the recording statement. */
-  observations: number;
-  /** Of those, skipped for the clock. */
-  skipped: number;
-  /** The most by which a skipped observation was older than what is recorded, ms. */
-  maxLagMs: number;
-}
-
-/** A cycle's clock skips, judged. */
-export interface ClockVerdict extends ClockSkips {
-  /** More than half of the observations were skipped. */
-  mostly: boolean;
-  /** Mostly skipped in this cycle and the previous one of the set (with observations): the cycle failed. */
-  fault: boolean;
-}
+export type ClockSkips = Omit<ClockVerdict, 'mostly' | 'fault'>;
 
 /** No skips yet. */
 export function noClockSkips(): ClockSkips {
@@ -60,12 +46,6 @@ export class ClockFaults {
 export function statusAfterClock(status: CycleStatus, verdict: ClockVerdict): CycleStatus {
   if (verdict.fault && status !== 'interrupted') return 'failed';
   return verdict.skipped > 0 && status === 'ok' ? 'partial' : status;
-}
-
-/** What the skips say, for poll_cycle.error, /healthz and the log; null when there were none. */
-export function clockSkipText(verdict: ClockVerdict): string | null {
-  if (verdict.skipped === 0) return null;
-  return `${CLOCK_BEHIND}: ${verdict.skipped} of ${verdict.observations} observations were older than the ones recorded, by up to ${Math.round(verdict.maxLagMs / 100) / 10} s, and were not recorded: a clock is behind (the host's on the embedded database, the database server's on Postgres)`;
 }
 
 /** poll_cycle.error with the clock's part first. */

@@ -16,7 +16,9 @@
 // afterwards every stamp this process issues raises that mark (no other process can write the
 // folder). A host clock behind it by more than the tolerance is a clock fault: what it stamps is
 // older than what is recorded and would be discarded.
+import { systemClock, type Clock } from '../clock.js';
 import type { DatabaseHandle } from '../db/connect.js';
+import type { ClockReading } from '../events.js';
 import type { Logger } from '../logger.js';
 import { CLOCK_TOLERANCE_MS } from '../store/record-observations.js';
 import { newestObservationMs, serverTimeMs } from '../store/server-time.js';
@@ -29,33 +31,6 @@ export const CLOCK_BEHIND = 'ERR_CLOCK_BEHIND';
 /** Round trips per sync; the one with the smallest round trip is kept. */
 const SYNC_SAMPLES = 5;
 
-/** The clocks of this process (tests pass virtual ones). */
-export interface ProcessClocks {
-  /** The host's wall clock, ms since the epoch (Date.now). */
-  wallMs(): number;
-  /** A monotonic clock, ms (performance.now): untouched by steps of the wall clock. */
-  monotonicMs(): number;
-}
-
-/** The real clocks. */
-export const processClocks: ProcessClocks = { wallMs: () => Date.now(), monotonicMs: () => performance.now() };
-
-/** What a sync found. */
-export interface ClockReading {
-  /** Where observation times come from. */
-  source: 'database server' | 'host';
-  /** The host's wall clock minus the database server's, ms (Postgres). */
-  hostMinusServerMs?: number;
-  /** The round trip of the sample kept, ms (Postgres). */
-  roundTripMs?: number;
-  /** How far the host clock is behind the newest observation recorded, ms, 0 when it is not (embedded database). */
-  behindNewestMs?: number;
-  /** How far the host's wall clock jumped against the monotonic clock since the previous sync, ms; set when past the tolerance. */
-  hostStepMs?: number;
-  /** Why observations stamped now would be discarded (for /healthz); unset when they would not. */
-  fault?: string;
-}
-
 /** The clock observations are stamped with. */
 export interface ObservationClock {
   /** The time to stamp an observation (or a call's start) with. */
@@ -67,10 +42,10 @@ export interface ObservationClock {
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
 /** Notices steps of the host's wall clock: how much more (or less) it moved than the monotonic clock since the last call. */
-function stepWatch(clocks: ProcessClocks, logger: Logger): () => number | undefined {
+function stepWatch(clocks: Clock, logger: Logger): () => number | undefined {
   let last: { wall: number; mono: number } | undefined;
   return () => {
-    const now = { wall: clocks.wallMs(), mono: clocks.monotonicMs() };
+    const now = { wall: clocks.now(), mono: clocks.monotonic() };
     const step = last === undefined ? 0 : now.wall - last.wall - (now.mono - last.mono);
     last = now;
     if (Math.abs(step) <= CLOCK_TOLERANCE_MS) return undefined;
@@ -86,7 +61,7 @@ function stepWatch(clocks: ProcessClocks, logger: Logger): () => number | undefi
 export function serverObservationClock(
   readServerMs: () => Promise<number>,
   logger: Logger,
-  clocks: ProcessClocks = processClocks,
+  clocks: Clock = systemClock,
 ): ObservationClock {
   let anchor: { serverMs: number; monoMs: number } | undefined;
   /** The offset last warned about: warned again only when it moves by more than the tolerance. */
@@ -94,15 +69,15 @@ export function serverObservationClock(
   const step = stepWatch(clocks, logger);
   return {
     // Before the first sync (the database was unreachable at start) the host's clock is all there is.
-    now: () => new Date(anchor ? anchor.serverMs + (clocks.monotonicMs() - anchor.monoMs) : clocks.wallMs()),
+    now: () => new Date(anchor ? anchor.serverMs + (clocks.monotonic() - anchor.monoMs) : clocks.now()),
     async sync() {
       let best: { serverMs: number; monoMs: number; wallMs: number; roundTripMs: number } | undefined;
       for (let i = 0; i < SYNC_SAMPLES; i++) {
-        const sentMono = clocks.monotonicMs();
-        const sentWall = clocks.wallMs();
+        const sentMono = clocks.monotonic();
+        const sentWall = clocks.now();
         const serverMs = await readServerMs();
-        const receivedMono = clocks.monotonicMs();
-        const receivedWall = clocks.wallMs();
+        const receivedMono = clocks.monotonic();
+        const receivedWall = clocks.now();
         if (!Number.isFinite(serverMs)) throw new Error('the database server returned no time');
         const roundTripMs = receivedMono - sentMono;
         if (best === undefined || roundTripMs < best.roundTripMs)
@@ -143,7 +118,7 @@ export function serverObservationClock(
 export function hostObservationClock(
   readNewestMs: () => Promise<number | undefined>,
   logger: Logger,
-  clocks: ProcessClocks = processClocks,
+  clocks: Clock = systemClock,
 ): ObservationClock {
   /** The newest observation recorded or stamped: the host clock must not be behind it. */
   let newest = -Infinity;
@@ -152,7 +127,7 @@ export function hostObservationClock(
   const step = stepWatch(clocks, logger);
   return {
     now() {
-      const t = clocks.wallMs();
+      const t = clocks.now();
       if (t > newest) newest = t;
       return new Date(t);
     },
@@ -163,7 +138,7 @@ export function hostObservationClock(
         read = true;
       }
       const hostStepMs = step();
-      const behind = Math.max(0, newest - clocks.wallMs());
+      const behind = Math.max(0, newest - clocks.now());
       const reading: ClockReading = {
         source: 'host',
         behindNewestMs: behind,
@@ -186,7 +161,7 @@ export function hostObservationClock(
 export function observationClockFor(
   database: Pick<DatabaseHandle, 'kind' | 'db'>,
   logger: Logger,
-  clocks: ProcessClocks = processClocks,
+  clocks: Clock = systemClock,
 ): ObservationClock {
   return database.kind === 'postgres'
     ? serverObservationClock(() => serverTimeMs(database.db), logger, clocks)

@@ -4,8 +4,13 @@
 // process dies, Postgres ends its session and releases them, and another instance takes them at its
 // next tick. If that connection fails while we live, the locks are gone too: every lost bucket's
 // signal aborts so its cycles stop taking new batches before someone else starts.
+import type { Kysely } from 'kysely';
 import type pg from 'pg';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
+import { pingLockSession, tryAdvisoryLock } from '../store/lock-session.js';
+import { interruptAbandonedCycles, lastCycleActivity } from '../store/poll-cycles.js';
 
 /** What tryHold found. */
 export type HoldResult = 'held' | 'acquired' | 'other' | 'unavailable';
@@ -91,13 +96,10 @@ export function advisoryLocks(newClient: () => pg.Client, logger: Logger): PollL
       try {
         if (held.has(key)) {
           // A cheap proof that the session (and so the lock) is still alive.
-          await c.query('SELECT 1');
+          await pingLockSession(c);
           return held.has(key) ? 'held' : 'unavailable';
         }
-        const { rows } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [
-          `presence-poller:${key}`,
-        ]);
-        if (!rows[0]?.ok) return 'other';
+        if (!(await tryAdvisoryLock(c, key))) return 'other';
         held.set(key, new AbortController());
         return 'acquired';
       } catch (err) {
@@ -127,4 +129,76 @@ export function advisoryLocks(newClient: () => pg.Client, logger: Logger): PollL
 /** The locks that fit a database: advisory locks on a server, process-local ones on PGlite. */
 export function pollLocksFor(database: { sessionClient?: () => pg.Client }, logger: Logger): PollLocks {
   return database.sessionClient ? advisoryLocks(database.sessionClient, logger) : processLocalLocks();
+}
+
+/** Options of a LockHandover. */
+export interface LockHandoverOptions {
+  locks: PollLocks;
+  db: Kysely<Database>;
+  logger: Logger;
+  clock: Clock;
+  /** The limiters' window: how long a new holder waits so two processes' calls never share one. */
+  windowMs: number;
+  /** Stops a hand-over wait (shutdown). */
+  stopSignal: AbortSignal;
+}
+
+/**
+ * Taking an app over from another instance. The holder of a bucket's lock polls it; the others
+ * stand by (logged once). A process that takes a lock marks the previous holder's `running` cycles
+ * `interrupted`, and when that holder may have called in the last window (it was polling, or a
+ * cycle ended a moment ago) waits one window, so the two processes' calls never share one.
+ */
+export class LockHandover {
+  private readonly standby = new Set<string>();
+  private readonly polled = new Set<string>();
+
+  constructor(private readonly options: LockHandoverOptions) {}
+
+  /** True when this process has held the lock of `key` at some point (it owns the app's cycles). */
+  hasPolled(key: string): boolean {
+    return this.polled.has(key);
+  }
+
+  /** True while another instance polls the app of `key`. */
+  isStandingBy(key: string): boolean {
+    return this.standby.has(key);
+  }
+
+  /**
+   * Holds the lock of `key` (the sets of its app named by `sets`); returns its lost-signal, or
+   * undefined when this process must not call the app now (another instance polls it, or the
+   * database is unreachable).
+   */
+  async hold(
+    key: string,
+    sets: () => readonly string[],
+    context: Record<string, unknown> = {},
+  ): Promise<AbortSignal | undefined> {
+    const { locks, db, logger, clock, windowMs } = this.options;
+    const hold = await locks.tryHold(key);
+    if (hold === 'other') {
+      if (!this.standby.has(key))
+        logger.info({ ...context, lock: key }, 'another instance polls this app; standing by');
+      this.standby.add(key);
+      return undefined;
+    }
+    if (hold === 'unavailable') return undefined;
+    if (hold === 'acquired') {
+      const tookOver = this.standby.delete(key);
+      this.polled.add(key);
+      const names = sets();
+      const interrupted = await interruptAbandonedCycles(db, names).catch(() => 0);
+      const lastActivity = await lastCycleActivity(db, names).catch(() => new Date(clock.now()));
+      logger.info(
+        { ...context, lock: key, ...(interrupted > 0 ? { interrupted } : {}) },
+        'holding the poll lock of this app',
+      );
+      const recent = lastActivity !== undefined && clock.now() - lastActivity.getTime() < windowMs;
+      if (tookOver || interrupted > 0 || recent) {
+        await clock.sleep(windowMs, this.options.stopSignal).catch(() => undefined);
+      }
+    }
+    return locks.signal(key);
+  }
 }

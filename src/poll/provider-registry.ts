@@ -1,11 +1,15 @@
-// One client per provider app and one limiter per rate bucket, shared by every set that uses them,
-// so a ceiling holds however many sets there are (DESIGN.md semantic 6): Tencent's is per app and
-// API, Volcengine's per account (access key) across all of its apps.
+// One client per provider app and one limiter per rate bucket, shared by every set and job that
+// uses them, so a ceiling holds however many sets there are (DESIGN.md semantic 6): Tencent's is per
+// app and API, Volcengine's per account (access key) across all of its apps. The limiters report
+// their grants, rates and refusals to the event stream.
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
+import type { EventStream } from '../events.js';
+import type { ProviderName } from '../model.js';
 import { TencentClient } from '../providers/tencent/client.js';
-import type { ProviderName, StateProvider } from '../providers/types.js';
+import type { AccountChecker, StateProvider } from '../providers/types.js';
 import { VolcengineClient } from '../providers/volcengine/client.js';
-import { realClock, SlidingWindowLimiter } from './sliding-window-limiter.js';
+import { SlidingWindowLimiter } from './sliding-window-limiter.js';
 
 /**
  * The poller's window is a little longer than the provider's 1000 ms, so that network jitter
@@ -14,33 +18,37 @@ import { realClock, SlidingWindowLimiter } from './sliding-window-limiter.js';
  */
 export const LIMITER_WINDOW_MS = 1010;
 
-/** Observers of every limiter, by rate bucket (`tencent:<app>:state`, `tencent:<app>:account_check`, `volcengine:<access key id>`). */
-export interface RegistryHooks {
-  /** Every call start. */
-  onCallStart?: (bucket: string, at: number) => void;
-  /** A limiter's current rate: once at its creation (the ceiling), then at every change (refusals lower it, calls without refusal restore it). */
-  onRateChange?: (bucket: string, rate: number) => void;
-  /** The provider refused a call of this bucket for its rate. */
-  onRefusal?: (bucket: string) => void;
+/** Options of a registry. */
+export interface RegistryOptions {
+  events: EventStream;
+  clock?: Clock;
   /** The limiters' window, ms (default LIMITER_WINDOW_MS); the benchmark tries other margins. */
   limiterWindowMs?: number;
 }
 
+/** The API label of a provider's state call, as metrics and logs name it. */
+export function stateApiLabel(provider: ProviderName, config: Pick<Config, 'tencent'>): string {
+  return provider === 'tencent' ? config.tencent.stateApi : 'QueryOnlineStatus';
+}
+
 /** Creates provider clients and limiters on first use and closes them together. */
 export class ProviderRegistry {
-  private readonly clients = new Map<string, StateProvider>();
+  private readonly stateClients = new Map<string, StateProvider>();
   private readonly tencentClients = new Map<string, TencentClient>();
   private readonly limiters = new Map<string, SlidingWindowLimiter>();
+  private readonly clock: Clock;
 
   constructor(
     private readonly config: Config,
-    private readonly hooks: RegistryHooks = {},
-  ) {}
+    private readonly options: RegistryOptions,
+  ) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   /**
    * The poll lock of an app (src/poll/poll-locks.ts): what one instance must hold to call it. A
    * Tencent app's state and account_check calls share one; a Volcengine account's apps share one,
-   * as they share its ceiling.
+   * as they share its ceiling. Throws ConfigError when a Volcengine app has no credentials.
    */
   lockKey(provider: ProviderName, appId: string): string {
     return provider === 'tencent'
@@ -51,16 +59,20 @@ export class ProviderRegistry {
   /** The state client of an app. Throws ConfigError when its credentials are missing. */
   stateClient(provider: ProviderName, appId: string): StateProvider {
     const key = `${provider}:${appId}`;
-    let client = this.clients.get(key);
+    let client = this.stateClients.get(key);
     if (!client) {
       client = provider === 'tencent' ? this.tencentClient(appId) : this.volcengineClient(appId);
-      this.clients.set(key, client);
+      this.stateClients.set(key, client);
     }
     return client;
   }
 
-  /** The Tencent client of an app (state and account_check share its connections and UserSig). */
-  tencentClient(appId: string): TencentClient {
+  /** The account checker of a Tencent app (it shares the app's connections and UserSig). */
+  accountChecker(appId: string): AccountChecker {
+    return this.tencentClient(appId);
+  }
+
+  private tencentClient(appId: string): TencentClient {
     let client = this.tencentClients.get(appId);
     if (!client) {
       const { tencent } = this.config;
@@ -75,11 +87,6 @@ export class ProviderRegistry {
       this.tencentClients.set(appId, client);
     }
     return client;
-  }
-
-  /** The limiter of a Tencent app's account_check calls (a ceiling of its own, `TIM_ACCOUNT_CHECK_RPS`). */
-  accountCheckLimiter(appId: string): SlidingWindowLimiter {
-    return this.limiter(`tencent:${appId}:account_check`, this.config.tencent.accountCheckRps);
   }
 
   private volcengineClient(appId: string): StateProvider {
@@ -103,28 +110,36 @@ export class ProviderRegistry {
         );
   }
 
-  private limiter(key: string, limit: number): SlidingWindowLimiter {
-    let limiter = this.limiters.get(key);
+  /** The limiter of a Tencent app's account_check calls (a ceiling of its own, `TIM_ACCOUNT_CHECK_RPS`). */
+  accountCheckLimiter(appId: string): SlidingWindowLimiter {
+    return this.limiter(`tencent:${appId}:account_check`, this.config.tencent.accountCheckRps);
+  }
+
+  private limiter(bucket: string, limit: number): SlidingWindowLimiter {
+    let limiter = this.limiters.get(bucket);
     if (!limiter) {
-      const { onCallStart, onRateChange, onRefusal } = this.hooks;
-      limiter = new SlidingWindowLimiter(limit, this.hooks.limiterWindowMs ?? LIMITER_WINDOW_MS, realClock, {
+      const { events } = this.options;
+      limiter = new SlidingWindowLimiter(limit, this.options.limiterWindowMs ?? LIMITER_WINDOW_MS, this.clock, {
         // Paced calls arrive one at a time and leave the provider's window its margin
         // (src/poll/sliding-window-limiter.ts, docs/benchmarks.md).
-        pace: this.config.http.paceCalls ?? false,
-        onGrant: onCallStart && ((at) => onCallStart(key, at)),
-        onRateChange: onRateChange && ((rate) => onRateChange(key, rate)),
-        onRefusal: onRefusal && (() => onRefusal(key)),
+        pace: this.config.http.paceCalls,
+        onGrant: (at) => events.emit('call.started', { bucket, at }),
+        onRateChange: (rate) => events.emit('limiter.rate', { bucket, rate }),
+        onRefusal: () => events.emit('limiter.refusal', { bucket }),
       });
-      onRateChange?.(key, limiter.rate);
-      this.limiters.set(key, limiter);
+      events.emit('limiter.rate', { bucket, rate: limiter.rate });
+      this.limiters.set(bucket, limiter);
     }
     return limiter;
   }
 
   /** Closes every client's connections. Safe to call twice. */
   async close(): Promise<void> {
-    const clients = new Set<StateProvider>([...this.clients.values(), ...this.tencentClients.values()]);
-    this.clients.clear();
+    const clients = new Set<{ close(): Promise<void> }>([
+      ...this.stateClients.values(),
+      ...this.tencentClients.values(),
+    ]);
+    this.stateClients.clear();
     this.tencentClients.clear();
     await Promise.all([...clients].map((c) => c.close()));
   }

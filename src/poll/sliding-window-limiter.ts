@@ -10,35 +10,8 @@
 // at the full rate and be refused again. The current rate only ever gates starts more tightly than
 // the ceiling, so the ceiling holds whatever the rate does. A pause (Tencent 70050) admits nothing
 // until it ends.
-import { PresenceError } from '../errors.js';
-import { whenAborted } from '../providers/abort-fanout.js';
-
-/** Clock and timer, injectable for tests. */
-export interface LimiterClock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-/** Monotonic clock and real timers. */
-export const realClock: LimiterClock = {
-  now: () => performance.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason as Error);
-      // Many sleeps share the daemon's abort signal (every batch's backoff, every limiter's wait):
-      // through whenAborted they add one listener to it between them, not one each.
-      const stop = signal
-        ? whenAborted(signal, () => {
-            clearTimeout(timer);
-            reject(signal.reason as Error);
-          })
-        : undefined;
-      const timer = setTimeout(() => {
-        stop?.();
-        resolve();
-      }, ms);
-    }),
-};
+import { systemClock, type Clock } from '../clock.js';
+import { LimiterDeadlineError } from '../errors.js';
 
 /** Observers of a limiter (tests, metrics). */
 export interface LimiterHooks {
@@ -61,17 +34,7 @@ export interface LimiterOptions extends LimiterHooks {
    * spaced calls arrive one at a time. A cycle of N calls then takes (N - 1) / rate windows
    * instead of (N / rate - 1): one window more per cycle, nothing at scale.
    */
-  pace?: boolean;
-}
-
-/** Thrown by acquire() when a pause outlasts the caller's deadline. */
-export class LimiterDeadlineError extends PresenceError {
-  constructor() {
-    super(
-      'ERR_LIMITER_DEADLINE',
-      'the app is paused after a 70050 lock; the batch could not start before its deadline',
-    );
-  }
+  pace: boolean;
 }
 
 /** Multiplicative decrease on a refusal (CUBIC's 0.7: halving would waste a third of a ceiling that is only slightly lower than configured). */
@@ -104,15 +67,15 @@ export class SlidingWindowLimiter {
     readonly limit: number,
     /** Window length, ms. */
     readonly windowMs = 1000,
-    private readonly clock: LimiterClock = realClock,
-    hooks: LimiterOptions | ((at: number) => void) = {},
+    private readonly clock: Clock = systemClock,
+    hooks: LimiterOptions | ((at: number) => void) = { pace: false },
   ) {
     if (!Number.isInteger(limit) || limit <= 0) throw new RangeError(`limit must be a positive integer, got ${limit}`);
     this.starts = new Array<number>(limit).fill(Number.NEGATIVE_INFINITY);
     this.currentRate = limit;
     this.increase = Math.max(1, Math.ceil(limit * INCREASE_SHARE));
     this.hooks = typeof hooks === 'function' ? { onGrant: hooks } : hooks;
-    this.pace = typeof hooks === 'function' ? false : (hooks.pace ?? false);
+    this.pace = typeof hooks === 'function' ? false : hooks.pace;
   }
 
   /**
@@ -144,7 +107,7 @@ export class SlidingWindowLimiter {
 
   /** The provider refused a call for its rate: lower the rate (once per window). */
   refusal(): void {
-    const now = this.clock.now();
+    const now = this.clock.monotonic();
     this.refusals++;
     this.hooks.onRefusal?.();
     this.grantsSinceChange = 0;
@@ -155,12 +118,12 @@ export class SlidingWindowLimiter {
 
   /** Admits nothing for `ms` (Tencent 70050 locks the app for 60 s). */
   pause(ms: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
+    this.pausedUntil = Math.max(this.pausedUntil, this.clock.monotonic() + ms);
   }
 
   /** True while a pause is in force. */
   get paused(): boolean {
-    return this.clock.now() < this.pausedUntil;
+    return this.clock.monotonic() < this.pausedUntil;
   }
 
   private setRate(rate: number): void {
@@ -173,7 +136,7 @@ export class SlidingWindowLimiter {
   private async waitForSlot(signal?: AbortSignal, deadline?: number): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const now = this.clock.now();
+      const now = this.clock.monotonic();
       // The start `rate` places back must have left the window: then fewer than `rate` remain in it.
       const back = (this.next - this.currentRate + this.limit) % this.limit;
       let slotAt = (this.starts[back] ?? Number.NEGATIVE_INFINITY) + this.windowMs;
@@ -183,11 +146,13 @@ export class SlidingWindowLimiter {
       // Only a pause gives up early. Waiting for the rate is how a set larger than its schedule
       // allows still gets polled completely (its cycle runs long and the next tick is skipped).
       if (deadline !== undefined && this.pausedUntil > now && this.pausedUntil > deadline)
-        throw new LimiterDeadlineError();
+        throw new LimiterDeadlineError(
+          'the app is paused by its provider; the batch could not start before its deadline',
+        );
       // Sleep at most one window at a time: a pause may be extended meanwhile.
       await this.clock.sleep(Math.min(wait, this.windowMs), signal);
     }
-    const now = this.clock.now();
+    const now = this.clock.monotonic();
     this.starts[this.next] = now;
     if (this.pace) {
       // The schedule advances from the scheduled start, not the actual one: timers fire a little

@@ -3,9 +3,10 @@
 // this decides what of a well-shaped answer is recorded. An answer naming a user nobody asked about
 // may belong to another request, so none of it is trusted; a user answered twice in two ways, or
 // both answered and failed, is unobserved in that batch; a user the answer leaves out is unobserved.
-import { ProviderError } from '../errors.js';
+import { providerError, type ProviderError } from '../errors.js';
 import { show } from './http.js';
-import type { AccountError, Observation, Platforms, StateQueryResult } from './types.js';
+import type { Observation, Platforms } from '../model.js';
+import type { AccountError, StateQueryResult } from './types.js';
 
 /** Most characters of a platform name or a platform status taken from an answer. */
 export const MAX_PLATFORM_TEXT = 64;
@@ -61,6 +62,8 @@ export type UnobservedReason = 'unanswered' | 'conflicting';
 /** What of an answer is recorded: requested users, each at most once. */
 export interface AnswerReading {
   observations: Observation[];
+  /** Requested users the answer says have no account (once each, and said of nothing else). */
+  missingAccounts: string[];
   accountErrors: AccountError[];
   /** Requested users neither observed nor failed in ErrorList: left out of the answer, or answered in contradictory ways. */
   unobserved: { userId: string; reason: UnobservedReason }[];
@@ -76,7 +79,7 @@ function sameObservation(a: Observation, b: Observation): boolean {
 }
 
 function notAsked(userId: string, provider: string): ProviderError {
-  return new ProviderError(
+  return providerError(
     'ERR_PROVIDER_BAD_RESPONSE',
     `${provider} answer names user ${show(userId)}, who was not asked about: it may answer another request, so none of it is recorded`,
     { provider },
@@ -88,6 +91,7 @@ export function refuseStrangers(result: StateQueryResult, requested: readonly st
   const asked = new Set(requested);
   for (const { userId } of [...result.observations, ...result.accountErrors])
     if (!asked.has(userId)) throw notAsked(userId, provider);
+  for (const userId of result.missingAccounts) if (!asked.has(userId)) throw notAsked(userId, provider);
 }
 
 /**
@@ -96,17 +100,20 @@ export function refuseStrangers(result: StateQueryResult, requested: readonly st
  */
 export function readAnswer(result: StateQueryResult, requested: readonly string[], provider: string): AnswerReading {
   const asked = new Set(requested);
-  const said = new Map<string, { observations: Observation[]; errors: AccountError[] }>();
+  // What the answer said of each user: states, and failures ("no such account" is one of them).
+  const said = new Map<string, { observations: Observation[]; failures: Array<number | string | null> }>();
   const entry = (userId: string) => {
     if (!asked.has(userId)) throw notAsked(userId, provider);
     let e = said.get(userId);
-    if (!e) said.set(userId, (e = { observations: [], errors: [] }));
+    if (!e) said.set(userId, (e = { observations: [], failures: [] }));
     return e;
   };
   for (const o of result.observations) entry(o.userId).observations.push(o);
-  for (const e of result.accountErrors) entry(e.userId).errors.push(e);
+  for (const e of result.accountErrors) entry(e.userId).failures.push(e.code);
+  // null: the account does not exist.
+  for (const userId of result.missingAccounts) entry(userId).failures.push(null);
 
-  const reading: AnswerReading = { observations: [], accountErrors: [], unobserved: [] };
+  const reading: AnswerReading = { observations: [], missingAccounts: [], accountErrors: [], unobserved: [] };
   for (const userId of asked) {
     const e = said.get(userId);
     if (!e) {
@@ -114,15 +121,16 @@ export function readAnswer(result: StateQueryResult, requested: readonly string[
       continue;
     }
     const [firstObservation] = e.observations;
-    const [firstError] = e.errors;
-    if (firstObservation !== undefined && firstError === undefined) {
+    const [firstFailure] = e.failures;
+    if (firstObservation !== undefined && firstFailure === undefined) {
       // Compared only when repeated: a usual answer names each user once.
       if (e.observations.length === 1 || e.observations.every((o) => sameObservation(o, firstObservation)))
         reading.observations.push(firstObservation);
       else reading.unobserved.push({ userId, reason: 'conflicting' });
-    } else if (firstError !== undefined && firstObservation === undefined) {
-      if (e.errors.every((x) => x.errorCode === firstError.errorCode)) reading.accountErrors.push(firstError);
-      else reading.unobserved.push({ userId, reason: 'conflicting' });
+    } else if (firstFailure !== undefined && firstObservation === undefined) {
+      if (!e.failures.every((f) => f === firstFailure)) reading.unobserved.push({ userId, reason: 'conflicting' });
+      else if (firstFailure === null) reading.missingAccounts.push(userId);
+      else reading.accountErrors.push({ userId, code: firstFailure });
     } else {
       // Answered and failed at once: neither can be believed.
       reading.unobserved.push({ userId, reason: 'conflicting' });

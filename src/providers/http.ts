@@ -4,7 +4,7 @@
 // credentials (a Tencent UserSig, a Volcengine signature or secret) out of anything thrown.
 import { Pool } from 'undici';
 import type { HttpConfig } from '../config.js';
-import { ProviderError } from '../errors.js';
+import { providerError } from '../errors.js';
 import type { ProviderErrorCode } from '../errors.js';
 
 /** A string property of an unknown value, or undefined. */
@@ -84,7 +84,7 @@ export function transportError(err: unknown, context: TransportErrorContext): un
     providerCode = 'ERR_PROVIDER_BAD_REQUEST';
     what = 'the client was closed';
   }
-  return new ProviderError(providerCode, `${context.label}: ${what} calling ${context.origin}`, {
+  return providerError(providerCode, `${context.label}: ${what} calling ${context.origin}`, {
     provider: context.provider,
     cause: safeCause(err, context.secrets),
   });

@@ -1,8 +1,12 @@
 // What the simulator answered, user by user, for every API it serves: the truth that tests and
 // benchmarks compare the poller's history with.
-import type { ObservedState, Platforms } from '../providers/types.js';
-import type { TencentApi } from './tencent.js';
-import type { VolcengineApi } from './volcengine.js';
+import type { ObservedState, Platforms } from '../model.js';
+
+/** The Tencent REST calls the simulator answers. */
+export type TencentApi = 'querystate' | 'query_online_status' | 'account_check';
+
+/** Volcengine's call the simulator answers. */
+export type VolcengineApi = 'QueryOnlineStatus';
 
 /** Every API the simulator answers: Tencent's REST calls and Volcengine's QueryOnlineStatus. */
 export type SimulatorApi = TencentApi | VolcengineApi;

@@ -4,7 +4,7 @@
 // signatures. Like Tencent it never retries; every attempt is logged in `sent`.
 import { Agent, request } from 'undici';
 import { callbackSign } from '../callbacks/sign.js';
-import type { ObservedState } from '../providers/types.js';
+import type { ObservedState } from '../model.js';
 import type { PresenceWorld } from './world.js';
 
 /** Options of startCallbackSender. */

@@ -2,6 +2,10 @@
 // (when configured) Volcengine's QueryOnlineStatus in volcengine.ts, enforces the rate ceilings
 // (per Tencent app, per Volcengine account), delays answers, injects faults and records what it
 // answered so tests can compare the poller's history with the truth.
+//
+// One piece over 300 lines: both providers' requests pass the same ceilings, faults, latency and
+// answer log, which live in this server's state; the protocols themselves are in tencent.ts and
+// volcengine.ts.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,9 +13,9 @@ import { open } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { SlidingWindowCounter } from './rate-ceiling.js';
-import type { AnswerLogEntry, SimulatorApi } from './answer-log.js';
+import type { AnswerLogEntry, SimulatorApi, TencentApi, VolcengineApi } from './answer-log.js';
 import { API_PATHS, answerAccountCheck, answerQueryState, bucketOf, checkQuery, failure } from './tencent.js';
-import type { RateBucket, TencentApi, TencentBody } from './tencent.js';
+import type { RateBucket, TencentBody } from './tencent.js';
 import {
   VOLC_ACTION,
   VOLC_VERSION,
@@ -23,13 +27,12 @@ import {
   requestedAppId,
   verifySignature,
 } from './volcengine.js';
-import type { VolcRequestView, VolcengineApi, VolcengineError, VolcengineMeta } from './volcengine.js';
+import type { VolcRequestView, VolcengineError, VolcengineMeta } from './volcengine.js';
 import type { PresenceWorld } from './world.js';
 import { FaultMix, type FaultMixOptions, type InjectedFault } from './fault-mix.js';
 
-export type { AnswerLogEntry, SimulatorApi } from './answer-log.js';
-export type { RateBucket, TencentApi } from './tencent.js';
-export type { VolcengineApi } from './volcengine.js';
+export type { AnswerLogEntry, SimulatorApi, TencentApi, VolcengineApi } from './answer-log.js';
+export type { RateBucket } from './tencent.js';
 
 /**
  * A fault that replaces normal answers for every app and account while active (until `untilMs`,

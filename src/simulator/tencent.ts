@@ -2,13 +2,10 @@
 // answer bodies of querystate / query_online_status / account_check. No I/O here: server.ts owns
 // sockets, timing, faults and logs, and calls these pure functions at the instant it answers.
 import { verifyUserSig } from '../providers/tencent/usersig.js';
-import type { AnswerLogEntry } from './answer-log.js';
+import type { AnswerLogEntry, TencentApi } from './answer-log.js';
 import type { PresenceWorld } from './world.js';
 
 export type { AnswerLogEntry } from './answer-log.js';
-
-/** The Tencent REST calls the simulator answers. */
-export type TencentApi = 'querystate' | 'query_online_status' | 'account_check';
 
 /** Rate-ceiling buckets: querystate and query_online_status are one call under two names. */
 export type RateBucket = 'querystate' | 'account_check';

@@ -4,15 +4,15 @@
 //
 // Answers are JSON text built by hand where int64 values appear (UserId, DeviceId, ClientVersion),
 // so an ID above 2^53 is written with exactly the digits it was requested with.
+//
+// One piece over 300 lines: the signature check, the body's validation and the answer's envelope
+// are one protocol, checked against the same request view; split, each part would re-derive it.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isInt64Id, parseJsonWithInt64 } from '../providers/volcengine/int64-json.js';
 import { signRequest } from '../providers/volcengine/signer.js';
-import type { Platforms } from '../providers/types.js';
-import type { AnswerLogEntry } from './answer-log.js';
+import type { Platforms } from '../model.js';
+import type { AnswerLogEntry, VolcengineApi } from './answer-log.js';
 import type { PresenceWorld } from './world.js';
-
-/** The Volcengine call the simulator answers. */
-export type VolcengineApi = 'QueryOnlineStatus';
 
 export const VOLC_ACTION: VolcengineApi = 'QueryOnlineStatus';
 export const VOLC_VERSION = '2020-12-01';

@@ -1,7 +1,7 @@
 // A deterministic, stateless presence model: the state of any user at any instant is a pure
 // function of (seed, app, user, time), so a million users cost no memory and two runs with the
 // same seed can be compared answer for answer. Only overrides and missing accounts are stored.
-import type { ObservedState, Platforms } from '../providers/types.js';
+import type { ObservedState, Platforms } from '../model.js';
 
 /** Options of a PresenceWorld. */
 export interface PresenceWorldOptions {

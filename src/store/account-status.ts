@@ -1,7 +1,8 @@
 // Whether watched users have an IM account (Tencent account_check, or an ErrorList 70107 in a
 // poll). Existence is a fact of the app, so a status applies to the user in every set of the app.
 import { sql, type Kysely } from 'kysely';
-import type { AccountStatus, Database } from '../db/schema.js';
+import type { AccountStatus } from '../model.js';
+import type { Database } from '../db/schema.js';
 import { recordResultOf, type RecordResult } from './record-observations.js';
 
 /** One checked account. */

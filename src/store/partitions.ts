@@ -3,7 +3,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { DatabaseError, InputError } from '../errors.js';
-import { quoted } from '../input/terminal-text.js';
+import { quoted } from '../output/terminal-text.js';
 
 /** A range partition of presence_transition. */
 export interface HistoryPartition {
@@ -96,7 +96,6 @@ export async function pruneHistory(db: Kysely<Database>, olderThan: string, dryR
         });
       } catch (cause) {
         throw new DatabaseError(
-          'ERR_PRUNE',
           `dropping ${partition.name} failed (${(cause as Error).message}); nothing after it was dropped, run prune again`,
           { cause },
         );
@@ -104,4 +103,12 @@ export async function pruneHistory(db: Kysely<Database>, olderThan: string, dryR
     }
   }
   return { cutoff, dropped: old, defaultRowsBeforeCutoff: Number(stray[0]?.n ?? 0) };
+}
+
+/** Creates this month's and the next `monthsAhead` months' history partitions; returns how many were created. */
+export async function ensurePartitions(db: Kysely<Database>, monthsAhead = 3): Promise<number> {
+  const { rows } = await sql<{
+    created: number;
+  }>`SELECT presence_ensure_partitions(${monthsAhead}::int) AS created`.execute(db);
+  return rows[0]?.created ?? 0;
 }

@@ -1,19 +1,7 @@
 // The poll_cycle record: one row per cycle, inserted as `running` and finished with its counts.
 import { sql, type Kysely } from 'kysely';
-import type { CycleStatus, Database } from '../db/schema.js';
-
-/** Counts of a cycle, as stored in poll_cycle. */
-export interface CycleCounts {
-  users: number;
-  observed: number;
-  failed: number;
-  calls: number;
-  transitions: number;
-  /** Users an ErrorList reported with a code other than 70107 (not observed). */
-  accountErrors: number;
-  /** Users an ErrorList 70107 showed to have no account: marked NotImported, not observed. */
-  notImported: number;
-}
+import type { Database } from '../db/schema.js';
+import type { CycleCounts, CycleStatus } from '../model.js';
 
 /** Inserts a `running` cycle row; returns its id. */
 export async function startPollCycle(db: Kysely<Database>, set: string, startedAt: Date): Promise<string> {

@@ -1,8 +1,9 @@
 // The diff of one batch, in one SQL statement (DESIGN.md semantics 1-4). Memory stays O(batch)
 // and several writers stay consistent because the database, not the process, holds the last state.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { Database, TransitionSource } from '../db/schema.js';
-import type { Observation, ProviderName } from '../providers/types.js';
+import type { TransitionSource } from '../model.js';
+import type { Database } from '../db/schema.js';
+import type { Observation, ProviderName } from '../model.js';
 
 /** One batch of observations of one app, all made at `observedAt`. */
 export interface ObservationBatch {

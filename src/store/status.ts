@@ -1,8 +1,9 @@
 // The SQL behind `presence status` and the /healthz fallback: per set, its users by account
 // status, its last cycle and last successful cycle, and its users' states from presence_current.
 import { sql, type Kysely } from 'kysely';
-import type { CycleStatus, Database } from '../db/schema.js';
-import type { PresenceState } from '../providers/types.js';
+import type { CycleStatus } from '../model.js';
+import type { Database } from '../db/schema.js';
+import type { PresenceState } from '../model.js';
 
 /** The end of the last successful cycle (ok, or partial with observations) of each named set that has one. */
 export async function lastSuccessfulCycles(db: Kysely<Database>, sets: readonly string[]): Promise<Map<string, Date>> {

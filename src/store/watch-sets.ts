@@ -3,10 +3,10 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, WatchSetTable } from '../db/schema.js';
 import { InputError, NotFoundError } from '../errors.js';
-import type { ProviderName } from '../providers/types.js';
-import { scheduleIntervalSeconds, validateSchedule } from '../poll/schedule.js';
-import { PG_INT_MAX } from '../input/options.js';
-import { quoted } from '../input/terminal-text.js';
+import type { ProviderName } from '../model.js';
+import { PG_INT_MAX } from '../model.js';
+import { quoted } from '../output/terminal-text.js';
+import { scheduleIntervalSeconds, validateSchedule } from '../schedules.js';
 
 /** A watch set as read from the database. */
 export type WatchSet = Selectable<WatchSetTable>;
@@ -36,44 +36,67 @@ export const TENCENT_MAX_APP_ID = 4_294_967_295;
 /** Volcengine AppIds are signed 32-bit integers. */
 export const VOLCENGINE_MAX_APP_ID = 2_147_483_647;
 
-/** Checks a new set's fields; throws InputError naming the bad one. */
+/** The InputError of one field of a set: the message names the stored column, `field` the input's field. */
+function fieldError(field: keyof NewWatchSet, column: string, problem: string, cause?: unknown): InputError {
+  return new InputError(`${column} ${problem}`, { field, problem, ...(cause === undefined ? {} : { cause }) });
+}
+
+/** Checks a new set's fields; throws InputError with the bad `field` (callers name it their way: `--gap`). */
 export function validateNewWatchSet(input: NewWatchSet): Required<NewWatchSet> {
   if (!NAME.test(input.name)) {
-    throw new InputError(
-      `set name ${quoted(input.name)} is invalid: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`,
+    throw fieldError(
+      'name',
+      'the set name',
+      `${quoted(input.name)} is invalid: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit`,
     );
   }
   if (input.provider !== 'tencent' && input.provider !== 'volcengine') {
-    throw new InputError(`--provider must be tencent or volcengine, got ${quoted(String(input.provider))}`);
+    throw fieldError('provider', 'provider', `must be tencent or volcengine, got ${quoted(String(input.provider))}`);
   }
   if (!/^[1-9]\d{0,17}$/.test(input.appId)) {
-    throw new InputError(`--app must be the numeric app ID (SDKAppID or AppId), got ${quoted(input.appId)}`);
+    throw fieldError('appId', 'app_id', `must be the numeric app ID (SDKAppID or AppId), got ${quoted(input.appId)}`);
   }
   if (input.provider === 'tencent' && Number(input.appId) > TENCENT_MAX_APP_ID) {
-    throw new InputError(
-      `--app must be a Tencent SDKAppID from 1 to ${TENCENT_MAX_APP_ID} (an unsigned 32-bit integer), got ${quoted(input.appId)}`,
+    throw fieldError(
+      'appId',
+      'app_id',
+      `must be a Tencent SDKAppID from 1 to ${TENCENT_MAX_APP_ID} (an unsigned 32-bit integer), got ${quoted(input.appId)}`,
     );
   }
   if (input.provider === 'volcengine' && Number(input.appId) > VOLCENGINE_MAX_APP_ID) {
-    throw new InputError(
-      `--app must be a Volcengine AppId from 1 to ${VOLCENGINE_MAX_APP_ID} (a 32-bit integer), got ${quoted(input.appId)}`,
+    throw fieldError(
+      'appId',
+      'app_id',
+      `must be a Volcengine AppId from 1 to ${VOLCENGINE_MAX_APP_ID} (a 32-bit integer), got ${quoted(input.appId)}`,
     );
   }
   const schedule = input.schedule ?? DEFAULT_SCHEDULE;
   try {
     validateSchedule(schedule);
   } catch (err) {
-    throw new InputError(`--schedule: ${(err as Error).message}`);
+    throw new InputError(`schedule: ${(err as Error).message}`, {
+      field: 'schedule',
+      problem: (err as Error).message,
+      cause: err,
+    });
   }
   const gapSeconds = input.gapSeconds ?? null;
   if (gapSeconds !== null && (!Number.isInteger(gapSeconds) || gapSeconds <= 0 || gapSeconds > PG_INT_MAX)) {
-    throw new InputError(`--gap must be a whole number of seconds from 1 to ${PG_INT_MAX}, got ${gapSeconds}`);
+    throw fieldError(
+      'gapSeconds',
+      'gap_seconds',
+      `must be a whole number of seconds from 1 to ${PG_INT_MAX}, got ${gapSeconds}`,
+    );
   }
   const accountRecheck = input.accountRecheck ?? DEFAULT_ACCOUNT_RECHECK;
   try {
     validateSchedule(accountRecheck);
   } catch (err) {
-    throw new InputError(`--recheck: ${(err as Error).message}`);
+    throw new InputError(`account_recheck: ${(err as Error).message}`, {
+      field: 'accountRecheck',
+      problem: (err as Error).message,
+      cause: err,
+    });
   }
   return {
     name: input.name,

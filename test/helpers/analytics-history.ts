@@ -19,7 +19,7 @@
 // Set `other` (tencent app 1400000002): frank 03-28 08:00 Online, 09:00 Offline (another app).
 import type { Kysely } from 'kysely';
 import type { Database } from '../../src/db/schema.js';
-import type { ObservedState, Platforms } from '../../src/providers/types.js';
+import type { ObservedState, Platforms } from '../../src/model.js';
 import { recordObservations } from '../../src/store/record-observations.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';

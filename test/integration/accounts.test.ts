@@ -1,12 +1,13 @@
 // DESIGN.md semantic 5: a watched user without an IM account is never recorded as Offline. The
 // daemon against the simulator, which knows which accounts exist.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
-import { checkAccounts, type AccountCheckSummary } from '../../src/poll/check-accounts.js';
-import { startDaemon } from '../../src/poll/daemon.js';
+import { systemClock } from '../../src/clock.js';
+import { checkAccounts } from '../../src/poll/account-check.js';
+import { startTestDaemon, testConfig } from '../helpers/daemon.js';
+import { EventStream, type AccountCheckSummary } from '../../src/events.js';
 import { ProviderRegistry } from '../../src/poll/provider-registry.js';
-import type { CycleSummary } from '../../src/poll/run-cycle.js';
+import type { CycleSummary } from '../../src/events.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet, getWatchSet } from '../../src/store/watch-sets.js';
@@ -28,8 +29,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let database: TestDatabase;
 let simulator: Simulator;
 let world: PresenceWorld;
-const cycles: CycleSummary[] = [];
-const rechecks: AccountCheckSummary[] = [];
+let cycles: CycleSummary[] = [];
+let rechecks: AccountCheckSummary[] = [];
 let importedAt = 0;
 let deletedAt = 0;
 
@@ -47,18 +48,14 @@ beforeAll(async () => {
     accountRecheck: '*/3 * * * * *',
   });
   await addWatchedUsers(database.db, 'mixed', USERS);
-  const config = loadConfig({
+  const config = testConfig({
     TIM_SECRET_KEY: KEY,
     TIM_ENDPOINT: simulator.url,
     TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS),
   });
-  const daemon = await startDaemon({
-    config,
-    logger: silentLogger(),
-    database,
-    onCycle: (c) => cycles.push(c),
-    onRecheck: (_set, s) => rechecks.push(s),
-  });
+  const started = await startTestDaemon({ config, database });
+  ({ cycles, rechecks } = started);
+  const daemon = started.daemon;
   await sleep(2_000);
   world.setMissing(APP, [DELETED]);
   deletedAt = Date.now();
@@ -169,12 +166,13 @@ describe(`accounts that do not exist (${DATABASE_KIND})`, () => {
 
   it('check-accounts stores the statuses the simulator reports, within the account_check ceiling', async () => {
     world.setMissing(APP, [USERS[1]!]);
-    const config = loadConfig({
+    const config = testConfig({
       TIM_SECRET_KEY: KEY,
       TIM_ENDPOINT: simulator.url,
       TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS),
     });
-    const registry = new ProviderRegistry(config);
+    const events = new EventStream();
+    const registry = new ProviderRegistry(config, { events });
     const set = await getWatchSet(database.db, 'mixed');
     const callsBefore = simulator.calls.length;
     let summary: AccountCheckSummary;
@@ -182,9 +180,11 @@ describe(`accounts that do not exist (${DATABASE_KIND})`, () => {
       summary = await checkAccounts({
         db: database.db,
         set,
-        client: registry.tencentClient(APP),
+        checker: registry.accountChecker(APP),
         limiter: registry.accountCheckLimiter(APP),
         concurrency: 8,
+        clock: systemClock,
+        events,
         logger: silentLogger(),
         users: streamWatchedUsers(database.db, set.name, 1_000, 'all'),
       });
@@ -219,23 +219,25 @@ describe(`accounts that do not exist (${DATABASE_KIND})`, () => {
     const many = Array.from({ length: 1_000 }, (_, i) => `bulk-${i}`);
     await addWatchSet(database.db, { name: 'bulk', provider: 'tencent', appId: APP, schedule: '0 0 * * * *' });
     await addWatchedUsers(database.db, 'bulk', many);
-    const config = loadConfig({
+    const config = testConfig({
       TIM_SECRET_KEY: KEY,
       TIM_ENDPOINT: simulator.url,
       TIM_ACCOUNT_CHECK_RPS: String(CHECK_RPS),
     });
     const granted: number[] = [];
-    const registry = new ProviderRegistry(config, {
-      onCallStart: (bucket, at) => void (bucket === `tencent:${APP}:account_check` && granted.push(at)),
-    });
+    const events = new EventStream();
+    events.on('call.started', ({ bucket, at }) => void (bucket === `tencent:${APP}:account_check` && granted.push(at)));
+    const registry = new ProviderRegistry(config, { events });
     const callsBefore = simulator.calls.length;
     try {
       const summary = await checkAccounts({
         db: database.db,
         set: await getWatchSet(database.db, 'bulk'),
-        client: registry.tencentClient(APP),
+        checker: registry.accountChecker(APP),
         limiter: registry.accountCheckLimiter(APP),
         concurrency: 8,
+        clock: systemClock,
+        events,
         logger: silentLogger(),
         users: streamWatchedUsers(database.db, 'bulk', 1_000, 'all'),
       });

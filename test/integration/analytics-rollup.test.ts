@@ -1,9 +1,12 @@
 // The daemon's daily rollup: a UTC day is summed once it can no longer change (the longest gap
-// threshold of any set, plus an hour, after it ended), and the daemon checks at most hourly.
+// threshold of any set, plus an hour, after it ended), and the daemon's maintenance checks at most hourly.
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
-import { closedBefore, DailyRollup, rollUpClosedDays } from '../../src/poll/daily-rollup.js';
+import { EventStream } from '../../src/events.js';
+import { ScheduledMaintenance } from '../../src/maintenance/scheduled-maintenance.js';
+import { closedBefore, rollUpClosedDays } from '../../src/store/daily-rollup.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
 import { recordAnalyticsHistory } from '../helpers/analytics-history.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
@@ -19,10 +22,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await database?.close();
-});
-
-afterEach(() => {
-  vi.useRealTimers();
 });
 
 async function summedDays(): Promise<string[]> {
@@ -48,31 +47,36 @@ describe(`daily rollup (${DATABASE_KIND})`, () => {
     expect(rows.map((r) => [Number(r.online_s), Number(r.unknown_s)])).toEqual([[2700, 7200]]);
   });
 
-  it('the daemon sums five minutes after it starts, then at most hourly', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    const start = Date.now();
-    const rollup = new DailyRollup();
-    await rollup.maybeRun(database.db, silentLogger());
-    expect(await summedDays()).toHaveLength(3);
-    vi.setSystemTime(start + 5 * 60_000 + 1000);
-    await rollup.maybeRun(database.db, silentLogger());
-    const days = await summedDays();
-    // One day per statement until caught up: every day that ended before the closing instant.
-    const before = await closedBefore(database.db, new Date());
-    const lastClosed = new Date(
-      Date.UTC(before.getUTCFullYear(), before.getUTCMonth(), before.getUTCDate()) - 86_400_000,
-    )
-      .toISOString()
-      .slice(0, 10);
-    expect(days.length).toBeGreaterThan(3 + 31);
-    expect(days.at(-1)).toBe(lastClosed);
-    // Not again within the hour: a day taken out stays out until the next hourly run.
-    await sql`DELETE FROM presence_daily_rollup WHERE day = ${lastClosed}::date`.execute(database.db);
-    vi.setSystemTime(start + 30 * 60_000);
-    await rollup.maybeRun(database.db, silentLogger());
-    expect((await summedDays()).at(-1)).not.toBe(lastClosed);
-    vi.setSystemTime(start + 66 * 60_000);
-    await rollup.maybeRun(database.db, silentLogger());
-    expect((await summedDays()).at(-1)).toBe(lastClosed);
+  it('the daemon sums five minutes after it starts, then at most hourly (on a manual clock)', async () => {
+    const clock = new ManualClock(Date.now());
+    const maintenance = new ScheduledMaintenance({
+      db: database.db,
+      clock,
+      events: new EventStream(),
+      logger: silentLogger(),
+    });
+    await maintenance.start();
+    try {
+      expect(await summedDays()).toHaveLength(3);
+      await clock.advance(5 * 60_000 + 1000);
+      const days = await summedDays();
+      // One day per statement until caught up: every day that ended before the closing instant.
+      const before = await closedBefore(database.db, new Date(clock.now()));
+      const lastClosed = new Date(
+        Date.UTC(before.getUTCFullYear(), before.getUTCMonth(), before.getUTCDate()) - 86_400_000,
+      )
+        .toISOString()
+        .slice(0, 10);
+      expect(days.length).toBeGreaterThan(3 + 31);
+      expect(days.at(-1)).toBe(lastClosed);
+      // Not again within the hour: a day taken out stays out until the next hourly run.
+      await sql`DELETE FROM presence_daily_rollup WHERE day = ${lastClosed}::date`.execute(database.db);
+      await clock.advance(25 * 60_000);
+      expect((await summedDays()).at(-1)).not.toBe(lastClosed);
+      await clock.advance(36 * 60_000);
+      expect((await summedDays()).at(-1)).toBe(lastClosed);
+    } finally {
+      await maintenance.stop();
+    }
   });
 });

@@ -3,10 +3,10 @@
 // are refused and polling records those changes instead. The history still equals the truth.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallbackStats } from '../../src/callbacks/receiver.js';
-import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
-import { startDaemon } from '../../src/poll/daemon.js';
-import type { CycleSummary } from '../../src/poll/run-cycle.js';
+import { recordCycles, testConfig } from '../helpers/daemon.js';
+import { startDaemon } from '../../src/daemon.js';
+import type { CycleSummary } from '../../src/events.js';
 import { startCallbackSender, type CallbackSender } from '../../src/simulator/callback-sender.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
@@ -54,14 +54,14 @@ beforeAll(async () => {
     gapSeconds: 60,
   });
   await addWatchedUsers(database.db, 'faulty', USERS);
-  const config = loadConfig({
+  const config = testConfig({
     TIM_SECRET_KEY: KEY,
     TIM_ENDPOINT: simulator.url,
     TIM_QUERYSTATE_RPS: '20',
     PRESENCE_CALLBACK_LISTEN: '127.0.0.1:0',
     TIM_CALLBACK_TOKEN: TOKEN,
   });
-  const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c) });
+  const daemon = await startDaemon({ config, logger: silentLogger(), database, events: recordCycles(cycles) });
   startMs = Date.now();
   sender = startCallbackSender({
     world,

@@ -2,10 +2,10 @@
 // timeline, at callback precision while the receiver is up, at poll precision while it is stopped
 // (polling fills in, last_seen_at honest), and with no row that the truth does not have.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
-import { startDaemon } from '../../src/poll/daemon.js';
-import type { CycleSummary } from '../../src/poll/run-cycle.js';
+import { recordCycles, testConfig } from '../helpers/daemon.js';
+import { startDaemon } from '../../src/daemon.js';
+import type { CycleSummary } from '../../src/events.js';
 import { startCallbackSender, type CallbackSender } from '../../src/simulator/callback-sender.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
@@ -60,14 +60,14 @@ beforeAll(async () => {
     gapSeconds: 60,
   });
   await addWatchedUsers(database.db, 'mixed', USERS);
-  const config = loadConfig({
+  const config = testConfig({
     TIM_SECRET_KEY: KEY,
     TIM_ENDPOINT: simulator.url,
     TIM_QUERYSTATE_RPS: '20',
     PRESENCE_CALLBACK_LISTEN: '127.0.0.1:0',
     TIM_CALLBACK_TOKEN: TOKEN,
   });
-  const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c) });
+  const daemon = await startDaemon({ config, logger: silentLogger(), database, events: recordCycles(cycles) });
   const receiver = daemon.callbacks!;
   startMs = Date.now();
   sender = startCallbackSender({

@@ -1,41 +1,61 @@
-// checkAccounts against a scripted account_check: what is stored, reported and left alone.
+// checkAccounts against a scripted account checker: what is stored, reported and left alone, and
+// how it behaves at the ceiling: refusals lower its rate, a provider pause is waited out, a
+// configuration error stops it after one call. Time-driven cases run on a virtual clock.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProviderError } from '../../src/errors.js';
+import { systemClock, type Clock } from '../../src/clock.js';
+import { providerError } from '../../src/errors.js';
+import { EventStream } from '../../src/events.js';
 import { silentLogger } from '../../src/logger.js';
-import { checkAccounts } from '../../src/poll/check-accounts.js';
+import { checkAccounts } from '../../src/poll/account-check.js';
 import { SlidingWindowLimiter } from '../../src/poll/sliding-window-limiter.js';
-import type { TencentClient } from '../../src/providers/tencent/client.js';
-import type { AccountCheckResult } from '../../src/providers/tencent/parse.js';
+import type { AccountCheckResult, AccountChecker } from '../../src/providers/types.js';
 import { addWatchSet, type WatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers, streamWatchedUsers } from '../../src/store/watched-users.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+import { virtualClock } from '../helpers/virtual-clock.js';
 
 let database: TestDatabase;
 let set: WatchSet;
 const USERS = Array.from({ length: 250 }, (_, i) => `k${String(i).padStart(3, '0')}`);
 
-/** A client whose account_check answers are scripted per call; it records the batches asked. */
-function scriptedClient(
+/** A checker whose answers are scripted per call; it records the batches asked and when. */
+function scriptedChecker(
   answer: (ids: readonly string[], call: number) => AccountCheckResult,
-): TencentClient & { batches: string[][] } {
+  clock: Clock = systemClock,
+): AccountChecker & { batches: string[][]; at: number[] } {
   const batches: string[][] = [];
-  const fake = {
+  const at: number[] = [];
+  return {
+    provider: 'tencent',
+    maxCheckBatch: 100,
     batches,
-    accountCheck: (ids: readonly string[]) => {
+    at,
+    checkAccounts: (ids) => {
       batches.push([...ids]);
-      return Promise.resolve(answer(ids, batches.length));
+      at.push(clock.monotonic());
+      return Promise.resolve().then(() => answer(ids, batches.length));
     },
   };
-  return fake as unknown as TencentClient & { batches: string[][] };
 }
 
-function run(client: TencentClient) {
+const allImported = (ids: readonly string[]): AccountCheckResult => ({
+  statuses: ids.map((userId) => ({ userId, status: 'Imported' as const })),
+  failures: [],
+});
+
+function run(
+  checker: AccountChecker,
+  options: { clock?: Clock; limiter?: SlidingWindowLimiter; events?: EventStream } = {},
+) {
+  const clock = options.clock ?? systemClock;
   return checkAccounts({
     db: database.db,
     set,
-    client,
-    limiter: new SlidingWindowLimiter(1000),
+    checker,
+    limiter: options.limiter ?? new SlidingWindowLimiter(1000, 1000, clock),
     concurrency: 2,
+    clock,
+    events: options.events ?? new EventStream(),
     logger: silentLogger(),
     users: streamWatchedUsers(database.db, set.name, 1000, 'all'),
   });
@@ -52,16 +72,14 @@ afterAll(async () => {
 
 describe(`checkAccounts (${DATABASE_KIND})`, () => {
   it('stores Imported/NotImported, reports per-account failures without storing a status, 100 a call', async () => {
-    const client = scriptedClient((ids) => ({
-      items: ids
+    const checker = scriptedChecker((ids) => ({
+      statuses: ids
         .filter((id) => !id.endsWith('7'))
         .map((userId) => ({ userId, status: userId.endsWith('3') ? ('NotImported' as const) : ('Imported' as const) })),
-      failures: ids
-        .filter((id) => id.endsWith('7'))
-        .map((userId) => ({ userId, resultCode: 70398, resultInfo: 'internal' })),
+      failures: ids.filter((id) => id.endsWith('7')).map((userId) => ({ userId, code: '70398', info: 'internal' })),
     }));
-    const summary = await run(client);
-    expect(client.batches.map((b) => b.length)).toEqual([100, 100, 50]);
+    const summary = await run(checker);
+    expect(checker.batches.map((b) => b.length)).toEqual([100, 100, 50]);
     expect(summary).toMatchObject({ checked: 225, imported: 200, notImported: 25, unchecked: 0, calls: 3 });
     expect(summary.itemFailures).toHaveLength(25);
     expect(summary.notImportedSample).toEqual(USERS.filter((u) => u.endsWith('3')).slice(0, 20));
@@ -78,15 +96,15 @@ describe(`checkAccounts (${DATABASE_KIND})`, () => {
   });
 
   it('counts the users of a failed call as unchecked and keeps their status', async () => {
-    const client = scriptedClient((ids, call) => {
+    const checker = scriptedChecker((ids, call) => {
       if (call === 2)
-        throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', 'account_check failed: 70402 (bad parameters)', {
+        throw providerError('ERR_PROVIDER_BAD_REQUEST', 'account_check failed: 70402 (bad parameters)', {
           provider: 'tencent',
           providerCode: 70402,
         });
-      return { items: ids.map((userId) => ({ userId, status: 'NotImported' as const })), failures: [] };
+      return { statuses: ids.map((userId) => ({ userId, status: 'NotImported' as const })), failures: [] };
     });
-    const summary = await run(client);
+    const summary = await run(checker);
     expect(summary.unchecked).toBe(100);
     expect(summary.error).toContain('70402');
     const notImported = await database.db
@@ -97,5 +115,57 @@ describe(`checkAccounts (${DATABASE_KIND})`, () => {
       .execute();
     // The failed batch's users kept the statuses of the first check.
     expect(notImported.length).toBe(150 + USERS.slice(100, 200).filter((u) => u.endsWith('3')).length);
+  });
+
+  it('lowers its rate after refusals, retries the refused batches, and checks everyone', async () => {
+    const clock = virtualClock();
+    const events = new EventStream();
+    const refusals: string[] = [];
+    events.on('limiter.refusal', ({ bucket }) => refusals.push(bucket));
+    const rates: number[] = [];
+    const limiter = new SlidingWindowLimiter(10, 1000, clock, {
+      pace: false,
+      onRefusal: () => events.emit('limiter.refusal', { bucket: 'tencent:1400000700:account_check' }),
+      onRateChange: (rate) => rates.push(rate),
+    });
+    const checker = scriptedChecker((ids, call) => {
+      if (call <= 2)
+        throw providerError('ERR_PROVIDER_RATE_LIMITED', 'over the limit (60018)', { provider: 'tencent' });
+      return allImported(ids);
+    }, clock);
+    const summary = await run(checker, { clock, limiter, events });
+    expect(summary).toMatchObject({ checked: 250, unchecked: 0, refusals: 2, calls: 5 });
+    expect(refusals).toHaveLength(2);
+    // The limiter came down below its ceiling of 10 a window.
+    expect(Math.min(...rates)).toBeLessThan(10);
+  });
+
+  it('waits out a provider pause instead of giving up, and sends nothing while it lasts', async () => {
+    const clock = virtualClock();
+    const checker = scriptedChecker((ids, call) => {
+      if (call === 1) {
+        throw providerError('ERR_PROVIDER_LOCKED', 'locked for 60 s (70050)', { provider: 'tencent', pauseMs: 60_000 });
+      }
+      return allImported(ids);
+    }, clock);
+    const summary = await run(checker, { clock });
+    expect(summary).toMatchObject({ checked: 250, unchecked: 0 });
+    const pausedAt = checker.at[0]!;
+    // Every later call started after the pause ended.
+    expect(checker.at.slice(1).every((t) => t >= pausedAt + 60_000)).toBe(true);
+    expect(checker.batches).toHaveLength(4);
+  });
+
+  it('stops after the first answer that says the configuration is wrong', async () => {
+    const checker = scriptedChecker(() => {
+      throw providerError('ERR_PROVIDER_FATAL', 'wrong key (70009); check TIM_SECRET_KEY_FILE', {
+        provider: 'tencent',
+        setting: 'TIM_SECRET_KEY_FILE',
+      });
+    });
+    const summary = await run(checker);
+    expect(checker.batches).toHaveLength(1);
+    expect(summary).toMatchObject({ checked: 0, unchecked: 250, calls: 1 });
+    expect(summary.fatal).toMatchObject({ code: 'ERR_PROVIDER_FATAL', setting: 'TIM_SECRET_KEY_FILE' });
   });
 });

@@ -6,13 +6,15 @@
 // on a right clock again records normally and clears it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { HealthTracker } from '../../src/health/healthz.js';
+import { systemClock } from '../../src/clock.js';
+import { EventStream, type CycleSummary } from '../../src/events.js';
 import { silentLogger } from '../../src/logger.js';
-import { PollMetrics } from '../../src/metrics/poll-metrics.js';
-import { createMetrics } from '../../src/metrics/registry.js';
+import { HealthTracker } from '../../src/operations/health.js';
+import { subscribeMetrics } from '../../src/operations/metrics-from-events.js';
+import { createMetrics } from '../../src/operations/metrics.js';
 import { ClockFaults } from '../../src/poll/clock-skips.js';
+import { runPollCycle } from '../../src/poll/poll-cycle.js';
 import { ProviderRegistry } from '../../src/poll/provider-registry.js';
-import { runCycle, type CycleSummary } from '../../src/poll/run-cycle.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet, type WatchSet } from '../../src/store/watch-sets.js';
@@ -31,24 +33,27 @@ let registry: ProviderRegistry;
 let set: WatchSet;
 const health = new HealthTracker();
 const metrics = createMetrics();
-const pollMetrics = new PollMetrics(metrics);
+const events = new EventStream();
+health.subscribe(events);
+subscribeMetrics(events, metrics);
 const faults = new ClockFaults();
 const cycles: CycleSummary[] = [];
 const reports: Array<Awaited<ReturnType<HealthTracker['report']>>> = [];
 
 async function cycle(offsetMs: number): Promise<CycleSummary> {
-  const summary = await runCycle({
+  const summary = await runPollCycle({
     db: database.db,
     set,
     provider: registry.stateClient('tencent', APP),
+    api: 'querystate',
     limiter: registry.stateLimiter('tencent', APP),
     concurrency: 2,
+    clock: systemClock,
+    stamp: () => Date.now() + offsetMs,
+    events,
     logger: silentLogger(),
-    clock: { now: () => new Date(Date.now() + offsetMs) },
     clockFaults: faults,
   });
-  health.cycleFinished(summary);
-  pollMetrics.cycleFinished(summary);
   cycles.push(summary);
   reports.push(await health.report());
   return summary;
@@ -57,10 +62,10 @@ async function cycle(offsetMs: number): Promise<CycleSummary> {
 beforeAll(async () => {
   database = await createTestDatabase();
   simulator = await startSimulator({ secretKey: KEY, world: new PresenceWorld({ seed: 'clock-fault' }), latencyMs: 2 });
-  registry = new ProviderRegistry(loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url }));
+  registry = new ProviderRegistry(loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url }), { events });
   set = await addWatchSet(database.db, { name: 'clock', provider: 'tencent', appId: APP, schedule: '* * * * *' });
   await addWatchedUsers(database.db, 'clock', USERS);
-  health.setsLoaded([set]);
+  health.setsLoaded([{ name: set.name, provider: 'tencent', appId: APP, gapSeconds: 180 }]);
   await cycle(0);
   await cycle(-HOUR);
   await cycle(-HOUR);
@@ -96,7 +101,7 @@ describe(`cycles stamped by a clock behind (${DATABASE_KIND})`, () => {
       .selectFrom('poll_cycle')
       .select(['status', 'error', 'transitions'])
       .where('set', '=', 'clock')
-      .orderBy('started_at')
+      .orderBy('id')
       .execute();
     expect(rows.map((r) => r.status)).toEqual(['ok', 'partial', 'failed', 'ok']);
     expect(rows[2]!.error).toMatch(/^ERR_CLOCK_BEHIND: 700 of 700 observations/);

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { migrate } from '../../src/db/migrator.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
-import { startDaemon } from '../../src/poll/daemon.js';
-import type { CycleSummary } from '../../src/poll/run-cycle.js';
+import { recordCycles, startTestDaemon, testConfig } from '../helpers/daemon.js';
+import { startDaemon } from '../../src/daemon.js';
+import type { CycleSummary } from '../../src/events.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet, setWatchSetEnabled } from '../../src/store/watch-sets.js';
@@ -41,9 +41,9 @@ afterAll(async () => {
 
 describe(`the daemon (${DATABASE_KIND})`, () => {
   it('picks up added, disabled and re-enabled sets at its reload, without a restart', async () => {
-    const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: fast.url, PRESENCE_RELOAD_MS: '300' });
+    const config = testConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: fast.url, PRESENCE_RELOAD_MS: '300' });
     const cycles: CycleSummary[] = [];
-    const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c) });
+    const daemon = await startDaemon({ config, logger: silentLogger(), database, events: recordCycles(cycles) });
     try {
       expect(daemon.scheduler.scheduledSets()).toEqual([]);
       await addWatchSet(database.db, {
@@ -76,12 +76,12 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
   it('skips and counts a tick while the previous cycle of the set still runs; cycles never overlap', async () => {
     await addWatchSet(database.db, { name: 'slow', provider: 'tencent', appId: '1400000102', schedule: '* * * * * *' });
     await addWatchedUsers(database.db, 'slow', users('slow', 20));
-    const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: slow.url });
-    const daemon = await startDaemon({ config, logger: silentLogger(), database });
+    const config = testConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: slow.url });
+    const { daemon, skipped } = await startTestDaemon({ config, database });
     await sleep(4_500);
     await daemon.stop();
     await setWatchSetEnabled(database.db, 'slow', false);
-    expect(daemon.scheduler.skippedTicks.get('slow') ?? 0).toBeGreaterThanOrEqual(1);
+    expect(skipped.get('slow') ?? 0).toBeGreaterThanOrEqual(1);
     const rows = await database.db
       .selectFrom('poll_cycle')
       .select(['started_at', 'finished_at', 'status'])
@@ -101,7 +101,7 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
       schedule: '* * * * * *',
     });
     await addWatchedUsers(database.db, 'inflight', users('inflight', 10));
-    const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: slow.url });
+    const config = testConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: slow.url });
     const daemon = await startDaemon({ config, logger: silentLogger(), database });
     // The first tick comes within a second; its call takes 1.6 s. Stop while it is in flight.
     await sleep(1_500);
@@ -138,8 +138,8 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
       schedule: '* * * * * *',
     });
     await addWatchedUsers(database.db, 'edited', users('edited', 10));
-    const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: slower.url, PRESENCE_RELOAD_MS: '200' });
-    const daemon = await startDaemon({ config, logger: silentLogger(), database });
+    const config = testConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: slower.url, PRESENCE_RELOAD_MS: '200' });
+    const { daemon, skipped } = await startTestDaemon({ config, database });
     try {
       const running = () =>
         database.db
@@ -166,7 +166,7 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
     expect(rows.every((r) => r.status !== 'running')).toBe(true);
     for (let i = 1; i < rows.length; i++)
       expect(rows[i]!.started_at.getTime()).toBeGreaterThanOrEqual(rows[i - 1]!.finished_at!.getTime());
-    expect(daemon.scheduler.skippedTicks.get('edited') ?? 0).toBeGreaterThanOrEqual(1);
+    expect(skipped.get('edited') ?? 0).toBeGreaterThanOrEqual(1);
   });
 
   it("stays up when a set's schedule was edited into nonsense with SQL, and says so", async () => {
@@ -183,7 +183,7 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
     await database.db.updateTable('watch_set').set({ account_recheck: 'daily' }).where('name', '=', 'fine').execute();
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) });
-    const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: fast.url, PRESENCE_RELOAD_MS: '300' });
+    const config = testConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: fast.url, PRESENCE_RELOAD_MS: '300' });
     const daemon = await startDaemon({ config, logger: createLogger('info', sink), database });
     await sleep(1_500);
     expect(daemon.scheduler.scheduledSets()).toEqual(['fine']);
@@ -219,7 +219,7 @@ describe(`the daemon (${DATABASE_KIND})`, () => {
     await addWatchedUsers(database.db, 'keyed', users('keyed', 5));
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) });
-    const config = loadConfig({ TIM_SECRET_KEY_1400000105: KEY, TIM_ENDPOINT: fast.url });
+    const config = testConfig({ TIM_SECRET_KEY_1400000105: KEY, TIM_ENDPOINT: fast.url });
     const daemon = await startDaemon({ config, logger: createLogger('info', sink), database });
     await sleep(1_500);
     await daemon.stop();
@@ -285,11 +285,15 @@ describe(`presence run as a process (${DATABASE_KIND})`, () => {
     expect(output).not.toContain(KEY);
     // Every line on stdout is JSON.
     for (const line of output.trim().split('\n')) expect(() => JSON.parse(line) as unknown).not.toThrow();
-    if (database.url) {
-      await setWatchSetEnabled(database.db, 'proc', false);
-      const cycles = await database.db.selectFrom('poll_cycle').select('status').where('set', '=', 'proc').execute();
+    // What the process wrote, read back from the same database (the child has released the PGlite folder).
+    const written = database.url ? database : await openDatabase({ dataDir });
+    try {
+      await setWatchSetEnabled(written.db, 'proc', false);
+      const cycles = await written.db.selectFrom('poll_cycle').select('status').where('set', '=', 'proc').execute();
       expect(cycles.length).toBeGreaterThanOrEqual(1);
       expect(cycles.every((c) => c.status === 'ok')).toBe(true);
+    } finally {
+      if (written !== database) await written.close();
     }
   });
 });

@@ -2,10 +2,10 @@
 // ceiling shared by both apps, and a history equal, row for row, to the changes in what the
 // simulator answered (the Unknown pair after an outage included).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
-import { startDaemon } from '../../src/poll/daemon.js';
-import type { CycleSummary } from '../../src/poll/run-cycle.js';
+import { recordCycles, testConfig } from '../helpers/daemon.js';
+import { startDaemon } from '../../src/daemon.js';
+import type { CycleSummary } from '../../src/events.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
@@ -59,19 +59,15 @@ beforeAll(async () => {
     });
     await addWatchedUsers(database.db, app.set, USERS);
   }
-  const config = loadConfig({
+  const config = testConfig({
     VOLC_ACCESS_KEY_ID: ACCOUNT.accessKeyId,
     VOLC_SECRET_ACCESS_KEY: ACCOUNT.secretAccessKey,
     VOLC_ENDPOINT: simulator.url,
     VOLC_RPS: String(RPS),
   });
-  const daemon = await startDaemon({
-    config,
-    logger: silentLogger(),
-    database,
-    onCycle: (c) => cycles.push(c),
-    onCallStart: (bucket, at) => starts.set(bucket, [...(starts.get(bucket) ?? []), at]),
-  });
+  const events = recordCycles(cycles);
+  events.on('call.started', ({ bucket, at }) => starts.set(bucket, [...(starts.get(bucket) ?? []), at]));
+  const daemon = await startDaemon({ config, logger: silentLogger(), database, events });
   await sleep(6_000);
   // Longer than the 5 s gap threshold, plus the time a paced cycle takes.
   simulator.setFault({ kind: 'http', status: 503, untilMs: Date.now() + 7_000 });

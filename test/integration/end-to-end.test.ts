@@ -1,10 +1,10 @@
 // Daemon + simulator: the recorded history must equal, row for row, the changes in what the
 // simulator answered, including the Unknown pair after a forced outage longer than the gap threshold.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
-import { startDaemon } from '../../src/poll/daemon.js';
-import type { CycleSummary } from '../../src/poll/run-cycle.js';
+import { recordCycles, testConfig } from '../helpers/daemon.js';
+import { startDaemon } from '../../src/daemon.js';
+import type { CycleSummary } from '../../src/events.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
@@ -44,13 +44,13 @@ beforeAll(async () => {
     detail: true,
   });
   await addWatchedUsers(database.db, 'e2e', USERS);
-  const config = loadConfig({
+  const config = testConfig({
     TIM_SECRET_KEY: KEY,
     TIM_ENDPOINT: simulator.url,
     TIM_QUERYSTATE_RPS: '20',
     TIM_STATE_API: 'query_online_status',
   });
-  const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c) });
+  const daemon = await startDaemon({ config, logger: silentLogger(), database, events: recordCycles(cycles) });
   await sleep(5_000);
   // An outage of 4.5 s leaves every user unobserved for longer than the 3 s threshold.
   simulator.setFault({ kind: 'http', status: 503, untilMs: Date.now() + 4_500 });

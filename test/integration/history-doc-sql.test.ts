@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordObservations } from '../../src/store/record-observations.js';
-import type { ObservedState } from '../../src/providers/types.js';
+import type { ObservedState } from '../../src/model.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
 
 let database: TestDatabase;

@@ -5,11 +5,12 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/schema.js';
 import { ConfigError } from '../../src/errors.js';
-import type { HealthReport } from '../../src/health/healthz.js';
-import { createOperations } from '../../src/http/operations.js';
-import { startHttpServer } from '../../src/http/server.js';
+import type { HealthReport } from '../../src/operations/health.js';
+import { EventStream } from '../../src/events.js';
+import { createOperations } from '../../src/operations/operations.js';
+import { startHttpServer } from '../../src/operations/http-listener.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
-import { createMetrics } from '../../src/metrics/registry.js';
+import { createMetrics } from '../../src/operations/metrics.js';
 import { destroyAllRaw, eventually, openRaw, type RawSocket } from '../helpers/raw-socket.js';
 
 const ok = () => Promise.resolve({ status: 'ok' as const, stale: [], sets: [] });
@@ -172,7 +173,7 @@ describe('operations HTTP listener against hostile clients', () => {
   it('/healthz names the stale set but not the database error, which goes to the log', async () => {
     const lines: string[] = [];
     const logger = createLogger('info', { write: (l: string) => void lines.push(l) });
-    const operations = createOperations({ operationsHttp: { host: '127.0.0.1', port: 0 } }, logger);
+    const operations = createOperations({ operationsHttp: { host: '127.0.0.1', port: 0 } }, new EventStream(), logger);
     // A database nobody answers at: pg's error names the host and port.
     const pool = new pg.Pool({
       connectionString: 'postgres://presence:hunter2-db-pass@127.0.0.1:1/presence',
@@ -181,20 +182,7 @@ describe('operations HTTP listener against hostile clients', () => {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     try {
       const listener = await operations.listen(db);
-      operations.health.setsLoaded([
-        {
-          name: 'vip',
-          provider: 'tencent',
-          app_id: '1',
-          schedule: '* * * * * *',
-          detail: false,
-          gap_seconds: 1,
-          enabled: true,
-          account_recheck: '0 0 4 * * *',
-          created_at: new Date(0),
-          updated_at: new Date(0),
-        },
-      ]);
+      operations.health.setsLoaded([{ name: 'vip', provider: 'tencent', appId: '1', gapSeconds: 1 }]);
       await new Promise((r) => setTimeout(r, 1_200));
       const res = await fetch(`${listener!.url}/healthz`);
       const text = await res.text();

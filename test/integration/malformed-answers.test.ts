@@ -6,18 +6,27 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { HttpConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
-import { checkAccounts } from '../../src/poll/check-accounts.js';
-import { runCycle, type CycleSummary } from '../../src/poll/run-cycle.js';
+import { systemClock } from '../../src/clock.js';
+import { EventStream, type CycleSummary } from '../../src/events.js';
+import type { PresenceState } from '../../src/model.js';
+import { checkAccounts } from '../../src/poll/account-check.js';
+import { runPollCycle } from '../../src/poll/poll-cycle.js';
 import { SlidingWindowLimiter } from '../../src/poll/sliding-window-limiter.js';
 import { TencentClient } from '../../src/providers/tencent/client.js';
-import type { PresenceState, StateProvider } from '../../src/providers/types.js';
+import type { StateProvider } from '../../src/providers/types.js';
 import { VolcengineClient } from '../../src/providers/volcengine/client.js';
 import { addWatchSet, type WatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers, streamWatchedUsers } from '../../src/store/watched-users.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
 import { closeServer, listenLocal } from '../helpers/local-server.js';
 
-const HTTP: HttpConfig = { connectTimeoutMs: 1000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, concurrency: 4 };
+const HTTP: HttpConfig = {
+  connectTimeoutMs: 1000,
+  headersTimeoutMs: 5000,
+  bodyTimeoutMs: 5000,
+  concurrency: 4,
+  paceCalls: false,
+};
 const TENCENT_USERS = ['a', 'b', 'c'];
 const VOLC_USERS = ['1', '2', '3'];
 const META =
@@ -127,12 +136,15 @@ async function observedOnline(provider: 'tencent' | 'volcengine'): Promise<Fixtu
         });
   clients.push(client);
   const cycle = () =>
-    runCycle({
+    runPollCycle({
       db: database.db,
       set,
       provider: client,
+      api: provider === 'tencent' ? 'querystate' : 'QueryOnlineStatus',
       limiter: new SlidingWindowLimiter(1000),
       concurrency: 2,
+      clock: systemClock,
+      events: new EventStream(),
       logger: silentLogger(),
       retry: { attempts: 1, baseMs: 1, capMs: 1 },
     });
@@ -405,9 +417,11 @@ describe(`Tencent account_check answers (${DATABASE_KIND})`, () => {
     const summary = await checkAccounts({
       db: database.db,
       set: f.set,
-      client: f.provider as TencentClient,
+      checker: f.provider as TencentClient,
       limiter: new SlidingWindowLimiter(1000),
       concurrency: 1,
+      clock: systemClock,
+      events: new EventStream(),
       logger: silentLogger(),
       users: streamWatchedUsers(database.db, f.set.name, 100, 'all'),
     });
@@ -424,7 +438,7 @@ describe(`Tencent account_check answers (${DATABASE_KIND})`, () => {
   it('stores no status for an account answered Imported and NotImported, nor for one left out, and says so', async () => {
     const { summary, statuses } = await check([item('a', 'Imported'), item('a', 'NotImported'), item('b', 'Imported')]);
     expect(statuses).toEqual({ a: null, b: 'Imported', c: null });
-    expect(summary.itemFailures.map((x) => [x.userId, x.resultInfo])).toEqual([
+    expect(summary.itemFailures.map((x) => [x.userId, x.info])).toEqual([
       ['a', 'answered twice in two ways'],
       ['c', 'left out of the answer'],
     ]);

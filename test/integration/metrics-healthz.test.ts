@@ -2,10 +2,9 @@
 // match poll_cycle; /healthz turns 503 (naming the set) when the simulator stops answering for
 // longer than the gap threshold, and 200 when it answers again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { createOperations, type Operations } from '../../src/http/operations.js';
 import { silentLogger } from '../../src/logger.js';
-import { startDaemon, type Daemon } from '../../src/poll/daemon.js';
+import { testConfig } from '../helpers/daemon.js';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
@@ -21,8 +20,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let database: TestDatabase;
 let simulator: Simulator;
 let daemon: Daemon;
-let operations: Operations;
 let url: string;
+let metricsSeen: { status: number; contentType: string | null; text: string };
+let otherStatus: number;
 /** /healthz answers seen while the test drove the simulator. */
 const healthSeen: Array<{ phase: string; status: number; body: { status: string; stale: string[] } }> = [];
 
@@ -53,11 +53,10 @@ beforeAll(async () => {
   });
   await addWatchSet(database.db, { name: 'm1', provider: 'tencent', appId: APP, schedule: '* * * * * *' });
   await addWatchedUsers(database.db, 'm1', USERS);
-  const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, PRESENCE_HTTP: '127.0.0.1:0' });
+  const config = testConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, PRESENCE_HTTP: '127.0.0.1:0' });
   const logger = silentLogger();
-  operations = createOperations(config, logger);
-  daemon = await startDaemon({ config, logger, database, observer: operations.observer });
-  url = (await operations.listen(database.db))!.url;
+  daemon = await startDaemon({ config, logger, database });
+  url = daemon.operations.url!;
   await sleep(3_500);
   await waitForHealth(200, 'before the outage');
   // The simulator stops answering: after the 3 s gap threshold the set is stale.
@@ -66,12 +65,19 @@ beforeAll(async () => {
   simulator.setFault(undefined);
   await waitForHealth(200, 'after the outage');
   await sleep(1_500);
+  // Polling stops first, so that the metrics read next and poll_cycle describe the same cycles.
+  await daemon.scheduler.stop();
+  await daemon.runner.stop();
+  const res = await fetch(`${url}/metrics`);
+  metricsSeen = { status: res.status, contentType: res.headers.get('content-type'), text: await res.text() };
+  const other = await fetch(`${url}/other`);
+  otherStatus = other.status;
+  await other.text();
   await daemon.stop();
 }, 90_000);
 
 afterAll(async () => {
   await daemon?.stop();
-  await operations?.close();
   await simulator?.close();
   await database?.close();
 });
@@ -90,10 +96,9 @@ describe(`/metrics and /healthz (${DATABASE_KIND})`, () => {
   });
 
   it('/metrics parses as Prometheus text and its counters match poll_cycle', async () => {
-    const res = await fetch(`${url}/metrics`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toContain('text/plain');
-    const samples = parsePrometheusText(await res.text());
+    expect(metricsSeen.status).toBe(200);
+    expect(metricsSeen.contentType).toContain('text/plain');
+    const samples = parsePrometheusText(metricsSeen.text);
     const rows = await database.db.selectFrom('poll_cycle').selectAll().where('set', '=', 'm1').execute();
     expect(rows.length).toBeGreaterThan(4);
     for (const status of ['ok', 'partial', 'failed', 'interrupted']) {
@@ -129,9 +134,7 @@ describe(`/metrics and /healthz (${DATABASE_KIND})`, () => {
     ).toBe(false);
   });
 
-  it('answers 404 elsewhere', async () => {
-    const res = await fetch(`${url}/other`);
-    expect(res.status).toBe(404);
-    await res.text();
+  it('answers 404 elsewhere', () => {
+    expect(otherStatus).toBe(404);
   });
 });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import type { CommandIO } from '../../src/commands/io.js';
-import type { ProgressStream } from '../../src/progress/progress-bar.js';
+import type { ProgressStream } from '../../src/output/progress-bar.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
 import { captureIO, createCliTarget, runCli, type CliTarget, type Env } from '../helpers/cli.js';

@@ -1,7 +1,7 @@
 // DESIGN.md semantics 1-4, case by case, on the real diff statement.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { recordObservations, type ObservationBatch } from '../../src/store/record-observations.js';
-import type { Observation } from '../../src/providers/types.js';
+import type { Observation } from '../../src/model.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
 
 let database: TestDatabase;

@@ -3,10 +3,10 @@
 // among healthy ones (that app alone stops, with one log line a cycle naming the setting to fix).
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { startDaemon } from '../../src/poll/daemon.js';
-import type { CycleSummary } from '../../src/poll/run-cycle.js';
+import { recordCycles, testConfig } from '../helpers/daemon.js';
+import { startDaemon } from '../../src/daemon.js';
+import type { CycleSummary } from '../../src/events.js';
 import { startSimulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
@@ -59,15 +59,11 @@ describe(`reliability: rate-limit refusals (${DATABASE_KIND})`, () => {
     try {
       await addWatchSet(database.db, { name: 'refused', provider: 'tencent', appId: APP, schedule: '*/3 * * * * *' });
       await addWatchedUsers(database.db, 'refused', USERS);
-      const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_QUERYSTATE_RPS: '20' });
+      const config = testConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_QUERYSTATE_RPS: '20' });
       const { logger } = capturingLogger();
-      const daemon = await startDaemon({
-        config,
-        logger,
-        database,
-        onCycle: (c) => cycles.push(c),
-        onRateChange: (_bucket, rate) => rates.push(rate),
-      });
+      const events = recordCycles(cycles);
+      events.on('limiter.rate', ({ rate }) => rates.push(rate));
+      const daemon = await startDaemon({ config, logger, database, events });
       await sleep(13_000);
       await daemon.stop();
       stats = simulator.stats().find((s) => s.appId === APP && s.api === 'querystate');
@@ -130,10 +126,10 @@ describe(`reliability: one app misconfigured among healthy ones (${DATABASE_KIND
         await addWatchSet(database.db, { name, provider: 'tencent', appId: app, schedule: '* * * * * *' });
         await addWatchedUsers(database.db, name, users(name, 1_500));
       }
-      const config = loadConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_QUERYSTATE_RPS: '50' });
+      const config = testConfig({ TIM_SECRET_KEY: KEY, TIM_ENDPOINT: simulator.url, TIM_QUERYSTATE_RPS: '50' });
       const capture = capturingLogger();
       lines = capture.lines;
-      const daemon = await startDaemon({ config, logger: capture.logger, database, onCycle: (c) => cycles.push(c) });
+      const daemon = await startDaemon({ config, logger: capture.logger, database, events: recordCycles(cycles) });
       await sleep(5_500);
       await daemon.stop();
     } finally {

@@ -3,10 +3,10 @@
 // the simulator actually answered: no state that was never answered, no row written twice, and the
 // failed batches counted in poll_cycle.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
-import { startDaemon } from '../../src/poll/daemon.js';
-import type { CycleSummary } from '../../src/poll/run-cycle.js';
+import { recordCycles, testConfig } from '../helpers/daemon.js';
+import { startDaemon } from '../../src/daemon.js';
+import type { CycleSummary } from '../../src/events.js';
 import type { FaultRate } from '../../src/simulator/fault-mix.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
@@ -100,7 +100,7 @@ beforeAll(async () => {
     detail: true,
   });
   await addWatchedUsers(database.db, 'volc', VOLC_USERS);
-  const config = loadConfig({
+  const config = testConfig({
     TIM_SECRET_KEY: TIM.key,
     TIM_ENDPOINT: simulator.url,
     TIM_QUERYSTATE_RPS: '20',
@@ -113,7 +113,7 @@ beforeAll(async () => {
     PRESENCE_HEADERS_TIMEOUT_MS: '1000',
     PRESENCE_BODY_TIMEOUT_MS: '1000',
   });
-  const daemon = await startDaemon({ config, logger: silentLogger(), database, onCycle: (c) => cycles.push(c) });
+  const daemon = await startDaemon({ config, logger: silentLogger(), database, events: recordCycles(cycles) });
   // At least 8 s, and on until every kind of fault has happened (the draws are seeded, so this
   // depends only on how many calls a slow machine manages).
   const started = Date.now();

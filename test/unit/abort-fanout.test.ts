@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { callSignal, whenAborted } from '../../src/providers/abort-fanout.js';
-import { realClock } from '../../src/poll/sliding-window-limiter.js';
+import { callSignal, whenAborted } from '../../src/abort-fanout.js';
+import { systemClock as realClock } from '../../src/clock.js';
 
 const listeners = (signal: AbortSignal) => getEventListeners(signal, 'abort').length;
 

@@ -160,7 +160,7 @@ describe('parseCallbackBody, one reading only', () => {
   it('refuses nesting deeper than 10 levels, and junk after the object', () => {
     const q = query();
     const deep = body({}, { KickedDevice: JSON.parse('['.repeat(12) + ']'.repeat(12)) as unknown });
-    expect(() => parseCallbackBody('1', q, deep)).toThrow(/nested deeper than 10/);
+    expect(() => parseCallbackBody('1', q, deep)).toThrow(/nested more than 10/);
     expect(() => parseCallbackBody('1', q, `${body({})}x`)).toThrow(/text after the JSON value/);
   });
 

@@ -1,23 +1,11 @@
 // /healthz and the clock: a clock fault found at a sync, a set whose cycles fail for the clock, and
 // poll_cycle's times (the database server's) read on a host whose clock is off.
 import { describe, expect, it } from 'vitest';
-import { HealthTracker } from '../../src/health/healthz.js';
-import type { ClockVerdict } from '../../src/poll/clock-skips.js';
-import type { CycleSummary } from '../../src/poll/run-cycle.js';
-import type { WatchSet } from '../../src/store/watch-sets.js';
+import type { ClockVerdict, CycleSummary, LoadedSet } from '../../src/events.js';
+import { HealthTracker } from '../../src/operations/health.js';
 
-const set: WatchSet = {
-  name: 's',
-  provider: 'tencent',
-  app_id: '1',
-  schedule: '*/10 * * * * *',
-  detail: false,
-  gap_seconds: null,
-  enabled: true,
-  account_recheck: '0 0 4 * * *',
-  created_at: new Date(0),
-  updated_at: new Date(0),
-};
+/** A set polled every 10 s: its gap threshold is 30 s. */
+const set: LoadedSet = { name: 's', provider: 'tencent', appId: '1', gapSeconds: 30 };
 
 function cycle(status: CycleSummary['status'], endMs: number, clock?: Partial<ClockVerdict>): CycleSummary {
   return {

@@ -1,21 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { HealthTracker, isSuccessfulCycle } from '../../src/health/healthz.js';
-import type { CycleSummary } from '../../src/poll/run-cycle.js';
-import type { WatchSet } from '../../src/store/watch-sets.js';
+import { HealthTracker, isSuccessfulCycle } from '../../src/operations/health.js';
+import type { CycleSummary, LoadedSet } from '../../src/events.js';
+import { scheduleIntervalSeconds } from '../../src/schedules.js';
+import { gapSecondsOf } from '../../src/store/watch-sets.js';
 
-function set(name: string, schedule = '*/10 * * * * *', gap: number | null = null): WatchSet {
-  return {
-    name,
-    provider: 'tencent',
-    app_id: '1',
-    schedule,
-    detail: false,
-    gap_seconds: gap,
-    enabled: true,
-    account_recheck: '0 0 4 * * *',
-    created_at: new Date(0),
-    updated_at: new Date(0),
-  };
+/** A set as a reload reports it: its gap threshold is its own, or 3 × its schedule's interval. */
+function set(name: string, schedule = '*/10 * * * * *', gap: number | null = null): LoadedSet {
+  let gapSeconds: number | null;
+  try {
+    gapSeconds = gapSecondsOf({ gap_seconds: gap, schedule }, scheduleIntervalSeconds(schedule));
+  } catch {
+    gapSeconds = null;
+  }
+  return { name, provider: 'tencent', appId: '1', gapSeconds };
 }
 
 function cycle(name: string, status: CycleSummary['status'], endMs: number, observed = 10): CycleSummary {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { SlidingWindowLimiter, type LimiterClock } from '../../src/poll/sliding-window-limiter.js';
+import type { Clock } from '../../src/clock.js';
+import { SlidingWindowLimiter } from '../../src/poll/sliding-window-limiter.js';
 import { virtualClock } from '../helpers/virtual-clock.js';
 import { maxInAnyWindow } from '../helpers/windows.js';
 
-async function startAll(limiter: SlidingWindowLimiter, clock: LimiterClock, n: number): Promise<number[]> {
+async function startAll(limiter: SlidingWindowLimiter, clock: Clock, n: number): Promise<number[]> {
   const starts: number[] = [];
   await Promise.all(
     Array.from({ length: n }, async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger, scrubLine } from '../../src/logger.js';
-import { formatPrettyLine, prettyDestination } from '../../src/logger-pretty.js';
+import { formatPrettyLine, prettyDestination } from '../../src/output/pretty-log.js';
 import { loadConfig } from '../../src/config.js';
 
 const KEY = 'known-secret-key-5bd2850fff3ecb11d7c805';

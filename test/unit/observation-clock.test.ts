@@ -10,7 +10,8 @@ import {
   statusAfterClock,
   type ClockSkips,
 } from '../../src/poll/clock-skips.js';
-import { hostObservationClock, serverObservationClock, type ProcessClocks } from '../../src/poll/observation-clock.js';
+import type { Clock } from '../../src/clock.js';
+import { hostObservationClock, serverObservationClock } from '../../src/poll/observation-clock.js';
 
 const T = Date.parse('2026-06-01T12:00:00.000Z');
 
@@ -30,7 +31,7 @@ interface VirtualHost {
   trueMs: number;
   mono: number;
   offsetMs: number;
-  clocks: ProcessClocks;
+  clocks: Clock;
   advance(ms: number): void;
 }
 
@@ -41,8 +42,9 @@ function host(offsetMs = 0): VirtualHost {
     mono: 1_000,
     offsetMs,
     clocks: {
-      wallMs: () => h.trueMs + h.offsetMs,
-      monotonicMs: () => h.mono,
+      now: () => h.trueMs + h.offsetMs,
+      monotonic: () => h.mono,
+      sleep: () => Promise.resolve(),
     },
     advance(ms: number) {
       h.trueMs += ms;

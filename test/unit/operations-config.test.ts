@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
-import { combineObservers } from '../../src/poll/observer.js';
 
 describe('PRESENCE_HTTP', () => {
   it('defaults to 127.0.0.1:9464 and takes host:port, [v6]:port, a bare port or off', () => {
@@ -24,24 +23,5 @@ describe('PRESENCE_HTTP', () => {
       expect(error, bad).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).message).toContain('PRESENCE_HTTP');
     }
-  });
-});
-
-describe('combineObservers', () => {
-  it('calls every observer, and one that throws neither stops the others nor the poller', () => {
-    const seen: string[] = [];
-    const observer = combineObservers(
-      {
-        tickSkipped: () => {
-          throw new Error('broken metrics');
-        },
-      },
-      undefined,
-      { tickSkipped: (set) => seen.push(set), databaseError: (op) => seen.push(op) },
-    );
-    expect(() => observer.tickSkipped?.('vip')).not.toThrow();
-    observer.databaseError?.('reload_sets');
-    observer.refusal?.('tencent:1:state');
-    expect(seen).toEqual(['vip', 'reload_sets']);
   });
 });

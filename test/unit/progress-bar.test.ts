@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createProgress, renderProgress, type ProgressStream } from '../../src/progress/progress-bar.js';
+import { createProgress, renderProgress, type ProgressStream } from '../../src/output/progress-bar.js';
 
 /** A stream that records what is written, as a terminal or not. */
 function fakeStream(isTTY: boolean, columns = 100): ProgressStream & { written: string[] } {

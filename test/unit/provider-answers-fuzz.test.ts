@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../../src/errors.js';
 import { readAnswer, type AnswerReading } from '../../src/providers/answer.js';
-import { parseStrictJson } from '../../src/providers/strict-json.js';
+import { parseStrictJson } from '../../src/strict-json.js';
 import { checkEnvelope, parseAnswerText, parseStateResponse } from '../../src/providers/tencent/parse.js';
 import { parseQueryOnlineStatus, toStateQueryResult } from '../../src/providers/volcengine/parse.js';
 import { seededRandom } from '../../src/simulator/seeded-random.js';
@@ -116,7 +116,7 @@ const tencent: Subject = {
   },
   read(text, requested) {
     const body = parseAnswerText(text, 'querystate');
-    checkEnvelope(body, 'querystate', '1400000001');
+    checkEnvelope(body, { api: 'querystate', sdkAppId: '1400000001' });
     return readAnswer(parseStateResponse(body, true), requested, 'tencent');
   },
   nullable: () => false,
@@ -234,11 +234,18 @@ function outcome(subject: Subject, base: AnswerReading, requested: string[], bod
     return 'failed';
   }
   const said = new Map(base.observations.map((o) => [o.userId, o]));
-  const failedAs = new Map(base.accountErrors.map((e) => [e.userId, e.errorCode]));
+  const failedAs = new Map(base.accountErrors.map((e) => [e.userId, e.code]));
+  const missing = new Set(base.missingAccounts);
   for (const o of reading.observations) expect(o, label).toEqual(said.get(o.userId));
-  for (const e of reading.accountErrors) expect(e.errorCode, label).toBe(failedAs.get(e.userId));
+  for (const e of reading.accountErrors) expect(e.code, label).toBe(failedAs.get(e.userId));
+  for (const u of reading.missingAccounts) expect(missing.has(u), label).toBe(true);
   // Every user asked about is accounted for, once.
-  const accounted = [...reading.observations, ...reading.accountErrors, ...reading.unobserved].map((x) => x.userId);
+  const accounted = [
+    ...reading.observations.map((x) => x.userId),
+    ...reading.accountErrors.map((x) => x.userId),
+    ...reading.missingAccounts,
+    ...reading.unobserved.map((x) => x.userId),
+  ];
   expect(accounted.sort(), label).toEqual([...new Set(requested)].sort());
   return JSON.stringify(reading) === JSON.stringify(base) ? 'same' : 'part';
 }

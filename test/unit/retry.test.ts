@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ProviderError, type ProviderErrorCode } from '../../src/errors.js';
+import { providerError, type ProviderErrorCode } from '../../src/errors.js';
 import { withRetries } from '../../src/poll/retry.js';
-import type { LimiterClock } from '../../src/poll/sliding-window-limiter.js';
+import type { Clock } from '../../src/clock.js';
 
-const fail = (code: ProviderErrorCode) => new ProviderError(code, code, { provider: 'tencent' });
+const fail = (code: ProviderErrorCode) => providerError(code, code, { provider: 'tencent' });
 
-function virtualClock(): LimiterClock & { time: number; sleeps: number[] } {
+function virtualClock(): Clock & { time: number; sleeps: number[] } {
   const clock = {
     time: 0,
     sleeps: [] as number[],
     now: () => clock.time,
+    monotonic: () => clock.time,
     sleep: (ms: number) => {
       clock.sleeps.push(ms);
       clock.time += ms;
@@ -64,7 +65,7 @@ describe('withRetries', () => {
     // A refusal waits a jittered fraction of the base: the limiter, not the backoff, sets the pace.
     expect(clock.sleeps.filter((ms) => ms === 50)).toHaveLength(5);
     // HTTP 429 is a refusal too.
-    const http429 = new ProviderError('ERR_PROVIDER_HTTP', 'HTTP 429', { provider: 'tencent', httpStatus: 429 });
+    const http429 = providerError('ERR_PROVIDER_HTTP', 'HTTP 429', { provider: 'tencent', httpStatus: 429 });
     let calls = 0;
     const op = () => (++calls < 4 ? Promise.reject(http429) : Promise.resolve('ok'));
     await expect(withRetries(op, { clock, policy: { attempts: 1, baseMs: 1, capMs: 1 } })).resolves.toBe('ok');

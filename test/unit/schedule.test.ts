@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scheduleIntervalSeconds, validateSchedule } from '../../src/poll/schedule.js';
+import { scheduleIntervalSeconds, validateSchedule } from '../../src/schedules.js';
 import { gapSecondsOf } from '../../src/store/watch-sets.js';
 
 describe('schedules', () => {

@@ -63,7 +63,7 @@ describe('SlidingWindowLimiter', () => {
   it('cuts its rate on a refusal (once per window), earns it back by calls, and never exceeds the ceiling', async () => {
     const clock = virtualClock();
     const rates: number[] = [];
-    const limiter = new SlidingWindowLimiter(100, 1000, clock, { onRateChange: (r) => rates.push(r) });
+    const limiter = new SlidingWindowLimiter(100, 1000, clock, { pace: false, onRateChange: (r) => rates.push(r) });
     const starts: number[] = [];
     const run = async (n: number) => {
       for (let i = 0; i < n; i++) {

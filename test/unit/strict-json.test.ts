@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JsonTextError, parseStrictJson } from '../../src/providers/strict-json.js';
+import { JsonTextError, parseStrictJson } from '../../src/strict-json.js';
 import { seededRandom } from '../../src/simulator/seeded-random.js';
 
 function problem(text: string, options = {}): string | undefined {

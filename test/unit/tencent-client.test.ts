@@ -11,7 +11,13 @@ import { closeServer, listenLocal } from '../helpers/local-server.js';
 const APP = '1400000001';
 const ADMIN = 'administrator';
 const KEY = '5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e';
-const HTTP: HttpConfig = { connectTimeoutMs: 1000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, concurrency: 4 };
+const HTTP: HttpConfig = {
+  connectTimeoutMs: 1000,
+  headersTimeoutMs: 5000,
+  bodyTimeoutMs: 5000,
+  concurrency: 4,
+  paceCalls: false,
+};
 
 interface Seen {
   method: string;
@@ -115,6 +121,7 @@ describe('TencentClient requests', () => {
         { userId: 'id1', state: 'Online', platforms: null },
         { userId: 'id2', state: 'Online', platforms: null },
       ],
+      missingAccounts: [],
       accountErrors: [],
     });
     await client.queryState(['id3'], { detail: true });
@@ -166,7 +173,8 @@ describe('TencentClient requests', () => {
     };
     expect(await makeClient().queryState(['a', 'ghost'], { detail: true })).toEqual({
       observations: [{ userId: 'a', state: 'Online', platforms: { iPhone: 'PushOnline', Web: 'Online' } }],
-      accountErrors: [{ userId: 'ghost', errorCode: 70107 }],
+      missingAccounts: ['ghost'],
+      accountErrors: [],
     });
   });
 
@@ -182,9 +190,9 @@ describe('TencentClient requests', () => {
         }),
       );
     };
-    const result = await makeClient().accountCheck(['u1', 'u2']);
+    const result = await makeClient().checkAccounts(['u1', 'u2']);
     expect(result).toEqual({
-      items: [
+      statuses: [
         { userId: 'u1', status: 'Imported' },
         { userId: 'u2', status: 'NotImported' },
       ],
@@ -203,8 +211,8 @@ describe('TencentClient requests', () => {
     for (const call of [
       () => client.queryState(ids(501), { detail: false }),
       () => client.queryState([], { detail: false }),
-      () => client.accountCheck(ids(101)),
-      () => client.accountCheck([]),
+      () => client.checkAccounts(ids(101)),
+      () => client.checkAccounts([]),
     ]) {
       const err = await failure(call());
       expect(err.code).toBe('ERR_PROVIDER_BAD_REQUEST');
@@ -212,7 +220,7 @@ describe('TencentClient requests', () => {
     }
     expect(seen).toHaveLength(0);
     await client.queryState(ids(500), { detail: false });
-    expect((await client.accountCheck(ids(100))).items).toHaveLength(100);
+    expect((await client.checkAccounts(ids(100))).statuses).toHaveLength(100);
     expect(seen).toHaveLength(2);
   });
 });
@@ -319,7 +327,7 @@ describe('TencentClient failures', () => {
     setTimeout(() => controller.abort(reason), 50);
     await expect(pending).rejects.toBe(reason);
     const already = AbortSignal.abort(reason);
-    await expect(client.accountCheck(['a'], { signal: already })).rejects.toBe(reason);
+    await expect(client.checkAccounts(['a'], { signal: already })).rejects.toBe(reason);
   });
 
   it('closes idempotently and refuses calls after close', async () => {

@@ -41,6 +41,7 @@ describe('parseStateResponse', () => {
         { userId: 'id2', state: 'Online', platforms: null },
         { userId: 'id3', state: 'PushOnline', platforms: null },
       ],
+      missingAccounts: [],
       accountErrors: [],
     });
   });
@@ -145,16 +146,15 @@ describe('parseStateResponse', () => {
     };
     expect(parseStateResponse(body, false)).toEqual({
       observations: [{ userId: 'a', state: 'Online', platforms: null }],
-      accountErrors: [
-        { userId: 'ghost', errorCode: 70107 },
-        { userId: 'other', errorCode: 70001 },
-      ],
+      missingAccounts: ['ghost'],
+      accountErrors: [{ userId: 'other', code: 70001 }],
     });
   });
 
   it('treats absent lists as empty', () => {
     expect(parseStateResponse({ ActionStatus: 'OK', ErrorCode: 0 }, true)).toEqual({
       observations: [],
+      missingAccounts: [],
       accountErrors: [],
     });
   });
@@ -230,7 +230,8 @@ describe('what of a Tencent answer is recorded (readAnswer)', () => {
     };
     expect(read(body, ['a', 'b', 'c', 'd', 'e', 'f'])).toEqual({
       observations: [{ userId: 'a', state: 'Online', platforms: null }],
-      accountErrors: [{ userId: 'd', errorCode: 70107 }],
+      missingAccounts: ['d'],
+      accountErrors: [],
       unobserved: [
         { userId: 'b', reason: 'conflicting' },
         { userId: 'c', reason: 'conflicting' },
@@ -295,13 +296,13 @@ describe('parseAccountCheckResponse', () => {
       ],
     };
     expect(parseAccountCheckResponse(body, ['UserID_1', 'UserID_2', 'UserID_3', 'UserID_4'])).toEqual({
-      items: [
+      statuses: [
         { userId: 'UserID_1', status: 'Imported' },
         { userId: 'UserID_2', status: 'NotImported' },
       ],
       failures: [
-        { userId: 'UserID_3', resultCode: 70402, resultInfo: 'bad UserID' },
-        { userId: 'UserID_4', resultCode: 70500, resultInfo: '' },
+        { userId: 'UserID_3', code: '70402', info: 'bad UserID' },
+        { userId: 'UserID_4', code: '70500', info: '' },
       ],
     });
   });
@@ -331,17 +332,17 @@ describe('parseAccountCheckResponse', () => {
       ResultItem: [item('a', 'Imported'), item('a', 'Imported'), item('b', 'Imported'), item('b', 'NotImported')],
     };
     expect(parseAccountCheckResponse(body, ['a', 'b', 'c'])).toEqual({
-      items: [{ userId: 'a', status: 'Imported' }],
+      statuses: [{ userId: 'a', status: 'Imported' }],
       failures: [
-        { userId: 'b', resultCode: ANSWER_FAULT_RESULT_CODE, resultInfo: 'answered twice in two ways' },
-        { userId: 'c', resultCode: ANSWER_FAULT_RESULT_CODE, resultInfo: 'left out of the answer' },
+        { userId: 'b', code: String(ANSWER_FAULT_RESULT_CODE), info: 'answered twice in two ways' },
+        { userId: 'c', code: String(ANSWER_FAULT_RESULT_CODE), info: 'left out of the answer' },
       ],
     });
   });
 
   it('cuts a huge ResultInfo short', () => {
     const body = { ResultItem: [{ UserID: 'a', ResultCode: 70500, ResultInfo: 'x'.repeat(10_000) }] };
-    expect(parseAccountCheckResponse(body, ['a']).failures[0]?.resultInfo.length).toBeLessThanOrEqual(200);
+    expect(parseAccountCheckResponse(body, ['a']).failures[0]?.info.length).toBeLessThanOrEqual(200);
   });
 });
 
@@ -352,7 +353,7 @@ describe('checkEnvelope and tencentError', () => {
     [[70050], 'ERR_PROVIDER_LOCKED', false, undefined],
     [[70003, 70009, 70014], 'ERR_PROVIDER_FATAL', false, `TIM_SECRET_KEY_${APP}`],
     [[70013], 'ERR_PROVIDER_FATAL', false, 'TIM_ADMIN'],
-    [[70016, 70020, 60006, 60016, 60020], 'ERR_PROVIDER_FATAL', false, 'sets add --app'],
+    [[70016, 70020, 60006, 60016, 60020], 'ERR_PROVIDER_FATAL', false, 'watch_set.app_id'],
     [[60010, 90009, 70403], 'ERR_PROVIDER_FATAL', false, 'TIM_ADMIN'],
     [[60026], 'ERR_PROVIDER_FATAL', false, 'TIM_ENDPOINT'],
     [
@@ -370,7 +371,7 @@ describe('checkEnvelope and tencentError', () => {
     for (const errorCode of codes) {
       it(`maps ${errorCode} to ${code}`, () => {
         const body = { ActionStatus: 'FAIL', ErrorInfo: `info for ${errorCode}`, ErrorCode: errorCode };
-        const err = thrown(() => checkEnvelope(body, 'querystate', APP));
+        const err = thrown(() => checkEnvelope(body, { api: 'querystate', sdkAppId: APP }));
         expect(err.code).toBe(code);
         expect(err.retryable).toBe(retryable);
         expect(err.provider).toBe('tencent');
@@ -390,16 +391,18 @@ describe('checkEnvelope and tencentError', () => {
   });
 
   it('accepts OK envelopes', () => {
-    expect(() => checkEnvelope({ ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '' }, 'querystate', APP)).not.toThrow();
     expect(() =>
-      checkEnvelope({ ActionStatus: 'OK', ErrorCode: 0, RequestId: 'r' }, 'account_check', APP),
+      checkEnvelope({ ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '' }, { api: 'querystate', sdkAppId: APP }),
+    ).not.toThrow();
+    expect(() =>
+      checkEnvelope({ ActionStatus: 'OK', ErrorCode: 0, RequestId: 'r' }, { api: 'account_check', sdkAppId: APP }),
     ).not.toThrow();
   });
 
   it('maps a non-zero code even when ActionStatus says OK', () => {
-    expect(thrown(() => checkEnvelope({ ActionStatus: 'OK', ErrorCode: 90992 }, 'querystate', APP)).code).toBe(
-      'ERR_PROVIDER_RETRYABLE',
-    );
+    expect(
+      thrown(() => checkEnvelope({ ActionStatus: 'OK', ErrorCode: 90992 }, { api: 'querystate', sdkAppId: APP })).code,
+    ).toBe('ERR_PROVIDER_RETRYABLE');
   });
 
   it('refuses bodies that are not objects or have no usable code', () => {
@@ -413,7 +416,7 @@ describe('checkEnvelope and tencentError', () => {
       { ActionStatus: 'OK', ErrorCode: '0' },
       {},
     ]) {
-      const err = thrown(() => checkEnvelope(body, 'querystate', APP));
+      const err = thrown(() => checkEnvelope(body, { api: 'querystate', sdkAppId: APP }));
       expect(err.code).toBe('ERR_PROVIDER_BAD_RESPONSE');
       expect(err.retryable).toBe(false);
     }

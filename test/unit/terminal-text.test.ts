@@ -1,9 +1,9 @@
 // Text shown on terminals: control characters become escapes (also in the daemon's readable log
 // lines, which carry provider error texts and user IDs).
 import { describe, expect, it } from 'vitest';
-import { quoted, terminalSafe, terminalSafeText } from '../../src/input/terminal-text.js';
+import { quoted, terminalSafe, terminalSafeText } from '../../src/output/terminal-text.js';
 import { createLogger } from '../../src/logger.js';
-import { prettyDestination } from '../../src/logger-pretty.js';
+import { prettyDestination } from '../../src/output/pretty-log.js';
 
 const RAW_CONTROL = /(?![\t\n])[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
 

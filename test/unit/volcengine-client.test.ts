@@ -15,7 +15,13 @@ const AK = 'AKLTtestaccesskeyid0001';
 const SK = 'c2VjcmV0LWFjY2Vzcy1rZXktZm9yLXRlc3RzLW9ubHktMDAwMQ==';
 const REGION = 'cn-north-1';
 const BIG = '9007199254740993'; // 2^53 + 1
-const HTTP: HttpConfig = { connectTimeoutMs: 1000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, concurrency: 4 };
+const HTTP: HttpConfig = {
+  connectTimeoutMs: 1000,
+  headersTimeoutMs: 5000,
+  bodyTimeoutMs: 5000,
+  concurrency: 4,
+  paceCalls: false,
+};
 
 interface Seen {
   method: string;
@@ -171,6 +177,7 @@ describe('VolcengineClient requests', () => {
         { userId: BIG, state: 'Online', platforms: { Android: 2, Web: 1 } },
         { userId: '1', state: 'Offline', platforms: {} },
       ],
+      missingAccounts: [],
       accountErrors: [],
     });
     expect(seen).toHaveLength(1);
@@ -248,7 +255,7 @@ describe('VolcengineClient requests', () => {
       () =>
         new VolcengineClient({ appId, accessKeyId: AK, secretAccessKey: SK, endpoint, region: REGION, http: HTTP });
     expect(make('12a', base)).toThrow(
-      expect.objectContaining({ code: 'ERR_PROVIDER_FATAL', setting: 'sets add --app' }),
+      expect.objectContaining({ code: 'ERR_PROVIDER_FATAL', setting: 'watch_set.app_id' }),
     );
     expect(make(APP, 'not a url')).toThrow(
       expect.objectContaining({ code: 'ERR_PROVIDER_FATAL', setting: 'VOLC_ENDPOINT' }),

@@ -98,6 +98,7 @@ describe('parseQueryOnlineStatus', () => {
         { userId: '10001', state: 'Online', platforms: { Android: 1 } },
         { userId: '10002', state: 'Offline', platforms: {} },
       ],
+      missingAccounts: [],
       accountErrors: [],
     });
   });
@@ -160,6 +161,7 @@ describe('parseQueryOnlineStatus', () => {
         { userId: '7', state: 'Offline', platforms: null },
         { userId: '5', state: 'Online', platforms: null },
       ],
+      missingAccounts: [],
       accountErrors: [],
     });
   });
@@ -332,7 +334,7 @@ interface Row {
 
 const SECRET = 'VOLC_SECRET_ACCESS_KEY';
 const KEY_ID = 'VOLC_ACCESS_KEY_ID';
-const APP_SETTING = 'sets add --app';
+const APP_SETTING = 'watch_set.app_id';
 
 const TABLE: Row[] = [
   { code: 'FlowLimitExceeded', expected: 'ERR_PROVIDER_RATE_LIMITED' },

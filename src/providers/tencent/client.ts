@@ -5,13 +5,19 @@
 import { randomInt } from 'node:crypto';
 import type { Pool } from 'undici';
 import type { HttpConfig, TencentStateApi } from '../../config.js';
-import { ProviderError } from '../../errors.js';
-import { callSignal } from '../abort-fanout.js';
+import { providerError, ProviderSignatureExpiredError } from '../../errors.js';
+import { callSignal } from '../../abort-fanout.js';
 import { refuseStrangers } from '../answer.js';
 import { ANSWER_BODY_LIMIT, providerPool, readBodyText, scrub, transportError } from '../http.js';
-import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
+import type {
+  AccountCheckResult,
+  AccountChecker,
+  CallOptions,
+  StateProvider,
+  StateQueryOptions,
+  StateQueryResult,
+} from '../types.js';
 import { checkEnvelope, parseAccountCheckResponse, parseAnswerText, parseStateResponse } from './parse.js';
-import type { AccountCheckResult } from './parse.js';
 import { UserSigCache } from './usersig.js';
 
 /** Most accounts one querystate / query_online_status call accepts (more is Tencent error 90011). */
@@ -27,6 +33,8 @@ export interface TencentClientOptions {
   admin: string;
   /** The app's secret key; used only to make UserSigs. */
   secretKey: string;
+  /** The variable the key came from, named in the message of a rejected key. */
+  secretKeySetting?: string;
   /** Base URL, e.g. `https://console.tim.qq.com` (a path prefix is kept). */
   endpoint: string;
   /** Which name of the state API to call. */
@@ -47,21 +55,16 @@ export const USERSIG_EXPIRE_SECONDS = 3600;
 /** A UserSig is renewed this long before it expires, so no call carries one about to lapse. */
 export const USERSIG_RENEW_BEFORE_SECONDS = 300;
 
-/** Options of one account_check call. */
-export interface AccountCheckOptions {
-  /** Aborts the HTTP call (shutdown). */
-  signal?: AbortSignal;
-}
-
 // 2^32: crypto.randomInt's upper bound is exclusive, and `random` may be any uint32.
 const UINT32_END = 0x1_0000_0000;
 // What a non-200 body may cost us to drain before the socket is given up rather than reused.
 const DRAIN_LIMIT = 64 * 1024;
 
 /** A Tencent IM REST client for one app. Each method makes exactly one HTTP call. */
-export class TencentClient implements StateProvider {
+export class TencentClient implements StateProvider, AccountChecker {
   readonly provider = 'tencent';
   readonly maxBatch = TENCENT_STATE_BATCH;
+  readonly maxCheckBatch = TENCENT_ACCOUNT_CHECK_BATCH;
   readonly sdkAppId: string;
   private readonly admin: string;
   private readonly stateApi: TencentStateApi;
@@ -72,26 +75,23 @@ export class TencentClient implements StateProvider {
   private readonly userSigCache: UserSigCache;
   // Kept only to scrub it from anything we throw; never put into a message.
   private readonly secretKey: string;
+  private readonly secretKeySetting: string | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: TencentClientOptions) {
     const { sdkAppId, admin, secretKey, endpoint, stateApi, http } = options;
     const appNumber = Number(sdkAppId);
     if (!/^\d+$/.test(sdkAppId) || !Number.isSafeInteger(appNumber)) {
-      throw new ProviderError(
-        'ERR_PROVIDER_FATAL',
-        `Tencent IM app id must be digits, got ${JSON.stringify(sdkAppId)}`,
-        {
-          provider: 'tencent',
-          setting: 'sets add --app',
-        },
-      );
+      throw providerError('ERR_PROVIDER_FATAL', `Tencent IM app id must be digits, got ${JSON.stringify(sdkAppId)}`, {
+        provider: 'tencent',
+        setting: 'watch_set.app_id',
+      });
     }
     let url: URL;
     try {
       url = new URL(endpoint);
     } catch {
-      throw new ProviderError('ERR_PROVIDER_FATAL', `TIM_ENDPOINT is not a URL: ${JSON.stringify(endpoint)}`, {
+      throw providerError('ERR_PROVIDER_FATAL', `TIM_ENDPOINT is not a URL: ${JSON.stringify(endpoint)}`, {
         provider: 'tencent',
         setting: 'TIM_ENDPOINT',
       });
@@ -101,6 +101,7 @@ export class TencentClient implements StateProvider {
     this.stateApi = stateApi;
     this.http = http;
     this.secretKey = secretKey;
+    this.secretKeySetting = options.secretKeySetting;
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
     const now = options.now ?? (() => new Date());
@@ -131,7 +132,7 @@ export class TencentClient implements StateProvider {
   }
 
   /** Asks whether 1..100 accounts were imported into the app. Throws ProviderError. */
-  async accountCheck(userIds: readonly string[], options: AccountCheckOptions = {}): Promise<AccountCheckResult> {
+  async checkAccounts(userIds: readonly string[], options: CallOptions = {}): Promise<AccountCheckResult> {
     this.checkBatch('account_check', userIds, TENCENT_ACCOUNT_CHECK_BATCH);
     const payload = { CheckItem: userIds.map((UserID) => ({ UserID })) };
     const body = await this.call('account_check', 'im_open_login_svc/account_check', payload, options.signal);
@@ -148,7 +149,7 @@ export class TencentClient implements StateProvider {
     // Thrown before sending: an oversized batch is the caller's bug, and Tencent would refuse it
     // anyway (90011) after spending a call from the rate budget.
     if (userIds.length === 0 || userIds.length > max) {
-      throw new ProviderError(
+      throw providerError(
         'ERR_PROVIDER_BAD_REQUEST',
         `Tencent IM ${api} takes 1 to ${max} accounts a call, got ${userIds.length}`,
         {
@@ -166,7 +167,7 @@ export class TencentClient implements StateProvider {
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
     if (this.closing !== undefined) {
-      throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', `Tencent IM ${api} called after the client was closed`, {
+      throw providerError('ERR_PROVIDER_BAD_REQUEST', `Tencent IM ${api} called after the client was closed`, {
         provider: 'tencent',
       });
     }
@@ -215,13 +216,13 @@ export class TencentClient implements StateProvider {
       link.release();
     }
     if (status !== 200) {
-      throw new ProviderError('ERR_PROVIDER_HTTP', `Tencent IM ${api}: HTTP ${status} from ${this.origin}`, {
+      throw providerError('ERR_PROVIDER_HTTP', `Tencent IM ${api}: HTTP ${status} from ${this.origin}`, {
         provider: 'tencent',
         httpStatus: status,
       });
     }
     if (text === undefined) {
-      throw new ProviderError(
+      throw providerError(
         'ERR_PROVIDER_BAD_RESPONSE',
         `Tencent IM ${api} answered with more than ${ANSWER_BODY_LIMIT} bytes`,
         { provider: 'tencent' },
@@ -230,10 +231,14 @@ export class TencentClient implements StateProvider {
     // Scrubbed before parsing so that no later message quoting the body can carry a secret.
     const body = parseAnswerText(scrub(text, secrets), api);
     try {
-      checkEnvelope(body, api, this.sdkAppId);
+      checkEnvelope(body, {
+        api,
+        sdkAppId: this.sdkAppId,
+        ...(this.secretKeySetting === undefined ? {} : { secretKeySetting: this.secretKeySetting }),
+      });
     } catch (err) {
       // The caller retries a SIG_EXPIRED call once; that retry must carry a freshly made sig.
-      if (err instanceof ProviderError && err.code === 'ERR_PROVIDER_SIG_EXPIRED') this.userSigCache.invalidate();
+      if (err instanceof ProviderSignatureExpiredError) this.userSigCache.invalidate();
       throw err;
     }
     return body;

@@ -1,12 +1,13 @@
 // Validating parsers for Tencent IM REST answers. Nothing from the wire is trusted: every field is
 // narrowed from `unknown`, and an answer that cannot be understood is a ProviderError rather than a
 // guess, because a wrong guess would be recorded as a state transition.
-import { ProviderError } from '../../errors.js';
+import { providerError, type ProviderError } from '../../errors.js';
 import { MAX_PLATFORMS, platformsOf, platformTextProblem } from '../answer.js';
 import { clipText, show } from '../http.js';
-import { JsonTextError, parseStrictJson } from '../strict-json.js';
-import type { AccountError, ObservedState, Observation, Platforms, StateQueryResult } from '../types.js';
-import { tencentError } from './errors.js';
+import { JsonTextError, parseStrictJson } from '../../strict-json.js';
+import type { ObservedState, Observation, Platforms } from '../../model.js';
+import type { AccountCheckResult, AccountError, StateQueryResult } from '../types.js';
+import { TENCENT_ACCOUNT_NOT_IMPORTED, tencentError, type TencentErrorContext } from './errors.js';
 
 type Json = Record<string, unknown>;
 
@@ -15,7 +16,7 @@ function isObject(value: unknown): value is Json {
 }
 
 function badResponse(message: string, retryable = false): ProviderError {
-  return new ProviderError('ERR_PROVIDER_BAD_RESPONSE', `Tencent IM answer not understood: ${message}`, {
+  return providerError('ERR_PROVIDER_BAD_RESPONSE', `Tencent IM answer not understood: ${message}`, {
     provider: 'tencent',
     retryable,
   });
@@ -122,6 +123,7 @@ export function parseStateResponse(body: unknown, detail: boolean): StateQueryRe
     observations.push({ userId: account, state, platforms: detail ? parseDetail(account, entry.Detail) : null });
   }
   const accountErrors: AccountError[] = [];
+  const missingAccounts: string[] = [];
   for (const entry of arrayField(body, 'ErrorList')) {
     if (
       !isObject(entry) ||
@@ -131,29 +133,17 @@ export function parseStateResponse(body: unknown, detail: boolean): StateQueryRe
     ) {
       throw badResponse(`ErrorList entry is not {To_Account, ErrorCode}: ${show(entry)}`);
     }
-    accountErrors.push({ userId: entry.To_Account, errorCode: entry.ErrorCode });
+    // 70107: the account was never imported (or was deleted). Not Offline: an account that does not exist.
+    if (entry.ErrorCode === TENCENT_ACCOUNT_NOT_IMPORTED) missingAccounts.push(entry.To_Account);
+    else accountErrors.push({ userId: entry.To_Account, code: entry.ErrorCode });
   }
-  return { observations, accountErrors };
+  return { observations, missingAccounts, accountErrors };
 }
-
-/** Whether an account was imported into the IM app. */
-export type AccountStatus = 'Imported' | 'NotImported';
 
 /** ResultCode of a failure that is the answer's fault, not the account's: left out, or answered twice in two ways. */
 export const ANSWER_FAULT_RESULT_CODE = -1;
 
-/** The answer to one account_check call. */
-export interface AccountCheckResult {
-  /** Accounts checked successfully, once each. */
-  items: { userId: string; status: AccountStatus }[];
-  /**
-   * Accounts whose own check failed (ResultCode != 0), and accounts the answer left out or answered
-   * in contradictory ways (ResultCode ANSWER_FAULT_RESULT_CODE, resultInfo says which): none is stored.
-   */
-  failures: { userId: string; resultCode: number; resultInfo: string }[];
-}
-
-type CheckItem = { status: AccountStatus } | { resultCode: number; resultInfo: string };
+type CheckItem = { status: 'Imported' | 'NotImported' } | { resultCode: number; resultInfo: string };
 
 /**
  * Parses an account_check answer whose envelope was already checked, against the accounts asked
@@ -191,23 +181,24 @@ export function parseAccountCheckResponse(body: unknown, requested: readonly str
     items.push(item);
     said.set(entry.UserID, items);
   }
-  const result: AccountCheckResult = { items: [], failures: [] };
+  const result: AccountCheckResult = { statuses: [], failures: [] };
   const answerFault = (userId: string, resultInfo: string) =>
-    result.failures.push({ userId, resultCode: ANSWER_FAULT_RESULT_CODE, resultInfo });
+    result.failures.push({ userId, code: String(ANSWER_FAULT_RESULT_CODE), info: resultInfo });
   for (const userId of asked) {
     const items = said.get(userId);
     const first = items?.[0];
     if (items === undefined || first === undefined) answerFault(userId, 'left out of the answer');
     else if (items.some((i) => JSON.stringify(i) !== JSON.stringify(first)))
       answerFault(userId, 'answered twice in two ways');
-    else if ('status' in first) result.items.push({ userId, status: first.status });
-    else result.failures.push({ userId, ...first });
+    else if ('status' in first) result.statuses.push({ userId, status: first.status });
+    else result.failures.push({ userId, code: String(first.resultCode), info: first.resultInfo });
   }
   return result;
 }
 
 /** Throws the mapped ProviderError unless the envelope says `ActionStatus: OK` and `ErrorCode: 0`. */
-export function checkEnvelope(body: unknown, api: string, sdkAppId: string): void {
+export function checkEnvelope(body: unknown, context: TencentErrorContext): void {
+  const { api } = context;
   if (!isObject(body)) throw badResponse(`${api} answered with something other than a JSON object`);
   const { ActionStatus: status, ErrorCode: code, ErrorInfo: info } = body;
   if (code !== undefined && (typeof code !== 'number' || !Number.isInteger(code))) {
@@ -215,7 +206,7 @@ export function checkEnvelope(body: unknown, api: string, sdkAppId: string): voi
   }
   // ErrorInfo is the provider's free text: it reaches the log and poll_cycle.error, so it is cut short.
   const errorInfo = typeof info === 'string' ? clipText(info) : '';
-  if (code !== undefined && code !== 0) throw tencentError(code, errorInfo, { api, sdkAppId });
+  if (code !== undefined && code !== 0) throw tencentError(code, errorInfo, context);
   // A failure without a code cannot be classified; calling it OK would record nothing true either.
   if (status !== 'OK')
     throw badResponse(`${api} ActionStatus is ${show(status)} with ErrorCode ${show(code)} (${errorInfo})`);

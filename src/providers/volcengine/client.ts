@@ -5,8 +5,8 @@
 // everything it throws.
 import type { Pool } from 'undici';
 import type { HttpConfig } from '../../config.js';
-import { ProviderError } from '../../errors.js';
-import { callSignal } from '../abort-fanout.js';
+import { providerError, type ProviderError } from '../../errors.js';
+import { callSignal } from '../../abort-fanout.js';
 import { ANSWER_BODY_LIMIT, providerPool, readBodyText, scrub, transportError } from '../http.js';
 import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
 import { isInt64Id, queryOnlineStatusBody } from './int64-json.js';
@@ -46,7 +46,7 @@ const QUERY_STRING = Object.keys(QUERY)
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 function fatal(setting: string, message: string): ProviderError {
-  return new ProviderError('ERR_PROVIDER_FATAL', message, { provider: 'volcengine', setting });
+  return providerError('ERR_PROVIDER_FATAL', message, { provider: 'volcengine', setting });
 }
 
 /** A Volcengine IM QueryOnlineStatus client for one app. Each queryState makes exactly one HTTP call. */
@@ -71,7 +71,7 @@ export class VolcengineClient implements StateProvider {
     const { appId, accessKeyId, secretAccessKey, endpoint, region, http } = options;
     if (!isInt64Id(appId))
       throw fatal(
-        'sets add --app',
+        'watch_set.app_id',
         `Volcengine app id must be a positive decimal integer, got ${JSON.stringify(appId)}`,
       );
     if (accessKeyId === '')
@@ -101,14 +101,14 @@ export class VolcengineClient implements StateProvider {
   /** Asks for the online state of 1..100 int64 user IDs (detail: connections per platform). Throws ProviderError. */
   async queryState(userIds: readonly string[], options: StateQueryOptions): Promise<StateQueryResult> {
     if (this.closing !== undefined) {
-      throw new ProviderError('ERR_PROVIDER_BAD_REQUEST', `${LABEL} called after the client was closed`, {
+      throw providerError('ERR_PROVIDER_BAD_REQUEST', `${LABEL} called after the client was closed`, {
         provider: 'volcengine',
       });
     }
     // Thrown before sending: an oversized batch is the caller's bug, and Volcengine would refuse it
     // anyway after spending a call from the account's shared QPS budget.
     if (userIds.length === 0 || userIds.length > VOLC_STATE_BATCH) {
-      throw new ProviderError(
+      throw providerError(
         'ERR_PROVIDER_BAD_REQUEST',
         `${LABEL} takes 1 to ${VOLC_STATE_BATCH} user IDs a call, got ${userIds.length}`,
         {
@@ -121,7 +121,7 @@ export class VolcengineClient implements StateProvider {
       body = queryOnlineStatusBody(this.appId, userIds);
     } catch (cause) {
       const bad = userIds.find((id) => !isInt64Id(id)) ?? '';
-      throw new ProviderError(
+      throw providerError(
         'ERR_PROVIDER_BAD_REQUEST',
         `${LABEL}: user ID ${JSON.stringify(bad)} is not an integer in 1..9223372036854775807`,
         {
@@ -193,7 +193,7 @@ export class VolcengineClient implements StateProvider {
     }
     if (text === undefined) {
       if (status === 200) {
-        throw new ProviderError(
+        throw providerError(
           'ERR_PROVIDER_BAD_RESPONSE',
           `${LABEL} answered with more than ${ANSWER_BODY_LIMIT} bytes`,
           {

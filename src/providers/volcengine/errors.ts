@@ -1,7 +1,7 @@
 // Volcengine OpenAPI `ResponseMetadata.Error` (and bare HTTP statuses) → ProviderError. The table is
 // reference/providers.md ("Response envelope and errors"). Callers act on `code`/`retryable`, and
 // operators read `setting` to learn what to fix, so every fatal code names one.
-import { ProviderError } from '../../errors.js';
+import { providerError, type ProviderError } from '../../errors.js';
 import type { ProviderErrorCode } from '../../errors.js';
 import { clipText } from '../http.js';
 
@@ -25,8 +25,8 @@ export interface VolcengineErrorDetails {
 const LABEL = 'Volcengine QueryOnlineStatus';
 const ACCESS_KEY_ID = 'VOLC_ACCESS_KEY_ID';
 const SECRET_ACCESS_KEY = 'VOLC_SECRET_ACCESS_KEY';
-// The app id of a watch set comes from the CLI, not the environment.
-const APP_ID_SETTING = 'sets add --app';
+// The app id of a watch set is stored with the set, not in the environment.
+const APP_ID_SETTING = 'watch_set.app_id';
 
 interface Mapping {
   code: ProviderErrorCode;
@@ -136,7 +136,7 @@ export function volcengineError(details: VolcengineErrorDetails): ProviderError 
     } else {
       // No envelope at all (a proxy's HTML page, an empty 502): only the status speaks, and
       // ProviderError makes ERR_PROVIDER_HTTP retryable for 5xx.
-      return new ProviderError(
+      return providerError(
         'ERR_PROVIDER_HTTP',
         `${LABEL} failed: HTTP ${httpStatus} without an error envelope (app ${appId})`,
         {
@@ -156,7 +156,7 @@ export function volcengineError(details: VolcengineErrorDetails): ProviderError 
   const { setting } = mapping;
   if (setting === APP_ID_SETTING) text += `; check the set's app id ${appId} (${APP_ID_SETTING})`;
   else if (setting !== undefined) text += `; check ${setting} (or ${setting}_${appId})`;
-  return new ProviderError(mapping.code, text, {
+  return providerError(mapping.code, text, {
     provider: 'volcengine',
     providerCode: code ?? httpStatus,
     httpStatus,

@@ -8,11 +8,12 @@
 // may say that nobody is online, by an empty or missing QueryOnlineResults. `{"Result":{}}` names no
 // app and is refused: it may be a gateway's or a stub's empty object, and reading it would end
 // every online user's session (docs/history.md, "What a Volcengine answer says").
-import { ProviderError } from '../../errors.js';
+import { providerError, type ProviderError } from '../../errors.js';
 import { MAX_PLATFORMS, platformsOf, platformTextProblem } from '../answer.js';
 import { clipText, show } from '../http.js';
-import { JsonTextError, parseStrictJson } from '../strict-json.js';
-import type { Observation, StateQueryResult } from '../types.js';
+import { JsonTextError, parseStrictJson } from '../../strict-json.js';
+import type { Observation } from '../../model.js';
+import type { StateQueryResult } from '../types.js';
 import { volcengineError } from './errors.js';
 import { isInt64Id } from './int64-json.js';
 
@@ -37,14 +38,10 @@ function isObject(value: unknown): value is Json {
 }
 
 function badResponse(message: string, retryable = false): ProviderError {
-  return new ProviderError(
-    'ERR_PROVIDER_BAD_RESPONSE',
-    `Volcengine QueryOnlineStatus answer not understood: ${message}`,
-    {
-      provider: 'volcengine',
-      retryable,
-    },
-  );
+  return providerError('ERR_PROVIDER_BAD_RESPONSE', `Volcengine QueryOnlineStatus answer not understood: ${message}`, {
+    provider: 'volcengine',
+    retryable,
+  });
 }
 
 // One spelling each keeps `platforms` comparable between polls, so a respelling is not a transition.
@@ -202,5 +199,5 @@ export function toStateQueryResult(
     }
     observations.push({ userId, state: connections.length > 0 ? 'Online' : 'Offline', platforms });
   }
-  return { observations, accountErrors: [] };
+  return { observations, missingAccounts: [], accountErrors: [] };
 }

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ProviderError } from '../../src/errors.js';
-import { PollMetrics } from '../../src/metrics/poll-metrics.js';
-import { bucketLabel, createMetrics } from '../../src/metrics/registry.js';
-import { observeCalls } from '../../src/poll/observed-client.js';
-import type { CallReport } from '../../src/poll/observer.js';
-import type { CycleSummary } from '../../src/poll/run-cycle.js';
+import { EventStream, type CycleSummary } from '../../src/events.js';
+import { subscribeMetrics } from '../../src/operations/metrics-from-events.js';
+import { bucketLabel, createMetrics } from '../../src/operations/metrics.js';
 import { parsePrometheusText, sumOf } from '../helpers/prometheus-text.js';
 
 function summary(over: Partial<CycleSummary>): CycleSummary {
@@ -31,27 +28,37 @@ function summary(over: Partial<CycleSummary>): CycleSummary {
   };
 }
 
-describe('PollMetrics', () => {
+describe('metrics from the event stream', () => {
   it('turns cycles, calls, refusals and limiter rates into metrics', async () => {
     const metrics = createMetrics();
-    const observer = new PollMetrics(metrics);
-    observer.cycleFinished(summary({ pairs: { 'null→Online': 4, 'Online→Offline': 2 }, transitions: 6 }));
-    observer.cycleFinished(
+    const events = new EventStream();
+    subscribeMetrics(events, metrics);
+    events.emit('cycle.finished', summary({ pairs: { 'null→Online': 4, 'Online→Offline': 2 }, transitions: 6 }));
+    events.emit(
+      'cycle.finished',
       summary({
         status: 'partial',
         observed: 7,
         failed: 3,
         failures: { ERR_DATABASE: 1 },
         startedAt: new Date(1_700_000_010_000),
+        finishedAt: new Date(1_700_000_011_500),
       }),
     );
-    observer.cycleFinished(
-      summary({ status: 'failed', observed: 0, failed: 10, startedAt: new Date(1_700_000_020_000) }),
+    events.emit(
+      'cycle.finished',
+      summary({
+        status: 'failed',
+        observed: 0,
+        failed: 10,
+        startedAt: new Date(1_700_000_020_000),
+        finishedAt: new Date(1_700_000_021_500),
+      }),
     );
-    observer.callFinished({ provider: 'tencent', app: '1', api: 'querystate', outcome: 'ok', seconds: 0.04 });
-    observer.refusal('volcengine:AKLTsecretishkeyid1234');
-    observer.limiterRate('volcengine:AKLTsecretishkeyid1234', 50);
-    observer.tickSkipped('vip');
+    events.emit('call.finished', { provider: 'tencent', app: '1', api: 'querystate', outcome: 'ok', seconds: 0.04 });
+    events.emit('limiter.refusal', { bucket: 'volcengine:AKLTsecretishkeyid1234' });
+    events.emit('limiter.rate', { bucket: 'volcengine:AKLTsecretishkeyid1234', rate: 50 });
+    events.emit('tick.skipped', { set: 'vip' });
     const text = await metrics.registry.metrics();
     const samples = parsePrometheusText(text);
     expect(sumOf(samples, 'presence_cycles_total', { set: 'vip' })).toBe(3);
@@ -66,7 +73,7 @@ describe('PollMetrics', () => {
     expect(sumOf(samples, 'presence_cycles_skipped_total', { set: 'vip' })).toBe(1);
     expect(text).not.toContain('AKLTsecretishkeyid');
     // A set no longer enabled loses its gauges.
-    observer.setsLoaded([{ name: 'other' }]);
+    events.emit('sets.loaded', { sets: [{ name: 'other', provider: 'tencent', appId: '1', gapSeconds: 30 }] });
     const after = parsePrometheusText(await metrics.registry.metrics());
     expect(after.some((s) => s.name === 'presence_last_successful_cycle_timestamp_seconds')).toBe(false);
     expect(sumOf(after, 'presence_cycles_total', { set: 'vip' })).toBe(3);
@@ -74,39 +81,5 @@ describe('PollMetrics', () => {
 
   it('labels Tencent buckets as they are', () => {
     expect(bucketLabel('tencent:1400000001:state')).toBe('tencent:1400000001:state');
-  });
-});
-
-describe('observeCalls', () => {
-  it('times each call of the named methods and reports ok or the error code; other members pass through', async () => {
-    const reports: CallReport[] = [];
-    const client = {
-      name: 'fake',
-      accountCheck(ids: string[]) {
-        return ids.length > 0
-          ? Promise.resolve(ids.length)
-          : Promise.reject(new ProviderError('ERR_PROVIDER_RATE_LIMITED', 'slow down', { provider: 'tencent' }));
-      },
-      close: () => Promise.resolve('closed'),
-    };
-    const observed = observeCalls(
-      client,
-      { provider: 'tencent', app: '7' },
-      { accountCheck: 'account_check' },
-      { callFinished: (r) => reports.push(r) },
-    );
-    expect(await observed.accountCheck(['a', 'b'])).toBe(2);
-    await expect(observed.accountCheck([])).rejects.toThrow('slow down');
-    expect(await observed.close()).toBe('closed');
-    expect(observed.name).toBe('fake');
-    expect(reports.map((r) => [r.api, r.outcome])).toEqual([
-      ['account_check', 'ok'],
-      ['account_check', 'ERR_PROVIDER_RATE_LIMITED'],
-    ]);
-    expect(reports.every((r) => r.provider === 'tencent' && r.app === '7' && r.seconds >= 0)).toBe(true);
-    // Without an observer the client is returned as it is.
-    expect(observeCalls(client, { provider: 'tencent', app: '7' }, { accountCheck: 'account_check' }, undefined)).toBe(
-      client,
-    );
   });
 });

@@ -1,4 +1,4 @@
-import { terminalSafe } from '../input/terminal-text.js';
+import { terminalSafe } from './terminal-text.js';
 
 /**
  * Lays out rows as an aligned plain-text table (header, rule, rows). Cells come from the database

@@ -14,12 +14,15 @@
 // with the reason, until a cycle records normally (its observations are being discarded); and a
 // clock fault found at a sync (the embedded database's host clock behind the newest observation)
 // makes the status `degraded` until a sync finds it gone. Both answer 503.
-import type { CycleStatus } from '../db/schema.js';
-import { clockSkipText } from '../poll/clock-skips.js';
-import type { ClockReading } from '../poll/observation-clock.js';
-import type { PollObserver } from '../poll/observer.js';
-import type { CycleSummary } from '../poll/run-cycle.js';
-import { gapSecondsOf, type WatchSet } from '../store/watch-sets.js';
+import {
+  clockSkipText,
+  hostOffsetMs,
+  type ClockReading,
+  type CycleSummary,
+  type EventStream,
+  type LoadedSet,
+} from '../events.js';
+import type { CycleStatus } from '../model.js';
 
 /** True for a cycle that counts as the set being observed: `ok`, or `partial` with observations. */
 export function isSuccessfulCycle(cycle: { status: CycleStatus; observed: number }): boolean {
@@ -76,7 +79,7 @@ interface TrackedSet {
 }
 
 /** Follows sets and their successful cycles (as an observer) and answers /healthz. */
-export class HealthTracker implements PollObserver {
+export class HealthTracker {
   private sets: Map<string, TrackedSet> | undefined;
   private readonly lastSuccess = new Map<string, number>();
   /** Sets whose last cycle failed for the clock, with what it said. */
@@ -88,17 +91,26 @@ export class HealthTracker implements PollObserver {
     this.now = options.now ?? Date.now;
   }
 
+  /** Follows `events`; returns the unsubscribe function. */
+  subscribe(events: EventStream): () => void {
+    const offSets = events.on('sets.loaded', ({ sets }) => this.setsLoaded(sets));
+    const offCycles = events.on('cycle.finished', (summary) => this.cycleFinished(summary));
+    const offClock = events.on('clock.checked', (reading) => this.clockChecked(reading));
+    return () => {
+      offSets();
+      offCycles();
+      offClock();
+    };
+  }
+
   /** Takes the enabled sets of a reload; a set seen for the first time starts its grace period now. */
-  setsLoaded(sets: readonly WatchSet[]): void {
+  setsLoaded(sets: readonly LoadedSet[]): void {
     const next = new Map<string, TrackedSet>();
     for (const set of sets) {
-      let gapSeconds: number | null;
-      try {
-        gapSeconds = gapSecondsOf(set);
-      } catch {
-        gapSeconds = null;
-      }
-      next.set(set.name, { gapSeconds, firstSeenMs: this.sets?.get(set.name)?.firstSeenMs ?? this.now() });
+      next.set(set.name, {
+        gapSeconds: set.gapSeconds,
+        firstSeenMs: this.sets?.get(set.name)?.firstSeenMs ?? this.now(),
+      });
     }
     this.sets = next;
   }
@@ -107,7 +119,7 @@ export class HealthTracker implements PollObserver {
   cycleFinished(summary: CycleSummary): void {
     if (summary.clock?.fault) this.clockStale.set(summary.set, clockSkipText(summary.clock) ?? 'a clock is behind');
     else if (isSuccessfulCycle(summary) && !summary.clock?.mostly) this.clockStale.delete(summary.set);
-    if (isSuccessfulCycle(summary)) this.lastSuccess.set(summary.set, summary.startedAt.getTime() + summary.durationMs);
+    if (isSuccessfulCycle(summary)) this.lastSuccess.set(summary.set, summary.finishedAt.getTime());
   }
 
   /** Takes the observation clock's reading of a sync. */
@@ -153,7 +165,7 @@ export class HealthTracker implements PollObserver {
   private clockHealth(): ClockHealth | undefined {
     const reading = this.clock;
     if (!reading) return undefined;
-    const offsetMs = reading.hostMinusServerMs ?? 0 - (reading.behindNewestMs ?? 0);
+    const offsetMs = hostOffsetMs(reading);
     return {
       source: reading.source,
       hostOffsetSeconds: Math.round(offsetMs / 100) / 10,

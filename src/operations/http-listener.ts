@@ -1,13 +1,13 @@
 // The operations listener (PRESENCE_HTTP): GET /metrics in Prometheus text format and GET /healthz
 // (200 or 503 with a JSON body naming the stale sets). node:http is enough for two read-only routes,
-// with the socket limits the callback receiver has too (guarded-server.ts).
+// with the socket limits the callback receiver has too (listeners/guarded-server.ts).
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
-import type { HealthReport } from '../health/healthz.js';
+import type { HealthReport } from './health.js';
 import type { Logger } from '../logger.js';
-import { createGuardedServer, type ListenerLimits } from './guarded-server.js';
+import { createGuardedServer, type ListenerLimits } from '../listeners/guarded-server.js';
 
 /** Options of startHttpServer. */
 export interface HttpServerOptions {
@@ -30,7 +30,7 @@ export interface HttpServer {
 }
 
 /**
- * The listener's socket limits (see guarded-server.ts). Scrapers and people with curl send small
+ * The listener's socket limits (see listeners/guarded-server.ts). Scrapers and people with curl send small
  * requests at once; a scraper keeps one connection alive between scrapes, so few are needed.
  */
 export const OPERATIONS_LISTENER_LIMITS: ListenerLimits = {

@@ -1,8 +1,10 @@
 // One cycle against a scripted provider: what is recorded and counted when answers are odd or calls fail.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProviderError } from '../../src/errors.js';
+import { providerError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
-import { runCycle } from '../../src/poll/run-cycle.js';
+import { systemClock } from '../../src/clock.js';
+import { EventStream } from '../../src/events.js';
+import { runPollCycle } from '../../src/poll/poll-cycle.js';
 import { SlidingWindowLimiter } from '../../src/poll/sliding-window-limiter.js';
 import type { StateProvider, StateQueryResult } from '../../src/providers/types.js';
 import { addWatchSet, type WatchSet } from '../../src/store/watch-sets.js';
@@ -31,6 +33,7 @@ function scripted(
 
 const allOnline = (userIds: readonly string[]): StateQueryResult => ({
   observations: userIds.map((userId) => ({ userId, state: 'Online', platforms: null })),
+  missingAccounts: [],
   accountErrors: [],
 });
 
@@ -55,12 +58,15 @@ function cycle(
   provider: StateProvider,
   extra: { stopSignal?: AbortSignal; limiter?: SlidingWindowLimiter; probeFirst?: boolean } = {},
 ) {
-  return runCycle({
+  return runPollCycle({
     db: database.db,
     set,
     provider,
+    api: 'querystate',
     limiter: extra.limiter ?? new SlidingWindowLimiter(1000),
     concurrency: 4,
+    clock: systemClock,
+    events: new EventStream(),
     logger: silentLogger(),
     retry: { attempts: 3, baseMs: 1, capMs: 5 },
     ...extra,
@@ -113,6 +119,7 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
         { userId: ids[0]!, state: 'Offline', platforms: null },
         { userId: ids[1]!, state: 'Online', platforms: null },
       ],
+      missingAccounts: [],
       accountErrors: [],
     }));
     const summary = await cycle(set, provider);
@@ -124,6 +131,7 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     const set = await newSet(3);
     const provider = scripted((ids) => ({
       observations: [...allOnline(ids).observations, { userId: 'stranger', state: 'Online', platforms: null }],
+      missingAccounts: [],
       accountErrors: [],
     }));
     const summary = await cycle(set, provider);
@@ -141,10 +149,8 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     const set = await newSet(10);
     const provider = scripted((ids) => ({
       observations: allOnline(ids.slice(0, 6)).observations,
-      accountErrors: [
-        { userId: ids[8]!, errorCode: 70005 },
-        { userId: ids[9]!, errorCode: 70107 },
-      ],
+      missingAccounts: [ids[9]!],
+      accountErrors: [{ userId: ids[8]!, code: 70005 }],
     }));
     const summary = await cycle(set, provider);
     // u6 and u7 missing from the answer: failed; u8 an ErrorList code: an account error; u9: not imported.
@@ -181,7 +187,7 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     const set = await newSet(5);
     const provider = scripted((ids, call) => {
       if (call === 1)
-        throw new ProviderError('ERR_PROVIDER_RETRYABLE', 'Tencent IM querystate failed: 90992 (backend timeout)', {
+        throw providerError('ERR_PROVIDER_RETRYABLE', 'Tencent IM querystate failed: 90992 (backend timeout)', {
           provider: 'tencent',
           providerCode: 90992,
         });
@@ -194,7 +200,7 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
   it('after a fatal configuration error stops calling the app, fails the cycle and names the setting', async () => {
     const set = await newSet(2_000);
     const provider = scripted(() => {
-      throw new ProviderError(
+      throw providerError(
         'ERR_PROVIDER_FATAL',
         'Tencent IM querystate failed: 70009 (bad sig); check TIM_SECRET_KEY_x',
         { provider: 'tencent', providerCode: 70009, setting: 'TIM_SECRET_KEY_x' },
@@ -231,7 +237,7 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
     const set = await newSet(2_000);
     const limiter = new SlidingWindowLimiter(1000);
     const locked = scripted(() => {
-      throw new ProviderError('ERR_PROVIDER_LOCKED', 'Tencent IM querystate failed: 70050', {
+      throw providerError('ERR_PROVIDER_LOCKED', 'Tencent IM querystate failed: 70050', {
         provider: 'tencent',
         providerCode: 70050,
       });
@@ -253,7 +259,7 @@ describe(`one cycle (${DATABASE_KIND})`, () => {
   it('after a configuration error, probes the app with one call, not one per batch in flight', async () => {
     const set = await newSet(2_000);
     const fatal = scripted(() => {
-      throw new ProviderError('ERR_PROVIDER_FATAL', 'Tencent IM querystate failed: 70003; check TIM_SECRET_KEY_1', {
+      throw providerError('ERR_PROVIDER_FATAL', 'Tencent IM querystate failed: 70003; check TIM_SECRET_KEY_1', {
         provider: 'tencent',
         providerCode: 70003,
         setting: 'TIM_SECRET_KEY_1',

@@ -1,32 +1,35 @@
-// The daemon's operations side, assembled: the metrics registry, the observer that feeds it and
-// the health tracker, and the PRESENCE_HTTP listener that serves them.
+// The daemon's operations side, assembled: the metrics registry and the health tracker, both fed by
+// the event stream, the structured log lines of what happens, and the PRESENCE_HTTP listener that
+// serves /metrics and /healthz.
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/schema.js';
-import { HealthTracker } from '../health/healthz.js';
+import type { EventStream } from '../events.js';
 import type { Logger } from '../logger.js';
-import { PollMetrics } from '../metrics/poll-metrics.js';
-import { createMetrics, type PresenceMetrics } from '../metrics/registry.js';
-import { combineObservers, type PollObserver } from '../poll/observer.js';
 import { lastSuccessfulCycles } from '../store/status.js';
-import { LogThrottle } from './guarded-server.js';
-import { startHttpServer, type HttpServer } from './server.js';
+import { LogThrottle } from '../listeners/guarded-server.js';
+import { subscribeEventLog } from './event-log.js';
+import { HealthTracker } from './health.js';
+import { startHttpServer, type HttpServer } from './http-listener.js';
+import { subscribeMetrics } from './metrics-from-events.js';
+import { createMetrics, type PresenceMetrics } from './metrics.js';
 
-/** Metrics, health and their listener. */
+/** Metrics, health, logs and their listener. */
 export interface Operations {
   metrics: PresenceMetrics;
   health: HealthTracker;
-  /** Pass to startDaemon. */
-  observer: PollObserver;
   /** Starts the listener (unless PRESENCE_HTTP is off); `db` backs /healthz's look-up of other instances' cycles. */
   listen(db: Kysely<Database>): Promise<HttpServer | undefined>;
-  /** Closes the listener. Safe to call twice. */
+  /** http://host:port of the listener once it listens; undefined when off. */
+  readonly url: string | undefined;
+  /** Unsubscribes and closes the listener. Safe to call twice. */
   close(): Promise<void>;
 }
 
-/** Creates the daemon's operations side; nothing listens until listen(). */
+/** Subscribes the operations side to `events`; nothing listens until listen(). */
 export function createOperations(
   config: Pick<Config, 'operationsHttp'>,
+  events: EventStream,
   logger: Logger,
   options: { processMetrics?: boolean } = {},
 ): Operations {
@@ -55,11 +58,15 @@ export function createOperations(
       }
     },
   });
+  const unsubscribe = [subscribeMetrics(events, metrics), health.subscribe(events), subscribeEventLog(events, logger)];
   let server: HttpServer | undefined;
+  let closing: Promise<void> | undefined;
   return {
     metrics,
     health,
-    observer: combineObservers(new PollMetrics(metrics), health),
+    get url() {
+      return server?.url;
+    },
     async listen(db) {
       database = db;
       if (!config.operationsHttp) return undefined;
@@ -71,8 +78,10 @@ export function createOperations(
       });
       return server;
     },
-    close: async () => {
-      await server?.close();
-    },
+    close: () =>
+      (closing ??= (async () => {
+        for (const off of unsubscribe) off();
+        await server?.close();
+      })()),
   };
 }

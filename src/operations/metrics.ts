@@ -3,7 +3,6 @@
 // Label values are set names, provider app IDs, API names, stable error codes and states: bounded,
 // and never a secret (a Volcengine access key ID is shortened, see bucketLabel).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CallbackStats } from '../callbacks/receiver.js';
 
 /** The daemon's metrics. */
 export interface PresenceMetrics {
@@ -26,11 +25,7 @@ export interface PresenceMetrics {
   hostClockOffset: Gauge;
   callbackEvents: Counter<'outcome'>;
   callbackRejected: Counter<'reason'>;
-  /** Exports the callback receiver's counters (read at each scrape). */
-  watchCallbacks(stats: () => CallbackStats): void;
 }
-
-const CALLBACK_OUTCOMES = ['accepted', 'written', 'unchanged', 'unwatched', 'ignored', 'dropped'] as const;
 
 /** Options of createMetrics. */
 export interface MetricsOptions {
@@ -43,40 +38,19 @@ export function createMetrics(options: MetricsOptions = {}): PresenceMetrics {
   const registry = new Registry();
   const registers = [registry];
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'presence_' });
-  // The receiver keeps its own counts; each scrape adds what changed since the last one.
-  let callbackStats: (() => CallbackStats) | undefined;
-  let seenEvents: CallbackStats | undefined;
-  let seenRejected: CallbackStats['rejected'] | undefined;
   return {
     registry,
-    watchCallbacks: (stats) => {
-      callbackStats = stats;
-    },
     callbackEvents: new Counter({
       name: 'presence_callback_events_total',
       help: 'Tencent State.StateChange callbacks by outcome: accepted (authenticated, watched app), written, unchanged, unwatched user, ignored (other command), dropped (accepted but not written: database down; Tencent does not resend).',
       labelNames: ['outcome'],
       registers,
-      collect() {
-        if (!callbackStats) return;
-        const now = callbackStats();
-        for (const outcome of CALLBACK_OUTCOMES)
-          this.inc({ outcome }, Math.max(0, now[outcome] - (seenEvents?.[outcome] ?? 0)));
-        seenEvents = now;
-      },
     }),
     callbackRejected: new Counter({
       name: 'presence_callback_rejected_total',
       help: 'Callback requests refused with a 4xx (nothing written), by reason.',
       labelNames: ['reason'],
       registers,
-      collect() {
-        if (!callbackStats) return;
-        const now = callbackStats().rejected;
-        for (const [reason, n] of Object.entries(now))
-          this.inc({ reason }, Math.max(0, n - (seenRejected?.[reason as keyof typeof now] ?? 0)));
-        seenRejected = now;
-      },
     }),
     calls: new Counter({
       name: 'presence_provider_calls_total',

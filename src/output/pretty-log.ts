@@ -3,7 +3,7 @@
 // shows is exactly what a log pipeline would get. Written by hand: pino-pretty brings a dozen
 // packages for what is one line of formatting here.
 import type { DestinationStream } from 'pino';
-import { terminalSafe, terminalSafeText } from './input/terminal-text.js';
+import { terminalSafe, terminalSafeText } from './terminal-text.js';
 
 const LEVELS: Record<number, [string, string]> = {
   10: ['TRACE', '\x1b[90m'],

@@ -1,7 +1,8 @@
-// A strict JSON reader for provider answers. JSON.parse is lenient exactly where an answer must not
-// be: it keeps the last of two equal keys (`{"State":"Online","State":"Offline"}` silently reads
-// Offline, and a Volcengine map naming a user twice keeps whichever came last), it nests as deep as
-// the text goes, and it rounds integers above 2^53. This reader refuses a key given twice in one
+// A strict JSON reader for what comes from outside (provider answers, Tencent callbacks). JSON.parse
+// is lenient exactly where such a text must not be: it keeps the last of two equal keys
+// (`{"State":"Online","State":"Offline"}` silently reads Offline, a Volcengine map naming a user
+// twice keeps whichever came last, a callback's To_Account given twice is a second user), it nests
+// as deep as the text goes, and it rounds integers above 2^53. This reader refuses a key given twice in one
 // object and nesting deeper than `maxDepth`, keeps every key as data (`__proto__` too, as JSON.parse
 // does), and reads the integer literals of the named keys as exact bigints. It costs about twice
 // JSON.parse (a 500-user Tencent answer with detail: under a millisecond).
