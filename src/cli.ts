@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { PresenceError } from './errors.js';
 import { checkAccountsCommand } from './commands/check-accounts.js';
 import { demoCommand } from './commands/demo.js';
+import { maintainCommand } from './commands/maintain.js';
 import { processIO, type CommandIO } from './commands/io.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pollCommand } from './commands/poll.js';
@@ -32,6 +33,7 @@ const USAGE = `usage: presence <command> [...]
   report retention|activity --set S --from DATE --to DATE [--period day|week] [--tz ZONE]
          [--active Online[,PushOnline]] [--format table|csv|json|html] [--out FILE]
   prune --older-than DURATION [--dry-run]   drop monthly history partitions older than e.g. 12mo
+  maintain                                  the daemon's maintenance once: partitions, closed days summed for the reports
 
 Environment: DATABASE_URL (unset: embedded database in PRESENCE_DATA_DIR, default ./data),
 TIM_SECRET_KEY or TIM_SECRET_KEY_<SDKAPPID>, TIM_ADMIN, TIM_ENDPOINT, TIM_STATE_API,
@@ -53,6 +55,7 @@ const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
   report: reportCommand,
   prune: pruneCommand,
+  maintain: maintainCommand,
 };
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. Errors are printed, not thrown. */

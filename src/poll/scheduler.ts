@@ -7,7 +7,6 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/schema.js';
-import { ensurePartitions } from '../db/migrator.js';
 import { PresenceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { listWatchSets, type WatchSet } from '../store/watch-sets.js';
@@ -23,6 +22,7 @@ import { streamWatchedUsers } from '../store/watched-users.js';
 import type { PollObserver } from './observer.js';
 import { observeCalls, stateApiLabel } from './observed-client.js';
 import { DailyRollup } from './daily-rollup.js';
+import { maintainPartitions } from '../store/maintenance.js';
 
 /** Partitions are checked this often (they are created months ahead, so hourly is plenty). */
 const PARTITION_CHECK_MS = 60 * 60 * 1000;
@@ -129,7 +129,7 @@ export class Scheduler {
     const { db, logger } = this.options;
     if (Date.now() - this.lastPartitionCheck > PARTITION_CHECK_MS) {
       try {
-        const created = await ensurePartitions(db);
+        const created = await maintainPartitions(db);
         this.lastPartitionCheck = Date.now();
         if (created > 0) logger.info({ created }, 'created history partitions');
       } catch (err) {

@@ -3,7 +3,8 @@
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
-import { closedBefore, DailyRollup, rollUpClosedDays } from '../../src/poll/daily-rollup.js';
+import { DailyRollup } from '../../src/poll/daily-rollup.js';
+import { closedBefore, rollUpClosedDays } from '../../src/store/maintenance.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
 import { recordAnalyticsHistory } from '../helpers/analytics-history.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
