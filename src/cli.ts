@@ -3,6 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PresenceError } from './errors.js';
+import { archiveCommand } from './commands/archive.js';
 import { checkAccountsCommand } from './commands/check-accounts.js';
 import { demoCommand } from './commands/demo.js';
 import { maintainCommand } from './commands/maintain.js';
@@ -32,7 +33,9 @@ const USAGE = `usage: presence <command> [...]
   demo                                      embedded database + simulator + poller for 30 s
   report retention|activity --set S --from DATE --to DATE [--period day|week] [--tz ZONE]
          [--active Online[,PushOnline]] [--format table|csv|json|html] [--out FILE]
-  prune --older-than DURATION [--dry-run]   drop monthly history partitions older than e.g. 12mo
+  prune --older-than DURATION [--dry-run] [--force]
+                                            drop monthly history partitions older than e.g. 12mo (archived ones, unless --force)
+  archive --to DIR                          write every closed month to Parquet (DIR/provider=…/app_id=…/month=…/)
   maintain                                  the daemon's maintenance once: partitions, closed days summed for the reports
 
 Environment: DATABASE_URL (unset: embedded database in PRESENCE_DATA_DIR, default ./data),
@@ -56,6 +59,7 @@ const COMMANDS: Record<string, Command> = {
   report: reportCommand,
   prune: pruneCommand,
   maintain: maintainCommand,
+  archive: archiveCommand,
 };
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. Errors are printed, not thrown. */
