@@ -17,6 +17,7 @@ import type { Database } from '../src/db/schema.js';
 import { activityReport } from '../src/analytics/activity.js';
 import { renderReport } from '../src/commands/report.js';
 import { runMaintenance } from '../src/store/maintenance.js';
+import { measureArchive } from './archive-measure.js';
 import { retentionReport } from '../src/analytics/retention.js';
 import { addWatchSet } from '../src/store/watch-sets.js';
 
@@ -122,6 +123,10 @@ export async function main(argv: string[]): Promise<void> {
       // The plain views and the exact reports of the first measurements (minutes at 100,000 users).
       views: { type: 'boolean', default: false },
       tz: { type: 'string', default: 'UTC,Europe/Berlin' },
+      // Keep the scratch database (its URL is printed) to look at plans; drop it yourself.
+      keep: { type: 'boolean', default: false },
+      // Also run `presence archive` over the closed months (a child process) and read it back.
+      archive: { type: 'boolean', default: false },
     },
   });
   const users = Number(values.users);
@@ -236,6 +241,16 @@ export async function main(argv: string[]): Promise<void> {
         }
       }
     }
+    if (values.archive) {
+      out('measuring: presence archive --to DIR (every closed month, a process of its own)');
+      const a = await measureArchive(db, handle.url, m0.slice(0, 7));
+      out(a.output);
+      measured.push([
+        `presence archive: every closed month; the month of ${a.rows} rows: ${(a.bytes / 1e6).toFixed(1)} MB (${(((a.bytes / a.rows) * 1e6) / 1e6).toFixed(1)} MB per million transitions), peak RSS ${a.peakRssMB.toFixed(0)} MB, read back by DuckDB ${a.readBack ? 'equal' : 'DIFFERENT'}`,
+        a.seconds,
+        '',
+      ]);
+    }
     out('');
     out('| query | seconds |');
     out('| --- | --- |');
@@ -250,7 +265,8 @@ export async function main(argv: string[]): Promise<void> {
     }
   } finally {
     await db.destroy();
-    await handle.close();
+    if (values.keep) out(`kept the database: ${handle.url}`);
+    else await handle.close();
   }
 }
 

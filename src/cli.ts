@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { PresenceError } from './errors.js';
 import { archiveCommand } from './commands/archive.js';
 import { checkAccountsCommand } from './commands/check-accounts.js';
+import { copyCommand } from './commands/copy.js';
 import { demoCommand } from './commands/demo.js';
 import { maintainCommand } from './commands/maintain.js';
 import { processIO, type CommandIO } from './commands/io.js';
@@ -36,6 +37,7 @@ const USAGE = `usage: presence <command> [...]
   prune --older-than DURATION [--dry-run] [--force]
                                             drop monthly history partitions older than e.g. 12mo (archived ones, unless --force)
   archive --to DIR                          write every closed month to Parquet (DIR/provider=…/app_id=…/month=…/)
+  copy --to URL                             copy the embedded database (sets, users, current state, history) into Postgres
   maintain                                  the daemon's maintenance once: partitions, closed days summed for the reports
 
 Environment: DATABASE_URL (unset: embedded database in PRESENCE_DATA_DIR, default ./data),
@@ -60,6 +62,7 @@ const COMMANDS: Record<string, Command> = {
   prune: pruneCommand,
   maintain: maintainCommand,
   archive: archiveCommand,
+  copy: copyCommand,
 };
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. Errors are printed, not thrown. */
