@@ -2,6 +2,7 @@
 // month its partition; `presence archive` writes the closed months to Parquet, which DuckDB (not
 // this project's code) reads back row for row; `prune` drops a month only once it is archived.
 // Months are relative to today, so the test holds whenever it runs.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,24 @@ import { createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
 
 let target: CliTarget;
 let archive: string;
+/** Per month of app 1400000001 before the prune: transitions and users Online. */
+let monthsBefore: Array<[string, number, number]> = [];
+
+const markdown = readFileSync(new URL('../../docs/analytics.md', import.meta.url), 'utf8');
+const docBlock = (marker: string) => {
+  const block = new RegExp('```sql\\n(-- ' + marker + '[^\\n]*\\n[\\s\\S]*?)```').exec(markdown)?.[1];
+  if (!block) throw new Error(`docs/analytics.md has no sql block starting with -- ${marker}`);
+  return block;
+};
+
+/** CSV as psql's \copy ... CSV HEADER writes it: every value quoted, NULL empty. */
+function csv(rows: Array<Record<string, unknown>>): string {
+  const text = (v: unknown): string =>
+    v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : JSON.stringify(v);
+  const cell = (v: unknown) => (v === null || v === undefined ? '' : `"${text(v).replace(/"/g, '""')}"`);
+  const header = Object.keys(rows[0] ?? {});
+  return [header.join(','), ...rows.map((r) => header.map((h) => cell(r[h])).join(','))].join('\n') + '\n';
+}
 
 function monthStart(k: number): Date {
   const now = new Date();
@@ -50,7 +69,9 @@ async function duckdb(query: string): Promise<Array<Record<string, unknown>>> {
   const connection = await instance.connect();
   try {
     await connection.run(`SET TimeZone = 'UTC'`);
-    return (await connection.runAndReadAll(query)).getRowObjectsJS();
+    const statements = query.split(/;\s*\n/).filter((q) => q.trim() !== '');
+    for (const statement of statements.slice(0, -1)) await connection.run(statement);
+    return (await connection.runAndReadAll(statements.at(-1) ?? '')).getRowObjectsJS();
   } finally {
     connection.closeSync();
     instance.closeSync();
@@ -119,6 +140,13 @@ describe(`a year of history: partitions, archive, prune (${process.env.TEST_DATA
         SELECT to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, count(*) AS n
         FROM presence_transition WHERE changed_at < ${monthStart(0)} GROUP BY 1 ORDER BY 1`.execute(db);
       return rows.map((r) => [r.month, Number(r.n)]);
+    });
+    monthsBefore = await withDb(async (db) => {
+      const { rows } = await sql<{ month: string; n: string; online: string }>`
+        SELECT to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, count(*) AS n,
+               count(DISTINCT user_id) FILTER (WHERE to_state = 'Online') AS online
+        FROM presence_transition WHERE app_id = 1400000001 GROUP BY 1 ORDER BY 1`.execute(db);
+      return rows.map((r) => [r.month, Number(r.n), Number(r.online)] as [string, number, number]);
     });
     expect(byMonth.map(([month]) => month)).toEqual([13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1].map(label));
     expect(await defaultRows()).toBe(byMonth.reduce((n, [, rows]) => n + Number(rows), 0));
@@ -203,5 +231,22 @@ describe(`a year of history: partitions, archive, prune (${process.env.TEST_DATA
     // What is left is exactly the archive's months 6 to 1.
     expect(left).toEqual((await archiveRows()).filter((r) => left.includes(r)));
     expect(new Set(left.map((r) => r.split('|')[2]))).toEqual(new Set(['u1', 'u2', 'u3', 'v1']));
+  });
+
+  it('the analyst recipe of docs/analytics.md: DuckDB over the archive plus the live months from the database', async () => {
+    const live = join(archive, '..', `${archive.split('/').at(-1)}-live.csv`);
+    const exported = await withDb(
+      async (db) => (await sql.raw<Record<string, unknown>>(docBlock('live-export:')).execute(db)).rows,
+    );
+    await writeFile(live, csv(exported));
+    try {
+      const recipe = docBlock('duckdb-recipe: archive-and-live')
+        .replaceAll('/data/presence-archive', archive)
+        .replaceAll("'live.csv'", `'${live}'`);
+      const rows = await duckdb(recipe);
+      expect(rows.map((r) => [r.month, Number(r.transitions), Number(r.users_online)])).toEqual(monthsBefore);
+    } finally {
+      await rm(live, { force: true });
+    }
   });
 });
