@@ -127,6 +127,8 @@ export async function main(argv: string[]): Promise<void> {
       keep: { type: 'boolean', default: false },
       // Also run `presence archive` over the closed months (a child process) and read it back.
       archive: { type: 'boolean', default: false },
+      // Skip maintain and the reports (to measure the archive alone).
+      'no-reports': { type: 'boolean', default: false },
     },
   });
   const users = Number(values.users);
@@ -203,40 +205,45 @@ export async function main(argv: string[]): Promise<void> {
       const [, retentionSeconds] = await timed(() => retentionReport(db, report));
       measured.push(['presence report retention before maintain (exact): one month, by day', retentionSeconds, '']);
     }
-    out(`measuring: presence maintain over ${days} days (partitions, days per user, hours per set)`);
-    let lastDraw = 0;
-    const [result, maintainSeconds] = await timed(() =>
-      runMaintenance(db, {
-        onProgress: (done, total) => {
-          if (Date.now() - lastDraw < 10_000) return;
-          lastDraw = Date.now();
-          out(`  ${done}/${total} days`);
-        },
-      }),
-    );
-    measured.push([
-      `presence maintain, first run: ${result.daysSummed} days per user, ${result.setDaysSummed} days of the set`,
-      maintainSeconds,
-      '',
-    ]);
-    out(`  ${maintainSeconds.toFixed(1)} s`);
-    // Steady state: autovacuum has visited the rollup tables (hint bits, visibility map).
-    await sql`VACUUM ANALYZE`.execute(db);
-    const [, oneDay] = await timed(async () => {
-      await sql`DELETE FROM presence_daily_rollup WHERE day = (SELECT max(day) FROM presence_daily_rollup)`.execute(db);
-      await sql`UPDATE presence_set_rollup SET invalid_from = covered_to - interval '1 day'`.execute(db);
-      await runMaintenance(db);
-    });
-    measured.push(['presence maintain: one more day (what the daemon does daily)', oneDay, '']);
-    for (const tz of values.tz.split(',')) {
-      for (const period of ['day', 'week'] as const) {
-        for (const kind of ['activity', 'retention'] as const) {
-          for (const format of ['table', 'csv', 'json', 'html'] as const) {
-            if (format === 'html' && kind === 'retention') continue; // the page holds both reports
-            const [text, seconds] = await timed(() => renderReport(db, kind, { ...report, tz, period }, format));
-            const label = `presence report ${format === 'html' ? 'activity + retention' : kind} --format ${format}: one month by ${period}, ${tz}`;
-            measured.push([label, seconds, '']);
-            out(`  ${label}: ${seconds.toFixed(2)} s${text.includes('computed exactly') ? ' (partly exact)' : ''}`);
+    if (!values['no-reports']) await measureReports();
+    async function measureReports(): Promise<void> {
+      out(`measuring: presence maintain over ${days} days (partitions, days per user, hours per set)`);
+      let lastDraw = 0;
+      const [result, maintainSeconds] = await timed(() =>
+        runMaintenance(db, {
+          onProgress: (done, total) => {
+            if (Date.now() - lastDraw < 10_000) return;
+            lastDraw = Date.now();
+            out(`  ${done}/${total} days`);
+          },
+        }),
+      );
+      measured.push([
+        `presence maintain, first run: ${result.daysSummed} days per user, ${result.setDaysSummed} days of the set`,
+        maintainSeconds,
+        '',
+      ]);
+      out(`  ${maintainSeconds.toFixed(1)} s`);
+      // Steady state: autovacuum has visited the rollup tables (hint bits, visibility map).
+      await sql`VACUUM ANALYZE`.execute(db);
+      const [, oneDay] = await timed(async () => {
+        await sql`DELETE FROM presence_daily_rollup WHERE day = (SELECT max(day) FROM presence_daily_rollup)`.execute(
+          db,
+        );
+        await sql`UPDATE presence_set_rollup SET invalid_from = covered_to - interval '1 day'`.execute(db);
+        await runMaintenance(db);
+      });
+      measured.push(['presence maintain: one more day (what the daemon does daily)', oneDay, '']);
+      for (const tz of values.tz.split(',')) {
+        for (const period of ['day', 'week'] as const) {
+          for (const kind of ['activity', 'retention'] as const) {
+            for (const format of ['table', 'csv', 'json', 'html'] as const) {
+              if (format === 'html' && kind === 'retention') continue; // the page holds both reports
+              const [text, seconds] = await timed(() => renderReport(db, kind, { ...report, tz, period }, format));
+              const label = `presence report ${format === 'html' ? 'activity + retention' : kind} --format ${format}: one month by ${period}, ${tz}`;
+              measured.push([label, seconds, '']);
+              out(`  ${label}: ${seconds.toFixed(2)} s${text.includes('computed exactly') ? ' (partly exact)' : ''}`);
+            }
           }
         }
       }

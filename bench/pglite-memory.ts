@@ -4,7 +4,8 @@
 // over 30 days); then, for each settings variant, another child opens it and runs one poll cycle's
 // writes (every user observed once in batches of 500 through the diff statement, 10% of them
 // changing state) and reports its peak RSS (getrusage) after opening and at the end. `shipped` is
-// src/db/connect.ts's PGLITE_SETTINGS, `pglite` PGlite's own defaults.
+// src/db/connect.ts's PGLITE_SETTINGS, `pglite` PGlite's own defaults, `shipped+shared_buffers=64MB`
+// the shipped ones with a change.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
-import { openDatabase } from '../src/db/connect.js';
+import { openDatabase, PGLITE_SETTINGS } from '../src/db/connect.js';
 import { migrate } from '../src/db/migrator.js';
 import { recordObservations } from '../src/store/record-observations.js';
 import { addWatchSet } from '../src/store/watch-sets.js';
@@ -51,7 +52,7 @@ async function measure(
   users: number,
   settings: string,
 ): Promise<{ openMB: number; peakMB: number; cycleSeconds: number }> {
-  const handle = await openDatabase({ dataDir: dir, pgliteSettings: settings === 'pglite' ? {} : undefined });
+  const handle = await openDatabase({ dataDir: dir, pgliteSettings: settingsOf(settings) });
   const db = handle.db;
   const openMB = maxRssMB();
   const started = performance.now();
@@ -78,6 +79,14 @@ async function measure(
     await handle.close();
   }
   return { openMB, peakMB: maxRssMB(), cycleSeconds: (performance.now() - started) / 1000 };
+}
+
+/** `shipped`, `pglite` (PGlite's own), or `shipped+name=value+...` (the shipped ones, some changed). */
+function settingsOf(name: string): Record<string, string> {
+  if (name === 'pglite') return {};
+  const [base, ...changes] = name.split('+');
+  if (base !== 'shipped') throw new Error(`--settings: ${name} is not shipped, pglite or shipped+name=value`);
+  return { ...PGLITE_SETTINGS, ...Object.fromEntries(changes.map((c) => c.split('=') as [string, string])) };
 }
 
 function child(args: string[]): Promise<string> {

@@ -14,7 +14,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 
 /** Rows per cursor fetch and per Parquet row group. */
-const BATCH = 100_000;
+const BATCH = 50_000;
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
