@@ -211,10 +211,10 @@ export async function main(argv: string[]): Promise<void> {
       let lastDraw = 0;
       const [result, maintainSeconds] = await timed(() =>
         runMaintenance(db, {
-          onProgress: (done, total) => {
+          onProgress: (phase, done, total) => {
             if (Date.now() - lastDraw < 10_000) return;
             lastDraw = Date.now();
-            out(`  ${done}/${total} days`);
+            out(`  ${phase}: ${done}/${total}`);
           },
         }),
       );

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
 import { createProgress, type Progress } from '../progress/progress-bar.js';
-import { runMaintenance } from '../store/maintenance.js';
+import { runMaintenance, type MaintenancePhase } from '../store/maintenance.js';
 import { withDatabase, type CommandIO } from './io.js';
 
 /** `presence maintain`. */
@@ -12,16 +12,23 @@ export async function maintainCommand(argv: string[], io: CommandIO): Promise<nu
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   if (positionals.length > 0) throw new InputError('usage: presence maintain (it takes no arguments)');
   const result = await withDatabase(io, async ({ database }) => {
-    let progress: Progress | undefined;
+    // One bar per phase: the days of every user, then the days of each watch set.
+    const bars = new Map<MaintenancePhase, Progress>();
     try {
       return await runMaintenance(database.db, {
-        onProgress: (done, total) => {
-          progress ??= createProgress(io.progressStream, { label: 'summing closed days', total, unit: 'days' });
-          progress.update(done);
+        onProgress: (phase, done, total) => {
+          let bar = bars.get(phase);
+          if (!bar) {
+            for (const other of bars.values()) other.finish();
+            const label = phase === 'days' ? 'summing closed days' : 'summing closed days per set';
+            bar = createProgress(io.progressStream, { label, total, unit: 'days' });
+            bars.set(phase, bar);
+          }
+          bar.update(done);
         },
       });
     } finally {
-      progress?.finish();
+      for (const bar of bars.values()) bar.finish();
     }
   });
   io.out(`partitions created: ${result.partitionsCreated}`);

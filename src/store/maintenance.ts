@@ -78,6 +78,8 @@ export async function pendingMaintenance(db: Kysely<Database>, before: Date): Pr
                       (SELECT min(day) FROM presence_daily_rollup d WHERE d.app_id = s.app_id AND d.provider = s.provider),
                       (SELECT d FROM first_day)) + 1))
              FROM watch_set s LEFT JOIN presence_set_rollup r ON r.set = s.name AND r.app_id = s.app_id AND r.provider = s.provider
+             -- A set of an app nobody was observed in has nothing to sum.
+             WHERE EXISTS (SELECT 1 FROM presence_current c WHERE c.app_id = s.app_id AND c.provider = s.provider)
            ), 0)::int AS set_days`.execute(db);
   return { dailyDays: Number(rows[0]?.daily_days ?? 0), setDays: Number(rows[0]?.set_days ?? 0) };
 }
@@ -91,6 +93,9 @@ export interface MaintenanceResult {
   stopped: boolean;
 }
 
+/** The two phases of the rollups, for a progress display. */
+export type MaintenancePhase = 'days' | 'set-days';
+
 /** Options of runMaintenance. */
 export interface MaintenanceOptions {
   now?: Date;
@@ -98,8 +103,8 @@ export interface MaintenanceOptions {
   signal?: AbortSignal;
   /** Skip the partitions (the daemon checks them on its own schedule). */
   skipPartitions?: boolean;
-  /** Called after each day summed, with the days done and the (estimated) total. */
-  onProgress?: (done: number, total: number) => void;
+  /** Called as days are summed: per user first (`days`), then per set (`set-days`, counted once the first phase is done). */
+  onProgress?: (phase: MaintenancePhase, done: number, total: number) => void;
 }
 
 /** Runs the whole maintenance once: partitions, then every closed day per user, then per set. */
@@ -110,27 +115,23 @@ export async function runMaintenance(
   const now = options.now ?? new Date();
   const partitionsCreated = options.skipPartitions ? 0 : await maintainPartitions(db);
   const before = await closedBefore(db, now);
-  const pending = await pendingMaintenance(db, before);
-  let total = pending.dailyDays + pending.setDays;
-  let done = 0;
-  const step = () => {
-    done += 1;
-    total = Math.max(total, done);
-    options.onProgress?.(done, total);
-  };
-  options.onProgress?.(0, total);
+  const { dailyDays } = await pendingMaintenance(db, before);
+  options.onProgress?.('days', 0, dailyDays);
   let daysSummed = 0;
   for (let n = 1; n > 0 && !options.signal?.aborted; daysSummed += n) {
     n = await rollUpClosedDays(db, now, 1);
-    if (n > 0) step();
+    if (n > 0) options.onProgress?.('days', daysSummed + n, Math.max(dailyDays, daysSummed + n));
   }
+  // Counted now that every app's first summed day is known; a change of a set's users can still add some.
+  const { setDays } = await pendingMaintenance(db, before);
+  options.onProgress?.('set-days', 0, setDays);
   let setDaysSummed = 0;
   for (const set of await listWatchSets(db)) {
     while (!options.signal?.aborted) {
       const day = await rollUpSetDay(db, set.name, before);
       if (day === null) break;
       setDaysSummed += 1;
-      step();
+      options.onProgress?.('set-days', setDaysSummed, Math.max(setDays, setDaysSummed));
     }
   }
   return { partitionsCreated, daysSummed, setDaysSummed, stopped: options.signal?.aborted === true };

@@ -16,7 +16,9 @@ import { recordObservations } from '../../src/store/record-observations.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
 import { APP, recordAnalyticsHistory } from '../helpers/analytics-history.js';
-import { createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
+import { main } from '../../src/cli.js';
+import type { ProgressStream } from '../../src/progress/progress-bar.js';
+import { captureIO, createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
 
 let target: CliTarget;
 const today = new Date().toISOString().slice(0, 10);
@@ -165,10 +167,17 @@ describe(`reports from the rollup equal the exact computation (${process.env.TES
   });
 
   it('after presence maintain: closed periods come from the rollup, with the same numbers; the open part is exact', async () => {
-    const maintained = await runCli(['maintain'], target.baseEnv());
-    expect(maintained.err).toEqual([]);
-    expect(maintained.code).toBe(0);
-    expect(maintained.out.join('\n')).toMatch(/closed days summed per watch set for the reports: [1-9]/);
+    // On a terminal, maintain draws its progress: days summed (per user, then per set) of the total.
+    const { io, out, err } = captureIO(target.baseEnv());
+    const drawn: string[] = [];
+    const progressStream: ProgressStream = { isTTY: true, columns: 120, write: (chunk: string) => drawn.push(chunk) };
+    expect(await main(['maintain'], { ...io, progressStream })).toBe(0);
+    expect(err).toEqual([]);
+    expect(out.join('\n')).toMatch(/closed days summed per watch set for the reports: [1-9]/);
+    expect(drawn.at(-1)).toBe('\n');
+    const frames = drawn.join('').split('\n');
+    expect(frames.some((f) => /summing closed days \[#+\] 100% (\d+)\/\1 days/.test(f))).toBe(true);
+    expect(drawn.at(-2)).toMatch(/summing closed days per set \[#+\] 100% (\d+)\/\1 days/);
     const rolled = await all();
     for (const [i, { argv, json }] of rolled.entries()) {
       expect(figures(json), argv.join(' ')).toEqual(figures(exact[i]!.json));
