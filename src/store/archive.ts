@@ -86,12 +86,22 @@ export async function streamMonth(
         FROM presence_transition
         WHERE provider = ${month.provider} AND app_id = ${month.appId}::bigint
           AND changed_at >= ${from}::timestamptz AND changed_at < ${to}::timestamptz`.execute(trx);
+      const fetch = async () =>
+        (await sql<ArchiveRow>`FETCH ${sql.raw(String(batchSize))} FROM presence_archive_cursor`.execute(trx)).rows;
+      // The next batch is asked for before this one is written: Postgres reads it while Node
+      // encodes, one core each (on PGlite, which runs in this thread, it changes nothing).
+      const ahead = () => {
+        const promise = fetch();
+        // Awaited below; when writing fails first, its rejection (the rollback) is not the error to report.
+        promise.catch(() => undefined);
+        return promise;
+      };
+      let next = ahead();
       for (;;) {
-        const { rows } =
-          await sql<ArchiveRow>`FETCH ${sql.raw(String(batchSize))} FROM presence_archive_cursor`.execute(trx);
+        const rows = await next;
         if (rows.length === 0) break;
+        next = rows.length < batchSize ? Promise.resolve([]) : ahead();
         await onBatch(rows);
-        if (rows.length < batchSize) break;
       }
       await sql`CLOSE presence_archive_cursor`.execute(trx);
     });
