@@ -225,6 +225,8 @@ BEGIN
   FROM (
     SELECT c.set, min(coalesce(f.first_at, '-infinity'::timestamptz)) AS first_at
     FROM changed c
+    -- Only sets that have a rollup: a users add to any other set costs nothing here.
+    JOIN presence_set_rollup r0 ON r0.set = c.set
     JOIN watch_set s ON s.name = c.set
     JOIN presence_current pc ON pc.provider = s.provider AND pc.app_id = s.app_id AND pc.user_id = c.user_id
     LEFT JOIN LATERAL (
