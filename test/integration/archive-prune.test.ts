@@ -249,4 +249,20 @@ describe(`a year of history: partitions, archive, prune (${process.env.TEST_DATA
       await rm(live, { force: true });
     }
   });
+
+  it('refuses bad options with exit 2, naming the option', async () => {
+    // A folder inside a file cannot be made.
+    const file = join(archive, 'provider=tencent', 'app_id=1400000001', `month=${label(13)}`, 'manifest.json');
+    for (const [argv, message] of [
+      [['archive'], /--to is required/],
+      [['archive', '--to'], /--to/],
+      [['archive', '--to', join(file, 'archive')], /cannot write --to .*manifest\.json\/archive: ENOTDIR/],
+      [['maintain', 'now'], /presence maintain \(it takes no arguments\)/],
+      [['prune', '--older-than', '6mo', '--forced'], /--forced/],
+    ] as const) {
+      const result = await runCli([...argv], target.baseEnv());
+      expect(result.code, argv.join(' ')).toBe(2);
+      expect(result.err.join('\n')).toMatch(message);
+    }
+  });
 });
