@@ -1,10 +1,10 @@
--- 0005: partitions for every month that has rows, not only from this month on. Frozen once merged.
+-- 0005: partitions for every past month that has rows, not only from this month on. Frozen once merged.
 --
 -- presence_ensure_partitions (0001) created this month's partition and the next ones. History
 -- older than that (an import, a database restored from another, rows written while no partition
 -- existed yet) landed in presence_transition_default and stayed there: a query on one month read
 -- the whole default partition, and `presence prune` could not drop it month by month. Now every
--- month with rows in the default partition gets its own partition too, and its rows move there,
+-- past month with rows in the default partition gets its own partition too, and its rows move there,
 -- under the same advisory lock and lock timeout as before (the daemon calls this hourly, `presence
 -- maintain` once). Returns how many partitions it created.
 CREATE OR REPLACE FUNCTION presence_ensure_partitions(months_ahead integer DEFAULT 3) RETURNS integer
@@ -24,8 +24,10 @@ BEGIN
   FOR m IN
     SELECT g FROM generate_series(this_month, this_month + make_interval(months => months_ahead), interval '1 month') g
     UNION
-    -- The months the default partition holds rows of (it is empty in a database kept by the daemon).
+    -- The past months the default partition holds rows of (it is empty in a database kept by the
+    -- daemon). Rows far in the future (a clock gone wrong) stay there, as before.
     SELECT DISTINCT date_trunc('month', d.changed_at AT TIME ZONE 'UTC') FROM presence_transition_default d
+    WHERE d.changed_at < this_month AT TIME ZONE 'UTC'
     ORDER BY 1
   LOOP
     month_start := m AT TIME ZONE 'UTC';

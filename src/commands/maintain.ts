@@ -1,5 +1,5 @@
 // `presence maintain`: the daemon's maintenance of the history, run once (after an import, or on a
-// host where the daemon has not run): partitions for every month with rows, closed days summed per
+// host where the daemon has not run): partitions for every past month with rows, closed days summed per
 // user, closed hours summed per watch set for the reports. A progress bar on a terminal.
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';

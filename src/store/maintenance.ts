@@ -1,5 +1,5 @@
 // The history's maintenance, shared by the daemon (hourly, beside its reload) and `presence
-// maintain` (once, with a progress bar): monthly partitions for every month that has rows, closed
+// maintain` (once, with a progress bar): monthly partitions for every past month that has rows, closed
 // UTC days summed per user (presence_daily_rollup), and closed hours summed per watch set (the
 // reports' rollup, migration 0006). Each day is one statement and one transaction, so a stop
 // waits for one day at most and a run that is interrupted resumes where it stopped.
@@ -26,7 +26,7 @@ export async function closedBefore(db: Kysely<Database>, now: Date): Promise<Dat
   return new Date(now.getTime() - longestGap * 1000 - SLACK_MS);
 }
 
-/** Creates the partitions of this month, the next three, and every month the default partition holds rows of; returns how many. */
+/** Creates the partitions of this month, the next three, and every past month the default partition holds rows of; returns how many. */
 export async function maintainPartitions(db: Kysely<Database>): Promise<number> {
   return ensurePartitions(db);
 }
