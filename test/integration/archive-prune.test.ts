@@ -179,10 +179,25 @@ describe(`a year of history: partitions, archive, prune (${process.env.TEST_DATA
   });
 
   it('presence archive writes each closed month and app as Parquet that DuckDB reads back row for row', async () => {
+    // A late import of a month older than every partition: it sits in the default partition, and is archived from there.
+    await withDb((db) =>
+      recordObservations(db, {
+        provider: 'tencent',
+        appId: '1400000002',
+        observedAt: new Date(monthStart(15).getTime() + 86_400_000),
+        gapSeconds: 60,
+        source: 'poll',
+        observations: [{ userId: 'late', state: 'Online', platforms: null }],
+      }),
+    );
+    expect(await defaultRows()).toBe(1);
     const result = await runCli(['archive', '--to', archive], target.baseEnv());
     expect(result.err).toEqual([]);
     expect(result.code).toBe(0);
-    expect(result.out.at(-1)).toBe(`26 months written, 0 verified, under ${archive}`);
+    expect(result.out[0]).toBe(
+      `${label(15)} tencent 1400000002: 1 rows written (0.0 MB) in ${/in ([\d.]+) s$/.exec(result.out[0] ?? '')?.[1]} s`,
+    );
+    expect(result.out.at(-1)).toBe(`27 months written, 0 verified, under ${archive}`);
     expect(await archiveRows()).toEqual(await withDb((db) => databaseRows(db, monthStart(0))));
     const manifest = JSON.parse(
       await readFile(
@@ -207,14 +222,14 @@ describe(`a year of history: partitions, archive, prune (${process.env.TEST_DATA
 
   it('a re-run verifies what is there and rewrites only a file that no longer matches its manifest', async () => {
     const again = await runCli(['archive', '--to', archive], target.baseEnv());
-    expect(again.out.at(-1)).toBe(`0 months written, 26 verified, under ${archive}`);
+    expect(again.out.at(-1)).toBe(`0 months written, 27 verified, under ${archive}`);
     const file = join(archive, 'provider=tencent', 'app_id=1400000002', `month=${label(5)}`, 'part-0.parquet');
     await writeFile(file, 'not parquet');
     const repaired = await runCli(['archive', '--to', archive], target.baseEnv());
     expect(repaired.out).toContain(
       `${label(5)} tencent 1400000002: rewriting, part-0.parquet does not match its manifest (checksum differs)`,
     );
-    expect(repaired.out.at(-1)).toBe(`1 months written, 25 verified, under ${archive}`);
+    expect(repaired.out.at(-1)).toBe(`1 months written, 26 verified, under ${archive}`);
     expect(await archiveRows()).toEqual(await withDb((db) => databaseRows(db, monthStart(0))));
   });
 
@@ -230,7 +245,9 @@ describe(`a year of history: partitions, archive, prune (${process.env.TEST_DATA
     expect(left.length).toBeLessThan(before);
     // What is left is exactly the archive's months 6 to 1.
     expect(left).toEqual((await archiveRows()).filter((r) => left.includes(r)));
-    expect(new Set(left.map((r) => r.split('|')[2]))).toEqual(new Set(['u1', 'u2', 'u3', 'v1']));
+    // The late import stays in the default partition, which prune never drops (it says so).
+    expect(new Set(left.map((r) => r.split('|')[2]))).toEqual(new Set(['u1', 'u2', 'u3', 'v1', 'late']));
+    expect(result.out.join('\n')).toMatch(/default partition holds 1 transitions from before the cutoff/);
   });
 
   it('the analyst recipe of docs/analytics.md: DuckDB over the archive plus the live months from the database', async () => {
