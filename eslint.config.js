@@ -20,6 +20,7 @@ const FOLDERS = {
   poll: ['db', 'providers', 'store'],
   callbacks: ['db', 'store', 'input', 'listeners'],
   maintenance: ['db', 'store'],
+  archive: ['store'],
   operations: ['db', 'store', 'listeners'],
   simulator: ['providers', 'callbacks', 'input'],
   commands: null, // everything below it, and the composition root

@@ -15,6 +15,9 @@ import { createScratchDatabase } from '../test/helpers/scratch-database.js';
 import { migrate } from '../src/db/migrator.js';
 import type { Database } from '../src/db/schema.js';
 import { activityReport } from '../src/analytics/activity.js';
+import { renderReport } from '../src/commands/report.js';
+import { runMaintenance } from '../src/store/maintenance.js';
+import { measureArchive } from './archive-measure.js';
 import { retentionReport } from '../src/analytics/retention.js';
 import { addWatchSet } from '../src/store/watch-sets.js';
 
@@ -114,7 +117,19 @@ async function generate(
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { users: { type: 'string', default: '100000' }, days: { type: 'string', default: '90' } },
+    options: {
+      users: { type: 'string', default: '100000' },
+      days: { type: 'string', default: '90' },
+      // The plain views and the exact reports of the first measurements (minutes at 100,000 users).
+      views: { type: 'boolean', default: false },
+      tz: { type: 'string', default: 'UTC,Europe/Berlin' },
+      // Keep the scratch database (its URL is printed) to look at plans; drop it yourself.
+      keep: { type: 'boolean', default: false },
+      // Also run `presence archive` over the closed months (a child process) and read it back.
+      archive: { type: 'boolean', default: false },
+      // Skip maintain and the reports (to measure the archive alone).
+      'no-reports': { type: 'boolean', default: false },
+    },
   });
   const users = Number(values.users);
   const days = Number(values.days);
@@ -170,36 +185,6 @@ export async function main(argv: string[]): Promise<void> {
       ],
     ];
     const measured: Array<[string, number, string]> = [];
-    for (const [label, query] of queries) {
-      out(`measuring: ${label}`);
-      const [plan, seconds] = await explain(db, query);
-      measured.push([label, seconds, plan]);
-      out(`  ${seconds.toFixed(2)} s`);
-    }
-    out('measuring: presence_rollup_days (summing every closed day once)');
-    const [summed, rollupSeconds] = await timed(
-      async () =>
-        (await sql<{ n: number }>`SELECT presence_rollup_days(${new Date(today)}::timestamptz, 1000) AS n`.execute(db))
-          .rows[0]?.n,
-    );
-    // Steady state: autovacuum has visited the rollup table (hint bits, visibility map).
-    await sql`VACUUM ANALYZE presence_daily_rollup`.execute(db);
-    measured.push([`presence_rollup_days: ${summed} days summed (once, then a day at a time)`, rollupSeconds, '']);
-    const [, oneDay] = await timed(async () => {
-      await sql`DELETE FROM presence_daily_rollup WHERE day = (SELECT max(day) FROM presence_daily_rollup)`.execute(db);
-      await sql`SELECT presence_rollup_days(${new Date(today)}::timestamptz)`.execute(db);
-    });
-    measured.push(['presence_rollup_days: one more day (what the daemon does daily)', oneDay, '']);
-    const [plan, seconds] = await explain(db, queries[2]![1]);
-    measured.push(['presence_daily after the rollup: daily active users of one app in one month', seconds, plan]);
-    out(`  presence_daily after the rollup: ${seconds.toFixed(2)} s`);
-    const [timelinePlan, timelineSeconds] = await explain(db, queries[1]![1]);
-    measured.push([
-      'presence_timeline after the rollup (starts from the checkpoint of the day before the month)',
-      timelineSeconds,
-      timelinePlan,
-    ]);
-    out(`  presence_timeline after the rollup: ${timelineSeconds.toFixed(2)} s`);
     const report = {
       set: 'bench',
       from: m0.slice(0, 10),
@@ -208,12 +193,71 @@ export async function main(argv: string[]): Promise<void> {
       tz: 'UTC',
       active: ['Online' as const],
     };
-    const [, activitySeconds] = await timed(() => activityReport(db, report));
-    measured.push(['presence report activity: one month, by day', activitySeconds, '']);
-    const [, retentionSeconds] = await timed(() => retentionReport(db, report));
-    measured.push(['presence report retention: one month, by day', retentionSeconds, '']);
-    const [, weeklySeconds] = await timed(() => retentionReport(db, { ...report, period: 'week' }));
-    measured.push(['presence report retention: one month, by week', weeklySeconds, '']);
+    if (values.views) {
+      for (const [label, query] of queries) {
+        out(`measuring: ${label}`);
+        const [plan, seconds] = await explain(db, query);
+        measured.push([label, seconds, plan]);
+        out(`  ${seconds.toFixed(2)} s`);
+      }
+      const [, activitySeconds] = await timed(() => activityReport(db, report));
+      measured.push(['presence report activity before maintain (exact): one month, by day', activitySeconds, '']);
+      const [, retentionSeconds] = await timed(() => retentionReport(db, report));
+      measured.push(['presence report retention before maintain (exact): one month, by day', retentionSeconds, '']);
+    }
+    if (!values['no-reports']) await measureReports();
+    async function measureReports(): Promise<void> {
+      out(`measuring: presence maintain over ${days} days (partitions, days per user, hours per set)`);
+      let lastDraw = 0;
+      const [result, maintainSeconds] = await timed(() =>
+        runMaintenance(db, {
+          onProgress: (phase, done, total) => {
+            if (Date.now() - lastDraw < 10_000) return;
+            lastDraw = Date.now();
+            out(`  ${phase}: ${done}/${total}`);
+          },
+        }),
+      );
+      measured.push([
+        `presence maintain, first run: ${result.daysSummed} days per user, ${result.setDaysSummed} days of the set`,
+        maintainSeconds,
+        '',
+      ]);
+      out(`  ${maintainSeconds.toFixed(1)} s`);
+      // Steady state: autovacuum has visited the rollup tables (hint bits, visibility map).
+      await sql`VACUUM ANALYZE`.execute(db);
+      const [, oneDay] = await timed(async () => {
+        await sql`DELETE FROM presence_daily_rollup WHERE day = (SELECT max(day) FROM presence_daily_rollup)`.execute(
+          db,
+        );
+        await sql`UPDATE presence_set_rollup SET invalid_from = covered_to - interval '1 day'`.execute(db);
+        await runMaintenance(db);
+      });
+      measured.push(['presence maintain: one more day (what the daemon does daily)', oneDay, '']);
+      for (const tz of values.tz.split(',')) {
+        for (const period of ['day', 'week'] as const) {
+          for (const kind of ['activity', 'retention'] as const) {
+            for (const format of ['table', 'csv', 'json', 'html'] as const) {
+              if (format === 'html' && kind === 'retention') continue; // the page holds both reports
+              const [text, seconds] = await timed(() => renderReport(db, kind, { ...report, tz, period }, format));
+              const label = `presence report ${format === 'html' ? 'activity + retention' : kind} --format ${format}: one month by ${period}, ${tz}`;
+              measured.push([label, seconds, '']);
+              out(`  ${label}: ${seconds.toFixed(2)} s${text.includes('computed exactly') ? ' (partly exact)' : ''}`);
+            }
+          }
+        }
+      }
+    }
+    if (values.archive) {
+      out('measuring: presence archive --to DIR (every closed month, a process of its own)');
+      const a = await measureArchive(db, handle.url, m0.slice(0, 7));
+      out(a.output);
+      measured.push([
+        `presence archive: every closed month; the month of ${a.rows} rows: ${(a.bytes / 1e6).toFixed(1)} MB (${(((a.bytes / a.rows) * 1e6) / 1e6).toFixed(1)} MB per million transitions), peak RSS ${a.peakRssMB.toFixed(0)} MB, read back by DuckDB ${a.readBack ? 'equal' : 'DIFFERENT'}`,
+        a.seconds,
+        '',
+      ]);
+    }
     out('');
     out('| query | seconds |');
     out('| --- | --- |');
@@ -228,7 +272,8 @@ export async function main(argv: string[]): Promise<void> {
     }
   } finally {
     await db.destroy();
-    await handle.close();
+    if (values.keep) out(`kept the database: ${handle.url}`);
+    else await handle.close();
   }
 }
 

@@ -3,8 +3,11 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PresenceError } from './errors.js';
+import { archiveCommand } from './commands/archive.js';
 import { checkAccountsCommand } from './commands/check-accounts.js';
+import { copyCommand } from './commands/copy.js';
 import { demoCommand } from './commands/demo.js';
+import { maintainCommand } from './commands/maintain.js';
 import { processIO, type CommandIO } from './commands/io.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pollCommand } from './commands/poll.js';
@@ -31,7 +34,11 @@ const USAGE = `usage: presence <command> [...]
   demo                                      embedded database + simulator + poller for 30 s
   report retention|activity --set S --from DATE --to DATE [--period day|week] [--tz ZONE]
          [--active Online[,PushOnline]] [--format table|csv|json|html] [--out FILE]
-  prune --older-than DURATION [--dry-run]   drop monthly history partitions older than e.g. 12mo
+  prune --older-than DURATION [--dry-run] [--force]
+                                            drop monthly history partitions older than e.g. 12mo (archived ones, unless --force)
+  archive --to DIR                          write every closed month to Parquet (DIR/provider=…/app_id=…/month=…/)
+  copy --to URL                             copy the embedded database (sets, users, current state, history) into Postgres
+  maintain                                  the daemon's maintenance once: partitions, closed days summed for the reports
 
 Environment: DATABASE_URL (unset: embedded database in PRESENCE_DATA_DIR, default ./data),
 TIM_SECRET_KEY or TIM_SECRET_KEY_<SDKAPPID>, TIM_ADMIN, TIM_ENDPOINT, TIM_STATE_API,
@@ -53,6 +60,9 @@ const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
   report: reportCommand,
   prune: pruneCommand,
+  maintain: maintainCommand,
+  archive: archiveCommand,
+  copy: copyCommand,
 };
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. Errors are printed, not thrown. */

@@ -1,11 +1,16 @@
 // `presence report activity`: per period, who was observed, who was active, how long they were
 // Online, the peak of users Online at once, the Unknown share, and (detail sets) the platform mix.
-// One SQL statement; Node receives one row per period.
+// Periods the set's hourly rollup covers are read from it (src/analytics/rollup-activity.ts); the
+// others are computed exactly from the history here, one SQL statement per run of periods. Both
+// give the same numbers (test/integration/report-rollup-equivalence.test.ts); Node receives one row
+// per period.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { getWatchSet } from '../store/watch-sets.js';
+import { getWatchSet, type WatchSet } from '../store/watch-sets.js';
 import { periodPiecesCtes } from './period-pieces.js';
-import { resolvePeriods, type ReportOptions } from './report-options.js';
+import { resolvePeriods, type Period, type ReportOptions } from './report-options.js';
+import { rolledActivity, type RawActivityRow } from './rollup-activity.js';
+import { planPeriods, readCoverage } from './rollup-coverage.js';
 
 /** One period of the activity report. */
 export interface ActivityRow {
@@ -24,29 +29,36 @@ export interface ActivityRow {
   platforms: Record<string, number> | null;
 }
 
+/** How a report was computed: periods read from the rollup, periods computed exactly, and why. */
+export interface ReportSource {
+  rollupPeriods: number;
+  exactPeriods: number;
+  /** Shown in the header when some periods were computed exactly. */
+  note: string | null;
+}
+
 /** The activity report. */
 export interface ActivityReport {
   kind: 'activity';
   options: ReportOptions;
   provider: string;
   appId: string;
+  source: ReportSource;
   rows: ActivityRow[];
 }
 
-/** Computes the activity report in SQL. */
-export async function activityReport(db: Kysely<Database>, options: ReportOptions): Promise<ActivityReport> {
-  const set = await getWatchSet(db, options.set);
-  const periods = await resolvePeriods(db, options);
-  const { rows } = await sql<{
-    period: string;
-    observed: number;
-    active: number;
-    avg_online_min: number | null;
-    peak_online: number;
-    unknown_share: number | null;
-    platforms: Record<string, number> | null;
-  }>`
-    WITH ${periodPiecesCtes(set, options, periods)},
+/** Exactly, from the history: the periods of one run, which starts `offset` periods into the report. */
+async function exactActivity(
+  db: Kysely<Database>,
+  set: WatchSet,
+  options: ReportOptions,
+  periods: readonly Period[],
+  offset: number,
+): Promise<RawActivityRow[]> {
+  // Seconds stay numeric (exact) until the final division, so that these figures equal the
+  // rollup's, whose sums are added up hour by hour.
+  const { rows } = await sql<RawActivityRow>`
+    WITH ${periodPiecesCtes(set, options, periods, offset)},
     per_user AS (
       SELECT period, user_id,
              sum(secs) FILTER (WHERE state <> 'Unknown') AS observed_s,
@@ -54,15 +66,16 @@ export async function activityReport(db: Kysely<Database>, options: ReportOption
              coalesce(sum(secs) FILTER (WHERE state = 'Online'), 0) AS online_s,
              coalesce(sum(secs) FILTER (WHERE state = 'Unknown'), 0) AS unknown_s,
              sum(secs) AS tracked_s
-      FROM (SELECT period, user_id, state, extract(epoch FROM e - s)::float8 AS secs FROM pieces) x
+      FROM (SELECT period, user_id, state, extract(epoch FROM e - s) AS secs FROM pieces) x
       GROUP BY period, user_id
     ),
     summary AS (
       SELECT period,
              count(*) FILTER (WHERE observed_s > 0)::int AS observed,
              count(*) FILTER (WHERE active_s > 0)::int AS active,
-             (sum(online_s) FILTER (WHERE active_s > 0) / nullif(count(*) FILTER (WHERE active_s > 0), 0) / 60)::float8 AS avg_online_min,
-             (sum(unknown_s) / nullif(sum(tracked_s), 0))::float8 AS unknown_share
+             sum(online_s) FILTER (WHERE active_s > 0) AS online_s,
+             sum(unknown_s) AS unknown_s,
+             sum(tracked_s) AS tracked_s
       FROM per_user GROUP BY period
     ),
     -- Users Online at once: +1 where an Online piece starts, -1 where it ends, ends first at a tie.
@@ -80,26 +93,55 @@ export async function activityReport(db: Kysely<Database>, options: ReportOption
       WHERE pc.state = ANY(${options.active}::text[]) AND (kv.value = ANY(${options.active}::text[]) OR kv.value ~ '^[1-9][0-9]*$')
       GROUP BY pc.period, kv.key
     )
-    SELECT p.period, coalesce(s.observed, 0) AS observed, coalesce(s.active, 0) AS active, s.avg_online_min,
-           coalesce(k.peak_online, 0) AS peak_online, s.unknown_share,
+    SELECT p.period, coalesce(s.observed, 0) AS observed, coalesce(s.active, 0) AS active,
+           (s.online_s / nullif(s.active, 0) / 60)::float8 AS avg_online_min,
+           coalesce(k.peak_online, 0) AS peak_online,
+           (s.unknown_s / nullif(s.tracked_s, 0))::float8 AS unknown_share,
            CASE WHEN ${set.detail} THEN coalesce((SELECT jsonb_object_agg(u.platform, u.users) FROM platform_users u WHERE u.period = p.period), '{}'::jsonb) END AS platforms
     FROM periods p
     LEFT JOIN summary s ON s.period = p.period
     LEFT JOIN peak k ON k.period = p.period
     ORDER BY p.ps`.execute(db);
-  return {
-    kind: 'activity',
-    options,
-    provider: set.provider,
-    appId: set.app_id,
-    rows: rows.map((r) => ({
-      period: r.period,
-      observed: Number(r.observed),
-      active: Number(r.active),
-      avgOnlineMinutes: r.avg_online_min === null ? null : Number(r.avg_online_min),
-      peakOnline: Number(r.peak_online),
-      unknownShare: r.unknown_share === null ? null : Number(r.unknown_share),
-      platforms: r.platforms,
-    })),
-  };
+  return rows;
+}
+
+/** Computes the activity report in SQL, in one read-only snapshot. */
+export async function activityReport(db: Kysely<Database>, options: ReportOptions): Promise<ActivityReport> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      await sql`SET TRANSACTION READ ONLY`.execute(trx);
+      const set = await getWatchSet(trx, options.set);
+      const periods = await resolvePeriods(trx, options);
+      const plan = planPeriods(periods, options, await readCoverage(trx, set), true);
+      const byLabel = new Map<string, RawActivityRow>();
+      const pick = (indexes: number[]) => indexes.map((i) => periods[i]).filter((p): p is Period => p !== undefined);
+      for (const r of await rolledActivity(trx, set, options, pick(plan.rolled))) byLabel.set(r.period, r);
+      for (const run of plan.exactRuns)
+        for (const r of await exactActivity(trx, set, options, pick(run), run[0] ?? 0)) byLabel.set(r.period, r);
+      return {
+        kind: 'activity' as const,
+        options,
+        provider: set.provider,
+        appId: set.app_id,
+        source: {
+          rollupPeriods: plan.rolled.length,
+          exactPeriods: periods.length - plan.rolled.length,
+          note: plan.note,
+        },
+        rows: periods.map((p) => {
+          const r = byLabel.get(p.label);
+          return {
+            period: p.label,
+            observed: Number(r?.observed ?? 0),
+            active: Number(r?.active ?? 0),
+            avgOnlineMinutes: r?.avg_online_min == null ? null : Number(r.avg_online_min),
+            peakOnline: Number(r?.peak_online ?? 0),
+            unknownShare: r?.unknown_share == null ? null : Number(r.unknown_share),
+            platforms: r?.platforms ?? (set.detail ? {} : null),
+          };
+        }),
+      };
+    });
 }

@@ -119,6 +119,7 @@ export function renderHtml(
 <body>
 <h1>${esc(title)}</h1>
 <p class="meta" id="meta">${esc(activity.provider)} app ${esc(activity.appId)} · ${esc(o.from)} to ${esc(o.to)} · by ${esc(o.period)}, calendar of ${esc(o.tz)} · active = ${esc(o.active.join(' or '))} · generated ${esc(generatedAt.toISOString().slice(0, 16).replace('T', ' '))} UTC</p>
+${activity.source.note ? `<p class="note" id="source">${esc(activity.source.note)}</p>` : ''}
 ${activitySection(activity)}
 ${retentionSection(retention)}
 </body></html>

@@ -52,7 +52,8 @@ export function retentionCells(report: RetentionReport): { header: string[]; row
 
 function describe(report: ActivityReport | RetentionReport): string {
   const o = report.options;
-  return `set ${o.set} (${report.provider} app ${report.appId}), ${o.from} to ${o.to}, by ${o.period} in ${o.tz}, active = ${o.active.join(' or ')}`;
+  const note = report.source.note ? `; ${report.source.note}` : '';
+  return `set ${o.set} (${report.provider} app ${report.appId}), ${o.from} to ${o.to}, by ${o.period} in ${o.tz}, active = ${o.active.join(' or ')}${note}`;
 }
 
 /** Plain-text table lines. */

@@ -130,8 +130,15 @@ export interface CommandContext {
   database: DatabaseHandle;
 }
 
-/** Opens everything a database command needs and closes it after `fn`. Pending migrations are applied first, as the daemon does. */
-export async function withDatabase<T>(io: CommandIO, fn: (ctx: CommandContext) => Promise<T>): Promise<T> {
+/**
+ * Opens everything a database command needs and closes it after `fn`. Pending migrations are
+ * applied first, as the daemon does, unless `migrate` is false (commands a read-only role runs).
+ */
+export async function withDatabase<T>(
+  io: CommandIO,
+  fn: (ctx: CommandContext) => Promise<T>,
+  { migrate: apply = true }: { migrate?: boolean } = {},
+): Promise<T> {
   const config = loadConfig(io.env);
   const logger = createLogger(
     io.env.LOG_LEVEL ?? 'warn',
@@ -140,7 +147,7 @@ export async function withDatabase<T>(io: CommandIO, fn: (ctx: CommandContext) =
   );
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, logger);
   try {
-    await migrate(database.db);
+    if (apply) await migrate(database.db);
     return await fn({ config, logger, database });
   } finally {
     await database.close();

@@ -1,4 +1,5 @@
-// `presence prune --older-than DURATION [--dry-run]`: drops whole monthly partitions of the history.
+// `presence prune --older-than DURATION [--dry-run] [--force]`: drops whole monthly partitions of
+// the history, only those `presence archive` wrote and verified unless --force.
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
 import { parseRetention, pruneHistory } from '../store/partitions.js';
@@ -6,17 +7,36 @@ import { withDatabase, type CommandIO } from './io.js';
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
-/** `presence prune --older-than 12mo [--dry-run]`. */
+/** `presence prune --older-than 12mo [--dry-run] [--force]`. */
 export async function pruneCommand(argv: string[], io: CommandIO): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { 'older-than': { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+    options: {
+      'older-than': { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+    },
   });
   if (!values['older-than'])
     throw new InputError('--older-than is required, e.g. presence prune --older-than 12mo [--dry-run]');
   const interval = parseRetention(values['older-than']);
   const dryRun = values['dry-run'];
-  const result = await withDatabase(io, ({ database }) => pruneHistory(database.db, interval, dryRun));
+  const force = values.force;
+  const result = await withDatabase(io, ({ database }) => pruneHistory(database.db, interval, dryRun, force));
+  const refused = result.unarchived.length > 0 && !force;
+  for (const { partition, apps } of result.unarchived) {
+    const what = apps
+      .map(
+        (a) => `${a.provider} ${a.appId}: ${a.rows} transitions, ${a.archived === null ? 'none' : a.archived} archived`,
+      )
+      .join('; ');
+    if (refused) io.err(`${partition} has no verified archive (${what})`);
+    else io.out(`note: ${partition} has no verified archive (${what}); --force drops it anyway`);
+  }
+  if (refused)
+    throw new InputError(
+      `${dryRun ? 'prune would refuse' : 'nothing was dropped'}: archive those months first (presence archive --to DIR), or drop them anyway with --force`,
+    );
   const verb = dryRun ? 'would drop' : 'dropped';
   io.out(`history older than ${interval} (before ${result.cutoff.toISOString()}):`);
   if (result.dropped.length === 0) io.out('  no monthly partition ends before that; nothing dropped');

@@ -8,6 +8,7 @@ import { renderHtml } from '../analytics/render-html.js';
 import { renderCsv, renderTable } from '../analytics/render-text.js';
 import { parseReportOptions, type ReportOptions } from '../analytics/report-options.js';
 import { retentionReport } from '../analytics/retention.js';
+import { requireMigrated } from '../db/migrator.js';
 import type { Database } from '../db/schema.js';
 import { InputError } from '../errors.js';
 import { withDatabase, type CommandIO } from './io.js';
@@ -53,7 +54,15 @@ export async function reportCommand(argv: string[], io: CommandIO): Promise<numb
   const format = values.format as ReportFormat;
   if (!FORMATS.includes(format))
     throw new InputError(`--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(values.format)}`);
-  const text = await withDatabase(io, ({ database }) => renderReport(database.db, kind, options, format));
+  // Reports never write, so that a read-only role can run them: no migration, a check instead.
+  const text = await withDatabase(
+    io,
+    async ({ database }) => {
+      await requireMigrated(database.db);
+      return renderReport(database.db, kind, options, format);
+    },
+    { migrate: false },
+  );
   if (values.out) {
     try {
       await writeFile(values.out, text);

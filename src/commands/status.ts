@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../errors.js';
+import { EMBEDDED_SUPPORTED, embeddedSize, type EmbeddedSize } from '../store/embedded-size.js';
 import { readSetStatuses, type SetStatus } from '../store/status.js';
 import { gapSecondsOf } from '../store/watch-sets.js';
 import { withDatabase, type CommandIO } from './io.js';
@@ -152,8 +153,46 @@ export async function statusCommand(argv: string[], io: CommandIO): Promise<numb
   return withDatabase(io, async ({ database }) => {
     const now = new Date();
     const views = statusViews(await readSetStatuses(database.db), now);
-    if (values.json) io.out(JSON.stringify({ generatedAt: now.toISOString(), sets: views }, null, 2));
-    else for (const line of formatStatus(views, now)) io.out(line);
+    const embedded = database.kind === 'pglite' ? embeddedView(await embeddedSize(database.db)) : undefined;
+    if (values.json) io.out(JSON.stringify({ generatedAt: now.toISOString(), sets: views, embedded }, null, 2));
+    else {
+      for (const line of formatStatus(views, now)) io.out(line);
+      if (embedded) for (const line of formatEmbedded(embedded)) io.out(line);
+    }
+    // Past the supported size is a warning on stderr too, where a cron job's mail picks it up.
+    if (embedded?.pastSupportedSize) io.err(`presence status: ${embeddedWarning(embedded)}`);
     return 0;
   });
+}
+
+/** The embedded database's size in `status --json`. */
+export interface EmbeddedView extends EmbeddedSize {
+  supported: EmbeddedSize;
+  pastSupportedSize: boolean;
+}
+
+function embeddedView(size: EmbeddedSize): EmbeddedView {
+  return {
+    ...size,
+    supported: EMBEDDED_SUPPORTED,
+    pastSupportedSize: size.watchedUsers > EMBEDDED_SUPPORTED.watchedUsers || size.bytes > EMBEDDED_SUPPORTED.bytes,
+  };
+}
+
+const gb = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GB`;
+const users = (n: number) => n.toLocaleString('en-US');
+
+function embeddedWarning(e: EmbeddedView): string {
+  return (
+    `the embedded database is past its supported size (${users(e.watchedUsers)} watched users, ${gb(e.bytes)}; ` +
+    `supported: ${users(e.supported.watchedUsers)} users, ${gb(e.supported.bytes)}). ` +
+    'Move it to Postgres: stop the daemon, run presence copy --to postgres://USER@HOST/DB, then set DATABASE_URL (docs/production.md)'
+  );
+}
+
+function formatEmbedded(e: EmbeddedView): string[] {
+  return [
+    `embedded database: ${users(e.watchedUsers)} watched users, ${gb(e.bytes)} (supported up to ${users(e.supported.watchedUsers)} users and ${gb(e.supported.bytes)})`,
+    ...(e.pastSupportedSize ? [`WARNING: ${embeddedWarning(e)}`] : []),
+  ];
 }

@@ -107,3 +107,29 @@ export async function migrate(db: Kysely<Database>, migrations: Migration[] = re
   }
   return ran;
 }
+
+/**
+ * Checks, without changing anything, that the database has exactly this code's migrations: for
+ * commands that only read (a read-only role may not migrate). Throws MigrationError naming the
+ * missing ones, or DatabaseNewerThanCodeError.
+ */
+export async function requireMigrated(db: Kysely<Database>, migrations: Migration[] = readMigrations()): Promise<void> {
+  let done: Array<{ id: number; name: string }>;
+  try {
+    const { rows } = await sql<{
+      id: number;
+      name: string;
+    }>`SELECT id, name FROM presence_migration ORDER BY id`.execute(db);
+    done = rows.map((r) => ({ id: Number(r.id), name: r.name }));
+  } catch (cause) {
+    throw new MigrationError('the database has no presence schema yet: run presence migrate first', { cause });
+  }
+  checkKnown(done, migrations);
+  const missing = migrations.filter((m) => !done.some((d) => d.id === m.id));
+  if (missing.length > 0) {
+    throw new MigrationError(
+      `the database lacks migrations ${missing.map(label).join(', ')}: run presence migrate (as a role that may ` +
+        'change the schema), or let the daemon start once',
+    );
+  }
+}

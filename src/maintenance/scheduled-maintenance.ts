@@ -1,6 +1,6 @@
 // The daemon's maintenance, on its own timer beside the polling: the history's monthly partitions
-// (created months ahead, so hourly is plenty; retried sooner after a failure) and the daily rollup
-// of closed days. The rollup sums one day per statement, so a first catch-up of months of history
+// (created months ahead, so hourly is plenty; retried sooner after a failure) and the rollups of
+// closed days and hours (src/store/maintenance.ts, which `presence maintain` runs once). The rollup sums one day per statement, so a first catch-up of months of history
 // neither holds up polling nor outlasts a shutdown by more than one day's statement.
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
@@ -8,8 +8,7 @@ import type { Database } from '../db/schema.js';
 import { errorCode } from '../errors.js';
 import type { EventStream } from '../events.js';
 import type { Logger } from '../logger.js';
-import { rollUpClosedDays } from '../store/daily-rollup.js';
-import { ensurePartitions } from '../store/partitions.js';
+import { maintainPartitions, runMaintenance } from '../store/maintenance.js';
 
 const HOUR_MS = 60 * 60 * 1000;
 /** A failed partition check is tried again this soon: until it works, every row lands in the default partition. */
@@ -66,7 +65,7 @@ export class ScheduledMaintenance {
   private async partitions(): Promise<boolean> {
     const { db, logger, events } = this.options;
     try {
-      const created = await ensurePartitions(db);
+      const created = await maintainPartitions(db);
       if (created > 0) logger.info({ created }, 'created history partitions');
       return true;
     } catch (err) {
@@ -76,19 +75,27 @@ export class ScheduledMaintenance {
     }
   }
 
-  /** Sums the closed days not summed yet, one statement per day, stopping between days at stop(). */
+  /**
+   * Sums what closed since the last run (days per user, hours per watch set: src/store/maintenance.ts,
+   * the same work `presence maintain` runs once), one statement per day, stopping between days at stop().
+   */
   private async rollup(): Promise<void> {
     const { db, logger, events, clock } = this.options;
-    let days = 0;
     try {
-      for (let n = 1; n > 0 && !this.stopController.signal.aborted; days += n) {
-        n = await rollUpClosedDays(db, new Date(clock.now()), 1);
-      }
-      if (days > 0) logger.info({ days }, 'summed closed days into presence_daily_rollup');
+      // Partitions have their own timer above.
+      const result = await runMaintenance(db, {
+        signal: this.stopController.signal,
+        skipPartitions: true,
+        now: new Date(clock.now()),
+      });
+      if (result.daysSummed > 0)
+        logger.info({ days: result.daysSummed }, 'summed closed days into presence_daily_rollup');
+      if (result.setDaysSummed > 0)
+        logger.info({ setDays: result.setDaysSummed }, 'summed closed hours of the watch sets for the reports');
     } catch (err) {
       logger.error(
         { code: errorCode(err), err: (err as Error).message },
-        'summing closed days failed; presence_daily derives them from the history meanwhile',
+        'summing closed days failed; presence_daily and the reports derive them from the history meanwhile',
       );
       events.emit('database.error', { operation: 'rollup' });
     }

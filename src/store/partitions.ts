@@ -4,6 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { DatabaseError, InputError } from '../errors.js';
 import { quoted } from '../output/terminal-text.js';
+import { unarchivedApps } from './archive.js';
 
 /** A range partition of presence_transition. */
 export interface HistoryPartition {
@@ -17,6 +18,8 @@ export interface HistoryPartition {
 export interface PruneResult {
   cutoff: Date;
   dropped: HistoryPartition[];
+  /** Partitions kept (or, with force, dropped anyway) because some app's rows in them are not archived. */
+  unarchived: Array<{ partition: string; apps: Awaited<ReturnType<typeof unarchivedApps>> }>;
   /** Rows older than the cutoff in the default partition, which prune never drops. */
   defaultRowsBeforeCutoff: number;
 }
@@ -78,14 +81,28 @@ export async function listHistoryPartitions(db: Kysely<Database>): Promise<Histo
   return partitions;
 }
 
-/** Drops every history partition that ends before now() minus `olderThan` (a Postgres interval); `dryRun` only lists them. */
-export async function pruneHistory(db: Kysely<Database>, olderThan: string, dryRun: boolean): Promise<PruneResult> {
+/**
+ * Drops every history partition that ends before now() minus `olderThan` (a Postgres interval);
+ * `dryRun` only lists them. A partition whose rows `presence archive` has not written and verified
+ * (presence_archive) is kept, and then nothing is dropped, unless `force`.
+ */
+export async function pruneHistory(
+  db: Kysely<Database>,
+  olderThan: string,
+  dryRun: boolean,
+  force = false,
+): Promise<PruneResult> {
   const { rows } = await sql<{ cutoff: Date }>`SELECT now() - ${olderThan}::interval AS cutoff`.execute(db);
   const cutoff = new Date(rows[0]!.cutoff);
   const old = (await listHistoryPartitions(db)).filter((p) => p.to.getTime() <= cutoff.getTime());
-  const { rows: stray } = await sql<{
-    n: string;
-  }>`SELECT count(*) AS n FROM presence_transition_default WHERE changed_at < ${cutoff}`.execute(db);
+  const unarchived: PruneResult['unarchived'] = [];
+  for (const p of old) {
+    if (p.rows === 0) continue;
+    const apps = await unarchivedApps(db, p.name, p.from.toISOString().slice(0, 7));
+    if (apps.length > 0) unarchived.push({ partition: p.name, apps });
+  }
+  if (unarchived.length > 0 && !force)
+    return { cutoff, dropped: [], unarchived, defaultRowsBeforeCutoff: await strayRows(db, cutoff) };
   if (!dryRun) {
     for (const partition of old) {
       try {
@@ -102,7 +119,14 @@ export async function pruneHistory(db: Kysely<Database>, olderThan: string, dryR
       }
     }
   }
-  return { cutoff, dropped: old, defaultRowsBeforeCutoff: Number(stray[0]?.n ?? 0) };
+  return { cutoff, dropped: old, unarchived, defaultRowsBeforeCutoff: await strayRows(db, cutoff) };
+}
+
+async function strayRows(db: Kysely<Database>, cutoff: Date): Promise<number> {
+  const { rows } = await sql<{
+    n: string;
+  }>`SELECT count(*) AS n FROM presence_transition_default WHERE changed_at < ${cutoff}`.execute(db);
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** Creates this month's and the next `monthsAhead` months' history partitions; returns how many were created. */

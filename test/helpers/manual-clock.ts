@@ -12,7 +12,11 @@ interface Sleeper {
 export class ManualClock implements Clock {
   private sleepers: Sleeper[] = [];
 
-  constructor(public time = Date.UTC(2026, 0, 1)) {}
+  constructor(
+    public time = Date.UTC(2026, 0, 1),
+    /** How long advance() waits, in real time, for woken code to sleep again. */
+    private readonly settleMs = 30_000,
+  ) {}
 
   now(): number {
     return this.time;
@@ -61,9 +65,9 @@ export class ManualClock implements Clock {
     await new Promise((r) => setImmediate(r));
   }
 
-  /** Waits until the woken code sleeps again (more sleepers than `before`), at most 30 s of real time. */
+  /** Waits until the woken code sleeps again (more sleepers than `before`), at most `settleMs` of real time. */
   private async settle(before: number): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + this.settleMs;
     await new Promise((r) => setImmediate(r));
     while (this.sleepers.length <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   }

@@ -82,7 +82,7 @@ afterAll(async () => {
 describe(`presence prune (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite'})`, () => {
   it('--dry-run lists the partitions that ended before the cutoff and drops nothing', async () => {
     const before = await withDb(state);
-    const result = await runCli(['prune', '--older-than', '3mo', '--dry-run'], target.baseEnv());
+    const result = await runCli(['prune', '--older-than', '3mo', '--dry-run', '--force'], target.baseEnv());
     expect(result.err).toEqual([]);
     expect(result.code).toBe(0);
     const out = result.out.join('\n');
@@ -96,7 +96,7 @@ describe(`presence prune (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite
 
   it('drops exactly those partitions; later months, the default partition and presence_current stay', async () => {
     const before = await withDb(state);
-    const result = await runCli(['prune', '--older-than', '3mo'], target.baseEnv());
+    const result = await runCli(['prune', '--older-than', '3mo', '--force'], target.baseEnv());
     expect(result.code).toBe(0);
     expect(result.out.filter((l) => l.includes('dropped presence_transition_'))).toEqual([
       expect.stringContaining(
@@ -132,7 +132,7 @@ describe(`presence prune (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite
       ]),
     );
 
-    const again = await runCli(['prune', '--older-than', '3mo'], target.baseEnv());
+    const again = await runCli(['prune', '--older-than', '3mo', '--force'], target.baseEnv());
     expect(again.out.join('\n')).toContain('nothing dropped');
   });
 

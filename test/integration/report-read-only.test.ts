@@ -1,0 +1,68 @@
+// Analysts may hold a read-only role: the reports must run with SELECT alone, read the rollup
+// that the daemon (or `presence maintain`) wrote, and never try to write (migrate) themselves.
+// Postgres only: PGlite has no roles to speak of.
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/db/migrator.js';
+import { runMaintenance } from '../../src/store/maintenance.js';
+import { recordAnalyticsHistory } from '../helpers/analytics-history.js';
+import { createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
+
+const server = process.env.TEST_DATABASE_URL;
+const role = `presence_ro_${randomBytes(4).toString('hex')}`;
+let target: CliTarget | undefined;
+let readOnlyUrl = '';
+
+async function onServer(statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: server });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+describe.skipIf(!server)('reports as a read-only role (postgres)', () => {
+  beforeAll(async () => {
+    target = await createCliTarget();
+    const db = target.database!.db;
+    await migrate(db);
+    await recordAnalyticsHistory(db);
+    await runMaintenance(db, { now: new Date('2026-04-02T05:00:00Z') });
+    await onServer(`CREATE ROLE ${role} LOGIN`);
+    await sql
+      .raw(`GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`)
+      .execute(db);
+    const url = new URL(target.database!.url!);
+    url.username = role;
+    url.password = '';
+    readOnlyUrl = url.toString();
+  }, 60_000);
+
+  afterAll(async () => {
+    await target?.close();
+    await onServer(`DROP ROLE IF EXISTS ${role}`);
+  });
+
+  it('activity and retention run with SELECT only and read the rollup', async () => {
+    const argv = ['--set', 'analytics', '--from', '2026-03-29', '--to', '2026-03-31', '--tz', 'Europe/Berlin'];
+    for (const kind of ['activity', 'retention']) {
+      const owner = await runCli(['report', kind, ...argv, '--format', 'json'], target!.baseEnv());
+      const analyst = await runCli(['report', kind, ...argv, '--format', 'json'], { DATABASE_URL: readOnlyUrl });
+      expect(analyst.err).toEqual([]);
+      expect(analyst.code).toBe(0);
+      const json = JSON.parse(analyst.out.join('\n')) as { source: { rollupPeriods: number } };
+      expect(json.source.rollupPeriods).toBe(3);
+      expect(analyst.out).toEqual(owner.out);
+    }
+  });
+
+  it('the rollup itself is the daemon’s or maintain’s job: the analyst cannot write it', async () => {
+    const result = await runCli(['maintain'], { DATABASE_URL: readOnlyUrl });
+    expect(result.code).toBe(1);
+    expect(result.err.join('\n')).toMatch(/permission denied/);
+  });
+});
