@@ -1,3 +1,6 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../src/db/schema.js';
+import type { ProviderName } from '../../src/model.js';
 // A reference model of DESIGN.md semantics 1-3, written independently of the SQL: from what the
 // simulator answered, the transitions the history must hold.
 import { isDeepStrictEqual } from 'node:util';
@@ -68,6 +71,17 @@ export interface HistoryRow {
   changed_at: Date;
   last_seen_at: Date | null;
   platforms: unknown;
+  source?: string;
+}
+
+/** The recorded transitions of one app (of one provider, when given): what the tests compare with the answers. */
+export async function readHistory(db: Kysely<Database>, appId: string, provider?: ProviderName): Promise<HistoryRow[]> {
+  let query = db
+    .selectFrom('presence_transition')
+    .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms', 'source'])
+    .where('app_id', '=', appId);
+  if (provider !== undefined) query = query.where('provider', '=', provider);
+  return query.execute();
 }
 
 /** Rows in the shape of ExpectedTransition, sorted. */

@@ -14,6 +14,7 @@ import { addWatchSet, getWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers, streamWatchedUsers } from '../../src/store/watched-users.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
 import { maxInAnyWindow } from '../helpers/windows.js';
+import { sleep } from '../helpers/time.js';
 
 const KEY = 'accounts-test-key';
 const APP = '1400000500';
@@ -24,7 +25,6 @@ const MISSING = USERS.filter((_, i) => i % 5 === 0);
 const LATE = MISSING[3]!;
 // A user with a history whose account is deleted mid-run, then restored.
 const DELETED = USERS[2]!;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let database: TestDatabase;
 let simulator: Simulator;

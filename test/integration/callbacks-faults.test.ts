@@ -14,6 +14,7 @@ import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
 import { matchHistory, pollSpacingMs, trueChanges, type HistoryRow } from '../helpers/callback-history.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+import { sleep } from '../helpers/time.js';
 
 const APP = '1400000078';
 const KEY = 'faults-secret-key-0123456789abcdef';
@@ -21,7 +22,6 @@ const TOKEN = 'faults-callback-token';
 const USERS = Array.from({ length: 120 }, (_, i) => `faulty-${String(i).padStart(3, '0')}`);
 const INTERVAL_MS = 1_000;
 const TOLERANCE_MS = 750;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // mulberry32: a seeded stream, so the faults are the same on every run.
 function seeded(seed: number): () => number {

@@ -19,6 +19,7 @@ import {
   type MatchResult,
 } from '../helpers/callback-history.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+import { sleep } from '../helpers/time.js';
 
 const APP = '1400000077';
 const KEY = 'mixed-secret-key-0123456789abcdef';
@@ -27,7 +28,6 @@ const USERS = Array.from({ length: 150 }, (_, i) => `mixed-${String(i).padStart(
 const INTERVAL_MS = 1_000;
 // A poll answer is measured by the simulator a little before the poller stamps it (see end-to-end.test.ts).
 const TOLERANCE_MS = 750;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let database: TestDatabase;
 const cycles: CycleSummary[] = [];

@@ -24,8 +24,9 @@ import {
   type DaemonProcess,
   type FakeTime,
 } from '../helpers/daemon-process.js';
-import { asTransitions, usersNotExplained } from '../helpers/expected-history.js';
+import { asTransitions, readHistory, usersNotExplained } from '../helpers/expected-history.js';
 import { parsePrometheusText, sumOf } from '../helpers/prometheus-text.js';
+import { sleep } from '../helpers/time.js';
 
 const KEY = 'clock-faketime-key-0123456789abcd';
 const USERS = Array.from({ length: 1_000 }, (_, i) => `ft-${String(i).padStart(4, '0')}`);
@@ -33,7 +34,6 @@ const HOUR = 3_600_000;
 const onPostgres = !!process.env.TEST_DATABASE_URL;
 const kind = onPostgres ? 'postgres' : 'pglite';
 const cyclesOf = (d: DaemonProcess) => d.lines.filter((l) => l.msg === 'cycle finished');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Under CI a missing libfaketime fails these tests (startDaemonProcess throws) instead of skipping them.
 const canFake = hasFaketime || !!process.env.CI;
 
@@ -98,11 +98,7 @@ async function run(env: Env, fake: FakeTime | undefined, cycles: number): Promis
 async function history(target: CliTarget, app: string) {
   const database: DatabaseHandle = target.database ?? (await openDatabase({ dataDir: target.dataDir }));
   try {
-    const rows = await database.db
-      .selectFrom('presence_transition')
-      .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
-      .where('app_id', '=', app)
-      .execute();
+    const rows = await readHistory(database.db, app);
     const cycles = await database.db
       .selectFrom('poll_cycle')
       .select(['status', 'error', 'transitions', 'started_at'])

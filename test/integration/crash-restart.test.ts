@@ -7,7 +7,8 @@ import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
 import { createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
 import { startDaemonProcess, stopProcess, type DaemonProcess } from '../helpers/daemon-process.js';
-import { asTransitions, usersNotExplained } from '../helpers/expected-history.js';
+import { asTransitions, readHistory, usersNotExplained } from '../helpers/expected-history.js';
+import { sleep } from '../helpers/time.js';
 
 const APP = '1400000701';
 const KEY = 'crash-restart-key-0123456789abcdef';
@@ -16,7 +17,6 @@ const USERS = Array.from({ length: 3_000 }, (_, i) => `k-${String(i).padStart(5,
 const RPS = 4;
 const GAP_MS = 6_000;
 const TIME_TOLERANCE_MS = 1_500;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const finishedCycles = (d: DaemonProcess) => d.lines.filter((l) => l.msg === 'cycle finished').length;
 
 let target: CliTarget;
@@ -89,11 +89,7 @@ describe('crash: kill -9 mid-cycle, then a restart', () => {
   });
 
   it('wrote no duplicate and lost no committed transition: the history is the answers, less only what was in flight', async () => {
-    const rows = await database.db
-      .selectFrom('presence_transition')
-      .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
-      .where('app_id', '=', APP)
-      .execute();
+    const rows = await readHistory(database.db, APP);
     // Answers of the killed cycle may or may not have committed, batch by batch.
     // (Or computed by the simulator while the signal was on its way.)
     const inFlight = (a: { atMs: number }) => a.atMs > killedAt - 2_000 && a.atMs <= killedAt + 500;

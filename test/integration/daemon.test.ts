@@ -16,9 +16,9 @@ import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet, setWatchSetEnabled } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+import { sleep } from '../helpers/time.js';
 
 const KEY = 'daemon-test-key';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 
 let database: TestDatabase;

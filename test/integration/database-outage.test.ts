@@ -6,7 +6,6 @@
 // a restart ends every session, those inside a transaction included, and must never end the process.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,13 +24,13 @@ import { seededRandom } from '../../src/simulator/seeded-random.js';
 import { callbackUsersNotExplained } from '../helpers/acknowledged-callbacks.js';
 import { runCli } from '../helpers/cli.js';
 import { startDaemonProcess, stopProcess, type DaemonProcess } from '../helpers/daemon-process.js';
-import { asTransitions, usersNotExplained } from '../helpers/expected-history.js';
+import { asTransitions, readHistory, usersNotExplained } from '../helpers/expected-history.js';
+import { sleep, freePort } from '../helpers/time.js';
 
 const APP = '1400000901';
 const KEY = 'database-outage-key-0123456789abc';
 const USERS = Array.from({ length: 1_500 }, (_, i) => `o-${String(i).padStart(5, '0')}`);
 const GAP_MS = 3_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Debian's cluster tools, as root (CI and the development machine); elsewhere the test is skipped. */
 const canMakeCluster =
@@ -39,19 +38,6 @@ const canMakeCluster =
   existsSync('/usr/bin/pg_createcluster') &&
   process.getuid?.() === 0 &&
   existsSync('/etc/postgresql');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 describe.skipIf(!canMakeCluster)('database outage: Postgres stopped and started under the daemon (postgres)', () => {
   const version = canMakeCluster ? readdirSync('/etc/postgresql')[0]! : '';
@@ -127,11 +113,7 @@ describe.skipIf(!canMakeCluster)('database outage: Postgres stopped and started 
   });
 
   it('half-wrote nothing: the history is the answers, less only the batches the outage cut off', async () => {
-    const rows = await database.db
-      .selectFrom('presence_transition')
-      .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
-      .where('app_id', '=', APP)
-      .execute();
+    const rows = await readHistory(database.db, APP);
     const cutOff = (a: { atMs: number }) => a.atMs > stoppedAt - 1_000 && a.atMs < startedAt + 1_000;
     expect(usersNotExplained(asTransitions(rows), simulator.answers, cutOff, GAP_MS, 750)).toEqual([]);
     // Four seconds without the database is longer than the 3 s threshold: the Unknown pair says so.

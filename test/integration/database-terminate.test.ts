@@ -16,6 +16,7 @@ import { createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
 import { startDaemonProcess, stopProcess, type DaemonProcess } from '../helpers/daemon-process.js';
 import { callbackUsersNotExplained } from '../helpers/acknowledged-callbacks.js';
 import { asTransitions, usersNotExplained } from '../helpers/expected-history.js';
+import { sleep } from '../helpers/time.js';
 
 const POLLED_APP = '1400000951';
 const CALLBACK_APP = '1400000952';
@@ -31,7 +32,6 @@ const IN_TRANSACTION_KILLS = 6;
 // simulator computing it; only answers that near a kill may have been lost with their connection.
 const BEFORE_KILL_MS = 600;
 const AFTER_KILL_MS = 300;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cyclesOf = (d: DaemonProcess) => d.lines.filter((l) => l.msg === 'cycle finished');
 
 interface Kill {

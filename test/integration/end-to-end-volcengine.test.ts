@@ -11,8 +11,9 @@ import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
-import { expectedTransitions, sortTransitions } from '../helpers/expected-history.js';
+import { asTransitions, expectedTransitions, readHistory } from '../helpers/expected-history.js';
 import { maxInAnyWindow } from '../helpers/windows.js';
+import { sleep } from '../helpers/time.js';
 
 const ACCOUNT = { accessKeyId: 'AKE2E', secretAccessKey: 'e2e-volcengine-secret' };
 const RPS = 6;
@@ -31,7 +32,6 @@ const USERS = [
 // been parsed; on a busy shared event loop the two differ by up to a few hundred ms (318 ms seen in
 // CI). Less than the 1 s between cycles, so a transition still cannot be matched to the wrong cycle.
 const TIME_TOLERANCE_MS = 750;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let database: TestDatabase;
 let simulator: Simulator;
@@ -103,22 +103,8 @@ describe(`end to end with Volcengine (${DATABASE_KIND})`, () => {
 
   for (const app of APPS) {
     it(`recorded exactly the changes in what the simulator answered for ${app.set} (detail ${app.detail ? 'on' : 'off'})`, async () => {
-      const rows = await database.db
-        .selectFrom('presence_transition')
-        .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
-        .where('provider', '=', 'volcengine')
-        .where('app_id', '=', app.appId)
-        .execute();
-      const actual = sortTransitions(
-        rows.map((r) => ({
-          userId: r.user_id,
-          from: r.from_state,
-          to: r.to_state,
-          changedAt: r.changed_at.getTime(),
-          lastSeenAt: r.last_seen_at?.getTime() ?? null,
-          platforms: r.platforms,
-        })),
-      );
+      const rows = await readHistory(database.db, app.appId, 'volcengine');
+      const actual = asTransitions(rows);
       // A plain set records no platforms, so only states can make a change.
       const answers = simulator.answers
         .filter((a) => a.appId === app.appId)

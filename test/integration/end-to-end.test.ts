@@ -10,7 +10,8 @@ import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
-import { expectedTransitions, sortTransitions } from '../helpers/expected-history.js';
+import { asTransitions, expectedTransitions, readHistory } from '../helpers/expected-history.js';
+import { sleep } from '../helpers/time.js';
 
 const APP = '1400000042';
 const KEY = 'e2e-secret-key-0123456789abcdef';
@@ -19,7 +20,6 @@ const USERS = Array.from({ length: 1200 }, (_, i) => `user-${String(i).padStart(
 // been parsed; on a busy shared event loop the two differ by up to a few hundred ms (318 ms seen in
 // CI). Less than the 1 s between cycles, so a transition still cannot be matched to the wrong cycle.
 const TIME_TOLERANCE_MS = 750;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let database: TestDatabase;
 let simulator: Simulator;
@@ -82,21 +82,8 @@ describe(`end to end: daemon + simulator (${DATABASE_KIND})`, () => {
   });
 
   it('recorded exactly the changes in what the simulator answered, with the Unknown pair after the outage', async () => {
-    const rows = await database.db
-      .selectFrom('presence_transition')
-      .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms', 'source'])
-      .where('app_id', '=', APP)
-      .execute();
-    const actual = sortTransitions(
-      rows.map((r) => ({
-        userId: r.user_id,
-        from: r.from_state,
-        to: r.to_state,
-        changedAt: r.changed_at.getTime(),
-        lastSeenAt: r.last_seen_at?.getTime() ?? null,
-        platforms: r.platforms,
-      })),
-    );
+    const rows = await readHistory(database.db, APP);
+    const actual = asTransitions(rows);
     const expected = expectedTransitions(
       simulator.answers.filter((a) => a.appId === APP),
       3_000,

@@ -11,11 +11,11 @@ import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
 import { parsePrometheusText, sumOf } from '../helpers/prometheus-text.js';
+import { sleep } from '../helpers/time.js';
 
 const APP = '1400000077';
 const KEY = 'metrics-secret-key-0123456789abcdef';
 const USERS = Array.from({ length: 700 }, (_, i) => `m-${i}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let database: TestDatabase;
 let simulator: Simulator;

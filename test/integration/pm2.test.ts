@@ -3,7 +3,6 @@
 // cycle, and a history that still equals, row for row, the changes in what the simulator answered
 // (nothing lost, nothing written twice); `pm2 delete` stops it cleanly.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,9 +14,10 @@ import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
 import { requireBuiltCli } from '../helpers/cli.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
-import { expectedTransitions, sortTransitions } from '../helpers/expected-history.js';
+import { asTransitions, expectedTransitions, readHistory } from '../helpers/expected-history.js';
 import { createPm2, type Pm2 } from '../helpers/pm2.js';
 import { parsePrometheusText, sumOf } from '../helpers/prometheus-text.js';
+import { sleep, freePort } from '../helpers/time.js';
 
 const APP = '1400000099';
 const KEY = 'pm2-secret-key-0123456789abcdef';
@@ -30,7 +30,6 @@ const GAP_SECONDS = 60;
 // starting process (PGlite compiles its WASM) and the test on two busy cores, up to about a second
 // apart. Cycles are 5 s apart, so a change still cannot be matched to the wrong cycle.
 const TIME_TOLERANCE_MS = 1_500;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let simulator: Simulator;
 let pm2: Pm2 | undefined;
@@ -48,14 +47,6 @@ interface LogLine {
 let logLines: LogLine[] = [];
 /** When the first process logged `stopping` (it got PM2's SIGINT). */
 let stoppingAtMs = 0;
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 async function scrape(): Promise<ReturnType<typeof parsePrometheusText>> {
   const res = await fetch(`${metricsUrl}/metrics`);
@@ -223,21 +214,8 @@ describe(`PM2 end to end (${DATABASE_KIND})`, () => {
   it('recorded exactly the changes in what the simulator answered: nothing lost, nothing twice', async () => {
     const db = await openTarget();
     try {
-      const rows = await db.db
-        .selectFrom('presence_transition')
-        .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
-        .where('app_id', '=', APP)
-        .execute();
-      const actual = sortTransitions(
-        rows.map((r) => ({
-          userId: r.user_id,
-          from: r.from_state,
-          to: r.to_state,
-          changedAt: r.changed_at.getTime(),
-          lastSeenAt: r.last_seen_at?.getTime() ?? null,
-          platforms: r.platforms,
-        })),
-      );
+      const rows = await readHistory(db.db, APP);
+      const actual = asTransitions(rows);
       const expected = expectedTransitions(
         simulator.answers.filter((a) => a.appId === APP),
         GAP_SECONDS * 1000,

@@ -12,10 +12,10 @@ import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
-import { asTransitions, usersNotExplained } from '../helpers/expected-history.js';
+import { asTransitions, readHistory, usersNotExplained } from '../helpers/expected-history.js';
+import { sleep } from '../helpers/time.js';
 
 const KEY = 'daemon-reliability-key-0123456789';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const users = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(5, '0')}`);
 
@@ -88,11 +88,7 @@ describe(`reliability: rate-limit refusals (${DATABASE_KIND})`, () => {
   });
 
   it('recorded exactly the changes in what the simulator answered', async () => {
-    const rows = await database.db
-      .selectFrom('presence_transition')
-      .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
-      .where('app_id', '=', APP)
-      .execute();
+    const rows = await readHistory(database.db, APP);
     expect(
       usersNotExplained(
         asTransitions(rows),

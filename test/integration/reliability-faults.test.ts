@@ -13,7 +13,8 @@ import { PresenceWorld } from '../../src/simulator/world.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
-import { asTransitions, usersNotExplained } from '../helpers/expected-history.js';
+import { asTransitions, readHistory, usersNotExplained } from '../helpers/expected-history.js';
+import { sleep } from '../helpers/time.js';
 
 const TIM = { app: '1400000077', key: 'faults-secret-key-0123456789abcdef' };
 const VOLC = { app: '777001', accessKeyId: 'AKFAULTS', secretAccessKey: 'faults-volc-secret' };
@@ -26,7 +27,6 @@ const GAP_MS = 6_000;
 // loaded 2-core machine); under the 2 s between cycles, so an answer still cannot be matched to the
 // wrong cycle.
 const TIME_TOLERANCE_MS = 1_500;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const EVERY_OUTCOME = [
   'http-502',
   '91000',
@@ -137,11 +137,7 @@ describe(`reliability: 20% of calls failing (${DATABASE_KIND})`, () => {
 
   it('recorded exactly the changes in what the simulator answered, for both providers', async () => {
     for (const app of [TIM.app, VOLC.app]) {
-      const rows = await database.db
-        .selectFrom('presence_transition')
-        .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
-        .where('app_id', '=', app)
-        .execute();
+      const rows = await readHistory(database.db, app);
       const answers = simulator.answers.filter((a) => a.appId === app);
       // No answer is uncertain here: the database never failed, so every answer was recorded.
       const bad = usersNotExplained(asTransitions(rows), answers, () => false, GAP_MS, TIME_TOLERANCE_MS);

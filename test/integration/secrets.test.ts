@@ -10,13 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { createCliTarget, requireBuiltCli, runBuiltCli, type CliTarget, type Env } from '../helpers/cli.js';
 import { DATABASE_KIND } from '../helpers/database.js';
+import { sleep } from '../helpers/time.js';
 
 const TIM_KEY = 'KNOWN-tim-secret-key-5bd2850fff3ecb11d7c8';
 const VOLC_AK = 'AKLTknownaccesskey';
 const VOLC_SK = 'KNOWN-volc-secret-access-key-0123456789';
 const TIM_APP = '1400000123';
 const VOLC_APP = '4242';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const userSigs = new Set<string>();
 const signatures = new Set<string>();

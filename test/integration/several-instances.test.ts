@@ -6,7 +6,8 @@ import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { PresenceWorld } from '../../src/simulator/world.js';
 import { createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
 import { startDaemonProcess, stopProcess, type DaemonProcess } from '../helpers/daemon-process.js';
-import { asTransitions, usersNotExplained } from '../helpers/expected-history.js';
+import { asTransitions, readHistory, usersNotExplained } from '../helpers/expected-history.js';
+import { sleep } from '../helpers/time.js';
 
 const APP = '1400000801';
 const KEY = 'several-instances-key-0123456789';
@@ -14,7 +15,6 @@ const USERS = Array.from({ length: 3_000 }, (_, i) => `m-${String(i).padStart(5,
 const RPS = 10;
 // Well above the handover time, so that whether a gap was exceeded never hangs on a few ms.
 const GAP_MS = 10_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cyclesOf = (d: DaemonProcess) => d.lines.filter((l) => l.msg === 'cycle finished');
 
 describe.skipIf(!process.env.TEST_DATABASE_URL)('several instances on one database (postgres)', () => {
@@ -102,11 +102,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('several instances on one databa
 
   it('recorded the answers of both instances, nothing twice, the interrupted cycle marked', async () => {
     const db = target.database!.db;
-    const rows = await db
-      .selectFrom('presence_transition')
-      .select(['user_id', 'from_state', 'to_state', 'changed_at', 'last_seen_at', 'platforms'])
-      .where('app_id', '=', APP)
-      .execute();
+    const rows = await readHistory(db, APP);
     // In flight at the kill: answered just before it, or computed by the simulator while the signal was on its way.
     const inFlight = (x: { atMs: number }) => x.atMs > killedAt - 1_500 && x.atMs <= killedAt + 500;
     const bad = usersNotExplained(asTransitions(rows), simulator.answers, inFlight, GAP_MS, 750);

@@ -16,11 +16,11 @@ import { PresenceWorld } from '../../src/simulator/world.js';
 import { createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
 import { startDaemonProcess } from '../helpers/daemon-process.js';
+import { sleep } from '../helpers/time.js';
 
 const KEY = 'unschedulable-key';
 const NEVER = '0 0 0 1 * 1#5';
 const SLOW = 120_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let simulator: Simulator;
 

@@ -1,12 +1,11 @@
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, it, expect, vi } from 'vitest';
 import type { HttpConfig, TencentStateApi } from '../../src/config.js';
 import { TENCENT_ACCOUNT_CHECK_BATCH, TENCENT_STATE_BATCH, TencentClient } from '../../src/providers/tencent/client.js';
 import { decodeUserSig, verifyUserSig } from '../../src/providers/tencent/usersig.js';
 import { itMapsTransportFailures } from '../helpers/transport-failures.js';
 import { failureCollector, renderings } from '../helpers/error-renderings.js';
-import { closeServer, listenLocal } from '../helpers/local-server.js';
+import { recordingServer } from '../helpers/recording-server.js';
 
 const APP = '1400000001';
 const ADMIN = 'administrator';
@@ -50,10 +49,19 @@ const allOnline: Handler = (_req, res, seen) => {
   }
 };
 
-let server: Server;
-let base: string;
-let handler: Handler = allOnline;
-const seen: Seen[] = [];
+const http = recordingServer<Seen>((req, url, raw) => {
+  const text = raw.toString('utf8');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  const sig = url.searchParams.get('usersig');
+  if (sig) secretsSeen.add(sig);
+  return { method: req.method ?? '', path: url.pathname, query: url.searchParams, body };
+}, allOnline);
+const seen = http.seen;
 const clients: TencentClient[] = [];
 // Every error the clients threw, checked at the end for secrets.
 const errors: unknown[] = [];
@@ -67,7 +75,7 @@ function makeClient(
     sdkAppId: APP,
     admin: ADMIN,
     secretKey: KEY,
-    endpoint: overrides.endpoint ?? base,
+    endpoint: overrides.endpoint ?? http.base,
     stateApi: overrides.stateApi ?? 'querystate',
     http: { ...HTTP, ...overrides.http },
   });
@@ -77,38 +85,14 @@ function makeClient(
 
 const failure = failureCollector(errors);
 
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = text;
-      }
-      const sig = url.searchParams.get('usersig');
-      if (sig) secretsSeen.add(sig);
-      const entry: Seen = { method: req.method ?? '', path: url.pathname, query: url.searchParams, body };
-      seen.push(entry);
-      handler(req, res, entry);
-    });
-  });
-  base = await listenLocal(server);
-});
+beforeAll(() => http.start());
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await closeServer(server);
+  await http.stop();
 });
 
-beforeEach(() => {
-  handler = allOnline;
-  seen.length = 0;
-});
+beforeEach(() => http.reset(allOnline));
 
 describe('TencentClient requests', () => {
   it('POSTs To_Account and IsNeedDetail to v4/openim/querystate with a signed query', async () => {
@@ -148,12 +132,12 @@ describe('TencentClient requests', () => {
 
   it('calls query_online_status when the state API setting says so, keeping an endpoint path prefix', async () => {
     await makeClient({ stateApi: 'query_online_status' }).queryState(['a'], { detail: false });
-    await makeClient({ endpoint: `${base}/prefix/` }).queryState(['b'], { detail: false });
+    await makeClient({ endpoint: `${http.base}/prefix/` }).queryState(['b'], { detail: false });
     expect(seen.map((s) => s.path)).toEqual(['/v4/openim/query_online_status', '/prefix/v4/openim/querystate']);
   });
 
   it('parses detail and ErrorList', async () => {
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(200);
       res.end(
         ok({
@@ -179,7 +163,7 @@ describe('TencentClient requests', () => {
   });
 
   it('POSTs CheckItem to v4/im_open_login_svc/account_check', async () => {
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(200);
       res.end(
         ok({
@@ -227,7 +211,7 @@ describe('TencentClient requests', () => {
 
 describe('TencentClient failures', () => {
   it('maps HTTP 502 to a retryable ERR_PROVIDER_HTTP and keeps using the connection', async () => {
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(502, { 'content-type': 'text/html' });
       res.end('<html>Bad Gateway</html>');
     };
@@ -236,12 +220,12 @@ describe('TencentClient failures', () => {
     expect(err.code).toBe('ERR_PROVIDER_HTTP');
     expect(err.httpStatus).toBe(502);
     expect(err.retryable).toBe(true);
-    handler = allOnline;
+    http.handler = allOnline;
     expect((await client.queryState(['a'], { detail: false })).observations).toHaveLength(1);
   });
 
   it('maps a non-JSON body to a retryable ERR_PROVIDER_BAD_RESPONSE', async () => {
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<html>maintenance</html>');
     };
@@ -251,7 +235,7 @@ describe('TencentClient failures', () => {
   });
 
   it('maps an envelope error to its code', async () => {
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(200);
       res.end(JSON.stringify({ ActionStatus: 'FAIL', ErrorInfo: 'Fail to Parse json data of body', ErrorCode: 90001 }));
     };
@@ -262,7 +246,7 @@ describe('TencentClient failures', () => {
 
   itMapsTransportFailures({
     serve: (h) => {
-      handler = h;
+      http.handler = h;
     },
     fail: (overrides) => failure(makeClient(overrides).queryState(['a'], { detail: false })),
     stalledBody: '{"ActionStatus":',
@@ -275,7 +259,7 @@ describe('TencentClient failures', () => {
       vi.setSystemTime(new Date('2026-01-01T00:00:00Z'));
       const client = makeClient();
       await client.queryState(['a'], { detail: false });
-      handler = (_req, res) => {
+      http.handler = (_req, res) => {
         res.writeHead(200);
         res.end(JSON.stringify({ ActionStatus: 'FAIL', ErrorInfo: 'UserSig expired', ErrorCode: 70001 }));
       };
@@ -283,7 +267,7 @@ describe('TencentClient failures', () => {
       const err = await failure(client.queryState(['a'], { detail: false }));
       expect(err.code).toBe('ERR_PROVIDER_SIG_EXPIRED');
       expect(err.retryable).toBe(true);
-      handler = allOnline;
+      http.handler = allOnline;
       vi.setSystemTime(new Date('2026-01-01T00:00:20Z'));
       await client.queryState(['a'], { detail: false });
       const sigs = seen.map((s) => s.query.get('usersig') ?? '');
@@ -319,7 +303,7 @@ describe('TencentClient failures', () => {
   });
 
   it('passes an abort through unchanged', async () => {
-    handler = () => undefined;
+    http.handler = () => undefined;
     const client = makeClient();
     const controller = new AbortController();
     const reason = new Error('shutting down');
@@ -340,7 +324,7 @@ describe('TencentClient failures', () => {
   });
 
   it('scrubs a UserSig that the server echoes back', async () => {
-    handler = (_req, res, s) => {
+    http.handler = (_req, res, s) => {
       res.writeHead(200);
       res.end(
         JSON.stringify({
@@ -354,12 +338,12 @@ describe('TencentClient failures', () => {
     expect(err.code).toBe('ERR_PROVIDER_FATAL');
     expect(err.setting).toBe(`TIM_SECRET_KEY_${APP}`);
     expect(err.message).toContain('[redacted]');
-    handler = (_req, res, s) => {
+    http.handler = (_req, res, s) => {
       res.writeHead(200);
       res.end(`<html>${s.query.get('usersig')}</html>`);
     };
     expect((await failure(makeClient().queryState(['a'], { detail: false }))).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
-    handler = (_req, res, s) => {
+    http.handler = (_req, res, s) => {
       res.writeHead(200);
       res.end(ok({ QueryResult: [{ To_Account: 'a', State: s.query.get('usersig') }] }));
     };

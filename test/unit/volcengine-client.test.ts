@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { HttpConfig } from '../../src/config.js';
 import { VOLC_STATE_BATCH, VolcengineClient } from '../../src/providers/volcengine/client.js';
@@ -8,7 +7,7 @@ import { parseJsonWithInt64 } from '../../src/providers/volcengine/int64-json.js
 import { signRequest } from '../../src/providers/volcengine/signer.js';
 import { itMapsTransportFailures } from '../helpers/transport-failures.js';
 import { failureCollector, renderings } from '../helpers/error-renderings.js';
-import { closeServer, listenLocal } from '../helpers/local-server.js';
+import { recordingServer } from '../helpers/recording-server.js';
 
 const APP = '123';
 const AK = 'AKLTtestaccesskeyid0001';
@@ -54,16 +53,23 @@ const allOnline: Handler = (_req, res, seen) => {
 const envelope = (code: string, message: string): string =>
   JSON.stringify({ ResponseMetadata: { ...metadata, Error: { Code: code, Message: message } } });
 
-let server: Server;
-let base: string;
-let handler: Handler = allOnline;
-const seen: Seen[] = [];
 const clients: VolcengineClient[] = [];
 // Every error the clients threw, checked at the end for secrets.
 const errors: unknown[] = [];
 // The secret and every Authorization header (and signature) the server received, plus the first 16
 // characters of the secret and of each signature, so that a clipped message cannot leak half of one.
 const secretsSeen = new Set<string>([SK, SK.slice(0, 16)]);
+
+const http = recordingServer<Seen>((req, url, body) => {
+  const auth = req.headers.authorization;
+  if (auth !== undefined) {
+    secretsSeen.add(auth);
+    const sig = /Signature=(\w+)/.exec(auth)?.[1];
+    if (sig !== undefined) secretsSeen.add(sig).add(sig.slice(0, 16));
+  }
+  return { method: req.method ?? '', path: url.pathname, query: url.searchParams, headers: req.headers, body };
+}, allOnline);
+const seen = http.seen;
 
 function makeClient(
   overrides: { http?: Partial<HttpConfig>; endpoint?: string; now?: () => Date } = {},
@@ -72,7 +78,7 @@ function makeClient(
     appId: APP,
     accessKeyId: AK,
     secretAccessKey: SK,
-    endpoint: overrides.endpoint ?? base,
+    endpoint: overrides.endpoint ?? http.base,
     region: REGION,
     http: { ...HTTP, ...overrides.http },
     ...(overrides.now === undefined ? {} : { now: overrides.now }),
@@ -120,41 +126,14 @@ function expectValidSignature(s: Seen): void {
   );
 }
 
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      const auth = req.headers.authorization;
-      if (auth !== undefined) {
-        secretsSeen.add(auth);
-        const sig = /Signature=(\w+)/.exec(auth)?.[1];
-        if (sig !== undefined) secretsSeen.add(sig).add(sig.slice(0, 16));
-      }
-      const entry: Seen = {
-        method: req.method ?? '',
-        path: url.pathname,
-        query: url.searchParams,
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-      };
-      seen.push(entry);
-      handler(req, res, entry);
-    });
-  });
-  base = await listenLocal(server);
-});
+beforeAll(() => http.start());
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await closeServer(server);
+  await http.stop();
 });
 
-beforeEach(() => {
-  handler = allOnline;
-  seen.length = 0;
-});
+beforeEach(() => http.reset(allOnline));
 
 describe('VolcengineClient requests', () => {
   it('POSTs the exact int64 digits to /?Action=QueryOnlineStatus&Version=2020-12-01, signed', async () => {
@@ -162,7 +141,7 @@ describe('VolcengineClient requests', () => {
     expect(client.provider).toBe('volcengine');
     expect(client.maxBatch).toBe(100);
     expect(VOLC_STATE_BATCH).toBe(100);
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(200);
       res.end(
         `{"ResponseMetadata":${JSON.stringify(metadata)},"Result":{"AppId":123,"QueryOnlineResults":{"${BIG}":[` +
@@ -192,7 +171,7 @@ describe('VolcengineClient requests', () => {
     expect(text).toBe(`{"AppId":123,"UserIds":[${BIG},1]}`);
     expect(text).not.toContain('9007199254740992');
     expect(s.headers['content-type']).toBe('application/json');
-    expect(s.headers.host).toBe(new URL(base).host);
+    expect(s.headers.host).toBe(new URL(http.base).host);
     expectValidSignature(s);
   });
 
@@ -205,7 +184,7 @@ describe('VolcengineClient requests', () => {
   });
 
   it('keeps an endpoint path prefix, and signs that path', async () => {
-    await makeClient({ endpoint: `${base}/gateway/` }).queryState(['1'], { detail: false });
+    await makeClient({ endpoint: `${http.base}/gateway/` }).queryState(['1'], { detail: false });
     expect(seen[0]?.path).toBe('/gateway/');
     expectValidSignature(seen[0] as Seen);
   });
@@ -254,7 +233,7 @@ describe('VolcengineClient requests', () => {
       (appId: string, endpoint: string): (() => VolcengineClient) =>
       () =>
         new VolcengineClient({ appId, accessKeyId: AK, secretAccessKey: SK, endpoint, region: REGION, http: HTTP });
-    expect(make('12a', base)).toThrow(
+    expect(make('12a', http.base)).toThrow(
       expect.objectContaining({ code: 'ERR_PROVIDER_FATAL', setting: 'watch_set.app_id' }),
     );
     expect(make(APP, 'not a url')).toThrow(
@@ -265,7 +244,7 @@ describe('VolcengineClient requests', () => {
 
 describe('VolcengineClient failures', () => {
   it('maps HTTP 429 to ERR_PROVIDER_RATE_LIMITED', async () => {
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(429, { 'content-type': 'text/plain' });
       res.end('Too Many Requests');
     };
@@ -276,7 +255,7 @@ describe('VolcengineClient failures', () => {
   });
 
   it('maps HTTP 502 to a retryable ERR_PROVIDER_HTTP and keeps using the connection', async () => {
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(502, { 'content-type': 'text/html' });
       res.end('<html>Bad Gateway</html>');
     };
@@ -285,12 +264,12 @@ describe('VolcengineClient failures', () => {
     expect(err.code).toBe('ERR_PROVIDER_HTTP');
     expect(err.httpStatus).toBe(502);
     expect(err.retryable).toBe(true);
-    handler = allOnline;
+    http.handler = allOnline;
     expect((await client.queryState(['1'], { detail: false })).observations).toHaveLength(1);
   });
 
   it('judges a huge non-200 body by its status alone', async () => {
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(500);
       res.end(envelope('SignatureDoesNotMatch', 'x'.repeat(200_000)));
     };
@@ -300,7 +279,7 @@ describe('VolcengineClient failures', () => {
   });
 
   it('maps a SignatureDoesNotMatch envelope on HTTP 403 to a fatal error naming the secret setting', async () => {
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(403, { 'content-type': 'application/json' });
       res.end(
         envelope(
@@ -319,12 +298,12 @@ describe('VolcengineClient failures', () => {
   });
 
   it('maps a flow-limit envelope on HTTP 200 to ERR_PROVIDER_RATE_LIMITED, and InvalidTimestamp to SIG_EXPIRED', async () => {
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(200);
       res.end(envelope('AccountFlowLimitExceeded', 'too fast'));
     };
     expect((await failure(makeClient().queryState(['1'], { detail: false }))).code).toBe('ERR_PROVIDER_RATE_LIMITED');
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(400);
       res.end(envelope('InvalidTimestamp', 'X-Date too old'));
     };
@@ -332,7 +311,7 @@ describe('VolcengineClient failures', () => {
   });
 
   it('maps a non-JSON 200 body to a retryable ERR_PROVIDER_BAD_RESPONSE', async () => {
-    handler = (_req, res) => {
+    http.handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<html>maintenance</html>');
     };
@@ -343,14 +322,14 @@ describe('VolcengineClient failures', () => {
 
   itMapsTransportFailures({
     serve: (h) => {
-      handler = h;
+      http.handler = h;
     },
     fail: (overrides) => failure(makeClient(overrides).queryState(['1'], { detail: false })),
     stalledBody: '{"ResponseMetadata":',
   });
 
   it('passes an abort through unchanged', async () => {
-    handler = () => undefined;
+    http.handler = () => undefined;
     const client = makeClient();
     const controller = new AbortController();
     const reason = new Error('shutting down');
@@ -370,19 +349,19 @@ describe('VolcengineClient failures', () => {
   });
 
   it('scrubs the Authorization header and the secret when the server echoes them', async () => {
-    handler = (req, res) => {
+    http.handler = (req, res) => {
       res.writeHead(403);
       res.end(envelope('SignatureDoesNotMatch', `got ${req.headers.authorization} with key ${SK}`));
     };
     const err = await failure(makeClient().queryState(['1'], { detail: false }));
     expect(err.code).toBe('ERR_PROVIDER_FATAL');
     expect(err.message).toContain('got [redacted] with key [redacted]');
-    handler = (req, res) => {
+    http.handler = (req, res) => {
       res.writeHead(200);
       res.end(`<html>${req.headers.authorization}</html>`);
     };
     expect((await failure(makeClient().queryState(['1'], { detail: false }))).code).toBe('ERR_PROVIDER_BAD_RESPONSE');
-    handler = (req, res) => {
+    http.handler = (req, res) => {
       const sig = /Signature=(\w+)/.exec(req.headers.authorization ?? '')?.[1] ?? '';
       res.writeHead(200);
       // Quoted back in the BAD_RESPONSE message unless scrubbed first.
