@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
-import type { HealthReport } from './health.js';
+import { healthHttpStatus, type HealthReport } from './health.js';
 import type { Logger } from '../logger.js';
 import { createGuardedServer, type ListenerLimits } from '../listeners/guarded-server.js';
 
@@ -83,7 +83,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         if (path === '/healthz') {
           const report = await health();
           return send(
-            report.status === 'ok' ? 200 : 503,
+            healthHttpStatus(report.status),
             'application/json; charset=utf-8',
             `${JSON.stringify(report)}\n`,
           );
