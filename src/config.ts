@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from './errors.js';
+import type { ProviderName } from './model.js';
 
 /** Which Tencent API answers the online state (the seeds' name, or Tencent's current one). */
 export type TencentStateApi = 'querystate' | 'query_online_status';
@@ -432,4 +433,31 @@ export function loadConfig(env: Env = process.env): Config {
     },
     callbacks: callbackConfig(env),
   };
+}
+
+/** A rate bucket (a limiter's key, as `limiter.rate` events name it) and its configured ceiling, calls/s. */
+export interface RateBucket {
+  bucket: string;
+  ceiling: number;
+}
+
+/**
+ * The rate buckets an app's polling draws on: a Tencent app's state API and its account_check, or
+ * a Volcengine app's account (none while the app has no credentials). The limiters
+ * (src/poll/provider-registry.ts), the metrics and the rate budget all name buckets so.
+ */
+export function rateBucketsOf(
+  config: Pick<Config, 'tencent' | 'volcengine'>,
+  provider: ProviderName,
+  appId: string,
+): RateBucket[] {
+  if (provider === 'tencent')
+    return [
+      { bucket: `tencent:${appId}:state`, ceiling: config.tencent.querystateRps },
+      { bucket: `tencent:${appId}:account_check`, ceiling: config.tencent.accountCheckRps },
+    ];
+  if (!config.volcengine.hasCredentialsFor(appId)) return [];
+  return [
+    { bucket: `volcengine:${config.volcengine.credentialsFor(appId).accessKeyId}`, ceiling: config.volcengine.rps },
+  ];
 }

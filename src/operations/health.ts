@@ -1,4 +1,6 @@
-// What /healthz answers, and `presence status` with it: one health model. A status and its HTTP code:
+// What /healthz answers, and `presence status` with it: one health model, in one piece past 300
+// lines (the statuses, the per-set rule and the tracker that feeds it must change together).
+// A status and its HTTP code:
 //   ok        200  every enabled set is observed within its gap threshold;
 //   degraded  200  the daemon polls, but something needs attention (conditions fed in with
 //                  setDegraded(), e.g. sets over their rate budget);
