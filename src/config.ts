@@ -80,7 +80,7 @@ export interface CallbackConfig {
 
 /** Everything the process needs, read once at startup. */
 export interface Config {
-  /** Postgres connection string (`DATABASE_URL`); undefined means the embedded PGlite. */
+  /** Postgres connection string (`DATABASE_URL`, or the file named by `DATABASE_URL_FILE`); undefined means the embedded PGlite. */
   databaseUrl: string | undefined;
   /** Folder of the embedded database (`PRESENCE_DATA_DIR`), absolute. */
   dataDir: string;
@@ -228,9 +228,18 @@ interface Secret {
 /** Reads a secret from `NAME`, or from the file named by `NAME_FILE`. */
 function secretWithSource(env: Env, name: string): Secret | undefined {
   const direct = env[name];
-  if (direct !== undefined && direct !== '') return { value: direct, variable: name };
   const file = env[`${name}_FILE`];
-  if (file === undefined || file === '') return undefined;
+  const hasDirect = direct !== undefined && direct.trim() !== '';
+  const hasFile = file !== undefined && file.trim() !== '';
+  // Which one wins would be a guess: an operator who moved the secret to a file and left the old
+  // variable would keep using the old value without knowing.
+  if (hasDirect && hasFile)
+    throw new ConfigError(
+      name,
+      `${name} and ${name}_FILE are both set: keep one (${name}_FILE keeps the secret out of the environment and of a PM2 dump)`,
+    );
+  if (hasDirect) return { value: direct, variable: name };
+  if (!hasFile) return undefined;
   try {
     const value = readFileSync(file, 'utf8').trim();
     return value === '' ? undefined : { value, variable: `${name}_FILE` };
@@ -339,9 +348,17 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   const admin = env.TIM_ADMIN?.trim() || DEFAULTS.timAdmin;
-  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  // DATABASE_URL_FILE: a URL with a password need not sit in the environment (nor in dump.pm2).
+  const databaseUrlSource = secretWithSource(env, 'DATABASE_URL');
+  const databaseUrl = databaseUrlSource?.value.trim() || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL', 'DATABASE_URL must be a postgres:// or postgresql:// connection string');
+    const variable = databaseUrlSource?.variable ?? 'DATABASE_URL';
+    throw new ConfigError(
+      variable,
+      variable === 'DATABASE_URL'
+        ? 'DATABASE_URL must be a postgres:// or postgresql:// connection string'
+        : 'DATABASE_URL_FILE must name a file holding a postgres:// or postgresql:// connection string',
+    );
   }
   // Read secrets eagerly so a bad *_FILE fails at startup, but keep them out of the returned object.
   const timKeySources = secretFamilyWithSources(env, 'TIM_SECRET_KEY');

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { createLogger } from '../logger.js';
+import { createLogger, stderrDestination } from '../logger.js';
 import { prettyDestination } from '../output/pretty-log.js';
 import { startDaemon } from '../daemon.js';
 import type { CommandIO } from './io.js';
@@ -15,7 +15,10 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   // collects a worker's logs by wrapping process.stdout.write, and lines written to the descriptor
   // itself vanish.
   const destination = io.isTTY ? prettyDestination(process.stdout) : cluster.isWorker ? process.stdout : undefined;
-  const logger = createLogger(config.logLevel, destination, config.secretsForRedaction());
+  // Errors (error, fatal) go to stderr, PM2's error file, so that file is what it says; the
+  // terminal keeps them in line with the rest.
+  const errors = io.isTTY ? undefined : cluster.isWorker ? process.stderr : stderrDestination();
+  const logger = createLogger(config.logLevel, destination, config.secretsForRedaction(), errors);
   // A rejection nobody handled is a bug, but a daemon that runs for months should log it and keep
   // polling rather than die with every set.
   const onUnhandled = (reason: unknown) => logger.error({ code: 'ERR_INTERNAL', err: reason }, 'unhandled rejection');
