@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { PresenceError } from './errors.js';
 import { archiveCommand } from './commands/archive.js';
 import { checkAccountsCommand } from './commands/check-accounts.js';
+import { checkConfigCommand } from './commands/check-config.js';
 import { copyCommand } from './commands/copy.js';
 import { demoCommand } from './commands/demo.js';
 import { maintainCommand } from './commands/maintain.js';
@@ -28,6 +29,7 @@ const USAGE = `usage: presence <command> [...]
   check-accounts SET                        account_check every user of a Tencent set, store Imported/NotImported
   users remove SET [FILE|-]                 remove user IDs
   poll SET                                  run one cycle of SET now and print a summary
+  check-config                              before a reload: the environment, the database, its migrations, each app's credentials
   run                                       the daemon: poll every enabled set on its schedule
   status [--json]                           sets, users by account status, last cycle, lag, current states
   simulate [--port N] [--seed S] ...        a local fake Tencent IM and Volcengine for demos and tests
@@ -54,6 +56,7 @@ const COMMANDS: Record<string, Command> = {
   users: usersCommand,
   poll: pollCommand,
   'check-accounts': checkAccountsCommand,
+  'check-config': checkConfigCommand,
   run: runCommand,
   status: statusCommand,
   simulate: (argv, io) => simulateCommand(argv, { env: io.env, stdout: io.out, stderr: io.err }),
