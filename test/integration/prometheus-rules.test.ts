@@ -88,7 +88,10 @@ describe('Prometheus alerting rules (promtool)', () => {
   });
 
   it('the unit tests fail when a rule waits longer than they expect (they can fail)', async () => {
-    await writeFile(join(scratch, 'presence.rules.yml'), rules.replace(/(up\{job="presence-poller"\} == 0\n\s+for:) 2m/, '$1 10m'));
+    await writeFile(
+      join(scratch, 'presence.rules.yml'),
+      rules.replace(/(up\{job="presence-poller"\} == 0\n\s+for:) 2m/, '$1 10m'),
+    );
     await copyFile(TESTS, join(scratch, 'presence.rules.test.yml'));
     const result = await runCommand(PROMTOOL, ['test', 'rules', 'presence.rules.test.yml'], { cwd: scratch });
     expect(result.code).not.toBe(0);
