@@ -25,10 +25,15 @@ export interface CommandResult {
 }
 
 /** Runs `file args` to its end (never throws for a non-zero exit). */
-export function runCommand(file: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}) {
-  return new Promise<CommandResult>((resolve, reject) => {
+export function runCommand(
+  file: string,
+  args: string[],
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
     execFile(file, args, { cwd: options.cwd, timeout: options.timeoutMs ?? 30_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
+      // A number: the command ran and exited non-zero; otherwise it could not run (or timed out).
+      if (err && typeof err.code !== 'number') return reject(new Error(`${file} could not run`, { cause: err }));
       resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
     });
   });
