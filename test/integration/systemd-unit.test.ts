@@ -49,6 +49,13 @@ describe('systemd unit (systemd-analyze verify)', () => {
     expect(result.code).not.toBe(0);
   });
 
+  it('is sandboxed: systemd-analyze security rates its exposure OK (at most 3.5 of 10)', async () => {
+    const result = await runCommand(SYSTEMD_ANALYZE, ['security', '--offline=true', UNIT]);
+    const level = /Overall exposure level for presence\.service: ([\d.]+)/.exec(result.stdout + result.stderr)?.[1];
+    expect(level, result.stdout + result.stderr).toBeDefined();
+    expect(Number(level)).toBeLessThanOrEqual(3.5);
+  });
+
   it('restarts on failure, except on exit status 2, and waits longer than the daemon’s graceful stop', () => {
     const service = new Map(settings(unit, 'Service'));
     expect(service.get('Restart')).toBe('on-failure');
