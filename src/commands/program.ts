@@ -27,10 +27,22 @@ export function action<A extends unknown[]>(
 /** The options commander parsed, as the strings and booleans the commands check themselves. */
 export type Options = Record<string, string | boolean | undefined>;
 
-/** The package's version, from package.json (one level above src/ and dist/). */
+/**
+ * The package's version, from its package.json: the first one above this file (src/ and dist/ sit
+ * one level below it; the benchmark's build, bench/dist/src/, three).
+ */
 export function packageVersion(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
+  for (let dir = new URL('../', import.meta.url); dir.pathname !== '/'; dir = new URL('../', dir)) {
+    let text: string;
+    try {
+      text = readFileSync(new URL('package.json', dir), 'utf8');
+    } catch {
+      continue;
+    }
+    const pkg = JSON.parse(text) as { name?: string; version?: string };
+    if (pkg.name === 'presence-poller' && pkg.version) return pkg.version;
+  }
+  return 'unknown';
 }
 
 /** Commander writes whole blocks ending in a newline; CommandIO prints lines and adds its own. */
