@@ -3,11 +3,11 @@
 // with one probe call. The probe is taken under the app's poll lock, as `presence poll` does, so it
 // never adds to the calls of a daemon polling the app: where a running daemon holds the lock (or,
 // on the embedded database, holds the folder), it reports that daemon's /healthz instead.
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { requireMigrated } from '../db/migrator.js';
-import { InputError, PresenceError, ProviderError } from '../errors.js';
+import { PresenceError, ProviderError } from '../errors.js';
 import { EventStream } from '../events.js';
 import { createLogger, stderrDestination, type Logger } from '../logger.js';
 import type { ProviderName } from '../model.js';
@@ -18,6 +18,7 @@ import { ProviderRegistry } from '../poll/provider-registry.js';
 import { listWatchSets, type WatchSet } from '../store/watch-sets.js';
 import { streamWatchedUsers } from '../store/watched-users.js';
 import type { CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 
 /** How long the probe and the daemon's /healthz may take. */
 const PROBE_TIMEOUT_MS = 15_000;
@@ -42,10 +43,18 @@ function reporter(io: CommandIO): Report {
   };
 }
 
-/** `presence check-config`: exit 0 when everything checked is right, 1 with what to fix, 2 for a bad environment. */
-export async function checkConfigCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  if (positionals.length > 0) throw new InputError('usage: presence check-config');
+/** Defines `presence check-config`. */
+export function checkConfigCommand(program: Command, run: CommandRun): void {
+  program
+    .command('check-config')
+    .description(
+      "before a reload: the environment, the database, its migrations, and each enabled app's credentials (one call under its poll lock, or the running daemon's /healthz)",
+    )
+    .action(action(run, () => checkConfig(run.io)));
+}
+
+/** Exit 0 when everything checked is right, 1 with what to fix, 2 for a bad environment. */
+async function checkConfig(io: CommandIO): Promise<number> {
   const report = reporter(io);
   let config: Config;
   try {

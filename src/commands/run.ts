@@ -1,19 +1,29 @@
 import cluster from 'node:cluster';
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, stderrDestination } from '../logger.js';
 import { prettyDestination } from '../output/pretty-log.js';
 import { startDaemon } from '../daemon.js';
 import type { CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
+
+/** Defines `presence run`. */
+export function runCommand(program: Command, run: CommandRun): void {
+  program
+    .command('run')
+    .description(
+      'the daemon: poll every enabled set on its schedule, until SIGINT or SIGTERM; serves /metrics and /healthz on PRESENCE_HTTP',
+    )
+    .action(action(run, () => runDaemon(run.io)));
+}
 
 /**
- * `presence run`: the daemon, until SIGINT or SIGTERM; exits 0 after a graceful stop, 1 after a
- * graceful stop for losing PM2's IPC channel, 2 on a configuration error (a listener that cannot
- * bind included), which PM2's `stop_exit_codes: [2]` does not restart.
+ * The daemon, until SIGINT or SIGTERM; exits 0 after a graceful stop, 1 after a graceful stop for
+ * losing PM2's IPC channel, 2 on a configuration error (a listener that cannot bind included),
+ * which PM2's `stop_exit_codes: [2]` does not restart.
  */
-export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
-  parseArgs({ args: argv, options: {} });
+async function runDaemon(io: CommandIO): Promise<number> {
   let config: Config;
   try {
     config = loadConfig(io.env);
