@@ -72,6 +72,21 @@ describe(`presence check-config (${DATABASE_KIND})`, () => {
     expect(simulator.calls.length).toBe(before);
   });
 
+  it('says the migrations are behind on a database that has none yet', async () => {
+    const fresh = await createCliTarget();
+    try {
+      const r = await runCli(['check-config'], { ...fresh.baseEnv(), TIM_SECRET_KEY: KEY, PRESENCE_HTTP: 'off' });
+      expect(r.code).toBe(1);
+      expect(r.out).toContainEqual(
+        expect.stringMatching(
+          /^FAIL {2}migrations \(behind\): the database has no presence schema yet: run presence migrate/,
+        ),
+      );
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('reports a running daemon’s /healthz instead of calling an app it polls', async () => {
     const port = await freePort();
     const daemonEnv: Env = {

@@ -162,6 +162,9 @@ describe(`a restart with a rejected key (${DATABASE_KIND})`, () => {
       gapSeconds: 600,
     });
     await addWatchedUsers(database.db, 'm2', ['k-1', 'k-2']);
+    // m1 now ticks hourly, so the restarted daemon runs no cycle of it: its last success at the
+    // first scrape can only have come from poll_cycle.
+    await database.db.updateTable('watch_set').set({ schedule: '0 0 * * * *' }).where('name', '=', 'm1').execute();
     const config = testConfig({
       TIM_SECRET_KEY: KEY,
       [`TIM_SECRET_KEY_${BAD_APP}`]: 'a-wrong-key-0123456789abcdef',
@@ -213,8 +216,9 @@ describe(`a restart with a rejected key (${DATABASE_KIND})`, () => {
       samples.filter((s) => s.name === 'presence_last_successful_cycle_timestamp_seconds' && s.labels.set === 'm2'),
     ).toEqual([expect.objectContaining({ value: 0 })]);
     expect(sumOf(samples, 'presence_set_gap_threshold_seconds', { set: 'm2' })).toBe(600);
-    expect(sumOf(samples, 'presence_set_gap_threshold_seconds', { set: 'm1' })).toBe(3);
-    expect(sumOf(samples, 'presence_set_schedule_interval_seconds', { set: 'm1' })).toBe(1);
+    expect(sumOf(samples, 'presence_set_gap_threshold_seconds', { set: 'm1' })).toBe(3 * 3600);
+    expect(sumOf(samples, 'presence_set_schedule_interval_seconds', { set: 'm1' })).toBe(3600);
+    expect(sumOf(samples, 'presence_set_schedule_interval_seconds', { set: 'm2' })).toBe(1);
     expect(sumOf(samples, 'presence_rate_ceiling_calls_per_second', { bucket: `tencent:${BAD_APP}:state` })).toBe(100);
     expect(
       samples
