@@ -2,9 +2,12 @@
 // each one's placeholders (:app, :from, :to, :set, :again_from, :again_to) take on the hand-made
 // history (test/helpers/analytics-history.ts), and the figures they must return there. Shared by
 // the docs test (every database) and the read-only role test (Postgres).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
-const markdown = readFileSync(new URL('../../docs/analytics.md', import.meta.url), 'utf8');
+// From the sources (vitest) or from the benchmark's build (bench/dist/test/helpers), run from the root.
+const beside = new URL('../../docs/analytics.md', import.meta.url);
+const markdown = readFileSync(existsSync(beside) ? beside : join(process.cwd(), 'docs', 'analytics.md'), 'utf8');
 
 /** Every recipe of docs/analytics.md: its name and SQL text, placeholders as written. */
 export const RECIPES = [...markdown.matchAll(/```sql\n(-- recipe: ([a-z0-9-]+)\n[\s\S]*?)```/g)].map((m) => ({
