@@ -268,7 +268,7 @@ export async function main(argv: string[]): Promise<void> {
       const names = [
         'daily-active-users',
         'dau-wau-mau',
-        'rolling-7-day-actives',
+        'rolling-7-day-retention',
         'fixed-windows',
         'cohort-retention',
         'session-median-p90',

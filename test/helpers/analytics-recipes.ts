@@ -40,12 +40,13 @@ export const RECIPE_CASES: Record<string, { params: Record<string, string>; expe
       ['2026-03-30', 1, 3, 3, 0.333],
     ],
   },
-  'rolling-7-day-actives': {
-    params: LAST_DAYS,
+  // alice and bob first active on 03-28, hana on 03-29: all three within days 0-6 of their first day.
+  // Two periods in the range; nobody was active in the second (days 7-13): 0, not a missing row.
+  'rolling-7-day-retention': {
+    params: { ...APP, from: at('2026-03-28'), to: at('2026-04-11') },
     expected: [
-      ['2026-03-28', 2],
-      ['2026-03-29', 3],
-      ['2026-03-30', 3],
+      [0, 0, 6, 3, 3, 1],
+      [1, 7, 13, 0, 3, 0],
     ],
   },
   // Active on 03-28: alice, bob; of them, again on 03-30: alice.
