@@ -54,25 +54,20 @@ LANGUAGE sql STABLE ROWS 50000 AS $$
     SELECT r.*,
            c.last_seen_at AS seen,
            coalesce((c.state = 'Online' OR (p_include_push_online AND c.state = 'PushOnline')) AND r.e >= c.last_seen_at, false) AS running,
-           st.found AS start_found, st.from_state AS start_from_state, st.last_seen_at AS start_seen,
+           st.to_state IS NOT NULL AS start_found, st.from_state AS start_from_state, st.last_seen_at AS start_seen,
            en.last_seen_at AS end_seen, gap.changed_at AS gap_end
     FROM runs r
     LEFT JOIN presence_current c ON c.provider = r.provider AND c.app_id = r.app_id AND c.user_id = r.user_id
-    -- The transition that began the session (none when it began before the range) ...
-    LEFT JOIN LATERAL (
-      SELECT true AS found, x.from_state, x.last_seen_at FROM presence_transition x
-      WHERE x.app_id = r.app_id AND x.user_id = r.user_id AND x.provider = r.provider AND x.changed_at = r.s
-        AND x.to_state <> 'Unknown'
-      ORDER BY x.changed_at LIMIT 1
-    ) st ON true
-    -- ... the one that ended it (its last_seen_at is the last observation in the session) ...
-    LEFT JOIN LATERAL (
-      SELECT x.last_seen_at FROM presence_transition x
-      WHERE r.next_state IS NOT NULL AND r.next_state <> 'Unknown'
-        AND x.app_id = r.app_id AND x.user_id = r.user_id AND x.provider = r.provider AND x.changed_at = r.e
-        AND x.to_state = r.next_state
-      LIMIT 1
-    ) en ON true
+    -- The transition that began the session (none when it began before the range) and the one
+    -- that ended it (its last_seen_at is the last observation in the session): equality joins on
+    -- the range's transitions, which the planner can hash (a lookup per session took minutes).
+    LEFT JOIN presence_transition st
+      ON st.app_id = p_app_id AND st.changed_at >= p_from AND st.changed_at <= least(p_to, now())
+     AND st.provider = r.provider AND st.user_id = r.user_id AND st.changed_at = r.s AND st.to_state <> 'Unknown'
+    LEFT JOIN presence_transition en
+      ON en.app_id = p_app_id AND en.changed_at >= p_from AND en.changed_at <= least(p_to, now())
+     AND en.provider = r.provider AND en.user_id = r.user_id AND en.changed_at = r.e AND en.to_state = r.next_state
+     AND r.next_state <> 'Unknown'
     -- ... and, after a gap, the next observation of the user.
     LEFT JOIN LATERAL (
       SELECT x.changed_at FROM presence_transition x
@@ -83,7 +78,7 @@ LANGUAGE sql STABLE ROWS 50000 AS $$
   ),
   shaped AS (
     SELECT e.*,
-           e.start_found IS NULL
+           NOT e.start_found
              OR coalesce(e.start_from_state = 'Online' OR (p_include_push_online AND e.start_from_state = 'PushOnline'), false) AS start_cut,
            NOT e.running AND e.next_state IS NULL AS end_cut
     FROM ends e
