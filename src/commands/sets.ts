@@ -1,4 +1,7 @@
 import { parseArgs } from 'node:util';
+import type { Kysely } from 'kysely';
+import { requireMigrated } from '../db/migrator.js';
+import type { Database } from '../db/schema.js';
 import { InputError } from '../errors.js';
 import { parseWholeNumber, PG_INT_MAX } from '../input/options.js';
 import type { ProviderName } from '../model.js';
@@ -80,31 +83,8 @@ export async function setsCommand(argv: string[], io: CommandIO): Promise<number
     }
     case 'list': {
       parseArgs({ args: rest, options: {} });
-      return withDatabase(io, async ({ database }) => {
-        const sets = await listWatchSets(database.db);
-        if (sets.length === 0) {
-          io.out('no watch sets (add one with: presence sets add NAME --provider tencent --app APPID)');
-          return 0;
-        }
-        const rows = await Promise.all(
-          sets.map(async (s) => [
-            s.name,
-            s.provider,
-            s.app_id,
-            s.schedule,
-            s.detail ? 'yes' : 'no',
-            String(gapSecondsOf(s)),
-            s.enabled ? 'yes' : 'no',
-            String(await countWatchedUsers(database.db, s.name)),
-          ]),
-        );
-        for (const line of formatTable(
-          ['name', 'provider', 'app', 'schedule', 'detail', 'gap_s', 'enabled', 'users'],
-          rows,
-        ))
-          io.out(line);
-        return 0;
-      });
+      // Only reads: a read-only role runs it, so it checks the schema instead of migrating.
+      return withDatabase(io, ({ database }) => listSets(io, database.db), { migrate: false });
     }
     case 'remove':
     case 'enable':
@@ -124,4 +104,29 @@ export async function setsCommand(argv: string[], io: CommandIO): Promise<number
     default:
       throw new InputError(`usage: presence sets add|list|remove|enable|disable ...${sub ? ` (unknown: ${sub})` : ''}`);
   }
+}
+
+/** `presence sets list`: the sets and their users, read-only. */
+async function listSets(io: CommandIO, db: Kysely<Database>): Promise<number> {
+  await requireMigrated(db);
+  const sets = await listWatchSets(db);
+  if (sets.length === 0) {
+    io.out('no watch sets (add one with: presence sets add NAME --provider tencent --app APPID)');
+    return 0;
+  }
+  const rows = await Promise.all(
+    sets.map(async (s) => [
+      s.name,
+      s.provider,
+      s.app_id,
+      s.schedule,
+      s.detail ? 'yes' : 'no',
+      String(gapSecondsOf(s)),
+      s.enabled ? 'yes' : 'no',
+      String(await countWatchedUsers(db, s.name)),
+    ]),
+  );
+  for (const line of formatTable(['name', 'provider', 'app', 'schedule', 'detail', 'gap_s', 'enabled', 'users'], rows))
+    io.out(line);
+  return 0;
 }

@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { describeFreshness, readRollupFreshness } from '../analytics/rollup-freshness.js';
+import { requireMigrated } from '../db/migrator.js';
 import { InputError } from '../errors.js';
 import { EMBEDDED_SUPPORTED, embeddedSize, type EmbeddedSize } from '../store/embedded-size.js';
 import { readSetStatuses, type SetStatus } from '../store/status.js';
@@ -150,19 +152,28 @@ export async function statusCommand(argv: string[], io: CommandIO): Promise<numb
     options: { json: { type: 'boolean', default: false } },
   });
   if (positionals.length > 0) throw new InputError('usage: presence status [--json]');
-  return withDatabase(io, async ({ database }) => {
-    const now = new Date();
-    const views = statusViews(await readSetStatuses(database.db), now);
-    const embedded = database.kind === 'pglite' ? embeddedView(await embeddedSize(database.db)) : undefined;
-    if (values.json) io.out(JSON.stringify({ generatedAt: now.toISOString(), sets: views, embedded }, null, 2));
-    else {
-      for (const line of formatStatus(views, now)) io.out(line);
-      if (embedded) for (const line of formatEmbedded(embedded)) io.out(line);
-    }
-    // Past the supported size is a warning on stderr too, where a cron job's mail picks it up.
-    if (embedded?.pastSupportedSize) io.err(`presence status: ${embeddedWarning(embedded)}`);
-    return 0;
-  });
+  // Only reads: a read-only role runs it, so it checks the schema instead of migrating.
+  return withDatabase(
+    io,
+    async ({ database }) => {
+      await requireMigrated(database.db);
+      const now = new Date();
+      const views = statusViews(await readSetStatuses(database.db), now);
+      const embedded = database.kind === 'pglite' ? embeddedView(await embeddedSize(database.db)) : undefined;
+      const rollup = await readRollupFreshness(database.db);
+      if (values.json)
+        io.out(JSON.stringify({ generatedAt: now.toISOString(), sets: views, embedded, rollup }, null, 2));
+      else {
+        for (const line of formatStatus(views, now)) io.out(line);
+        io.out(describeFreshness(rollup));
+        if (embedded) for (const line of formatEmbedded(embedded)) io.out(line);
+      }
+      // Past the supported size is a warning on stderr too, where a cron job's mail picks it up.
+      if (embedded?.pastSupportedSize) io.err(`presence status: ${embeddedWarning(embedded)}`);
+      return 0;
+    },
+    { migrate: false },
+  );
 }
 
 /** The embedded database's size in `status --json`. */
