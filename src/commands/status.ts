@@ -1,11 +1,11 @@
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { describeFreshness, readRollupFreshness } from '../analytics/rollup-freshness.js';
 import { requireMigrated } from '../db/migrator.js';
-import { InputError } from '../errors.js';
 import { EMBEDDED_SUPPORTED, embeddedSize, type EmbeddedSize } from '../store/embedded-size.js';
 import { readSetStatuses, type SetStatus } from '../store/status.js';
 import { gapSecondsOf } from '../store/watch-sets.js';
 import { withDatabase, type CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 import { formatTable } from '../output/table.js';
 
 /** One set in `status --json`. */
@@ -144,14 +144,19 @@ export function formatStatus(views: SetStatusView[], now: Date): string[] {
   ];
 }
 
-/** `presence status [--json]`: sets, their users, last cycles, lag and current states. */
-export async function statusCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { json: { type: 'boolean', default: false } },
-  });
-  if (positionals.length > 0) throw new InputError('usage: presence status [--json]');
+/** Defines `presence status [--json]`. */
+export function statusCommand(program: Command, run: CommandRun): void {
+  program
+    .command('status')
+    .description(
+      'per set: schedule, users by account status, last cycle, lag, current states; the embedded database against its supported size',
+    )
+    .option('--json', 'the same as one JSON document', false)
+    .action(action(run, (values: { json: boolean }) => status(values, run.io)));
+}
+
+/** Sets, their users, last cycles, lag and current states. */
+async function status(values: { json: boolean }, io: CommandIO): Promise<number> {
   // Only reads: a read-only role runs it, so it checks the schema instead of migrating.
   return withDatabase(
     io,
