@@ -79,7 +79,7 @@ export function rangePeakText(report: ActivityReport): string {
 function describe(report: ActivityReport | RetentionReport): string {
   const o = report.options;
   const note = report.source.note ? `; ${report.source.note}` : '';
-  return `set ${o.set} (${report.provider} app ${report.appId}), ${o.from} to ${o.to}, by ${o.period} in ${o.tz}, active = ${o.active.join(' or ')}; ${rollupFreshness(report)}${note}`;
+  return `set ${o.set} (${report.provider} app ${report.appId}), ${o.from} to ${o.to}, by ${o.period}${o.period === 'week' && o.weekStart && o.weekStart !== 'monday' ? ` from ${o.weekStart}` : ''} in ${o.tz}, active = ${o.active.join(' or ')}; ${rollupFreshness(report)}${note}`;
 }
 
 /** Plain-text table lines. */

@@ -38,6 +38,7 @@ interface ReportValues {
   period?: string;
   tz?: string;
   active?: string;
+  weekStart?: string;
   format: string;
   out?: string;
 }
@@ -60,7 +61,8 @@ export function reportCommand(program: Command, run: CommandRun): void {
       .option('--set <set>', 'the watch set to report on')
       .option('--from <date>', 'the first day, YYYY-MM-DD')
       .option('--to <date>', 'the last day, YYYY-MM-DD (included)')
-      .option('--period <period>', 'day or week (ISO weeks, from Monday)', 'day')
+      .option('--period <period>', 'day or week (ISO weeks, from Monday, unless --week-start)', 'day')
+      .option('--week-start <day>', 'the first day of a week: monday ... sunday', 'monday')
       .option('--tz <zone>', 'the IANA time zone days start in, e.g. Europe/Berlin', 'UTC')
       .option('--active <states>', 'the states that count as active: Online, or Online,PushOnline', 'Online')
       .option('--format <format>', `${FORMATS.join(', ')} (html holds both reports)`, 'table')

@@ -220,6 +220,31 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
     ]);
   });
 
+  it('--week-start sunday: weeks from Sunday, the first cut at --from', async () => {
+    const weeks = async (...extra: string[]) =>
+      JSON.parse(
+        (await report('retention', ...BERLIN, '--period', 'week', ...extra, '--format', 'json')).join('\n'),
+      ) as { periods: string[]; cohorts: unknown };
+    // Monday weeks: [Sat 28, Sun 29] then [Mon 30]: alice, bob, hana first, then alice.
+    expect(await weeks()).toMatchObject({
+      periods: ['2026-03-28', '2026-03-30'],
+      cohorts: [
+        { cohort: '2026-03-28', users: 3, retained: [3, 1] },
+        { cohort: '2026-03-30', users: 0 },
+      ],
+    });
+    // Sunday weeks: [Sat 28] then [Sun 29, Mon 30]: alice and bob, then both again and hana new.
+    expect(await weeks('--week-start', 'sunday')).toMatchObject({
+      periods: ['2026-03-28', '2026-03-29'],
+      cohorts: [
+        { cohort: '2026-03-28', users: 2, retained: [2, 2], shares: [1, 1] },
+        { cohort: '2026-03-29', users: 1, retained: [1], shares: [1] },
+      ],
+    });
+    const lines = await report('activity', ...BERLIN, '--period', 'week', '--week-start', 'sun');
+    expect(lines[0]).toContain('by week from sunday in Europe/Berlin');
+  });
+
   it('html: one file with both reports and nothing to fetch', async () => {
     const file = join(outDir, 'report.html');
     const lines = await report('retention', ...BERLIN, '--format', 'html', '--out', file);
@@ -261,6 +286,7 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
       [['activity', '--set', 'analytics', '--from', '2026-3-1', '--to', '2026-03-28'], /--from must be a date/],
       [['retention', ...BERLIN, '--active', 'Unknown'], /--active takes Online, PushOnline or Offline/],
       [['retention', ...BERLIN, '--format', 'pdf'], /--format must be one of table, csv, json, html/],
+      [['retention', ...BERLIN, '--week-start', 'caturday'], /--week-start takes a day of the week/],
       [['retention', '--set', 'nope', '--from', '2026-03-28', '--to', '2026-03-30'], /nope/],
       [['weekly'], /unknown command 'weekly'[^]*presence report --help shows the usage/],
       // Year 0 came back from the database and was blamed on --tz; 10000-01-01 (the end of the
