@@ -170,3 +170,20 @@ export async function setWatchSetEnabled(db: Kysely<Database>, name: string, ena
 export function gapSecondsOf(set: Pick<WatchSet, 'gap_seconds' | 'schedule'>, intervalSeconds?: number): number {
   return set.gap_seconds ?? 3 * (intervalSeconds ?? scheduleIntervalSeconds(set.schedule));
 }
+
+/** A set's users as the rate budget counts them. */
+export interface BudgetUserCounts {
+  /** Users a cycle polls: all but NotImported. */
+  pollable: number;
+  notImported: number;
+}
+
+/** Users per set for the rate budget, in one pass over watched_user (a set without users is absent). */
+export async function countUsersForBudget(db: Kysely<Database>): Promise<Map<string, BudgetUserCounts>> {
+  const { rows } = await sql<{ set: string; pollable: string; not_imported: string }>`
+    SELECT set,
+           count(*) FILTER (WHERE account_status IS DISTINCT FROM 'NotImported') AS pollable,
+           count(*) FILTER (WHERE account_status = 'NotImported') AS not_imported
+    FROM watched_user GROUP BY set`.execute(db);
+  return new Map(rows.map((r) => [r.set, { pollable: Number(r.pollable), notImported: Number(r.not_imported) }]));
+}
