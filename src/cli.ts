@@ -10,6 +10,7 @@ import { demoCommand } from './commands/demo.js';
 import { maintainCommand } from './commands/maintain.js';
 import { processIO, type CommandIO } from './commands/io.js';
 import { migrateCommand } from './commands/migrate.js';
+import { planCommand } from './commands/plan.js';
 import { pollCommand } from './commands/poll.js';
 import { pruneCommand } from './commands/prune.js';
 import { reportCommand } from './commands/report.js';
@@ -24,12 +25,14 @@ const USAGE = `usage: presence <command> [...]
   migrate                                   apply pending migrations
   sets add NAME --provider tencent|volcengine --app APPID [--schedule CRON] [--detail] [--gap SECONDS] [--recheck CRON]
   sets list | sets remove NAME | sets enable NAME | sets disable NAME
+  sets update NAME [--schedule CRON] [--gap SECONDS|default] [--detail|--no-detail] [--recheck CRON]
   users add SET [FILE|-] [--check]          add user IDs, one per line (stdin without FILE); --check: account_check them
   check-accounts SET                        account_check every user of a Tencent set, store Imported/NotImported
   users remove SET [FILE|-]                 remove user IDs
   poll SET                                  run one cycle of SET now and print a summary
   run                                       the daemon: poll every enabled set on its schedule
   status [--json]                           sets, users by account status, last cycle, lag, current states
+  plan [--json]                             the rate budget: demand per bucket against its ceiling, whether each gap holds
   simulate [--port N] [--seed S] ...        a local fake Tencent IM and Volcengine for demos and tests
   demo                                      embedded database + simulator + poller for 30 s
   report retention|activity --set S --from DATE --to DATE [--period day|week] [--tz ZONE]
@@ -56,6 +59,7 @@ const COMMANDS: Record<string, Command> = {
   'check-accounts': checkAccountsCommand,
   run: runCommand,
   status: statusCommand,
+  plan: planCommand,
   simulate: (argv, io) => simulateCommand(argv, { env: io.env, stdout: io.out, stderr: io.err }),
   demo: demoCommand,
   report: reportCommand,

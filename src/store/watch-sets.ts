@@ -130,6 +130,52 @@ export async function addWatchSet(db: Kysely<Database>, input: NewWatchSet): Pro
   return row;
 }
 
+/** What `sets update` may change; an absent field keeps its value (`gapSeconds: null` restores the default). */
+export interface WatchSetChanges {
+  schedule?: string;
+  detail?: boolean;
+  gapSeconds?: number | null;
+  accountRecheck?: string;
+}
+
+/**
+ * Changes a set's settings, validated as `sets add` validates them (the result as a whole: a
+ * schedule broken with SQL must be fixed along with the change), and bumps updated_at so the
+ * daemon reschedules it at its next reload. Throws NotFoundError, or InputError naming the field.
+ */
+export async function updateWatchSet(db: Kysely<Database>, name: string, changes: WatchSetChanges): Promise<WatchSet> {
+  return db.transaction().execute(async (trx) => {
+    const current = await trx
+      .selectFrom('watch_set')
+      .selectAll()
+      .where('name', '=', name)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!current) return getWatchSet(trx, name);
+    const next = validateNewWatchSet({
+      name: current.name,
+      provider: current.provider,
+      appId: current.app_id,
+      schedule: changes.schedule ?? current.schedule,
+      detail: changes.detail ?? current.detail,
+      gapSeconds: changes.gapSeconds === undefined ? current.gap_seconds : changes.gapSeconds,
+      accountRecheck: changes.accountRecheck ?? current.account_recheck,
+    });
+    return trx
+      .updateTable('watch_set')
+      .set({
+        schedule: next.schedule,
+        detail: next.detail,
+        gap_seconds: next.gapSeconds,
+        account_recheck: next.accountRecheck,
+        updated_at: sql<Date>`now()`,
+      })
+      .where('name', '=', name)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}
+
 /** Every watch set, by name. */
 export async function listWatchSets(
   db: Kysely<Database>,
