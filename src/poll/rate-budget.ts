@@ -250,11 +250,13 @@ export function assessRateBudget(sets: readonly BudgetSetInput[], ceilings: Budg
   };
 }
 
-/** The re-check of NotImported accounts: one account_check bucket per Tencent app with such users. */
+/** The re-check of NotImported accounts: one account_check bucket per Tencent app whose sets have such users. */
 function accountCheckBuckets(sets: readonly BudgetSetInput[], ceilings: BudgetCeilings, nowMs: number): BucketBudget[] {
   const buckets = new Map<string, BucketBudget>();
   for (const s of sets) {
-    if (s.provider !== 'tencent' || !s.enabled) continue;
+    // Only sets with NotImported users re-check any (a check at `users add --check` or
+    // `check-accounts` is on demand, not scheduled).
+    if (s.provider !== 'tencent' || !s.enabled || s.notImported === 0) continue;
     let meanSeconds: number;
     try {
       meanSeconds = scheduleCadence(s.accountRecheck, nowMs).meanSeconds;
