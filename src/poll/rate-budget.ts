@@ -206,7 +206,7 @@ export function stateBucketOf(
 export function assessRateBudget(sets: readonly BudgetSetInput[], ceilings: BudgetCeilings, nowMs: number): RateBudget {
   const perWindow = 1000 / ceilings.windowMs;
   const placed: Placed[] = sets.map((input) => {
-    const bucket = stateBucketOf(input, ceilings) ?? `volcengine:app ${input.appId} (no credentials here)`;
+    const bucket = stateBucketOf(input, ceilings) ?? `volcengine app ${input.appId} (no credentials here)`;
     const calls = callsPerCycle(input.users, stateBatch(input.provider));
     const usableRps = (input.provider === 'tencent' ? ceilings.querystateRps : ceilings.volcRps) * perWindow;
     try {

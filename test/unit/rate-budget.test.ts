@@ -106,7 +106,7 @@ describe('rate budget', () => {
     // */12: 60 + 41.7 > 99; */15: 93.3 fits, but 12.82 s plus margin is past 15 s; */20 fits.
     expect(v7.suggestion).toEqual({ schedule: { schedule: '*/20 * * * * *' } });
     expect(budget.buckets.find((b) => b.bucket === 'volcengine:L')!.sets).toEqual(['v9']);
-    expect(budget.sets.find((s) => s.set === 'v10')!.bucket).toBe('volcengine:app 10 (no credentials here)');
+    expect(budget.sets.find((s) => s.set === 'v10')!.bucket).toBe('volcengine app 10 (no credentials here)');
     expect(budget.sets.find((s) => s.set === 'v9')!.callsPerCycle).toBe(10);
   });
 
