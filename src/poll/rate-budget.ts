@@ -2,6 +2,7 @@
 // or account_check, a Volcengine account shared by its apps), against the ceiling the limiter
 // spends, and whether each set can finish its cycles soon enough for its gap threshold to hold.
 // A set that cannot fills its history with Unknown pairs, silently: this model says so before.
+// One piece (over 300 lines): the demand, the fit of each set and the suggestions share one set of numbers.
 // Pure: the callers (presence plan, status, the set and user commands, the daemon at each reload)
 // read the sets and their user counts and hand them in.
 //
