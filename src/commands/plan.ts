@@ -28,7 +28,8 @@ export async function currentBudget(db: Kysely<Database>, config: Config, nowMs 
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
-const rate = (n: number) => (n >= 10 ? String(Math.round(n)) : n >= 0.1 ? n.toFixed(1) : n === 0 ? '0' : n.toFixed(4));
+const rate = (n: number) =>
+  n === 0 ? '0' : n >= 10 ? String(Math.round(n)) : n >= 1 ? n.toFixed(1) : n >= 0.01 ? n.toFixed(2) : n.toFixed(4);
 const percent = (ratio: number) => `${ratio >= 0.1 ? Math.round(ratio * 100) : (ratio * 100).toFixed(1)}%`;
 const seconds = (s: number | null) => (s === null ? 'never' : `${s >= 10 ? Math.round(s) : Math.round(s * 10) / 10} s`);
 
@@ -52,7 +53,7 @@ export function budgetWarnings(budget: RateBudget, sets?: readonly string[]): st
   for (const b of budget.buckets) {
     if (!touched.has(b.bucket) || b.demandRatio <= 1) continue;
     lines.push(
-      `rate bucket ${b.bucket} is over budget: the schedules of ${b.sets.join(', ')} ask for ${rate(b.demandRps)} calls/s, ${percent(b.demandRatio)} of the ${rate(b.usableRps)} the ceiling of ${b.ceilingRps} calls/s allows; cycles run long and ticks are skipped`,
+      `rate bucket ${b.bucket} is over budget: the schedules of ${b.sets.join(', ')} ask for ${rate(b.demandRps)} calls/s, ${percent(b.demandRatio)} of what its ceiling allows (${rate(b.usableRps)} of ${b.ceilingRps} calls/s, over the limiter's 1010 ms window); cycles run long and ticks are skipped`,
     );
   }
   for (const s of budget.sets) {

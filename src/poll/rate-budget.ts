@@ -10,7 +10,8 @@
 // ticking every i seconds (the longest gap between two ticks; the mean for the rate), asks C / i
 // calls/s. A bucket's demand is the sum over its enabled sets against the usable rate, the ceiling
 // over the limiter's window (100 calls per 1010 ms = 99 calls/s). The shortest possible cycle of a
-// set is C over what its bucket's other sets leave of that rate; with a margin m (a tenth of the
+// set is C over what its bucket's other sets leave of that rate (at least its fair share: the
+// limiter serves the sets' waiting calls in turn); with a margin m (a tenth of the
 // cycle plus up to a second, a fifth of the interval at most) for latency, refusals and database
 // time, its users are observed up to ceil((d + m) / i) · i + m seconds apart (the ticks that find
 // the cycle running are skipped). The gap threshold holds when that is within it.
@@ -96,9 +97,9 @@ export interface SetBudget {
   gapSeconds: number | null;
   /** Calls/s the schedule asks for (0 when disabled). */
   demandRps: number;
-  /** The shortest possible cycle given the bucket's other sets, s; null when they leave nothing (or the schedule is invalid). */
+  /** The shortest possible cycle given the bucket's other sets, s; null when the schedule is invalid. */
   shortestCycleSeconds: number | null;
-  /** How far apart its users' observations may be, s, margin included; null when a cycle cannot finish. */
+  /** How far apart its users' observations may be, s, margin included; null when the schedule is invalid. */
   observationSpacingSeconds: number | null;
   /** The shortest cycle is longer than the time between two ticks: ticks are skipped. */
   skipsTicks: boolean;
@@ -298,8 +299,17 @@ interface Fit {
   gapHolds: boolean;
 }
 
-/** How a set of `calls` a cycle fares on `cadence` with `gapSeconds`, when its bucket's other sets ask `othersRps` of `usableRps`. */
-function fit(calls: number, cadence: Cadence, gapSeconds: number, othersRps: number, usableRps: number): Fit {
+/**
+ * What a set gets of its bucket's usable rate: what the other sets leave, and at least its fair
+ * share, since the limiter serves waiting calls in turn (first come, first served) and each running
+ * set keeps calls waiting: an oversubscribed bucket slows every set down, it does not starve one.
+ */
+function availableRps(usableRps: number, othersRps: number, sharers: number): number {
+  return Math.max(usableRps - othersRps, usableRps / Math.max(1, sharers));
+}
+
+/** How a set of `calls` a cycle fares on `cadence` with `gapSeconds`, given `rps` of its bucket. */
+function fit(calls: number, cadence: Cadence, gapSeconds: number, rps: number): Fit {
   if (calls === 0) {
     return {
       shortestCycleSeconds: 0,
@@ -308,10 +318,7 @@ function fit(calls: number, cadence: Cadence, gapSeconds: number, othersRps: num
       gapHolds: true,
     };
   }
-  const left = usableRps - othersRps;
-  if (left <= 1e-9)
-    return { shortestCycleSeconds: null, observationSpacingSeconds: null, skipsTicks: true, gapHolds: false };
-  const d = calls / left;
+  const d = calls / rps;
   const spacing = observationSpacing(d, cadence.longestSeconds);
   return {
     shortestCycleSeconds: d,
@@ -351,7 +358,10 @@ function assessSet(p: Placed, bucket: BucketBudget | undefined): SetBudget {
   const { usableRps } = p;
   // What the bucket's other sets ask for, whether or not this one is enabled.
   const othersRps = bucket ? bucket.demandRps - p.demandRps : 0;
-  const own = fit(p.calls, p.cadence, gapSeconds, othersRps, usableRps);
+  // The sets that share the bucket's rate, this one included (a disabled one as if enabled).
+  const sharers = (bucket?.sets.length ?? 0) + (input.enabled ? 0 : 1);
+  const rps = availableRps(usableRps, othersRps, sharers);
+  const own = fit(p.calls, p.cadence, gapSeconds, rps);
   const result: SetBudget = {
     ...base,
     intervalSeconds: p.cadence.longestSeconds,
@@ -364,11 +374,9 @@ function assessSet(p: Placed, bucket: BucketBudget | undefined): SetBudget {
   if (own.gapHolds && !bucketOver) return result;
   result.overBudget = true;
   result.reason = !own.gapHolds
-    ? own.shortestCycleSeconds === null
-      ? `the bucket's other sets ask for all of its ${round1(usableRps)} calls/s: a cycle of ${p.calls} calls cannot finish`
-      : `${p.calls} calls a cycle take at least ${round1(own.shortestCycleSeconds)} s, so its users are observed up to ${Math.ceil(own.observationSpacingSeconds ?? 0)} s apart, past its gap threshold of ${gapSeconds} s: the history records Unknown`
-    : `its bucket's schedules ask for ${Math.round((bucket?.demandRatio ?? 0) * 100)}% of the ceiling: ticks are skipped`;
-  result.suggestion = suggest(p, input.gapSeconds, othersRps, usableRps, own);
+    ? `${count(p.calls)} calls a cycle take at least ${round1(own.shortestCycleSeconds ?? 0)} s at the ${round1(rps)} calls/s its bucket leaves it, so its users are observed up to ${Math.ceil(own.observationSpacingSeconds ?? 0)} s apart, past its gap threshold of ${gapSeconds} s: the history records Unknown`
+    : `its bucket's schedules ask for ${Math.round((bucket?.demandRatio ?? 0) * 100)}% of the ceiling: cycles run long and ticks are skipped`;
+  result.suggestion = suggest(p, input.gapSeconds, othersRps, usableRps, sharers, own);
   return result;
 }
 
@@ -381,6 +389,7 @@ function suggest(
   ownGap: number | null,
   othersRps: number,
   usableRps: number,
+  sharers: number,
   own: Fit,
 ): BudgetSuggestion | undefined {
   const suggestion: BudgetSuggestion = {};
@@ -390,9 +399,10 @@ function suggest(
     if (c.seconds < current) continue;
     const cadence = { longestSeconds: c.seconds, shortestSeconds: c.seconds, meanSeconds: c.seconds };
     if (othersRps + p.calls / c.seconds > usableRps) continue;
-    const d = p.calls / (usableRps - othersRps);
+    const rps = availableRps(usableRps, othersRps, sharers);
+    const d = p.calls / rps;
     if (d + cycleMargin(d, c.seconds) > c.seconds) continue;
-    const withOwn = fit(p.calls, cadence, ownGap ?? 3 * c.seconds, othersRps, usableRps);
+    const withOwn = fit(p.calls, cadence, ownGap ?? 3 * c.seconds, rps);
     if (withOwn.gapHolds) {
       suggestion.schedule = { schedule: c.schedule };
       break;
@@ -408,6 +418,10 @@ function suggest(
   if (own.observationSpacingSeconds !== null && !own.gapHolds)
     suggestion.gapSeconds = Math.ceil(own.observationSpacingSeconds);
   return suggestion.schedule || suggestion.gapSeconds ? suggestion : undefined;
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 function round1(n: number): number {

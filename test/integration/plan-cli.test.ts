@@ -78,9 +78,9 @@ describe(`the rate budget at the command line (${DATABASE_KIND})`, () => {
       expect(users.out).toEqual(['added 5000 user(s) to big; 5000 in all']);
       const warning = users.err.join('\n');
       expect(warning).toContain(`presence users add: warning: rate bucket ${BUCKET} is over budget`);
-      expect(warning).toContain('202% of the');
+      expect(warning).toContain('202% of what its ceiling allows (0.99 of 1 calls/s');
       expect(warning).toMatch(
-        /set big: 10 calls a cycle take at least 10.1 s.*up to 18 s apart.*gap threshold of 15 s/,
+        /set big: 10 calls a cycle take at least 10.1 s at the 1 calls\/s its bucket leaves it.*up to 18 s apart.*gap threshold of 15 s/,
       );
       expect(warning).toContain("presence sets update big --schedule '*/15 * * * * *'");
       expect(warning).toContain('presence sets update big --gap 18');

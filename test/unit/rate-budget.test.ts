@@ -52,7 +52,9 @@ describe('rate budget', () => {
     expect(big!.observationSpacingSeconds).toBeCloseTo(17.01, 6);
     expect(big!.gapHolds).toBe(false);
     expect(big!.overBudget).toBe(true);
-    expect(big!.reason).toMatch(/1000 calls a cycle take at least 10.1 s.*up to 18 s apart.*gap threshold of 15 s/);
+    expect(big!.reason).toMatch(
+      /1,000 calls a cycle take at least 10.1 s at the 99 calls\/s its bucket leaves it.*up to 18 s apart.*gap threshold of 15 s/,
+    );
     // */10 asks 100 calls/s (> 99); */12 fits the rate but 12.11 s of cycle and margin skip its ticks.
     expect(big!.suggestion).toEqual({ schedule: { schedule: '*/15 * * * * *' }, gapSeconds: 18 });
   });
@@ -95,37 +97,42 @@ describe('rate budget', () => {
     expect(k.sets).toEqual(['v7', 'v8']);
     expect(k.demandRatio).toBeCloseTo(110 / USABLE, 6); // 111%
     const v7 = budget.sets.find((s) => s.set === 'v7')!;
-    // v8 leaves 39.01 calls/s: 500 calls take 12.82 s, so ticks 10 s apart are skipped,
-    // yet users are seen 20 + 2.28 = 22.28 s apart, within the 30 s gap threshold.
-    expect(v7.shortestCycleSeconds).toBeCloseTo(500 / (USABLE - 60), 6);
+    // v8 leaves 39.01 calls/s, less than v7's fair share of the two (49.5): 500 calls take 10.1 s,
+    // so ticks 10 s apart are skipped, yet users are seen 20 + 2.01 s apart, within the 30 s gap.
+    expect(v7.shortestCycleSeconds).toBeCloseTo(500 / (USABLE / 2), 6);
     expect(v7.skipsTicks).toBe(true);
-    expect(v7.observationSpacingSeconds).toBeCloseTo(20 + 0.1 * (500 / (USABLE - 60)) + 1, 6);
+    expect(v7.observationSpacingSeconds).toBeCloseTo(20 + 0.1 * (500 / (USABLE / 2)) + 1, 6);
     expect(v7.gapHolds).toBe(true);
     expect(v7.overBudget).toBe(true);
     expect(v7.reason).toMatch(/ask for 111% of the ceiling/);
-    // */12: 60 + 41.7 > 99; */15: 93.3 fits, but 12.82 s plus margin is past 15 s; */20 fits.
-    expect(v7.suggestion).toEqual({ schedule: { schedule: '*/20 * * * * *' } });
+    // */12: 60 + 41.7 > 99 calls/s; */15: 93.3 fits, and 10.1 s plus 2.01 s of margin fit in 15 s.
+    expect(v7.suggestion).toEqual({ schedule: { schedule: '*/15 * * * * *' } });
     expect(budget.buckets.find((b) => b.bucket === 'volcengine:L')!.sets).toEqual(['v9']);
     expect(budget.sets.find((s) => s.set === 'v10')!.bucket).toBe('volcengine app 10 (no credentials here)');
     expect(budget.sets.find((s) => s.set === 'v9')!.callsPerCycle).toBe(10);
   });
 
-  it('a set whose bucket-mates take the whole ceiling cannot finish a cycle, and no schedule of its own fits', () => {
+  it('a set whose bucket-mates ask for more than the ceiling gets its fair share, yet no schedule of its own fits', () => {
     const budget = assessRateBudget(
       [set('flood', { users: 60_000, schedule: '* * * * * *' }), set('small', { users: 500 })],
       ceilings,
       NOW,
     );
     const small = budget.sets.find((s) => s.set === 'small')!;
-    expect(small.shortestCycleSeconds).toBeNull();
-    expect(small.gapHolds).toBe(false);
+    // flood asks 120 calls/s of 99: the limiter takes calls in turn, so small gets at least half.
+    expect(small.shortestCycleSeconds).toBeCloseTo(1 / (USABLE / 2), 6);
+    expect(small.gapHolds).toBe(true);
     expect(small.overBudget).toBe(true);
-    expect(small.reason).toMatch(/other sets ask for all of its 99 calls\/s/);
-    expect(small.suggestion).toBeUndefined();
+    expect(small.reason).toMatch(/bucket's schedules ask for 121% of the ceiling/);
+    expect(small.suggestion).toBeUndefined(); // however slow small goes, flood alone is over
     const flood = budget.sets.find((s) => s.set === 'flood')!;
     expect(flood.demandRps).toBeCloseTo(120, 6);
-    // Alone against what `small` asks (1 call a minute), every 2 s fits: 120 calls in 1.21 s + margin.
-    expect(flood.suggestion?.schedule).toEqual({ schedule: '*/2 * * * * *' });
+    // 120 calls take 120 / 99 = 1.21 s (small asks 1 call a minute): observed 2 + 0.32 s apart, gap 3 s.
+    expect(flood.shortestCycleSeconds).toBeCloseTo(120 / (USABLE - 1 / 60), 6);
+    expect(flood.gapHolds).toBe(true);
+    expect(flood.skipsTicks).toBe(true);
+    // Every 2 s fits: 60 calls/s, 1.21 s of cycle and 0.52 s of margin.
+    expect(flood.suggestion).toEqual({ schedule: { schedule: '*/2 * * * * *' } });
   });
 
   it('a gap threshold shorter than the schedule can keep is answered with a gap, not a faster schedule', () => {
