@@ -99,7 +99,8 @@ function setRows(sets: SetBudget[]): string[][] {
     count(s.users),
     count(s.callsPerCycle),
     s.problem ? '-' : seconds(s.shortestCycleSeconds),
-    s.problem ? '-' : seconds(s.observationSpacingSeconds),
+    // Rounded up, as the warnings say it: the gap threshold must hold for the worst of them.
+    s.problem ? '-' : seconds(s.observationSpacingSeconds === null ? null : Math.ceil(s.observationSpacingSeconds)),
     s.gapSeconds === null ? '-' : `${s.gapSeconds} s`,
     s.problem
       ? 'INVALID'

@@ -118,7 +118,7 @@ describe(`the rate budget at the command line (${DATABASE_KIND})`, () => {
           users: '5,000',
           calls: '10',
           'shortest cycle': '10 s',
-          'seen apart': '17 s',
+          'seen apart': '18 s',
           gap: '15 s',
           'gap holds': 'NO',
         },
