@@ -2,17 +2,17 @@
 // people and as JSON; the same numbers are a section of `presence status`, and the warnings the set
 // and user commands print when a change leaves a bucket over its ceiling or a set past its gap.
 // Read-only: no migration, so a read-only role can run it.
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/schema.js';
 import { requireMigrated } from '../db/migrator.js';
-import { InputError } from '../errors.js';
 import { bucketLabel } from '../operations/metrics.js';
 import { formatTable } from '../output/table.js';
 import { budgetCeilingsOf, readRateBudget } from '../poll/read-rate-budget.js';
 import type { BucketBudget, RateBudget, SetBudget } from '../poll/rate-budget.js';
 import { withDatabase, type CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 
 /** The budget with bucket names fit to show (a Volcengine access key ID shortened, as on /metrics). */
 export function labelled(budget: RateBudget): RateBudget {
@@ -174,14 +174,18 @@ export function budgetJson(budget: RateBudget): unknown {
   };
 }
 
-/** `presence plan [--json]`: the rate budget of every bucket and set. */
-export async function planCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { json: { type: 'boolean', default: false } },
-  });
-  if (positionals.length > 0) throw new InputError('usage: presence plan [--json]');
+/** Defines `presence plan [--json]`: the rate budget of every bucket and set. */
+export function planCommand(program: Command, run: CommandRun): void {
+  program
+    .command('plan')
+    .description(
+      'the rate budget: per bucket the demand of its schedules against the ceiling, per set whether its gap threshold can hold, and what fits (read-only)',
+    )
+    .option('--json', 'the same as one JSON document', false)
+    .action(action(run, (values: { json: boolean }) => plan(values, run.io)));
+}
+
+async function plan(values: { json: boolean }, io: CommandIO): Promise<number> {
   return withDatabase(
     io,
     async ({ database, config }) => {

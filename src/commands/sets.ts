@@ -1,11 +1,13 @@
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { parseWholeNumber, PG_INT_MAX } from '../input/options.js';
-import type { ProviderName } from '../model.js';
 import type { Config } from '../config.js';
+import type { ProviderName } from '../model.js';
 import { countWatchedUsers } from '../store/watched-users.js';
 import {
   addWatchSet,
+  DEFAULT_ACCOUNT_RECHECK,
+  DEFAULT_SCHEDULE,
   gapSecondsOf,
   listWatchSets,
   removeWatchSet,
@@ -16,8 +18,9 @@ import {
   type WatchSetChanges,
 } from '../store/watch-sets.js';
 import { withDatabase, type CommandIO } from './io.js';
-import { formatTable } from '../output/table.js';
 import { warnAboutBudget } from './plan.js';
+import { action, type CommandRun } from './program.js';
+import { formatTable } from '../output/table.js';
 
 /** The option of `sets add` that sets each field of a watch set. */
 const OPTION_OF_FIELD: Record<string, string> = {
@@ -45,118 +48,141 @@ async function withOptionNames<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-/** `presence sets add|list|update|remove|enable|disable`. */
-export async function setsCommand(argv: string[], io: CommandIO): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'add': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: {
-          provider: { type: 'string' },
-          app: { type: 'string' },
-          schedule: { type: 'string' },
-          detail: { type: 'boolean' },
-          gap: { type: 'string' },
-          recheck: { type: 'string' },
-        },
-      });
-      const name = positionals[0];
-      if (!name || positionals.length > 1)
-        throw new InputError(
-          'usage: presence sets add NAME --provider tencent|volcengine --app APPID [--schedule CRON] [--detail] [--gap SECONDS] [--recheck CRON]',
-        );
-      if (!values.provider) throw new InputError('--provider is required (tencent or volcengine)');
-      if (!values.app) throw new InputError('--app is required (the SDKAppID or AppId)');
-      const gapSeconds =
-        values.gap === undefined ? null : parseWholeNumber('--gap', values.gap, 1, PG_INT_MAX, 'seconds');
-      return withDatabase(io, async ({ database, config }) => {
-        const set = await withOptionNames(
-          addWatchSet(database.db, {
-            name,
-            provider: values.provider as ProviderName,
-            appId: values.app as string,
-            schedule: values.schedule,
-            detail: values.detail ?? false,
-            gapSeconds,
-            accountRecheck: values.recheck,
-          }),
-        );
-        io.out(
-          `added watch set ${set.name}: ${set.provider} app ${set.app_id}, schedule '${set.schedule}', detail ${set.detail ? 'on' : 'off'}, gap ${gapSecondsOf(set)} s` +
-            (set.provider === 'tencent' ? `, NotImported accounts re-checked '${set.account_recheck}'` : ''),
-        );
-        await warnAboutBudget(io, 'presence sets add', database.db, config, [set.name]);
-        return 0;
-      });
-    }
-    case 'update':
-      return updateCommand(rest, io);
-    case 'list': {
-      parseArgs({ args: rest, options: {} });
-      return withDatabase(io, async ({ database }) => {
-        const sets = await listWatchSets(database.db);
-        if (sets.length === 0) {
-          io.out('no watch sets (add one with: presence sets add NAME --provider tencent --app APPID)');
-          return 0;
-        }
-        const problems: string[] = [];
-        const rows = await Promise.all(
-          sets.map(async (s) => {
-            const problem = invalidField(s);
-            if (problem) problems.push(`set ${s.name} is INVALID: ${problem.message}; ${problem.fix}`);
-            let gap: string;
-            try {
-              gap = String(gapSecondsOf(s));
-            } catch {
-              gap = '-';
-            }
-            const mark = (field: string, text: string) => (problem?.field === field ? `${text} INVALID` : text);
-            return [
-              s.name,
-              mark('provider', s.provider),
-              mark('appId', s.app_id),
-              mark('schedule', s.schedule),
-              s.detail ? 'yes' : 'no',
-              mark('gapSeconds', gap),
-              s.enabled ? 'yes' : 'no',
-              String(await countWatchedUsers(database.db, s.name)),
-            ];
-          }),
-        );
-        for (const line of formatTable(
-          ['name', 'provider', 'app', 'schedule', 'detail', 'gap_s', 'enabled', 'users'],
-          rows,
-        ))
-          io.out(line);
-        if (problems.length > 0) for (const line of ['', ...problems]) io.out(line);
-        return 0;
-      });
-    }
-    case 'remove':
-    case 'enable':
-    case 'disable': {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
-      const name = positionals[0];
-      if (!name || positionals.length > 1) throw new InputError(`usage: presence sets ${sub} NAME`);
-      return withDatabase(io, async ({ database, config }) => {
-        if (sub === 'remove') await removeWatchSet(database.db, name);
-        else await setWatchSetEnabled(database.db, name, sub === 'enable');
-        if (sub === 'remove') io.out(`removed watch set ${name} (its recorded history stays)`);
-        else
-          io.out(
-            `${sub}d watch set ${name}; ${pickUp(config, sub === 'enable' ? 'schedules it' : 'stops polling it')}`,
-          );
-        if (sub === 'enable') await warnAboutBudget(io, 'presence sets enable', database.db, config, [name]);
-        return 0;
-      });
-    }
-    default:
-      throw new InputError(
-        `usage: presence sets add|list|update|remove|enable|disable ...${sub ? ` (unknown: ${sub})` : ''}`,
-      );
+interface AddOptions {
+  provider?: string;
+  app?: string;
+  schedule?: string;
+  detail: boolean;
+  gap?: string;
+  recheck?: string;
+}
+
+/** Defines `presence sets add|list|update|remove|enable|disable`. */
+export function setsCommand(program: Command, run: CommandRun): void {
+  const sets = program.command('sets').description('create, list, change, enable, disable and remove watch sets');
+  sets
+    .command('add')
+    .description('create a watch set: which users of which app are polled, on which schedule')
+    .argument('<name>', "the set's name")
+    .option('--provider <provider>', 'tencent or volcengine')
+    .option('--app <appid>', 'the SDKAppID (Tencent) or AppId (Volcengine)')
+    .option(
+      '--schedule <cron>',
+      `when to poll, a cron expression with optional seconds (default every minute: ${DEFAULT_SCHEDULE})`,
+    )
+    .option('--detail', 'record the platform map too: a change of platforms is a transition', false)
+    .option('--gap <seconds>', 'silence after which the Unknown pair is written (default three schedule intervals)')
+    .option(
+      '--recheck <cron>',
+      `when NotImported users are account-checked again (Tencent; default ${DEFAULT_ACCOUNT_RECHECK})`,
+    )
+    .action(action(run, (name: string, values: AddOptions) => addSet(name, values, run.io)));
+  sets
+    .command('list')
+    .description(
+      'the sets with schedule, detail, gap threshold, enabled and users; invalid rows marked, with the reason',
+    )
+    .action(action(run, () => listSets(run.io)));
+  sets
+    .command('update')
+    .description(
+      "change a set's settings, validated as add validates them; a running daemon picks them up at its next reload",
+    )
+    .argument('<name>', "the set's name")
+    .option('--schedule <cron>', 'when to poll, a cron expression with optional seconds')
+    .option('--gap <seconds>', "the gap threshold in seconds, or 'default' (three schedule intervals)")
+    .option('--detail', 'record the platform map too')
+    .option('--no-detail', 'record states only')
+    .option('--recheck <cron>', 'when NotImported users are account-checked again (Tencent)')
+    .action(action(run, (name: string, values: UpdateOptions) => updateSet(name, values, run.io)));
+  for (const [sub, does] of [
+    ['remove', 'remove a set (its recorded history stays)'],
+    ['enable', 'poll a set again'],
+    ['disable', 'stop polling a set (it stays, with its users and history)'],
+  ] as const) {
+    sets
+      .command(sub)
+      .description(does)
+      .argument('<name>', "the set's name")
+      .action(action(run, (name: string) => changeSet(sub, name, run.io)));
   }
+}
+
+async function addSet(name: string, values: AddOptions, io: CommandIO): Promise<number> {
+  if (!values.provider) throw new InputError('--provider is required (tencent or volcengine)');
+  if (!values.app) throw new InputError('--app is required (the SDKAppID or AppId)');
+  const gapSeconds = values.gap === undefined ? null : parseWholeNumber('--gap', values.gap, 1, PG_INT_MAX, 'seconds');
+  return withDatabase(io, async ({ database, config }) => {
+    const set = await withOptionNames(
+      addWatchSet(database.db, {
+        name,
+        provider: values.provider as ProviderName,
+        appId: values.app as string,
+        schedule: values.schedule,
+        detail: values.detail,
+        gapSeconds,
+        accountRecheck: values.recheck,
+      }),
+    );
+    io.out(
+      `added watch set ${set.name}: ${set.provider} app ${set.app_id}, schedule '${set.schedule}', detail ${set.detail ? 'on' : 'off'}, gap ${gapSecondsOf(set)} s` +
+        (set.provider === 'tencent' ? `, NotImported accounts re-checked '${set.account_recheck}'` : ''),
+    );
+    await warnAboutBudget(io, 'presence sets add', database.db, config, [set.name]);
+    return 0;
+  });
+}
+
+async function listSets(io: CommandIO): Promise<number> {
+  return withDatabase(io, async ({ database }) => {
+    const sets = await listWatchSets(database.db);
+    if (sets.length === 0) {
+      io.out('no watch sets (add one with: presence sets add NAME --provider tencent --app APPID)');
+      return 0;
+    }
+    const problems: string[] = [];
+    const rows = await Promise.all(
+      sets.map(async (s) => {
+        const problem = invalidField(s);
+        if (problem) problems.push(`set ${s.name} is INVALID: ${problem.message}; ${problem.fix}`);
+        let gap: string;
+        try {
+          gap = String(gapSecondsOf(s));
+        } catch {
+          gap = '-';
+        }
+        const mark = (field: string, text: string) => (problem?.field === field ? `${text} INVALID` : text);
+        return [
+          s.name,
+          mark('provider', s.provider),
+          mark('appId', s.app_id),
+          mark('schedule', s.schedule),
+          s.detail ? 'yes' : 'no',
+          mark('gapSeconds', gap),
+          s.enabled ? 'yes' : 'no',
+          String(await countWatchedUsers(database.db, s.name)),
+        ];
+      }),
+    );
+    for (const line of formatTable(
+      ['name', 'provider', 'app', 'schedule', 'detail', 'gap_s', 'enabled', 'users'],
+      rows,
+    ))
+      io.out(line);
+    if (problems.length > 0) for (const line of ['', ...problems]) io.out(line);
+    return 0;
+  });
+}
+
+async function changeSet(sub: 'remove' | 'enable' | 'disable', name: string, io: CommandIO): Promise<number> {
+  return withDatabase(io, async ({ database, config }) => {
+    if (sub === 'remove') await removeWatchSet(database.db, name);
+    else await setWatchSetEnabled(database.db, name, sub === 'enable');
+    if (sub === 'remove') io.out(`removed watch set ${name} (its recorded history stays)`);
+    else io.out(`${sub}d watch set ${name}; ${pickUp(config, sub === 'enable' ? 'schedules it' : 'stops polling it')}`);
+    if (sub === 'enable') await warnAboutBudget(io, 'presence sets enable', database.db, config, [name]);
+    return 0;
+  });
 }
 
 /** When the daemon acts on a change: at its next reload of the sets. */
@@ -193,41 +219,27 @@ function invalidField(set: WatchSet): { field: string; message: string; fix: str
   }
 }
 
-const UPDATE_USAGE =
-  'usage: presence sets update NAME [--schedule CRON] [--gap SECONDS|default] [--detail|--no-detail] [--recheck CRON]';
+interface UpdateOptions {
+  schedule?: string;
+  gap?: string;
+  /** --detail: true, --no-detail: false, neither: unchanged. */
+  detail?: boolean;
+  recheck?: string;
+}
 
 /** `presence sets update NAME ...`: changes a set's settings, validated as `sets add` does. */
-async function updateCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      schedule: { type: 'string' },
-      gap: { type: 'string' },
-      detail: { type: 'boolean' },
-      'no-detail': { type: 'boolean' },
-      recheck: { type: 'string' },
-      provider: { type: 'string' },
-      app: { type: 'string' },
-    },
-  });
-  const name = positionals[0];
-  if (!name || positionals.length > 1) throw new InputError(UPDATE_USAGE);
-  if (values.provider !== undefined || values.app !== undefined)
-    throw new InputError(
-      `a set's ${values.provider !== undefined ? '--provider' : '--app'} cannot change (its history is keyed by them): add a new set instead`,
-    );
-  if (values.detail && values['no-detail']) throw new InputError('--detail and --no-detail contradict each other');
+async function updateSet(name: string, values: UpdateOptions, io: CommandIO): Promise<number> {
   const changes: WatchSetChanges = {};
   if (values.schedule !== undefined) changes.schedule = values.schedule;
   if (values.recheck !== undefined) changes.accountRecheck = values.recheck;
-  if (values.detail) changes.detail = true;
-  if (values['no-detail']) changes.detail = false;
+  if (values.detail !== undefined) changes.detail = values.detail;
   if (values.gap !== undefined)
     changes.gapSeconds =
       values.gap === 'default' ? null : parseWholeNumber('--gap', values.gap, 1, PG_INT_MAX, 'seconds');
   if (Object.keys(changes).length === 0)
-    throw new InputError(`nothing to change: give at least one option (${UPDATE_USAGE})`);
+    throw new InputError(
+      "nothing to change: give at least one of --schedule, --gap, --detail or --no-detail, --recheck (a set's provider and app cannot change: add a new set)",
+    );
   return withDatabase(io, async ({ database, config }) => {
     const set = await withOptionNames(updateWatchSet(database.db, name, changes));
     io.out(
@@ -237,7 +249,7 @@ async function updateCommand(argv: string[], io: CommandIO): Promise<number> {
     io.out(
       set.enabled
         ? pickUp(config, 'reschedules it')
-        : 'the set is disabled: presence sets enable ' + set.name + ' to poll it',
+        : `the set is disabled: presence sets enable ${set.name} to poll it`,
     );
     await warnAboutBudget(io, 'presence sets update', database.db, config, [set.name]);
     return 0;
