@@ -152,7 +152,19 @@ describe(`the rate budget at the command line (${DATABASE_KIND})`, () => {
     'sets update to the suggested schedule fits, says when the daemon picks it up, and warns no more',
     { timeout: SLOW },
     async () => {
+      const updatedAt = async () => {
+        let at = new Date(0);
+        await withDb(async ({ db }) => {
+          at = (
+            await db.selectFrom('watch_set').select('updated_at').where('name', '=', 'big').executeTakeFirstOrThrow()
+          ).updated_at;
+        });
+        return at;
+      };
+      const before = await updatedAt();
       const r = await runCli(['sets', 'update', 'big', '--schedule', '*/15 * * * * *'], env);
+      // updated_at is bumped: the daemon's reload reschedules a set whose settings changed.
+      expect((await updatedAt()).getTime()).toBeGreaterThan(before.getTime());
       expect(r.code, r.err.join('\n')).toBe(0);
       expect(r.err).toEqual([]);
       expect(r.out).toEqual([
