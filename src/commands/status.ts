@@ -5,6 +5,7 @@ import { gapSecondsOf } from '../store/watch-sets.js';
 import { withDatabase, type CommandIO } from './io.js';
 import { action, type CommandRun } from './program.js';
 import { formatTable } from '../output/table.js';
+import { budgetJson, budgetSection, currentBudget } from './plan.js';
 
 /** One set in `status --json`. */
 export interface SetStatusView {
@@ -155,14 +156,20 @@ export function statusCommand(program: Command, run: CommandRun): void {
 
 /** Sets, their users, last cycles, lag and current states. */
 async function status(values: { json: boolean }, io: CommandIO): Promise<number> {
-  return withDatabase(io, async ({ database }) => {
+  return withDatabase(io, async ({ database, config }) => {
     const now = new Date();
     const views = statusViews(await readSetStatuses(database.db), now);
     const embedded = database.kind === 'pglite' ? embeddedView(await embeddedSize(database.db)) : undefined;
-    if (values.json) io.out(JSON.stringify({ generatedAt: now.toISOString(), sets: views, embedded }, null, 2));
+    // The rate budget's section (src/commands/plan.ts), the numbers of `presence plan`.
+    const budget = await currentBudget(database.db, config, now.getTime());
+    if (values.json)
+      io.out(
+        JSON.stringify({ generatedAt: now.toISOString(), sets: views, embedded, budget: budgetJson(budget) }, null, 2),
+      );
     else {
       for (const line of formatStatus(views, now)) io.out(line);
       if (embedded) for (const line of formatEmbedded(embedded)) io.out(line);
+      for (const line of budgetSection(budget)) io.out(line);
     }
     // Past the supported size is a warning on stderr too, where a cron job's mail picks it up.
     if (embedded?.pastSupportedSize) io.err(`presence status: ${embeddedWarning(embedded)}`);
