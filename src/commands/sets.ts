@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { requireMigrated } from '../db/migrator.js';
 import { InputError } from '../errors.js';
 import { parseWholeNumber, PG_INT_MAX } from '../input/options.js';
 import type { Config } from '../config.js';
@@ -134,44 +135,50 @@ async function addSet(name: string, values: AddOptions, io: CommandIO): Promise<
 }
 
 async function listSets(io: CommandIO): Promise<number> {
-  return withDatabase(io, async ({ database }) => {
-    const sets = await listWatchSets(database.db);
-    if (sets.length === 0) {
-      io.out('no watch sets (add one with: presence sets add NAME --provider tencent --app APPID)');
+  // Only reads: a read-only role runs it, so it checks the schema instead of migrating.
+  return withDatabase(
+    io,
+    async ({ database }) => {
+      await requireMigrated(database.db);
+      const sets = await listWatchSets(database.db);
+      if (sets.length === 0) {
+        io.out('no watch sets (add one with: presence sets add NAME --provider tencent --app APPID)');
+        return 0;
+      }
+      const problems: string[] = [];
+      const rows = await Promise.all(
+        sets.map(async (s) => {
+          const problem = invalidField(s);
+          if (problem) problems.push(`set ${s.name} is INVALID: ${problem.message}; ${problem.fix}`);
+          let gap: string;
+          try {
+            gap = String(gapSecondsOf(s));
+          } catch {
+            gap = '-';
+          }
+          const mark = (field: string, text: string) => (problem?.field === field ? `${text} INVALID` : text);
+          return [
+            s.name,
+            mark('provider', s.provider),
+            mark('appId', s.app_id),
+            mark('schedule', s.schedule),
+            s.detail ? 'yes' : 'no',
+            mark('gapSeconds', gap),
+            s.enabled ? 'yes' : 'no',
+            String(await countWatchedUsers(database.db, s.name)),
+          ];
+        }),
+      );
+      for (const line of formatTable(
+        ['name', 'provider', 'app', 'schedule', 'detail', 'gap_s', 'enabled', 'users'],
+        rows,
+      ))
+        io.out(line);
+      if (problems.length > 0) for (const line of ['', ...problems]) io.out(line);
       return 0;
-    }
-    const problems: string[] = [];
-    const rows = await Promise.all(
-      sets.map(async (s) => {
-        const problem = invalidField(s);
-        if (problem) problems.push(`set ${s.name} is INVALID: ${problem.message}; ${problem.fix}`);
-        let gap: string;
-        try {
-          gap = String(gapSecondsOf(s));
-        } catch {
-          gap = '-';
-        }
-        const mark = (field: string, text: string) => (problem?.field === field ? `${text} INVALID` : text);
-        return [
-          s.name,
-          mark('provider', s.provider),
-          mark('appId', s.app_id),
-          mark('schedule', s.schedule),
-          s.detail ? 'yes' : 'no',
-          mark('gapSeconds', gap),
-          s.enabled ? 'yes' : 'no',
-          String(await countWatchedUsers(database.db, s.name)),
-        ];
-      }),
-    );
-    for (const line of formatTable(
-      ['name', 'provider', 'app', 'schedule', 'detail', 'gap_s', 'enabled', 'users'],
-      rows,
-    ))
-      io.out(line);
-    if (problems.length > 0) for (const line of ['', ...problems]) io.out(line);
-    return 0;
-  });
+    },
+    { migrate: false },
+  );
 }
 
 async function changeSet(sub: 'remove' | 'enable' | 'disable', name: string, io: CommandIO): Promise<number> {
