@@ -25,6 +25,7 @@
 // sync (the embedded database's host clock behind the newest observation) is `failing` until a sync
 // finds it gone.
 import {
+  type BudgetAssessment,
   clockSkipText,
   hostOffsetMs,
   type ClockReading,
@@ -159,6 +160,13 @@ export interface HealthReport {
   clock?: ClockHealth;
   /** Set when the sets have never been loaded or the database could not be read. */
   error?: string;
+  /** Sets over the rate budget (`presence plan`), and why: polled, but not as their schedules and gap thresholds ask (also in `degraded`). */
+  overBudget?: Array<{ set: string; reason: string }>;
+}
+
+/** The HTTP status of a report (healthHttpStatus of its status). */
+export function httpStatusOf(report: HealthReport): 200 | 503 {
+  return healthHttpStatus(report.status);
 }
 
 /** Options of HealthTracker. */
@@ -189,6 +197,8 @@ export class HealthTracker {
   /** Degraded conditions by their source (each source replaces its own). */
   private readonly degradedBy = new Map<string, HealthCondition[]>();
   private clock: ClockReading | undefined;
+  /** The over-budget sets of the last rate budget (src/poll/rate-budget.ts), as /healthz lists them. */
+  private overBudget: Array<{ set: string; reason: string }> = [];
   private readonly now: () => number;
 
   constructor(private readonly options: HealthTrackerOptions = {}) {
@@ -200,7 +210,9 @@ export class HealthTracker {
     const offSets = events.on('sets.loaded', ({ sets }) => this.setsLoaded(sets));
     const offCycles = events.on('cycle.finished', (summary) => this.cycleFinished(summary));
     const offClock = events.on('clock.checked', (reading) => this.clockChecked(reading));
+    const offBudget = events.on('budget.assessed', (budget) => this.budgetAssessed(budget));
     return () => {
+      offBudget();
       offSets();
       offCycles();
       offClock();
@@ -232,6 +244,17 @@ export class HealthTracker {
     else if (app && summary.observed > 0) this.fatalApps.delete(app);
   }
 
+  /** Takes the rate budget of a reload: its over-budget sets are a degraded condition (200: the daemon polls). */
+  budgetAssessed(budget: BudgetAssessment): void {
+    this.overBudget = budget.sets
+      .filter((s) => s.overBudget)
+      .map((s) => ({ set: s.set, reason: s.reason ?? 'over the rate budget' }));
+    this.setDegraded(
+      'rate-budget',
+      this.overBudget.map((o) => ({ sets: [o.set], reason: `over the rate budget: ${o.reason}` })),
+    );
+  }
+
   /** Takes the observation clock's reading of a sync. */
   clockChecked(reading: ClockReading): void {
     this.clock = reading;
@@ -252,7 +275,10 @@ export class HealthTracker {
 
   /** The health of every enabled set now. */
   async report(): Promise<HealthReport> {
-    const degraded = [...this.degradedBy.values()].flat();
+    const degraded = [...this.degradedBy.values()]
+      .flat()
+      .map((c) => ({ ...c, sets: c.sets.filter((name) => this.sets?.has(name) ?? true) }))
+      .filter((c) => c.sets.length > 0);
     if (this.sets === undefined)
       return { status: 'stale', stale: [], failing: [], degraded, sets: [], error: 'watch sets not loaded yet' };
     let fromDatabase = new Map<string, Date>();
@@ -281,6 +307,7 @@ export class HealthTracker {
     let status: HealthStatus = degraded.length > 0 ? 'degraded' : 'ok';
     for (const s of sets) status = worseStatus(status, s.status);
     if (failing.length > 0) status = 'failing';
+    const overBudget = this.overBudget.filter((o) => this.sets?.has(o.set));
     return {
       status,
       stale,
@@ -288,6 +315,7 @@ export class HealthTracker {
       degraded,
       sets,
       ...(clock ? { clock } : {}),
+      ...(overBudget.length > 0 ? { overBudget } : {}),
       ...(error === undefined ? {} : { error }),
     };
   }
