@@ -101,7 +101,8 @@ describe('PGPASSFILE', () => {
       const port = (server.address() as AddressInfo).port;
       const passfile = join(dir, 'pgpass');
       await writeFile(passfile, `127.0.0.1:${port}:presence:presence:pw-from-the-file-0123\n`, { mode: 0o600 });
-      const r = await runBuiltCli(['status'], {
+      // migrate (not a read-only command, whose schema check would say "no presence schema") shows the server's answer.
+      const r = await runBuiltCli(['migrate'], {
         DATABASE_URL: `postgres://presence@127.0.0.1:${port}/presence`,
         PGPASSFILE: passfile,
       });
