@@ -17,6 +17,8 @@ export const apps = [
     exec_mode: 'cluster',
     instances: 2,
     increment_var: 'PRESENCE_HTTP',
+    // As in fork mode: a configuration error (exit 2) stops instead of looping.
+    stop_exit_codes: [2],
     env: { ...single[0].env, PRESENCE_HTTP: '9464' },
   },
 ];

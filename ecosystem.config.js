@@ -32,6 +32,10 @@ export const apps = [
     // Crash loops back off exponentially (200 ms doubling up to 15 s) instead of hammering the
     // provider and the database.
     exp_backoff_restart_delay: 200,
+    // Exit code 2 is a usage or configuration error (a bad variable, a listener address in use):
+    // restarting cannot fix it, so PM2 stops the app (`errored`/`stopped`) instead of looping.
+    // Fix the setting, run `presence check-config`, then `pm2 delete` + `pm2 start` (docs/production.md).
+    stop_exit_codes: [2],
     // Logs: pino writes JSON lines with their own `time`, so PM2 adds no date prefix (`time: false`,
     // no log_date_format), and every instance appends to one out and one error file
     // (`merge_logs`), the files pm2-logrotate rotates (`pm2 install pm2-logrotate`).

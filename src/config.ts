@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from './errors.js';
+import type { ProviderName } from './model.js';
 
 /** Which Tencent API answers the online state (the seeds' name, or Tencent's current one). */
 export type TencentStateApi = 'querystate' | 'query_online_status';
@@ -79,7 +80,7 @@ export interface CallbackConfig {
 
 /** Everything the process needs, read once at startup. */
 export interface Config {
-  /** Postgres connection string (`DATABASE_URL`); undefined means the embedded PGlite. */
+  /** Postgres connection string (`DATABASE_URL`, or the file named by `DATABASE_URL_FILE`); undefined means the embedded PGlite. */
   databaseUrl: string | undefined;
   /** Folder of the embedded database (`PRESENCE_DATA_DIR`), absolute. */
   dataDir: string;
@@ -227,9 +228,18 @@ interface Secret {
 /** Reads a secret from `NAME`, or from the file named by `NAME_FILE`. */
 function secretWithSource(env: Env, name: string): Secret | undefined {
   const direct = env[name];
-  if (direct !== undefined && direct !== '') return { value: direct, variable: name };
   const file = env[`${name}_FILE`];
-  if (file === undefined || file === '') return undefined;
+  const hasDirect = direct !== undefined && direct.trim() !== '';
+  const hasFile = file !== undefined && file.trim() !== '';
+  // Which one wins would be a guess: an operator who moved the secret to a file and left the old
+  // variable would keep using the old value without knowing.
+  if (hasDirect && hasFile)
+    throw new ConfigError(
+      name,
+      `${name} and ${name}_FILE are both set: keep one (${name}_FILE keeps the secret out of the environment and of a PM2 dump)`,
+    );
+  if (hasDirect) return { value: direct, variable: name };
+  if (!hasFile) return undefined;
   try {
     const value = readFileSync(file, 'utf8').trim();
     return value === '' ? undefined : { value, variable: `${name}_FILE` };
@@ -338,9 +348,17 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   const admin = env.TIM_ADMIN?.trim() || DEFAULTS.timAdmin;
-  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  // DATABASE_URL_FILE: a URL with a password need not sit in the environment (nor in dump.pm2).
+  const databaseUrlSource = secretWithSource(env, 'DATABASE_URL');
+  const databaseUrl = databaseUrlSource?.value.trim() || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL', 'DATABASE_URL must be a postgres:// or postgresql:// connection string');
+    const variable = databaseUrlSource?.variable ?? 'DATABASE_URL';
+    throw new ConfigError(
+      variable,
+      variable === 'DATABASE_URL'
+        ? 'DATABASE_URL must be a postgres:// or postgresql:// connection string'
+        : 'DATABASE_URL_FILE must name a file holding a postgres:// or postgresql:// connection string',
+    );
   }
   // Read secrets eagerly so a bad *_FILE fails at startup, but keep them out of the returned object.
   const timKeySources = secretFamilyWithSources(env, 'TIM_SECRET_KEY');
@@ -432,4 +450,31 @@ export function loadConfig(env: Env = process.env): Config {
     },
     callbacks: callbackConfig(env),
   };
+}
+
+/** A rate bucket (a limiter's key, as `limiter.rate` events name it) and its configured ceiling, calls/s. */
+export interface RateBucket {
+  bucket: string;
+  ceiling: number;
+}
+
+/**
+ * The rate buckets an app's polling draws on: a Tencent app's state API and its account_check, or
+ * a Volcengine app's account (none while the app has no credentials). The limiters
+ * (src/poll/provider-registry.ts), the metrics and the rate budget all name buckets so.
+ */
+export function rateBucketsOf(
+  config: Pick<Config, 'tencent' | 'volcengine'>,
+  provider: ProviderName,
+  appId: string,
+): RateBucket[] {
+  if (provider === 'tencent')
+    return [
+      { bucket: `tencent:${appId}:state`, ceiling: config.tencent.querystateRps },
+      { bucket: `tencent:${appId}:account_check`, ceiling: config.tencent.accountCheckRps },
+    ];
+  if (!config.volcengine.hasCredentialsFor(appId)) return [];
+  return [
+    { bucket: `volcengine:${config.volcengine.credentialsFor(appId).accessKeyId}`, ceiling: config.volcengine.rps },
+  ];
 }

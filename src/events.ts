@@ -107,6 +107,8 @@ export interface LoadedSet {
   appId: string;
   /** The effective gap threshold, s; null when the schedule cannot be read. */
   gapSeconds: number | null;
+  /** Seconds between two ticks of the schedule (the shortest gap if irregular); null or absent when it cannot be read. */
+  intervalSeconds?: number | null;
   /** Why the set is not polled (bad schedule, no credentials), with the setting to fix. */
   problem?: { setting: string; message: string };
 }

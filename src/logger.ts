@@ -1,5 +1,6 @@
 // JSON-lines logging on pino. Secrets are removed here, at the logger, rather than at each call
 // site: whatever object is logged, these keys never reach the output.
+import { hostname } from 'node:os';
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 
 /** The project's logger type. */
@@ -54,22 +55,45 @@ export function scrubLine(line: string, secrets: readonly string[]): string {
 }
 
 /**
- * A logger at `level` writing JSON lines to `destination` (stdout by default). Known paths are
+ * A logger at `level` writing JSON lines to `destination` (stdout by default), and, when
+ * `errorDestination` is given, its `error` and `fatal` lines there instead (stderr: PM2's error
+ * file). Each line has `level` as a name (`"info"`), `time`, `pid` and `hostname`. Known paths are
  * redacted, and every finished line is scrubbed of `secrets` (the configured keys, see
  * Config.secretsForRedaction) and of anything shaped like a UserSig or signature, whatever field
  * or message it hides in.
  */
-export function createLogger(level: string, destination?: DestinationStream, secrets: readonly string[] = []): Logger {
+export function createLogger(
+  level: string,
+  destination?: DestinationStream,
+  secrets: readonly string[] = [],
+  errorDestination?: DestinationStream,
+): Logger {
+  const out = destination ?? pino.destination({ dest: 1, sync: true });
   return pino(
     {
       level,
-      base: { pid: process.pid },
+      base: { pid: process.pid, hostname: hostname() },
+      formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       hooks: { streamWrite: (line) => scrubLine(line, secrets) },
     },
-    destination ?? pino.destination({ dest: 1, sync: true }),
+    errorDestination
+      ? // dedupe: a line goes to the stream of the highest level it reaches, so an error is written once.
+        pino.multistream(
+          [
+            { level: 'trace', stream: out },
+            { level: 'error', stream: errorDestination },
+          ],
+          { dedupe: true },
+        )
+      : out,
   );
+}
+
+/** Synchronous writes to stderr (fd 2): where `presence run` sends its error lines. */
+export function stderrDestination(): DestinationStream {
+  return pino.destination({ dest: 2, sync: true });
 }
 
 /** A logger that drops everything (tests, and commands that print their own output). */

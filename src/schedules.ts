@@ -137,3 +137,21 @@ export function scheduleIntervalSeconds(expression: string, nowMs: number = Date
   }
   return Math.max(1, Math.round(longest / 1000));
 }
+
+/**
+ * The shortest gap between consecutive runs over the schedule's next `samples` runs, s: the time a
+ * cycle has before the next tick (presence_set_schedule_interval_seconds). Throws InputError as
+ * scheduleIntervalSeconds does.
+ */
+export function shortestScheduleGapSeconds(expression: string, nowMs: number = Date.now(), samples = 12): number {
+  let at = nextRunAfter(expression, nowMs);
+  if (at === undefined) validateSchedule(expression, nowMs);
+  let shortest = Infinity;
+  for (let i = 0; i < samples && at !== undefined; i++) {
+    const next = nextRunAfter(expression, at);
+    if (next === undefined) break;
+    shortest = Math.min(shortest, next - at);
+    at = next;
+  }
+  return Number.isFinite(shortest) ? Math.max(1, Math.round(shortest / 1000)) : 1;
+}

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { archiveCommand } from './archive.js';
 import { checkAccountsCommand } from './check-accounts.js';
+import { checkConfigCommand } from './check-config.js';
 import { copyCommand } from './copy.js';
 import { demoCommand } from './demo.js';
 import { maintainCommand } from './maintain.js';
@@ -42,6 +43,7 @@ export function presenceProgram(run: CommandRun): Command {
   usersCommand(program, run);
   checkAccountsCommand(program, run);
   pollCommand(program, run);
+  checkConfigCommand(program, run);
   runCommand(program, run);
   statusCommand(program, run);
   planCommand(program, run);

@@ -7,6 +7,8 @@ import { gapSecondsOf } from '../store/watch-sets.js';
 import { withDatabase, type CommandIO } from './io.js';
 import { action, type CommandRun } from './program.js';
 import { formatTable } from '../output/table.js';
+import { terminalSafe } from '../output/terminal-text.js';
+import { judgeSet, type HealthStatus } from '../operations/health.js';
 import { budgetJson, budgetSection, currentBudget } from './plan.js';
 
 /** One set in `status --json`. */
@@ -32,8 +34,12 @@ export interface SetStatusView {
   lastSuccessAt: string | null;
   /** Seconds since the last successful cycle ended; null when there was none. */
   lagSeconds: number | null;
-  /** Enabled, and no successful cycle within the gap threshold. */
+  /** Enabled, and not being observed: health `stale` or `failing`. */
   stale: boolean;
+  /** The rule /healthz applies (src/operations/health.ts): ok, stale or failing; null for a disabled set. */
+  health: HealthStatus | null;
+  /** Why the set is not ok, for people. */
+  reason?: string;
   states: SetStatus['states'];
 }
 
@@ -50,6 +56,15 @@ export function statusViews(statuses: SetStatus[], now: Date): SetStatusView[] {
     const lagSeconds = s.lastSuccessAt
       ? Math.max(0, Math.round((now.getTime() - s.lastSuccessAt.getTime()) / 1000))
       : null;
+    const judged = s.enabled
+      ? judgeSet({
+          set: s.name,
+          gapSeconds,
+          lastSuccessMs: s.lastSuccessAt?.getTime(),
+          ...lastCycleFault(c),
+          nowMs: now.getTime(),
+        })
+      : undefined;
     return {
       name: s.name,
       provider: s.provider,
@@ -74,10 +89,24 @@ export function statusViews(statuses: SetStatus[], now: Date): SetStatusView[] {
         : null,
       lastSuccessAt: s.lastSuccessAt?.toISOString() ?? null,
       lagSeconds,
-      stale: s.enabled && (gapSeconds === null || lagSeconds === null || lagSeconds > gapSeconds),
+      stale: judged?.stale ?? false,
+      health: judged?.status ?? null,
+      ...(judged?.reason === undefined ? {} : { reason: judged.reason }),
       states: s.states,
     };
   });
+}
+
+/**
+ * What the last cycle says of a fatal state, as the daemon's /healthz knows it from the cycle itself:
+ * a failed cycle stopped by a configuration error (ERR_PROVIDER_FATAL) or by a clock behind.
+ */
+function lastCycleFault(c: SetStatus['lastCycle']): { fatal?: string; clockFault?: string } {
+  if (!c || c.status !== 'failed' || c.error === null) return {};
+  const first = /; first: (.*)$/s.exec(c.error)?.[1] ?? c.error;
+  if (/^ERR_PROVIDER_FATAL\b/.test(c.error)) return { fatal: `not polled: ${first}` };
+  if (c.error.includes('ERR_CLOCK_BEHIND')) return { clockFault: c.error };
+  return {};
 }
 
 function ago(seconds: number): string {
@@ -111,7 +140,7 @@ export function formatStatus(views: SetStatusView[], now: Date): string[] {
       when,
       c?.durationSeconds === null || c === null ? '-' : `${c.durationSeconds} s`,
       outcome,
-      v.enabled ? `${lag}${v.stale ? ' STALE' : ''}` : '-',
+      v.enabled ? `${lag}${v.health === 'failing' ? ' FAILING' : v.stale ? ' STALE' : ''}` : '-',
       String(v.states.Online ?? 0),
       String(v.states.PushOnline ?? 0),
       String(v.states.Offline ?? 0),
@@ -141,7 +170,9 @@ export function formatStatus(views: SetStatusView[], now: Date): string[] {
       rows,
     ),
     '',
-    'lag: time since the last successful cycle (ok, or partial with observations); STALE when longer than the gap threshold.',
+    'lag: time since the last successful cycle (ok, or partial with observations); STALE when longer than the gap threshold,',
+    "FAILING when the app's last cycle stopped on a configuration error (the rule of /healthz, docs/failure-behaviour.md).",
+    ...views.filter((v) => v.health === 'failing').map((v) => terminalSafe(`${v.name}: ${v.reason ?? ''}`)),
   ];
 }
 

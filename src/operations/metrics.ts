@@ -2,7 +2,20 @@
 // daemon gets its own Registry rather than prom-client's global one, so tests can run several.
 // Label values are set names, provider app IDs, API names, stable error codes and states: bounded,
 // and never a secret (a Volcengine access key ID is shortened, see bucketLabel).
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** This package's version (package.json, two folders up from src/operations/ and dist/operations/). */
+export const PACKAGE_VERSION = ((): string => {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
 
 /** The daemon's metrics. */
 export interface PresenceMetrics {
@@ -25,9 +38,20 @@ export interface PresenceMetrics {
   hostClockOffset: Gauge;
   callbackEvents: Counter<'outcome'>;
   callbackRejected: Counter<'reason'>;
+  buildInfo: Gauge<'version' | 'node'>;
+  configError: Gauge<'provider' | 'app' | 'code'>;
+  rateCeiling: Gauge<'bucket'>;
+  setGapThreshold: Gauge<'set'>;
+  setScheduleInterval: Gauge<'set'>;
   budgetDemand: Gauge<'bucket'>;
   setOverBudget: Gauge<'set'>;
 }
+
+/** The statuses of presence_cycles_total, each exported at 0 from a set's first load. */
+export const CYCLE_STATUSES = ['ok', 'partial', 'failed', 'interrupted'] as const;
+
+/** The operations of presence_database_errors_total, each exported at 0 from the start. */
+export const DATABASE_OPERATIONS = ['batch', 'cycle', 'reload_sets', 'partitions'] as const;
 
 /** Options of createMetrics. */
 export interface MetricsOptions {
@@ -40,8 +64,40 @@ export function createMetrics(options: MetricsOptions = {}): PresenceMetrics {
   const registry = new Registry();
   const registers = [registry];
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'presence_' });
+  const buildInfo = new Gauge({
+    name: 'presence_build_info',
+    help: 'Always 1; the labels say which version of presence-poller runs, on which Node.',
+    labelNames: ['version', 'node'],
+    registers,
+  });
+  buildInfo.set({ version: PACKAGE_VERSION, node: process.versions.node }, 1);
   return {
     registry,
+    buildInfo,
+    configError: new Gauge({
+      name: 'presence_config_error',
+      help: '1 while the app is in a fatal configuration state (key rejected, app unknown, no credentials: code), 0 once it polls again.',
+      labelNames: ['provider', 'app', 'code'],
+      registers,
+    }),
+    rateCeiling: new Gauge({
+      name: 'presence_rate_ceiling_calls_per_second',
+      help: 'The configured ceiling of a rate bucket, calls per second (TIM_QUERYSTATE_RPS, TIM_ACCOUNT_CHECK_RPS, VOLC_RPS).',
+      labelNames: ['bucket'],
+      registers,
+    }),
+    setGapThreshold: new Gauge({
+      name: 'presence_set_gap_threshold_seconds',
+      help: "The set's gap threshold: the silence after which its history says Unknown (its own, or 3 x its schedule's interval).",
+      labelNames: ['set'],
+      registers,
+    }),
+    setScheduleInterval: new Gauge({
+      name: 'presence_set_schedule_interval_seconds',
+      help: "Seconds between two ticks of the set's schedule (the shortest gap if irregular): the time a cycle has before the next tick.",
+      labelNames: ['set'],
+      registers,
+    }),
     callbackEvents: new Counter({
       name: 'presence_callback_events_total',
       help: 'Tencent State.StateChange callbacks by outcome: accepted (authenticated, watched app), written, unchanged, unwatched user, ignored (other command), dropped (accepted but not written: database down; Tencent does not resend).',
@@ -124,7 +180,7 @@ export function createMetrics(options: MetricsOptions = {}): PresenceMetrics {
     }),
     lastSuccess: new Gauge({
       name: 'presence_last_successful_cycle_timestamp_seconds',
-      help: 'Unix time at which the set last finished a successful cycle (ok, or partial with observations) in this process.',
+      help: 'Unix time at which the set last finished a successful cycle (ok, or partial with observations): from poll_cycle at start (any instance; 0 if it never did), then from this process.',
       labelNames: ['set'],
       registers,
     }),

@@ -2,7 +2,7 @@
 // the event stream, the structured log lines of what happens, and the PRESENCE_HTTP listener that
 // serves /metrics and /healthz.
 import type { Kysely } from 'kysely';
-import type { Config } from '../config.js';
+import { rateBucketsOf, type Config } from '../config.js';
 import type { Database } from '../db/schema.js';
 import type { EventStream } from '../events.js';
 import type { Logger } from '../logger.js';
@@ -28,7 +28,7 @@ export interface Operations {
 
 /** Subscribes the operations side to `events`; nothing listens until listen(). */
 export function createOperations(
-  config: Pick<Config, 'operationsHttp'>,
+  config: Pick<Config, 'operationsHttp'> & Partial<Pick<Config, 'tencent' | 'volcengine'>>,
   events: EventStream,
   logger: Logger,
   options: { processMetrics?: boolean } = {},
@@ -36,29 +36,38 @@ export function createOperations(
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
   let database: Kysely<Database> | undefined;
   const healthLog = new LogThrottle(60_000);
+  const readLastSuccess = async (db: Kysely<Database>, sets: string[], what: string) => {
+    try {
+      return await lastSuccessfulCycles(db, sets);
+    } catch (err) {
+      // /healthz says only that the database could not be read; the detail is for the log, once
+      // a minute however often /healthz is asked.
+      const take = healthLog.take();
+      if (take)
+        logger.warn(
+          {
+            code: 'ERR_DATABASE',
+            err: err instanceof Error ? err.message : String(err),
+            suppressed: take.suppressed,
+          },
+          `${what} could not read poll_cycle`,
+        );
+      throw err;
+    }
+  };
   const health = new HealthTracker({
-    lastSuccessFromDatabase: async (sets) => {
-      if (!database) return new Map();
-      try {
-        return await lastSuccessfulCycles(database, sets);
-      } catch (err) {
-        // /healthz says only that the database could not be read; the detail is for the log, once
-        // a minute however often /healthz is asked.
-        const take = healthLog.take();
-        if (take)
-          logger.warn(
-            {
-              code: 'ERR_DATABASE',
-              err: err instanceof Error ? err.message : String(err),
-              suppressed: take.suppressed,
-            },
-            '/healthz could not read poll_cycle',
-          );
-        throw err;
-      }
-    },
+    lastSuccessFromDatabase: (sets) =>
+      database ? readLastSuccess(database, sets, '/healthz') : Promise.resolve(new Map<string, Date>()),
   });
-  const unsubscribe = [subscribeMetrics(events, metrics), health.subscribe(events), subscribeEventLog(events, logger)];
+  const { tencent, volcengine } = config;
+  const feed = subscribeMetrics(events, metrics, {
+    // Until listen() hands the database over, the sets wait (listen seeds them before it listens).
+    lastSuccessFromDatabase: (sets) => (database ? readLastSuccess(database, sets, '/metrics') : undefined),
+    ...(tencent && volcengine
+      ? { bucketsOf: (provider, appId) => rateBucketsOf({ tencent, volcengine }, provider, appId) }
+      : {}),
+  });
+  const unsubscribe = [() => feed.unsubscribe(), health.subscribe(events), subscribeEventLog(events, logger)];
   let server: HttpServer | undefined;
   let closing: Promise<void> | undefined;
   return {
@@ -69,6 +78,8 @@ export function createOperations(
     },
     async listen(db) {
       database = db;
+      // The first scrape has every set's last success (from poll_cycle), not only after a cycle.
+      await feed.seed();
       if (!config.operationsHttp) return undefined;
       server = await startHttpServer({
         ...config.operationsHttp,

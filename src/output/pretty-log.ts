@@ -13,6 +13,10 @@ const LEVELS: Record<number, [string, string]> = {
   50: ['ERROR', '\x1b[31m'],
   60: ['FATAL', '\x1b[35m'],
 };
+/** The same by pino's label (the logger writes `"level":"info"`). */
+const BY_LABEL: Record<string, [string, string]> = Object.fromEntries(
+  Object.values(LEVELS).map(([name, tint]) => [name.trim().toLowerCase(), [name, tint]]),
+);
 const RESET = '\x1b[0m';
 /** Fields every line has, shown in the prefix or not at all. */
 const OMITTED = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
@@ -32,7 +36,7 @@ export function formatPrettyLine(line: string, color: boolean): string {
   } catch {
     return terminalSafeText(line.endsWith('\n') ? line : `${line}\n`);
   }
-  const [name, tint] = LEVELS[Number(record.level)] ?? [String(record.level), ''];
+  const [name, tint] = LEVELS[Number(record.level)] ?? BY_LABEL[String(record.level)] ?? [String(record.level), ''];
   const time = typeof record.time === 'string' ? record.time.slice(11, 23) : '';
   const fields = Object.entries(record)
     .filter(([k]) => !OMITTED.has(k))

@@ -3,7 +3,7 @@
 // app and API, Volcengine's per account (access key) across all of its apps. The limiters report
 // their grants, rates and refusals to the event stream.
 import { systemClock, type Clock } from '../clock.js';
-import type { Config } from '../config.js';
+import { rateBucketsOf, type Config } from '../config.js';
 import type { EventStream } from '../events.js';
 import type { ProviderName } from '../model.js';
 import { TencentClient } from '../providers/tencent/client.js';
@@ -80,6 +80,8 @@ export class ProviderRegistry {
         sdkAppId: appId,
         admin: tencent.admin,
         secretKey: tencent.secretKeyFor(appId),
+        // So a rejected key's hint names the variable in use (TIM_SECRET_KEY_FILE...).
+        secretKeySetting: tencent.secretKeySettingFor(appId),
         endpoint: tencent.endpoint,
         stateApi: tencent.stateApi,
         http: this.config.http,
@@ -102,17 +104,15 @@ export class ProviderRegistry {
 
   /** The limiter of an app's state calls: per app for Tencent, per account for Volcengine. */
   stateLimiter(provider: ProviderName, appId: string): SlidingWindowLimiter {
-    return provider === 'tencent'
-      ? this.limiter(`tencent:${appId}:state`, this.config.tencent.querystateRps)
-      : this.limiter(
-          `volcengine:${this.config.volcengine.credentialsFor(appId).accessKeyId}`,
-          this.config.volcengine.rps,
-        );
+    if (provider === 'volcengine') this.config.volcengine.credentialsFor(appId); // throws ConfigError naming them
+    const { bucket, ceiling } = rateBucketsOf(this.config, provider, appId)[0]!;
+    return this.limiter(bucket, ceiling);
   }
 
   /** The limiter of a Tencent app's account_check calls (a ceiling of its own, `TIM_ACCOUNT_CHECK_RPS`). */
   accountCheckLimiter(appId: string): SlidingWindowLimiter {
-    return this.limiter(`tencent:${appId}:account_check`, this.config.tencent.accountCheckRps);
+    const { bucket, ceiling } = rateBucketsOf(this.config, 'tencent', appId)[1]!;
+    return this.limiter(bucket, ceiling);
   }
 
   private limiter(bucket: string, limit: number): SlidingWindowLimiter {

@@ -9,7 +9,7 @@ import type { Database } from '../db/schema.js';
 import { errorCode } from '../errors.js';
 import type { EventStream, LoadedSet } from '../events.js';
 import type { Logger } from '../logger.js';
-import { scheduleIntervalSeconds, validateSchedule } from '../schedules.js';
+import { scheduleIntervalSeconds, shortestScheduleGapSeconds, validateSchedule } from '../schedules.js';
 import { gapSecondsOf, listWatchSets, type WatchSet } from '../store/watch-sets.js';
 import type { CycleRunner } from './cycle-runner.js';
 import type { ProviderRegistry } from './provider-registry.js';
@@ -138,6 +138,7 @@ export class WatchSetScheduler {
         provider: set.provider,
         appId: set.app_id,
         gapSeconds: this.gapOf(set),
+        intervalSeconds: this.intervalOf(set),
         ...(problem ? { problem } : {}),
       });
     }
@@ -185,6 +186,14 @@ export class WatchSetScheduler {
         { code: errorCode(err), err: (err as Error).message },
         'reading the database clock failed; observations keep the last reading',
       );
+    }
+  }
+
+  private intervalOf(set: WatchSet): number | null {
+    try {
+      return shortestScheduleGapSeconds(set.schedule, this.options.clock.now());
+    } catch {
+      return null;
     }
   }
 

@@ -38,6 +38,8 @@ export interface CycleBrief {
   observed: number;
   failed: number;
   transitions: number;
+  /** poll_cycle.error: the failures by code, and the first one's text. */
+  error: string | null;
 }
 
 /** Everything status shows about one set. */
@@ -73,11 +75,12 @@ export async function readSetStatuses(db: Kysely<Database>): Promise<SetStatus[]
     observed: number;
     failed: number;
     transitions: number;
+    error: string | null;
   }>`
     SELECT s.name AS set, c.*
     FROM watch_set s
     CROSS JOIN LATERAL (
-      SELECT started_at, finished_at, status, users, observed, failed, transitions FROM poll_cycle
+      SELECT started_at, finished_at, status, users, observed, failed, transitions, error FROM poll_cycle
       WHERE set = s.name ORDER BY started_at DESC LIMIT 1
     ) c`.execute(db);
   const lastSuccess = await lastSuccessfulCycles(
@@ -117,6 +120,7 @@ export async function readSetStatuses(db: Kysely<Database>): Promise<SetStatus[]
             observed: cycle.observed,
             failed: cycle.failed,
             transitions: cycle.transitions,
+            error: cycle.error,
           }
         : null,
       lastSuccessAt: lastSuccess.get(s.name) ?? null,

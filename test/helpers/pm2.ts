@@ -27,6 +27,10 @@ export interface Pm2 {
   list(): Promise<Pm2Process[]>;
   /** The app's merged stdout log (JSON lines). */
   outLog(name: string): Promise<string>;
+  /** The app's merged stderr log: its error lines (JSON) and the CLI's own messages. */
+  errorLog(name: string): Promise<string>;
+  /** The pid of this home's PM2 daemon (from PM2_HOME/pm2.pid). */
+  daemonPid(): Promise<number>;
   /** Stops this home's PM2 daemon (and its apps) and removes the home. Safe to call twice. */
   kill(): Promise<void>;
 }
@@ -66,6 +70,8 @@ export async function createPm2(env: Record<string, string>): Promise<Pm2> {
       }));
     },
     outLog: (name) => readFile(join(home, 'logs', `${name}-out.log`), 'utf8').catch(() => ''),
+    errorLog: (name) => readFile(join(home, 'logs', `${name}-error.log`), 'utf8').catch(() => ''),
+    daemonPid: async () => Number((await readFile(join(home, 'pm2.pid'), 'utf8')).trim()),
     kill: () =>
       (killed ??= (async () => {
         await run(['kill']).catch(() => undefined);

@@ -13,7 +13,7 @@ import { createLogger, silentLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/operations/metrics.js';
 import { destroyAllRaw, eventually, openRaw, type RawSocket } from '../helpers/raw-socket.js';
 
-const ok = () => Promise.resolve({ status: 'ok' as const, stale: [], sets: [] });
+const ok = () => Promise.resolve({ status: 'ok' as const, stale: [], failing: [], degraded: [], sets: [] });
 
 describe('operations HTTP listener', () => {
   it('refuses a port in use with an error naming PRESENCE_HTTP', async () => {
@@ -148,7 +148,7 @@ describe('operations HTTP listener against hostile clients', () => {
       most = Math.max(most, ++running);
       await new Promise((r) => setTimeout(r, 50));
       running--;
-      return { status: 'ok', stale: [], sets: [] };
+      return { status: 'ok', stale: [], failing: [], degraded: [], sets: [] };
     };
     const { server, port } = await started(slowHealth);
     try {

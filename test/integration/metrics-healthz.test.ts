@@ -127,14 +127,118 @@ describe(`/metrics and /healthz (${DATABASE_KIND})`, () => {
     const lastSuccess = sumOf(samples, 'presence_last_successful_cycle_timestamp_seconds', { set: 'm1' });
     const lastOk = Math.max(...rows.filter((r) => r.status === 'ok').map((r) => r.finished_at!.getTime()));
     expect(Math.abs(lastSuccess * 1000 - lastOk)).toBeLessThan(1_000);
+    // Exported at 0 from the start (no database error, no refusal happened), so alerts have a series.
+    for (const operation of ['batch', 'cycle', 'reload_sets', 'partitions'])
+      expect(
+        samples.filter((s) => s.name === 'presence_database_errors_total' && s.labels.operation === operation),
+      ).toEqual([expect.objectContaining({ value: 0 })]);
     expect(
-      samples.some(
-        (s) => s.name === 'presence_database_errors_total' || s.name.startsWith('presence_rate_limit_refusals'),
+      samples.filter(
+        (s) => s.name === 'presence_rate_limit_refusals_total' && s.labels.bucket === `tencent:${APP}:state`,
       ),
-    ).toBe(false);
+    ).toEqual([expect.objectContaining({ value: 0 })]);
   });
 
   it('answers 404 elsewhere', () => {
     expect(otherStatus).toBe(404);
+  });
+});
+
+describe(`a restart with a rejected key (${DATABASE_KIND})`, () => {
+  const BAD_APP = '1400000078';
+  let restarted: Daemon;
+  let first: { text: string; health: { status: number; body: Record<string, unknown> } };
+  let failingAfterMs: number;
+  let failing: { status: number; body: Record<string, unknown> };
+  let later: string;
+
+  beforeAll(async () => {
+    // A set whose grace would be 10 minutes: 503 must come from its first cycle, not the grace.
+    await addWatchSet(database.db, {
+      name: 'm2',
+      provider: 'tencent',
+      appId: BAD_APP,
+      schedule: '* * * * * *',
+      gapSeconds: 600,
+    });
+    await addWatchedUsers(database.db, 'm2', ['k-1', 'k-2']);
+    // m1 now ticks hourly, so the restarted daemon runs no cycle of it: its last success at the
+    // first scrape can only have come from poll_cycle.
+    await database.db.updateTable('watch_set').set({ schedule: '0 0 * * * *' }).where('name', '=', 'm1').execute();
+    const config = testConfig({
+      TIM_SECRET_KEY: KEY,
+      [`TIM_SECRET_KEY_${BAD_APP}`]: 'a-wrong-key-0123456789abcdef',
+      TIM_ENDPOINT: simulator.url,
+      PRESENCE_HTTP: '127.0.0.1:0',
+    });
+    const started = Date.now();
+    restarted = await startDaemon({ config, logger: silentLogger(), database });
+    const base = restarted.operations.url!;
+    // The first scrape, before any cycle of this process.
+    const [metricsRes, healthRes] = await Promise.all([fetch(`${base}/metrics`), fetch(`${base}/healthz`)]);
+    first = {
+      text: await metricsRes.text(),
+      health: { status: healthRes.status, body: (await healthRes.json()) as Record<string, unknown> },
+    };
+    for (;;) {
+      const res = await fetch(`${base}/healthz`);
+      const body = (await res.json()) as Record<string, unknown>;
+      if (body.status === 'failing' || Date.now() - started > 20_000) {
+        failing = { status: res.status, body };
+        failingAfterMs = Date.now() - started;
+        break;
+      }
+      await sleep(100);
+    }
+    later = await (await fetch(`${base}/metrics`)).text();
+    await restarted.stop();
+  }, 60_000);
+
+  afterAll(async () => {
+    await restarted?.stop();
+  });
+
+  it("exports each set's last success from poll_cycle at the first scrape (0 for a set that never had one)", async () => {
+    const samples = parsePrometheusText(first.text);
+    const lastOk = await database.db
+      .selectFrom('poll_cycle')
+      .select((eb) => eb.fn.max('finished_at').as('at'))
+      .where('set', '=', 'm1')
+      // A successful cycle: ok, or partial with observations.
+      .where((eb) => eb.or([eb('status', '=', 'ok'), eb.and([eb('status', '=', 'partial'), eb('observed', '>', 0)])]))
+      .executeTakeFirstOrThrow();
+    const m1 = samples.filter(
+      (s) => s.name === 'presence_last_successful_cycle_timestamp_seconds' && s.labels.set === 'm1',
+    );
+    expect(m1).toHaveLength(1);
+    expect(Math.abs(m1[0]!.value * 1000 - new Date(lastOk.at as Date).getTime())).toBeLessThan(1_000);
+    expect(
+      samples.filter((s) => s.name === 'presence_last_successful_cycle_timestamp_seconds' && s.labels.set === 'm2'),
+    ).toEqual([expect.objectContaining({ value: 0 })]);
+    expect(sumOf(samples, 'presence_set_gap_threshold_seconds', { set: 'm2' })).toBe(600);
+    expect(sumOf(samples, 'presence_set_gap_threshold_seconds', { set: 'm1' })).toBe(3 * 3600);
+    expect(sumOf(samples, 'presence_set_schedule_interval_seconds', { set: 'm1' })).toBe(3600);
+    expect(sumOf(samples, 'presence_set_schedule_interval_seconds', { set: 'm2' })).toBe(1);
+    expect(sumOf(samples, 'presence_rate_ceiling_calls_per_second', { bucket: `tencent:${BAD_APP}:state` })).toBe(100);
+    expect(
+      samples
+        .filter((s) => s.name === 'presence_cycles_total' && s.labels.set === 'm2')
+        .map((s) => s.labels.status)
+        .sort(),
+    ).toEqual(['failed', 'interrupted', 'ok', 'partial']);
+    expect(samples.some((s) => s.name === 'presence_build_info' && s.value === 1)).toBe(true);
+  });
+
+  it('/healthz is 503 "failing" from the first cycle with the setting to fix, not after the 600 s grace', () => {
+    expect(first.health.status === 200 || first.health.body.status === 'failing').toBe(true);
+    expect(failing.status).toBe(503);
+    expect(failingAfterMs).toBeLessThan(20_000);
+    expect(failing.body).toMatchObject({
+      status: 'failing',
+      failing: [{ sets: ['m2'], code: 'ERR_PROVIDER_FATAL', setting: `TIM_SECRET_KEY_${BAD_APP}` }],
+    });
+    const samples = parsePrometheusText(later);
+    expect(sumOf(samples, 'presence_config_error', { app: BAD_APP, code: 'ERR_PROVIDER_FATAL' })).toBe(1);
+    expect(sumOf(samples, 'presence_config_error', { app: APP })).toBe(0);
   });
 });

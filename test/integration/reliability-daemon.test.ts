@@ -143,16 +143,16 @@ describe(`reliability: one app misconfigured among healthy ones (${DATABASE_KIND
   it('stopped calling the broken app: one probe a cycle after the first', () => {
     const broken = cycles.filter((c) => c.set === 'broken' && c.status !== 'interrupted');
     expect(broken.length).toBeGreaterThanOrEqual(3);
-    expect(broken.every((c) => c.status === 'failed' && c.fatal?.setting === `TIM_SECRET_KEY_${BROKEN}`)).toBe(true);
+    expect(broken.every((c) => c.status === 'failed' && c.fatal?.setting === 'TIM_SECRET_KEY')).toBe(true);
     expect(broken.slice(1).every((c) => c.calls === 1)).toBe(true);
   });
 
   it('logged one error line per cycle naming the setting to fix, and nothing per batch', () => {
-    const errors = lines.filter((l) => l['set'] === 'broken' && l['level'] === 50);
+    const errors = lines.filter((l) => l['set'] === 'broken' && l['level'] === 'error');
     expect(errors.length).toBeGreaterThanOrEqual(3);
     expect(errors).toHaveLength(cycles.filter((c) => c.set === 'broken' && c.fatal !== undefined).length);
     for (const e of errors) {
-      expect(e['setting']).toBe(`TIM_SECRET_KEY_${BROKEN}`);
+      expect(e['setting']).toBe('TIM_SECRET_KEY'); // the variable in use (not TIM_SECRET_KEY_<app>)
       expect(String(e['msg'])).toContain(`not polling tencent app ${BROKEN}`);
     }
     expect(lines.filter((l) => l['set'] === 'broken' && l['msg'] === 'batch failed')).toHaveLength(0);

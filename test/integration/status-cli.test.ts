@@ -108,4 +108,22 @@ describe(`presence status (${DATABASE_KIND})`, () => {
     expect(r.err.join('\n')).toContain("too many arguments for 'status'");
     expect(r.err.join('\n')).toContain('(presence status --help shows the usage)');
   });
+
+  it('says FAILING, with the setting to fix, for a set whose last cycle stopped on a rejected key (the rule of /healthz)', async () => {
+    const bad = '1400000056';
+    const badEnv = { ...env, [`TIM_SECRET_KEY_${bad}`]: 'a-wrong-key-0123456789abcdef' };
+    expect((await runCli(['sets', 'add', 'badkey', '--provider', 'tencent', '--app', bad], badEnv)).code).toBe(0);
+    expect((await runCli(['users', 'add', 'badkey', '-'], badEnv, 'b-1\n')).code).toBe(0);
+    await runCli(['poll', 'badkey'], badEnv);
+    const r = await runCli(['status'], badEnv);
+    expect(r.code).toBe(0);
+    const rows = parseTable(r.out.slice(0, r.out.indexOf('')));
+    expect(rows.find((row) => row.set === 'badkey')).toMatchObject({ lag: 'never ok FAILING' });
+    expect(r.out).toContainEqual(expect.stringMatching(new RegExp(`^badkey: not polled: .*TIM_SECRET_KEY_${bad}`)));
+    const json = JSON.parse((await runCli(['status', '--json'], badEnv)).out.join('\n')) as {
+      sets: Array<Record<string, unknown>>;
+    };
+    expect(json.sets.find((s) => s.name === 'badkey')).toMatchObject({ health: 'failing', stale: true });
+    expect(json.sets.find((s) => s.name === 'live')).toMatchObject({ health: 'ok', stale: false });
+  });
 });

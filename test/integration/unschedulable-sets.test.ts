@@ -128,7 +128,7 @@ describe(`schedules that never fire (${DATABASE_KIND})`, () => {
         const logs = lines.map((l) => JSON.parse(l) as { msg: string; level: number; set?: string; setting?: string });
         const never = logs.filter((l) => l.msg.startsWith('not polling set never: cron schedule'));
         expect(never.length, 'logged at the start and at every reload').toBeGreaterThanOrEqual(3);
-        expect(never[0]).toMatchObject({ level: 50, set: 'never', setting: 'watch_set.schedule' });
+        expect(never[0]).toMatchObject({ level: 'error', set: 'never', setting: 'watch_set.schedule' });
         const recheck = logs.filter((l) => l.msg.startsWith('not re-checking NotImported accounts of set no-recheck'));
         expect(recheck.length).toBeGreaterThanOrEqual(3);
         expect(recheck[0]).toMatchObject({ setting: 'watch_set.account_recheck' });

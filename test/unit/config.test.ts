@@ -62,6 +62,41 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses a secret set both as a variable and as a file, naming both, for every secret', async () => {
+    await writeFile(join(dir, 'secret'), 'from-file\n');
+    const file = join(dir, 'secret');
+    for (const name of [
+      'TIM_SECRET_KEY',
+      'TIM_SECRET_KEY_1400000002',
+      'VOLC_ACCESS_KEY_ID',
+      'VOLC_SECRET_ACCESS_KEY_7',
+      'TIM_CALLBACK_TOKEN',
+      'DATABASE_URL',
+    ]) {
+      const env = { [name]: name === 'DATABASE_URL' ? 'postgres://u@h/db' : 'plain', [`${name}_FILE`]: file };
+      let caught: unknown;
+      try {
+        loadConfig(env);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, name).toMatchObject({ code: 'ERR_CONFIG', setting: name });
+      expect((caught as Error).message, name).toContain(`${name} and ${name}_FILE are both set`);
+    }
+  });
+
+  it('reads DATABASE_URL from DATABASE_URL_FILE, and says which variable is wrong', async () => {
+    await writeFile(join(dir, 'url'), 'postgres://presence:s3cret@db.internal/presence\n');
+    const config = loadConfig({ DATABASE_URL_FILE: join(dir, 'url') });
+    expect(config.databaseUrl).toBe('postgres://presence:s3cret@db.internal/presence');
+    // Its password is scrubbed from the log like that of DATABASE_URL.
+    expect(config.secretsForRedaction()).toContain('s3cret');
+    await writeFile(join(dir, 'bad-url'), 'mysql://x\n');
+    expect(() => loadConfig({ DATABASE_URL_FILE: join(dir, 'bad-url') })).toThrow(
+      /DATABASE_URL_FILE must name a file holding a postgres:\/\//,
+    );
+  });
+
   it('takes a Volcengine pair per app only whole, else the shared pair', () => {
     const config = loadConfig({
       VOLC_ACCESS_KEY_ID: 'AK',

@@ -32,12 +32,12 @@ function cycle(status: CycleSummary['status'], endMs: number, clock?: Partial<Cl
 }
 
 describe('/healthz and the clock', () => {
-  it('is degraded (503) while a sync finds a clock fault, naming it, and ok once it is gone', async () => {
+  it('is failing (503) while a sync finds a clock fault, naming it, and ok once it is gone', async () => {
     const tracker = new HealthTracker({ now: () => 1_000_000 });
     tracker.setsLoaded([set]);
     tracker.clockChecked({ source: 'host', behindNewestMs: 3_598_000, fault: 'the host clock is 3598 s behind ...' });
     expect(await tracker.report()).toMatchObject({
-      status: 'degraded',
+      status: 'failing',
       stale: [],
       clock: { source: 'host', hostOffsetSeconds: -3598, fault: 'the host clock is 3598 s behind ...' },
     });

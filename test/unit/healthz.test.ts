@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HealthTracker, isSuccessfulCycle } from '../../src/operations/health.js';
+import { HealthTracker, healthHttpStatus, isSuccessfulCycle, judgeSet } from '../../src/operations/health.js';
 import type { CycleSummary, LoadedSet } from '../../src/events.js';
 import { scheduleIntervalSeconds } from '../../src/schedules.js';
 import { gapSecondsOf } from '../../src/store/watch-sets.js';
@@ -110,5 +110,86 @@ describe('HealthTracker', () => {
     const r = await tracker.report();
     expect(r.stale).toEqual(['bad']);
     expect(r.sets[0]!.reason).toContain('schedule is invalid');
+  });
+});
+
+describe('one health model', () => {
+  const fatal = (name: string, endMs: number): CycleSummary => ({
+    ...cycle(name, 'failed', endMs, 0),
+    fatal: {
+      code: 'ERR_PROVIDER_FATAL',
+      setting: 'TIM_SECRET_KEY_FILE',
+      message: 'Tencent IM querystate failed: 70009 (bad sig); check TIM_SECRET_KEY_FILE',
+      provider: 'tencent',
+      app: '1',
+    },
+  });
+
+  it('is failing (503) at once on a configuration error, naming the setting, not after the grace', async () => {
+    const now = 1_000_000;
+    const tracker = new HealthTracker({ now: () => now });
+    tracker.setsLoaded([set('a'), set('b'), { ...set('other'), appId: '2' }]);
+    tracker.cycleFinished(fatal('a', now));
+    const r = await tracker.report();
+    expect(r.status).toBe('failing');
+    expect(healthHttpStatus(r.status)).toBe(503);
+    // Both sets of app 1 are not polled; the set of app 2 is.
+    expect(r.stale).toEqual(['a', 'b']);
+    expect(r.failing).toHaveLength(1);
+    expect(r.failing[0]).toMatchObject({
+      sets: ['a', 'b'],
+      code: 'ERR_PROVIDER_FATAL',
+      setting: 'TIM_SECRET_KEY_FILE',
+    });
+    expect(r.failing[0]!.reason).toContain('check TIM_SECRET_KEY_FILE');
+    expect(r.sets.find((s) => s.set === 'b')).toMatchObject({ status: 'failing', lastSuccessAt: null });
+    expect(r.sets.find((s) => s.set === 'other')).toMatchObject({ status: 'ok' });
+    // Fixed: the next cycle of the app observes, and the state clears.
+    tracker.cycleFinished(cycle('b', 'ok', now));
+    expect(await tracker.report()).toMatchObject({ status: 'ok', failing: [], stale: [] });
+  });
+
+  it('is failing at once for a set whose app has no credentials', async () => {
+    const tracker = new HealthTracker();
+    tracker.setsLoaded([{ ...set('a'), problem: { setting: 'TIM_SECRET_KEY_1', message: 'set TIM_SECRET_KEY_1' } }]);
+    const r = await tracker.report();
+    expect(r).toMatchObject({ status: 'failing', stale: ['a'] });
+    expect(r.failing[0]).toMatchObject({ code: 'ERR_CONFIG', setting: 'TIM_SECRET_KEY_1', sets: ['a'] });
+  });
+
+  it('is degraded (200) with the conditions fed in, naming the sets; stale and failing are worse', async () => {
+    let now = 1_000_000;
+    const tracker = new HealthTracker({ now: () => now });
+    tracker.setsLoaded([set('a'), set('b', '*/10 * * * * *', 5)]);
+    tracker.setDegraded('rate-budget', [{ sets: ['a'], reason: 'over its rate budget: a cycle needs 40 s' }]);
+    const r = await tracker.report();
+    expect(r).toMatchObject({ status: 'degraded', stale: [] });
+    expect(healthHttpStatus(r.status)).toBe(200);
+    expect(r.degraded).toEqual([{ sets: ['a'], reason: 'over its rate budget: a cycle needs 40 s' }]);
+    expect(r.sets.find((s) => s.set === 'a')).toMatchObject({
+      status: 'degraded',
+      reason: 'over its rate budget: a cycle needs 40 s',
+    });
+    now += 6_000;
+    expect((await tracker.report()).status).toBe('stale');
+    tracker.cycleFinished(cycle('b', 'ok', now));
+    tracker.setDegraded('rate-budget', []);
+    expect((await tracker.report()).status).toBe('ok');
+  });
+
+  it('judges a set the same way without a grace (presence status): never successful is stale', () => {
+    const nowMs = 1_000_000;
+    expect(judgeSet({ set: 's', gapSeconds: 30, lastSuccessMs: undefined, nowMs })).toMatchObject({
+      status: 'stale',
+      reason: 'no successful cycle yet',
+    });
+    expect(judgeSet({ set: 's', gapSeconds: 30, lastSuccessMs: nowMs - 31_000, nowMs })).toMatchObject({
+      status: 'stale',
+      ageSeconds: 31,
+    });
+    expect(judgeSet({ set: 's', gapSeconds: 30, lastSuccessMs: nowMs - 1_000, nowMs, fatal: 'key' })).toMatchObject({
+      status: 'failing',
+      reason: 'key',
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { hostname } from 'node:os';
 import { createLogger, scrubLine } from '../../src/logger.js';
 import { formatPrettyLine, prettyDestination } from '../../src/output/pretty-log.js';
 import { loadConfig } from '../../src/config.js';
@@ -123,5 +124,28 @@ describe('pretty logs for a terminal', () => {
     logger.info({ code: 'ERR_X' }, `failed with ${KEY}`);
     expect(out).toHaveLength(1);
     expect(out[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}failed with \[redacted\] {2}code=ERR_X\n$/);
+  });
+});
+
+describe('log lines for operators', () => {
+  it('name the level, carry the hostname, and send error lines to the error destination only', () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const sink = (into: string[]) => ({ write: (line: string) => void into.push(line) });
+    const logger = createLogger('info', sink(out), [], sink(err));
+    logger.info({ set: 'vip' }, 'cycle finished');
+    logger.warn('cycle finished');
+    logger.error({ code: 'ERR_CONFIG' }, 'not polling');
+    const parsed = (lines: string[]) => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed(out).map((l) => l.level)).toEqual(['info', 'warn']);
+    expect(parsed(err)).toEqual([
+      expect.objectContaining({ level: 'error', code: 'ERR_CONFIG', hostname: hostname() }),
+    ]);
+    expect(parsed(out)[0]).toMatchObject({ hostname: hostname(), pid: process.pid });
+  });
+
+  it('renders level names for a terminal too', () => {
+    const line = JSON.stringify({ level: 'warn', time: '2026-01-02T03:04:05.678Z', msg: 'cycle finished' });
+    expect(formatPrettyLine(line, false)).toBe('03:04:05.678 WARN  cycle finished\n');
   });
 });

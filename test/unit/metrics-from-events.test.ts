@@ -75,11 +75,92 @@ describe('metrics from the event stream', () => {
     // A set no longer enabled loses its gauges.
     events.emit('sets.loaded', { sets: [{ name: 'other', provider: 'tencent', appId: '1', gapSeconds: 30 }] });
     const after = parsePrometheusText(await metrics.registry.metrics());
-    expect(after.some((s) => s.name === 'presence_last_successful_cycle_timestamp_seconds')).toBe(false);
+    expect(
+      after.some((s) => s.name === 'presence_last_successful_cycle_timestamp_seconds' && s.labels.set === 'vip'),
+    ).toBe(false);
     expect(sumOf(after, 'presence_cycles_total', { set: 'vip' })).toBe(3);
   });
 
   it('labels Tencent buckets as they are', () => {
     expect(bucketLabel('tencent:1400000001:state')).toBe('tencent:1400000001:state');
+  });
+
+  it('exports every series an alert reads from the first reload: counters at 0, last success from poll_cycle, ceilings, config errors', async () => {
+    const metrics = createMetrics();
+    const events = new EventStream();
+    let available = false;
+    const feed = subscribeMetrics(events, metrics, {
+      lastSuccessFromDatabase: (sets) =>
+        available
+          ? Promise.resolve(new Map(sets.filter((s) => s === 'old').map((s) => [s, new Date(1_700_000_000_000)])))
+          : undefined,
+      bucketsOf: (provider, appId) =>
+        provider === 'tencent'
+          ? [
+              { bucket: `tencent:${appId}:state`, ceiling: 100 },
+              { bucket: `tencent:${appId}:account_check`, ceiling: 20 },
+            ]
+          : [{ bucket: 'volcengine:AKLTsecretishkeyid1234', ceiling: 50 }],
+    });
+    events.emit('sets.loaded', {
+      sets: [
+        { name: 'old', provider: 'tencent', appId: '1', gapSeconds: 30, intervalSeconds: 10 },
+        { name: 'new', provider: 'volcengine', appId: '7', gapSeconds: 90, intervalSeconds: 30 },
+        {
+          name: 'nokey',
+          provider: 'tencent',
+          appId: '2',
+          gapSeconds: 30,
+          intervalSeconds: 10,
+          problem: { setting: 'TIM_SECRET_KEY_2', message: 'set TIM_SECRET_KEY_2' },
+        },
+      ],
+    });
+    // Before the database is handed over, no last success is made up.
+    let samples = parsePrometheusText(await metrics.registry.metrics());
+    expect(samples.some((s) => s.name === 'presence_last_successful_cycle_timestamp_seconds')).toBe(false);
+    available = true;
+    await feed.seed();
+    samples = parsePrometheusText(await metrics.registry.metrics());
+    const one = (name: string, labels: Record<string, string>) => {
+      const found = samples.filter(
+        (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+      );
+      expect(found, `${name} ${JSON.stringify(labels)}`).toHaveLength(1);
+      return found[0]!.value;
+    };
+    expect(one('presence_last_successful_cycle_timestamp_seconds', { set: 'old' })).toBe(1_700_000_000);
+    expect(one('presence_last_successful_cycle_timestamp_seconds', { set: 'new' })).toBe(0);
+    for (const status of ['ok', 'partial', 'failed', 'interrupted'])
+      expect(one('presence_cycles_total', { set: 'new', status })).toBe(0);
+    expect(one('presence_cycles_skipped_total', { set: 'new' })).toBe(0);
+    expect(one('presence_users_failed_total', { set: 'new' })).toBe(0);
+    for (const operation of ['batch', 'cycle', 'reload_sets', 'partitions'])
+      expect(one('presence_database_errors_total', { operation })).toBe(0);
+    expect(one('presence_rate_limit_refusals_total', { bucket: 'tencent:1:state' })).toBe(0);
+    expect(one('presence_rate_limit_refusals_total', { bucket: 'volcengine:…1234' })).toBe(0);
+    expect(one('presence_rate_ceiling_calls_per_second', { bucket: 'tencent:1:account_check' })).toBe(20);
+    expect(one('presence_rate_ceiling_calls_per_second', { bucket: 'volcengine:…1234' })).toBe(50);
+    expect(one('presence_set_gap_threshold_seconds', { set: 'new' })).toBe(90);
+    expect(one('presence_set_schedule_interval_seconds', { set: 'old' })).toBe(10);
+    expect(one('presence_config_error', { provider: 'tencent', app: '2', code: 'ERR_CONFIG' })).toBe(1);
+    expect(one('presence_build_info', {})).toBe(1);
+    expect(samples.find((s) => s.name === 'presence_build_info')!.labels.version).toMatch(/^\d+\.\d+\.\d+/);
+    // A rejected key: 1 at once; 0 once a cycle of the app observes again.
+    const fatal = {
+      code: 'ERR_PROVIDER_FATAL',
+      setting: 'TIM_SECRET_KEY',
+      message: 'check TIM_SECRET_KEY',
+      provider: 'tencent' as const,
+      app: '1',
+    };
+    events.emit('cycle.finished', summary({ set: 'old', status: 'failed', observed: 0, failed: 10, fatal }));
+    samples = parsePrometheusText(await metrics.registry.metrics());
+    expect(one('presence_config_error', { provider: 'tencent', app: '1', code: 'ERR_PROVIDER_FATAL' })).toBe(1);
+    expect(one('presence_cycles_total', { set: 'old', status: 'failed' })).toBe(1);
+    events.emit('cycle.finished', summary({ set: 'old' }));
+    samples = parsePrometheusText(await metrics.registry.metrics());
+    expect(one('presence_config_error', { provider: 'tencent', app: '1', code: 'ERR_PROVIDER_FATAL' })).toBe(0);
+    expect(one('presence_last_successful_cycle_timestamp_seconds', { set: 'old' })).toBe(1_700_000_001.5);
   });
 });
