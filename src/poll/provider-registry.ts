@@ -123,6 +123,8 @@ export class ProviderRegistry {
         // Paced calls arrive one at a time and leave the provider's window its margin
         // (src/poll/sliding-window-limiter.ts, docs/benchmarks.md).
         pace: this.config.http.paceCalls,
+        // The batch pipeline reports every grant's socket write: the window counts from there.
+        countFromSend: true,
         onGrant: (at) => events.emit('call.started', { bucket, at }),
         onRateChange: (rate) => events.emit('limiter.rate', { bucket, rate }),
         onRefusal: () => events.emit('limiter.refusal', { bucket }),
