@@ -18,6 +18,8 @@
 //   decays back by MARGIN_DECAY_MS per window's worth of calls granted without a refusal, earned
 //   by calls and not by idle time. A 20 ms wider window costs 2% of the rate, not 30%.
 // - a ceiling genuinely lower than configured: refusals that persist however wide the margin.
+//   More than a tenth of the rate refused in one episode (JITTER_REFUSALS_SHARE: jitter refuses
+//   the few calls that landed early, a lower ceiling refuses everything above it), or
 //   PERSIST_EPISODES refusal episodes (refusals more than a window apart) within PERSIST_WINDOWS
 //   windows, or a refusal with the margin already at its cap, cut the rate multiplicatively (to
 //   70%, CUBIC's factor), as TCP's congestion window does, at most once per window; every window's
@@ -72,6 +74,9 @@ export const MARGIN_DECAY_MS = 5;
 const MARGIN_CAP_SHARE = 1 / 5;
 /** Refusal episodes within PERSIST_WINDOWS windows that mean a lower ceiling, not jitter. */
 export const PERSIST_EPISODES = 3;
+/** Most refusals in one episode read as jitter: this share of the rate (at least JITTER_REFUSALS_MIN); more mean a lower ceiling. */
+export const JITTER_REFUSALS_SHARE = 0.1;
+const JITTER_REFUSALS_MIN = 3;
 /** The span, in windows, over which refusal episodes are counted. */
 export const PERSIST_WINDOWS = 5;
 /** Longest a granted call not yet sent holds the window, in windows. */
@@ -93,6 +98,8 @@ export class SlidingWindowLimiter {
   private readonly maxMarginMs: number;
   private lastEpisodeAt = Number.NEGATIVE_INFINITY;
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
+  /** Refusals in the current episode. */
+  private episodeRefusals = 0;
   /** Start times of recent refusal episodes (refusals more than a window apart). */
   private episodes: number[] = [];
   private pausedUntil = Number.NEGATIVE_INFINITY;
@@ -191,11 +198,19 @@ export class SlidingWindowLimiter {
     this.grantsSinceChange = 0;
     this.grantsSinceMargin = 0;
     const window = this.window;
-    if (now - this.lastEpisodeAt < window) return;
-    this.lastEpisodeAt = now;
-    this.episodes = this.episodes.filter((t) => now - t < PERSIST_WINDOWS * window);
-    this.episodes.push(now);
-    const persistent = this.episodes.length >= PERSIST_EPISODES || this.extraMarginMs >= this.maxMarginMs;
+    let persistent: boolean;
+    if (now - this.lastEpisodeAt < window) {
+      // The same episode. Jitter refuses the few calls that landed early; a share of a window's
+      // calls refused together is a ceiling lower than the rate, however the cycles are spaced.
+      if (++this.episodeRefusals <= Math.max(JITTER_REFUSALS_MIN, this.currentRate * JITTER_REFUSALS_SHARE)) return;
+      persistent = true;
+    } else {
+      this.lastEpisodeAt = now;
+      this.episodeRefusals = 1;
+      this.episodes = this.episodes.filter((t) => now - t < PERSIST_WINDOWS * window);
+      this.episodes.push(now);
+      persistent = this.episodes.length >= PERSIST_EPISODES || this.extraMarginMs >= this.maxMarginMs;
+    }
     if (persistent && now - this.lastDecreaseAt >= window) {
       this.lastDecreaseAt = now;
       // The evidence is spent: the lower rate gets its own episodes before the next cut.

@@ -175,7 +175,11 @@ export class ProviderTransport {
     for (const socket of this.spare) {
       this.spare.delete(socket);
       socket.off('error', noop);
-      if (!socket.destroyed && socket.readyState === 'open') return callback(null, socket);
+      if (!socket.destroyed && socket.readyState === 'open') {
+        // Asynchronously, as a dial would: undici's client is not re-entrant here (it connects from its resume loop).
+        queueMicrotask(() => callback(null, socket));
+        return;
+      }
       socket.destroy();
     }
     this.connector(options, callback);

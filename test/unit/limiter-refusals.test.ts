@@ -72,6 +72,21 @@ describe('SlidingWindowLimiter refusals', () => {
     expect(clock.now()).toBeLessThan(50_000 * 1.25);
   });
 
+  it('reads many refusals in one episode as a lower ceiling, even when cycles come seconds apart', async () => {
+    const clock = virtualClock();
+    const rates: number[] = [];
+    const limiter = new SlidingWindowLimiter(20, 1000, clock, { pace: true, onRateChange: (r) => rates.push(r) });
+    // Told 20 a second, the provider allows 10; a cycle of 16 calls every 3 s.
+    const provider = new SlidingWindowCounter(10, 1000);
+    for (let cycle = 0; cycle < 4; cycle++) {
+      clock.time = Math.max(clock.time, cycle * 3000);
+      const admitted = await callThrough(limiter, clock, 16, (at) => provider.tryStart(at));
+      expect(admitted).toHaveLength(16);
+    }
+    expect(rates[0]).toBe(14);
+    expect(Math.min(...rates)).toBeLessThanOrEqual(10);
+  });
+
   it('never cuts the rate for jitter alone, however long it goes on', async () => {
     const clock = virtualClock();
     const limiter = new SlidingWindowLimiter(100, 1000, clock, { pace: true });
