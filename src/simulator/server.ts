@@ -8,10 +8,12 @@
 // volcengine.ts.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { open } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { selfSignedCertificate } from './certificate.js';
 import { SlidingWindowCounter } from './rate-ceiling.js';
 import type { AnswerLogEntry, SimulatorApi, TencentApi, VolcengineApi } from './answer-log.js';
 import { API_PATHS, answerAccountCheck, answerQueryState, bucketOf, checkQuery, failure } from './tencent.js';
@@ -130,12 +132,16 @@ export interface SimulatorOptions {
   volcengine?: VolcengineSimulatorOptions;
   /** Random faults on state calls at given rates (account_check is left alone). */
   faults?: FaultMixOptions;
+  /** Serve HTTPS with a certificate made at start for `host` and localhost (`ca` has it, to trust). Default false. */
+  https?: boolean;
 }
 
 /** A running simulator. */
 export interface Simulator {
-  /** http://host:port, to use as the poller's Tencent endpoint (TIM_ENDPOINT) and Volcengine endpoint (VOLC_ENDPOINT). */
+  /** http(s)://host:port, to use as the poller's Tencent endpoint (TIM_ENDPOINT) and Volcengine endpoint (VOLC_ENDPOINT). */
   readonly url: string;
+  /** With `https`: the certificate (PEM) the poller must trust, e.g. written to the file PRESENCE_CA_FILE names. */
+  readonly ca: string | undefined;
   readonly port: number;
   /** One entry per user answered in a successful call (when logAnswers). */
   readonly answers: AnswerLogEntry[];
@@ -515,14 +521,18 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     recordAnswers(reply.answers);
   };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch(() => {
       // A bug here must not kill the process that embeds the simulator; answer like a gateway.
       send(res, 500, 'simulator error\n', 'text/plain');
     });
-  });
-
+  };
   const host = options.host ?? '127.0.0.1';
+  const tls = options.https === true ? selfSignedCertificate([...new Set([host, 'localhost'])]) : undefined;
+  // The real endpoints' keep-alive outlasts a cycle's gaps; Node's default 5 s would not.
+  const server =
+    tls === undefined ? createServer({ keepAliveTimeout: 60_000 }, listener) : createHttpsServer(tls, listener);
+  if (tls !== undefined) server.keepAliveTimeout = 60_000;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -536,7 +546,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -565,6 +575,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
   return {
     url,
+    ca: tls?.cert,
     port,
     answers,
     calls,
