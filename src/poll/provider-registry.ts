@@ -125,6 +125,8 @@ export class ProviderRegistry {
         pace: this.config.http.paceCalls,
         // The batch pipeline reports every grant's socket write: the window counts from there.
         countFromSend: true,
+        // What the previous process sent in its last window still counts at the provider.
+        startFull: true,
         onGrant: (at) => events.emit('call.started', { bucket, at }),
         onRateChange: (rate) => events.emit('limiter.rate', { bucket, rate }),
         onRefusal: () => events.emit('limiter.refusal', { bucket }),

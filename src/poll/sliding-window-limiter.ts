@@ -60,6 +60,13 @@ export interface LimiterOptions extends LimiterHooks {
    * then; until it is, it counts as sent now. Off: a start counts from its grant.
    */
   countFromSend?: boolean;
+  /**
+   * Count the window as full when the limiter is made. A new process (a restart, a second
+   * `presence poll`) cannot know what the previous one sent in its last window, and those calls
+   * are still being counted by the provider: its first call waits one window. Off: a new limiter
+   * may start a whole window's worth at once.
+   */
+  startFull?: boolean;
 }
 
 /** Multiplicative decrease on a persistent refusal (CUBIC's 0.7: halving would waste a third of a ceiling that is only slightly lower than configured). */
@@ -110,6 +117,8 @@ export class SlidingWindowLimiter {
   private readonly countFromSend: boolean;
   /** Granted tickets not yet reported sent, in grant order (a Set iterates in insertion order). */
   private readonly pending = new Set<number>();
+  /** Before any grant, the window holds calls until then (`startFull`). */
+  private readonly emptyBefore: number;
   /** With `pace`: the scheduled start of the next call. */
   private paceAt = Number.NEGATIVE_INFINITY;
   /** Callers wait in line so a burst is admitted in arrival order. */
@@ -131,6 +140,8 @@ export class SlidingWindowLimiter {
     this.hooks = typeof hooks === 'function' ? { onGrant: hooks } : hooks;
     this.pace = typeof hooks === 'function' ? false : hooks.pace;
     this.countFromSend = typeof hooks === 'function' ? false : hooks.countFromSend === true;
+    this.emptyBefore =
+      typeof hooks !== 'function' && hooks.startFull === true ? clock.monotonic() : Number.NEGATIVE_INFINITY;
   }
 
   /**
@@ -271,7 +282,7 @@ export class SlidingWindowLimiter {
       const window = this.window;
       // The start `rate` grants back must have left the window: then fewer than `rate` remain in it.
       const back = this.granted - this.currentRate;
-      let slotAt = (back < 0 ? Number.NEGATIVE_INFINITY : (this.starts[back % this.limit] ?? 0)) + window;
+      let slotAt = (back < 0 ? this.emptyBefore : (this.starts[back % this.limit] ?? 0)) + window;
       // A grant at or before it not yet sent will arrive from now on: it is still in the window.
       const blockedBySend = this.oldestPending(now, window) <= back;
       if (blockedBySend) slotAt = Math.max(slotAt, now + window * PENDING_RECHECK_SHARE);

@@ -122,6 +122,11 @@ export interface SimulatorOptions {
   rps?: { querystate?: number; accountCheck?: number };
   /** Delay before every answer: fixed, or lognormal with this median and 99th percentile (tailMs, default 3 × median). */
   latencyMs?: number | { medianMs: number; tailMs?: number };
+  /**
+   * Network delay before a call counts as arrived (as latencyMs): the provider counts a call when
+   * it reaches it, so a distant region's calls land spread by this. Default none.
+   */
+  arrivalDelayMs?: number | { medianMs: number; tailMs?: number };
   /** Keep every answered user in `answers`. Default true; turn off for long runs. */
   logAnswers?: boolean;
   /** Append each answer log entry to this file as a JSON line. */
@@ -258,6 +263,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     ? { accounts: volcAccounts(options.volcengine), region: options.volcengine.region ?? 'cn-north-1' }
     : undefined;
   const sampleLatency = latencySampler(options.latencyMs);
+  const sampleArrivalDelay = options.arrivalDelayMs === undefined ? undefined : latencySampler(options.arrivalDelayMs);
   const mix = options.faults ? new FaultMix(options.faults) : undefined;
   /** The fault that replaces this call's answer: the one set with setFault, else a random one that does. */
   const replacingFault = (arrival: number, injected: InjectedFault | undefined): SimulatorFault | undefined =>
@@ -453,6 +459,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // The way there: the call reaches the provider, and counts, only after it.
+    if (sampleArrivalDelay !== undefined) await delay(sampleArrivalDelay());
+    if (closed) return;
     const arrival = now();
     const url = new URL(req.url ?? '/', 'http://simulator.invalid');
     const api = API_PATHS.get(url.pathname);

@@ -156,3 +156,25 @@ describe('SlidingWindowLimiter counting from send', () => {
     expect(clock.now()).toBe(1000);
   });
 });
+
+describe('SlidingWindowLimiter after a restart', () => {
+  it('with startFull, waits one window before its first call: the previous process may have sent a full one', async () => {
+    const clock = virtualClock();
+    clock.time = 5_000;
+    const limiter = new SlidingWindowLimiter(4, 1000, clock, { pace: true, startFull: true });
+    // What the previous process sent just before it died, as the provider counted it.
+    const previous = [4_100, 4_350, 4_600, 4_850, 5_000];
+    const starts: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      await limiter.acquire();
+      starts.push(clock.now());
+    }
+    expect(starts[0]).toBe(6_000);
+    expect(maxInAnyWindow([...previous.slice(1), ...starts], 1000)).toBeLessThanOrEqual(4);
+    // Without it, the first calls would land in the same window as the previous process's last ones.
+    const fresh = new SlidingWindowLimiter(4, 1000, clock, { pace: true });
+    const t = clock.now();
+    await fresh.acquire();
+    expect(clock.now()).toBe(t);
+  });
+});
