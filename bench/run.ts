@@ -88,7 +88,12 @@ async function main(): Promise<void> {
   if (values.quick && values.cycles !== undefined) scenarios = scenarios.map((s) => ({ ...s, cycles }));
   if (values.users !== undefined) {
     const users = Math.round(positive(values.users, 'users', 1));
-    scenarios = scenarios.map((s) => ({ ...s, users }));
+    // Sets of one app keep their proportions.
+    scenarios = scenarios.map((s) => ({
+      ...s,
+      users,
+      ...(s.setUsers ? { setUsers: s.setUsers.map((n) => Math.max(1, Math.round((n * users) / s.users))) } : {}),
+    }));
   }
   if (values.scenarios !== undefined) {
     const wanted = values.scenarios.split(',').map((n) => n.trim());

@@ -274,6 +274,8 @@ export async function runScenario(
             clearInterval(watch);
             await registry.close();
             registry = newRegistry();
+            // The killed part's arrivals are not the measured cycle's (the simulator's window still holds them).
+            await simulator.arrivals();
             progress(
               `  killed after ${times.grants.length} calls; a new registry (a new process) starts the cycle again`,
             );
