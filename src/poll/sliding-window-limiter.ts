@@ -1,7 +1,7 @@
 // The hard rate ceiling of DESIGN.md semantic 6: at most `limit` calls start in any sliding
 // window of `windowMs`. A fixed window would allow twice the ceiling across a boundary; keeping
 // the start times of the last `limit` calls and waiting until the oldest is `windowMs` old cannot.
-// The file is over 300 lines because the window, the margin and the rate are one state machine.
+// One piece over 300 lines: the window, the margin and the rate are one state machine.
 //
 // Counted where the provider counts. The provider counts a call when it arrives. With
 // `countFromSend`, a grant's start is re-dated to the moment its request is written to the socket
