@@ -1,7 +1,7 @@
 // `presence archive --to DIR`: every closed month of presence_transition, per app, as Parquet in
 // Hive-style folders (DIR/provider=…/app_id=…/month=YYYY-MM/), with a manifest; a re-run verifies
 // what is there and writes only what is missing or no longer matches the database.
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { checkArchived, monthDir, startMonth } from '../archive/parquet-month.js';
@@ -10,6 +10,7 @@ import { createProgress } from '../output/progress-bar.js';
 import { closedMonths, recordArchive, streamMonth, type MonthOfApp } from '../store/archive.js';
 import { closedBefore } from '../store/maintenance.js';
 import { withDatabase, type CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 
@@ -18,14 +19,19 @@ const BATCH = 50_000;
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
-/** `presence archive --to DIR`. */
-export async function archiveCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { to: { type: 'string' } },
-  });
-  if (positionals.length > 0 || !values.to)
+/** Defines `presence archive --to DIR`. */
+export function archiveCommand(program: Command, run: CommandRun): void {
+  program
+    .command('archive')
+    .description(
+      'write every closed month to Parquet (DIR/provider=…/app_id=…/month=YYYY-MM/, with a manifest); a re-run verifies and writes only what is missing',
+    )
+    .option('--to <dir>', 'the folder that receives the Parquet files (created if missing)')
+    .action(action(run, (values: { to?: string }) => archive(values, run.io)));
+}
+
+async function archive(values: { to?: string }, io: CommandIO): Promise<number> {
+  if (!values.to)
     throw new InputError('--to is required: presence archive --to DIR (the folder that receives the Parquet files)');
   const dir = resolve(values.to);
   try {

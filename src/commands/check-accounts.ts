@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { systemClock } from '../clock.js';
 import { EventStream, type AccountCheckSummary } from '../events.js';
@@ -10,6 +10,7 @@ import { createProgress } from '../output/progress-bar.js';
 import { terminalSafe } from '../output/terminal-text.js';
 import type { CommandContext } from './io.js';
 import { withDatabase, type CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 
 /** Runs account_check over `users` of a Tencent set and prints what it found; exit 0 when every user was checked. */
 export async function runAccountCheck(
@@ -75,11 +76,16 @@ export function formatAccountCheck(set: WatchSet, s: AccountCheckSummary): strin
   return lines;
 }
 
-/** `presence check-accounts SET`: account_check of every user of a Tencent set. */
-export async function checkAccountsCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  const [name] = positionals;
-  if (!name || positionals.length > 1) throw new InputError('usage: presence check-accounts SET');
+/** Defines `presence check-accounts SET`: account_check of every user of a Tencent set. */
+export function checkAccountsCommand(program: Command, run: CommandRun): void {
+  program
+    .command('check-accounts')
+    .description('account_check every user of a Tencent set; store Imported/NotImported')
+    .argument('<set>', 'the watch set (a Tencent one)')
+    .action(action(run, (name: string) => checkAll(name, run.io)));
+}
+
+async function checkAll(name: string, io: CommandIO): Promise<number> {
   return withDatabase(io, async (ctx) => {
     const set = await getWatchSet(ctx.database.db, name);
     const total = set.provider === 'tencent' ? await countWatchedUsers(ctx.database.db, set.name) : 0;

@@ -1,7 +1,7 @@
 // `presence copy --to URL`: moves the embedded database (PRESENCE_DATA_DIR) into Postgres without
 // pg_dump: sets, users, current state and history, then the target's partitions, then a check that
 // both hold the same counts. Resumable: a re-run skips the months already copied.
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { openDatabase, redactUrl } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
 import { InputError } from '../errors.js';
@@ -16,16 +16,22 @@ import {
 } from '../store/copy.js';
 import { maintainPartitions } from '../store/maintenance.js';
 import { withDatabase, type CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 import { formatTable } from '../output/table.js';
 
-/** `presence copy --to postgres://...`. */
-export async function copyCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { to: { type: 'string' } },
-  });
-  if (positionals.length > 0 || !values.to)
+/** Defines `presence copy --to postgres://...`. */
+export function copyCommand(program: Command, run: CommandRun): void {
+  program
+    .command('copy')
+    .description(
+      'copy the embedded database (sets, users, current state, history) into Postgres; resumable, verified by counts',
+    )
+    .option('--to <url>', 'the Postgres database to fill, postgres://USER@HOST:5432/DB')
+    .action(action(run, (values: { to?: string }) => copy(values, run.io)));
+}
+
+async function copy(values: { to?: string }, io: CommandIO): Promise<number> {
+  if (!values.to)
     throw new InputError(
       '--to is required: presence copy --to postgres://USER@HOST:5432/DB (the Postgres database to fill)',
     );

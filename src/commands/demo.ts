@@ -4,7 +4,7 @@
 // 3-second schedule for about 30 s with a simulated provider outage in the middle (to show the
 // Unknown pair), then a summary of what was recorded.
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
@@ -20,6 +20,7 @@ import { addWatchedUsers } from '../store/watched-users.js';
 import { pino } from 'pino';
 import { formatCycle } from './format-cycle.js';
 import type { CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 import { formatTable } from '../output/table.js';
 import { demoReport } from '../analytics/demo-report.js';
 
@@ -32,16 +33,27 @@ const DEMO_SETS = [
 /** Volcengine user IDs are int64: the demo's start above 2^53 to show they stay exact. */
 const VOLC_FIRST_ID = 9_007_199_254_740_993n;
 
-/** `presence demo [--seconds N] [--users N] [--no-outage]`: N Tencent users and N/3 Volcengine users; the outage needs 25 s or more. */
-export async function demoCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      seconds: { type: 'string', default: '30' },
-      users: { type: 'string', default: '3000' },
-      'no-outage': { type: 'boolean', default: false },
-    },
-  });
+interface DemoOptions {
+  seconds: string;
+  users: string;
+  outage: boolean;
+}
+
+/** Defines `presence demo [--seconds N] [--users N] [--no-outage]`. */
+export function demoCommand(program: Command, run: CommandRun): void {
+  program
+    .command('demo')
+    .description(
+      'the whole job with no setup: embedded database, simulator and daemon for 30 s, with a provider outage, then what was recorded',
+    )
+    .option('--seconds <n>', 'how long to poll (the outage needs 25 s or more)', '30')
+    .option('--users <n>', 'Tencent users of the demo set (the Volcengine set has a third as many)', '3000')
+    .option('--no-outage', 'no simulated provider outage')
+    .action(action(run, (values: DemoOptions) => demo(values, run.io)));
+}
+
+/** N Tencent users and N/3 Volcengine users; the outage needs 25 s or more. */
+async function demo(values: DemoOptions, io: CommandIO): Promise<number> {
   // A day at most: a longer timer overflows setTimeout (24.8 days) and fires at once.
   const seconds = parseWholeNumber('--seconds', values.seconds, 5, 86_400, 'seconds');
   const users = parseWholeNumber('--users', values.users, 1, 1_000_000, 'users');
@@ -112,7 +124,7 @@ export async function demoCommand(argv: string[], io: CommandIO): Promise<number
     );
     const daemon = await startDaemon({ config, logger, database, events });
     // The outage must outlast the gap threshold (3 × 3 s) and leave time to observe again after it.
-    if (!values['no-outage'] && seconds >= 25) {
+    if (values.outage && seconds >= 25) {
       // An outage longer than the gap threshold (3 × 3 s) makes the next observation write the Unknown pair.
       const outageAt = Math.floor(seconds * 0.4) * 1000;
       timers.push(

@@ -1,16 +1,23 @@
 // `presence maintain`: the daemon's maintenance of the history, run once (after an import, or on a
 // host where the daemon has not run): partitions for every past month with rows, closed days summed per
 // user, closed hours summed per watch set for the reports. A progress bar on a terminal.
-import { parseArgs } from 'node:util';
-import { InputError } from '../errors.js';
+import type { Command } from 'commander';
 import { createProgress, type Progress } from '../output/progress-bar.js';
 import { runMaintenance, type MaintenancePhase } from '../store/maintenance.js';
 import { withDatabase, type CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 
-/** `presence maintain`. */
-export async function maintainCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  if (positionals.length > 0) throw new InputError('usage: presence maintain (it takes no arguments)');
+/** Defines `presence maintain`. */
+export function maintainCommand(program: Command, run: CommandRun): void {
+  program
+    .command('maintain')
+    .description(
+      "the daemon's maintenance once: partitions, closed days summed for the reports (after an import, or where no daemon ran)",
+    )
+    .action(action(run, () => maintain(run.io)));
+}
+
+async function maintain(io: CommandIO): Promise<number> {
   const result = await withDatabase(io, async ({ database }) => {
     // One bar per phase: the days of every user, then the days of each watch set.
     const bars = new Map<MaintenancePhase, Progress>();

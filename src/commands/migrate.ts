@@ -1,10 +1,20 @@
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { migrate } from '../db/migrator.js';
+import type { Command } from 'commander';
 import type { CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 
-/** `presence migrate`: applies pending migrations and says which. */
-export async function migrateCommand(_argv: string[], io: CommandIO): Promise<number> {
+/** Defines `presence migrate`. */
+export function migrateCommand(program: Command, run: CommandRun): void {
+  program
+    .command('migrate')
+    .description('apply pending migrations (every command that writes, and the daemon, does this first too)')
+    .action(action(run, () => migrateNow(run.io)));
+}
+
+/** Applies pending migrations and says which. */
+async function migrateNow(io: CommandIO): Promise<number> {
   const config = loadConfig(io.env);
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {

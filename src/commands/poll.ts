@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { systemClock } from '../clock.js';
-import { AppBusyError, InputError } from '../errors.js';
+import { AppBusyError } from '../errors.js';
 import { EventStream } from '../events.js';
 import { runPollCycle } from '../poll/poll-cycle.js';
 import { observationClockFor } from '../poll/observation-clock.js';
@@ -11,12 +11,19 @@ import { countPollableUsers } from '../store/status.js';
 import { createProgress } from '../output/progress-bar.js';
 import { formatCycle } from './format-cycle.js';
 import { withDatabase, type CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 
-/** `presence poll SET`: one cycle now; exit 0 when it was ok, 1 otherwise. */
-export async function pollCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  const [name] = positionals;
-  if (!name || positionals.length > 1) throw new InputError('usage: presence poll SET');
+/** Defines `presence poll SET`. */
+export function pollCommand(program: Command, run: CommandRun): void {
+  program
+    .command('poll')
+    .description('run one cycle of SET now and print a summary; exit 0 if the cycle was ok, 1 otherwise')
+    .argument('<set>', 'the watch set to poll')
+    .action(action(run, (name: string) => pollOnce(name, run.io)));
+}
+
+/** One cycle now; exit 0 when it was ok, 1 otherwise. */
+async function pollOnce(name: string, io: CommandIO): Promise<number> {
   return withDatabase(io, async ({ config, logger, database }) => {
     const set = await getWatchSet(database.db, name);
     // The total costs a count, made only when a bar will be drawn.

@@ -1,26 +1,37 @@
 // `presence prune --older-than DURATION [--dry-run] [--force]`: drops whole monthly partitions of
 // the history, only those `presence archive` wrote and verified unless --force.
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { parseRetention, pruneHistory } from '../store/partitions.js';
 import { withDatabase, type CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
-/** `presence prune --older-than 12mo [--dry-run] [--force]`. */
-export async function pruneCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'older-than': { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      force: { type: 'boolean', default: false },
-    },
-  });
-  if (!values['older-than'])
+interface PruneOptions {
+  olderThan?: string;
+  dryRun: boolean;
+  force: boolean;
+}
+
+/** Defines `presence prune --older-than 12mo [--dry-run] [--force]`. */
+export function pruneCommand(program: Command, run: CommandRun): void {
+  program
+    .command('prune')
+    .description(
+      'drop monthly history partitions that ended before now minus DURATION, only those archive wrote and verified',
+    )
+    .option('--older-than <duration>', 'how much history to keep: 90d, 12w, 6mo, 1y')
+    .option('--dry-run', 'say what would be dropped, drop nothing', false)
+    .option('--force', 'drop partitions that have no verified archive too', false)
+    .action(action(run, (values: PruneOptions) => prune(values, run.io)));
+}
+
+async function prune(values: PruneOptions, io: CommandIO): Promise<number> {
+  if (!values.olderThan)
     throw new InputError('--older-than is required, e.g. presence prune --older-than 12mo [--dry-run]');
-  const interval = parseRetention(values['older-than']);
-  const dryRun = values['dry-run'];
+  const interval = parseRetention(values.olderThan);
+  const dryRun = values.dryRun;
   const force = values.force;
   const result = await withDatabase(io, ({ database }) => pruneHistory(database.db, interval, dryRun, force));
   const refused = result.unarchived.length > 0 && !force;

@@ -1,7 +1,7 @@
 // `presence report retention|activity --set S --from DATE --to DATE [--period day|week] [--tz ZONE]
 // [--active Online[,PushOnline]] [--format table|csv|json|html] [--out FILE]`.
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
 import { activityReport } from '../analytics/activity.js';
 import { renderHtml } from '../analytics/render-html.js';
@@ -12,6 +12,7 @@ import { requireMigrated } from '../db/migrator.js';
 import type { Database } from '../db/schema.js';
 import { InputError } from '../errors.js';
 import { withDatabase, type CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 
 /** Output formats of the reports. */
 export type ReportFormat = 'table' | 'csv' | 'json' | 'html';
@@ -30,26 +31,44 @@ export async function renderReport(
   return `${(format === 'csv' ? renderCsv(report) : renderTable(report)).join('\n')}\n`;
 }
 
-/** `presence report retention|activity ...`. */
-export async function reportCommand(argv: string[], io: CommandIO): Promise<number> {
-  const [kind, ...rest] = argv;
-  if (kind !== 'retention' && kind !== 'activity')
-    throw new InputError(
-      'usage: presence report retention|activity --set S --from DATE --to DATE [--period day|week] [--tz ZONE] [--active Online[,PushOnline]] [--format table|csv|json|html] [--out FILE]',
-    );
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      set: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      period: { type: 'string' },
-      tz: { type: 'string' },
-      active: { type: 'string' },
-      format: { type: 'string', default: 'table' },
-      out: { type: 'string' },
-    },
-  });
+interface ReportValues {
+  set?: string;
+  from?: string;
+  to?: string;
+  period?: string;
+  tz?: string;
+  active?: string;
+  format: string;
+  out?: string;
+}
+
+const DOES = {
+  retention: 'of the users active in each period, the share active again in each later one (cohorts)',
+  activity: 'per period: users observed, active, average minutes Online, peak Online, Unknown share, platforms',
+} as const;
+
+/** Defines `presence report retention|activity ...`. */
+export function reportCommand(program: Command, run: CommandRun): void {
+  const report = program
+    .command('report')
+    .description('analyst reports on a watch set: retention cohorts, activity (docs/analytics.md)');
+  for (const kind of ['retention', 'activity'] as const) {
+    report
+      .command(kind)
+      .description(DOES[kind])
+      .option('--set <set>', 'the watch set to report on')
+      .option('--from <date>', 'the first day, YYYY-MM-DD')
+      .option('--to <date>', 'the last day, YYYY-MM-DD (included)')
+      .option('--period <period>', 'day or week (ISO weeks, from Monday)', 'day')
+      .option('--tz <zone>', 'the IANA time zone days start in, e.g. Europe/Berlin', 'UTC')
+      .option('--active <states>', 'the states that count as active: Online, or Online,PushOnline', 'Online')
+      .option('--format <format>', `${FORMATS.join(', ')} (html holds both reports)`, 'table')
+      .option('--out <file>', 'write the report to FILE instead of stdout')
+      .action(action(run, (values: ReportValues) => printReport(kind, values, run.io)));
+  }
+}
+
+async function printReport(kind: 'retention' | 'activity', values: ReportValues, io: CommandIO): Promise<number> {
   const options = parseReportOptions(values);
   const format = values.format as ReportFormat;
   if (!FORMATS.includes(format))

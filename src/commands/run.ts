@@ -1,14 +1,24 @@
 import cluster from 'node:cluster';
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { prettyDestination } from '../output/pretty-log.js';
 import { startDaemon } from '../daemon.js';
 import type { CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 
-/** `presence run`: the daemon, until SIGINT or SIGTERM; exits 0 after a graceful stop. */
-export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
-  parseArgs({ args: argv, options: {} });
+/** Defines `presence run`. */
+export function runCommand(program: Command, run: CommandRun): void {
+  program
+    .command('run')
+    .description(
+      'the daemon: poll every enabled set on its schedule, until SIGINT or SIGTERM; serves /metrics and /healthz on PRESENCE_HTTP',
+    )
+    .action(action(run, () => runDaemon(run.io)));
+}
+
+/** The daemon, until SIGINT or SIGTERM; exits 0 after a graceful stop. */
+async function runDaemon(io: CommandIO): Promise<number> {
   const config = loadConfig(io.env);
   // JSON lines for log pipelines (synchronous writes to fd 1); readable lines when a person watches
   // a terminal. A cluster worker (PM2 cluster mode) logs through process.stdout instead: PM2

@@ -1,9 +1,9 @@
-import { parseArgs } from 'node:util';
-import { InputError } from '../errors.js';
+import type { Command } from 'commander';
 import { EMBEDDED_SUPPORTED, embeddedSize, type EmbeddedSize } from '../store/embedded-size.js';
 import { readSetStatuses, type SetStatus } from '../store/status.js';
 import { gapSecondsOf } from '../store/watch-sets.js';
 import { withDatabase, type CommandIO } from './io.js';
+import { action, type CommandRun } from './program.js';
 import { formatTable } from '../output/table.js';
 
 /** One set in `status --json`. */
@@ -142,14 +142,19 @@ export function formatStatus(views: SetStatusView[], now: Date): string[] {
   ];
 }
 
-/** `presence status [--json]`: sets, their users, last cycles, lag and current states. */
-export async function statusCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { json: { type: 'boolean', default: false } },
-  });
-  if (positionals.length > 0) throw new InputError('usage: presence status [--json]');
+/** Defines `presence status [--json]`. */
+export function statusCommand(program: Command, run: CommandRun): void {
+  program
+    .command('status')
+    .description(
+      'per set: schedule, users by account status, last cycle, lag, current states; the embedded database against its supported size',
+    )
+    .option('--json', 'the same as one JSON document', false)
+    .action(action(run, (values: { json: boolean }) => status(values, run.io)));
+}
+
+/** Sets, their users, last cycles, lag and current states. */
+async function status(values: { json: boolean }, io: CommandIO): Promise<number> {
   return withDatabase(io, async ({ database }) => {
     const now = new Date();
     const views = statusViews(await readSetStatuses(database.db), now);

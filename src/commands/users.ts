@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { MAX_REPORTED, UserIdReader } from '../input/user-ids.js';
 import { quoted } from '../output/terminal-text.js';
@@ -7,24 +7,43 @@ import { countWatchedUsers, streamWatchedUsers, withUserImport, type UserImport 
 import { createProgress } from '../output/progress-bar.js';
 import { runAccountCheck } from './check-accounts.js';
 import { openInput, withDatabase, type CommandContext, type CommandIO, type OpenInput } from './io.js';
+import { action, type CommandRun } from './program.js';
 
 /** IDs staged per statement (one unnest INSERT): memory holds this many, whatever the input's size. */
 const STAGE_ROWS = 10_000;
 
-/** `presence users add|remove SET [FILE|-]`: one user ID per line; all or nothing. */
-export async function usersCommand(argv: string[], io: CommandIO): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'add' && sub !== 'remove')
-    throw new InputError(`usage: presence users add|remove SET [FILE|-]${sub ? ` (unknown: ${sub})` : ''}`);
-  const { positionals, values } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: { check: { type: 'boolean', default: false } },
-  });
-  const [setName, file] = positionals;
-  if (!setName || positionals.length > 2)
-    throw new InputError(`usage: presence users ${sub} SET [FILE|-]${sub === 'add' ? ' [--check]' : ''}`);
-  if (values.check && sub !== 'add') throw new InputError('--check goes with users add');
+const FILE_HELP = 'user IDs, one per line (UTF-8); - or none: stdin';
+
+/** Defines `presence users add|remove SET [FILE|-]`: one user ID per line; all or nothing. */
+export function usersCommand(program: Command, run: CommandRun): void {
+  const users = program.command('users').description('add or remove the user IDs of a watch set; all or nothing');
+  users
+    .command('add')
+    .description('add user IDs to SET, read as they come (any size); a bad line imports nothing')
+    .argument('<set>', 'the watch set')
+    .argument('[file]', FILE_HELP)
+    .option('--check', 'account_check the users this run added (Tencent): NotImported ones are not polled', false)
+    .action(
+      action(run, (set: string, file: string | undefined, values: { check: boolean }) =>
+        changeUsers('add', set, file, values.check, run.io),
+      ),
+    );
+  users
+    .command('remove')
+    .description('remove user IDs from SET; their recorded history stays')
+    .argument('<set>', 'the watch set')
+    .argument('[file]', FILE_HELP)
+    .action(action(run, (set: string, file: string | undefined) => changeUsers('remove', set, file, false, run.io)));
+}
+
+async function changeUsers(
+  sub: 'add' | 'remove',
+  setName: string,
+  file: string | undefined,
+  check: boolean,
+  io: CommandIO,
+): Promise<number> {
+  const values = { check };
   return withDatabase(io, async (ctx) => {
     const { database } = ctx;
     // The set first: an unknown set is reported before a long file is read and checked.

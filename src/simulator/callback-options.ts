@@ -7,20 +7,15 @@ import { parseUserIds } from '../input/user-ids.js';
 import { startCallbackSender, type CallbackSender } from './callback-sender.js';
 import type { PresenceWorld } from './world.js';
 
-/** parseArgs specs of the callback options. */
-export const CALLBACK_OPTIONS = {
-  'callback-url': { type: 'string' },
-  'callback-app': { type: 'string' },
-  'callback-users': { type: 'string' },
-  'callback-duplicates': { type: 'string' },
-  'callback-reorder': { type: 'string' },
-  'callback-bad-sign': { type: 'string' },
-} as const;
-
-/** The usage lines of the callback options. */
-export const CALLBACK_USAGE =
-  '  [--callback-url URL --callback-app SDKAPPID --callback-users FILE [--callback-duplicates P] [--callback-reorder P] [--callback-bad-sign P]]\n' +
-  '  callbacks: POSTs signed State.StateChange events (TIM_CALLBACK_TOKEN) for the users in FILE as they change state; P is a share 0..1';
+/** The options of `presence simulate` that configure callbacks (their help is in commands/simulate.ts). */
+export const CALLBACK_OPTIONS = [
+  'callback-url',
+  'callback-app',
+  'callback-users',
+  'callback-duplicates',
+  'callback-reorder',
+  'callback-bad-sign',
+] as const;
 
 function share(raw: string | undefined, name: string): number {
   if (raw === undefined) return 0;
@@ -36,14 +31,12 @@ export async function startCallbacksFromOptions(
   env: NodeJS.ProcessEnv,
   world: PresenceWorld,
 ): Promise<CallbackSender | undefined> {
-  const get = (name: keyof typeof CALLBACK_OPTIONS): string | undefined => {
+  const get = (name: (typeof CALLBACK_OPTIONS)[number]): string | undefined => {
     const v = values[name];
     return typeof v === 'string' ? v : undefined;
   };
   const url = get('callback-url');
-  const others = (Object.keys(CALLBACK_OPTIONS) as Array<keyof typeof CALLBACK_OPTIONS>).filter(
-    (k) => k !== 'callback-url' && get(k) !== undefined,
-  );
+  const others = CALLBACK_OPTIONS.filter((k) => k !== 'callback-url' && get(k) !== undefined);
   if (url === undefined) {
     if (others.length > 0) throw new InputError(`--${others[0]} needs --callback-url`);
     return undefined;

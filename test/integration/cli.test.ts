@@ -391,33 +391,4 @@ describe(`presence CLI, one operator session (${process.env.TEST_DATABASE_URL ? 
       },
     );
   });
-
-  describe('usage errors', () => {
-    it('an unknown command exits 2 and prints the usage', async () => {
-      const result = await cli(['frobnicate']);
-      expect(result.code).toBe(2);
-      const message = result.err.join('\n');
-      expect(message).toContain('unknown command "frobnicate"');
-      expect(message).toContain('usage: presence <command>');
-    });
-
-    it('no command at all exits 2 with the usage, while help exits 0', async () => {
-      const none = await cli([]);
-      expect(none.code).toBe(2);
-      expect(none.out.join('\n')).toContain('usage: presence <command>');
-      const help = await cli(['help']);
-      expect(help.code).toBe(0);
-      expect(help.out.join('\n')).toContain('usage: presence <command>');
-    });
-
-    it('an unknown option exits 2 and names the option', async () => {
-      const list = await cli(['sets', 'list', '--verbose']);
-      expect(list.code).toBe(2);
-      expect(list.err.join('\n')).toContain("'--verbose'");
-
-      const add = await cli(['sets', 'add', 'x', '--provder', 'tencent', '--app', APP]);
-      expect(add.code).toBe(2);
-      expect(add.err.join('\n')).toContain("'--provder'");
-    });
-  });
 });

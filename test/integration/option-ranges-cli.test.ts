@@ -2,7 +2,7 @@
 // parsed: exit 2 naming the option and the range, before a server starts or a database opens.
 // '1e3' and '0x10' are typos, not 1000 and 16; a latency past setTimeout's limit fired at once.
 import { describe, expect, it } from 'vitest';
-import { simulateCommand } from '../../src/simulator/command.js';
+import { simulateCommand } from '../../src/commands/simulate.js';
 import { runCli } from '../helpers/cli.js';
 
 /** Runs `presence simulate ARGV`, stopping it after `ms` if it did start. */

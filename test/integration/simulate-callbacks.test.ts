@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCallbackBody } from '../../src/callbacks/parse.js';
 import { verifyCallbackSign } from '../../src/callbacks/sign.js';
-import { simulateCommand } from '../../src/simulator/command.js';
+import { simulateCommand } from '../../src/commands/simulate.js';
 import { closeServer, listenLocal } from '../helpers/local-server.js';
 
 let dir: string;

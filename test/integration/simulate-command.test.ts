@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { TencentClient } from '../../src/providers/tencent/client.js';
-import { simulateCommand } from '../../src/simulator/command.js';
+import { simulateCommand } from '../../src/commands/simulate.js';
 
 describe('presence simulate', () => {
   it('serves querystate to the real client until stopped, then exits 0', async () => {

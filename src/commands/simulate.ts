@@ -1,13 +1,15 @@
 // `presence simulate`: runs the fake Tencent IM server (and, given a Volcengine key pair, the fake
 // Volcengine QueryOnlineStatus on the same port) in the foreground for the demo and for trying the
 // poller without an account. Runs until SIGINT/SIGTERM.
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { parseWholeNumber } from '../input/options.js';
-import { startSimulator } from './server.js';
-import { parseFaultSpec, type FaultMixOptions } from './fault-mix.js';
-import { PresenceWorld } from './world.js';
-import { CALLBACK_OPTIONS, CALLBACK_USAGE, startCallbacksFromOptions } from './callback-options.js';
+import { startSimulator } from '../simulator/server.js';
+import { parseFaultSpec, type FaultMixOptions } from '../simulator/fault-mix.js';
+import { PresenceWorld } from '../simulator/world.js';
+import { startCallbacksFromOptions } from '../simulator/callback-options.js';
+import type { CommandIO } from './io.js';
+import { action, rootCommand, runProgram, type CommandRun } from './program.js';
 
 /** Where the command reads its environment and writes its output (the process's by default). */
 export interface SimulateIo {
@@ -17,12 +19,6 @@ export interface SimulateIo {
   /** Stops the simulator when aborted, in addition to SIGINT/SIGTERM. */
   signal?: AbortSignal;
 }
-
-const USAGE =
-  'usage: presence simulate [--port N] [--host 127.0.0.1] [--seed S] [--dwell-ms N] [--latency-ms N] [--rps N] [--volc-rps N] [--log FILE] [--admin ID]\n' +
-  '  [--latency-tail-ms N] (lognormal latency: --latency-ms is the median, this the 99th percentile)\n' +
-  '  [--faults SPEC] random faults on state calls, e.g. http:502=0.05,error:91000=0.03,error:60007=0.02,hang=0.01,truncated=0.01,malformed=0.01,partial=0.02\n' +
-  '  env: TIM_SECRET_KEY (required); VOLC_ACCESS_KEY_ID + VOLC_SECRET_ACCESS_KEY (optional, both: also serve Volcengine), VOLC_REGION (default cn-north-1)';
 
 /** Longest simulated latency: beyond every client timeout already (and setTimeout's own limit is 24.8 days). */
 const MAX_LATENCY_MS = 60_000;
@@ -43,40 +39,76 @@ function numberOption(
   return raw === undefined ? fallback : parseWholeNumber(`--${name}`, raw, min, max, unit);
 }
 
-/** Runs `presence simulate`; resolves with the exit code once stopped. */
+/** Defines `presence simulate`; `signal` (tests) stops it as SIGINT does. */
+export function simulateDefinition(program: Command, run: CommandRun, signal?: AbortSignal): void {
+  const command = program
+    .command('simulate')
+    .description(
+      'a local fake Tencent IM (TIM_SECRET_KEY: the key it accepts) and, with VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY, Volcengine; until SIGINT',
+    )
+    .option('--port <n>', 'the port to listen on (0: any free one)', '0')
+    .option('--host <host>', 'the address to listen on', '127.0.0.1')
+    .option('--seed <seed>', "the world's random seed: the same seed, the same users' states", 'presence-simulator')
+    .option('--dwell-ms <n>', 'mean time a user stays in a state, milliseconds', '20000')
+    .option('--latency-ms <n>', 'answer latency, milliseconds (the median with --latency-tail-ms)', '0')
+    .option('--latency-tail-ms <n>', 'makes latency lognormal: its 99th percentile, milliseconds')
+    .option(
+      '--faults <spec>',
+      'random faults on state calls, e.g. http:502=0.05,error:91000=0.03,error:60007=0.02,hang=0.01,truncated=0.01,malformed=0.01,partial=0.02',
+    )
+    .option('--fault-seed <n>', 'the seed of the faults', '1')
+    .option('--rps <n>', "Tencent's ceiling, calls per second", '100')
+    .option('--volc-rps <n>', "Volcengine's ceiling, calls per second (default 100; needs the Volcengine keys)")
+    .option('--log <file>', 'append every answer to FILE (JSON lines)')
+    .option('--admin <id>', 'the admin identifier the simulator accepts', 'administrator')
+    .option(
+      '--callback-url <url>',
+      'POST signed State.StateChange callbacks (TIM_CALLBACK_TOKEN) here as users change state',
+    )
+    .option('--callback-app <sdkappid>', 'the SdkAppid of the users the callbacks are about')
+    .option('--callback-users <file>', 'the users the callbacks are about, one per line')
+    .option('--callback-duplicates <p>', 'share of callbacks sent twice (0..1)')
+    .option('--callback-reorder <p>', 'share of callbacks sent out of order (0..1)')
+    .option('--callback-bad-sign <p>', 'share of callbacks with a bad signature (0..1)');
+  command.action(
+    action(run, () => {
+      // Options by their names on the command line (--dwell-ms, not dwellMs): messages quote them.
+      const given = command.opts<Record<string, string | undefined>>();
+      const values: Record<string, string | undefined> = {};
+      for (const option of command.options) {
+        const name = option.long?.slice(2);
+        if (name) values[name] = given[option.attributeName()];
+      }
+      return simulate(values, run.io, signal);
+    }),
+  );
+}
+
+/** Runs `presence simulate ARGV` on its own (tests); resolves with the exit code once stopped. */
 export async function simulateCommand(argv: string[], io: SimulateIo = {}): Promise<number> {
-  const env = io.env ?? process.env;
   const out = io.stdout ?? ((line: string) => process.stdout.write(line + '\n'));
   const err = io.stderr ?? ((line: string) => process.stderr.write(line + '\n'));
+  const commandIO: CommandIO = {
+    env: io.env ?? process.env,
+    out,
+    err,
+    readStdin: () => Promise.resolve(''),
+    isTTY: false,
+  };
+  const run: CommandRun = { io: commandIO, code: 0 };
+  const program = rootCommand('presence', commandIO);
+  simulateDefinition(program, run, io.signal);
+  return runProgram(program, run, ['simulate', ...argv]);
+}
 
-  let values: Record<string, string | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        seed: { type: 'string' },
-        'dwell-ms': { type: 'string' },
-        'latency-ms': { type: 'string' },
-        'latency-tail-ms': { type: 'string' },
-        faults: { type: 'string' },
-        'fault-seed': { type: 'string' },
-        rps: { type: 'string' },
-        'volc-rps': { type: 'string' },
-        log: { type: 'string' },
-        admin: { type: 'string' },
-        ...CALLBACK_OPTIONS,
-      },
-    }));
-  } catch (e) {
-    // parseArgs names the offending option in its message ("Unknown option '--x'").
-    err(`presence simulate: ${e instanceof Error ? e.message : String(e)}`);
-    err(`${USAGE}\n${CALLBACK_USAGE}`);
-    return 2;
-  }
+async function simulate(
+  values: Record<string, string | undefined>,
+  io: CommandIO,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const env = io.env;
+  const out = io.out;
+  const err = io.err;
 
   const secretKey = env['TIM_SECRET_KEY'];
   if (!secretKey) {
@@ -163,13 +195,13 @@ export async function simulateCommand(argv: string[], io: SimulateIo = {}): Prom
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      io.signal?.removeEventListener('abort', stop);
+      signal?.removeEventListener('abort', stop);
       resolve();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    if (io.signal?.aborted) stop();
-    else io.signal?.addEventListener('abort', stop);
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop);
   });
   await callbacks?.stop();
   await simulator.close();
