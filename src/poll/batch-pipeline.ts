@@ -1,6 +1,6 @@
 // The one batch pipeline: every provider call the daemon makes (a poll cycle's state calls, an
 // account check) goes through it, so every job gets the same behaviour at the ceiling:
-// - bounded read-ahead: rate × latency calls in flight (src/poll/in-flight.ts), at most
+// - bounded read-ahead: rate × (call + write) time batches in flight (src/poll/in-flight.ts), at most
 //   `concurrency`, twice that many batches held; connections opened before the first call;
 // - the rate bucket's limiter before every attempt, told when the call reached the wire
 //   (src/providers/send-timing.ts) so that its window counts from there;
@@ -99,14 +99,16 @@ export async function runBatches<A>(
   const call = async (
     batch: readonly string[],
     deadline: number | undefined,
-  ): Promise<{ answer: A; timing: CallTiming }> => {
+  ): Promise<{ answer: A; timing: CallTiming; grantedAt: number }> => {
     let requestedAt = stamp();
+    let grantedAt = clock.monotonic();
     const answer = await withRetries(
       async () => {
         const ticket = await limiter.acquire(options.abortSignal, deadline);
         result.calls++;
         requestedAt = stamp();
         const started = clock.monotonic();
+        grantedAt = started;
         let sentAt: number | undefined;
         let outcome = 'ok';
         try {
@@ -123,8 +125,6 @@ export async function runBatches<A>(
         } finally {
           const now = clock.monotonic();
           if (sentAt === undefined) limiter.unsent(ticket);
-          else latency.add(now - sentAt);
-          if (++sinceSizing >= SIZING_EVERY) resize();
           events.emit('call.finished', { ...job.labels, outcome, seconds: (now - started) / 1000 });
         }
       },
@@ -169,7 +169,7 @@ export async function runBatches<A>(
           ),
       },
     );
-    return { answer, timing: { requestedAt, answeredAt: stamp() } };
+    return { answer, timing: { requestedAt, answeredAt: stamp() }, grantedAt };
   };
 
   const runBatch = async (batch: readonly string[]): Promise<void> => {
@@ -177,8 +177,11 @@ export async function runBatches<A>(
     if (stopped()) return job.failed(batch, null);
     const deadline = options.batchDeadlineMs === undefined ? undefined : clock.monotonic() + options.batchDeadlineMs;
     try {
-      const { answer, timing } = await call(batch, deadline);
+      const { answer, timing, grantedAt } = await call(batch, deadline);
       await job.commit(batch, answer, timing);
+      // A batch holds its slot from its grant through its write: that is the time Little's law needs.
+      latency.add(clock.monotonic() - grantedAt);
+      if (++sinceSizing >= SIZING_EVERY) resize();
     } catch (err) {
       const error = asPresenceError(err);
       if (error instanceof ProviderConfigError) {

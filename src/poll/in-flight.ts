@@ -1,28 +1,29 @@
-// How many calls to keep in flight: Little's law, in flight = rate × latency. A fixed number is
-// either too few for a distant region (at 100 calls/s and a p95 of 800 ms, 32 in flight cap the
-// rate at 40/s) or needlessly many next door. The latency is each call's send-to-answer time
-// (from its socket write, src/providers/send-timing.ts), kept per rate bucket across cycles so a
-// cycle starts with what the last one learnt; the 95th percentile rather than the mean, since a
-// slow call holds its slot for as long as it takes, with a quarter more for the spread and a few
-// spare. Bounded below (a handful) and above (PRESENCE_CONCURRENCY: the pool's connections).
+// How many batches to keep in flight: Little's law, in flight = rate × time in flight. A fixed
+// number is either too few for a distant region (at 100 calls/s and a p95 of 800 ms, 32 in flight
+// cap the rate at 40/s) or needlessly many next door. A batch holds its slot from the limiter's
+// grant through its call and its database write, so that is the time measured, kept per rate
+// bucket across cycles so a cycle starts with what the last one learnt; the 95th percentile rather
+// than the mean, since a slow batch holds its slot for as long as it takes, with a quarter more
+// for the spread and a few spare (waiting at the limiter, which keeps the ceiling busy). Bounded
+// below and above (PRESENCE_CONCURRENCY: also the pool's connections).
 import type { SlidingWindowLimiter } from './sliding-window-limiter.js';
 
 /** Calls remembered per bucket: a few seconds' worth at the ceiling. */
 const SAMPLES = 256;
 /** Fewest calls kept in flight. */
-export const MIN_IN_FLIGHT = 4;
+export const MIN_IN_FLIGHT = 8;
 /** In flight before any latency is known (the former fixed default). */
 export const INITIAL_IN_FLIGHT = 32;
 /** Headroom over rate × p95 latency. */
 const HEADROOM = 1.25;
-const SPARE = 2;
+const SPARE = 4;
 
-/** Send-to-answer times of a bucket's recent calls. */
+/** Grant-to-written times of a bucket's recent batches. */
 export class LatencySamples {
   private readonly ms: number[] = [];
   private next = 0;
 
-  /** Notes one call's send-to-answer time, ms. */
+  /** Notes one batch's time in flight, ms. */
   add(ms: number): void {
     if (!(ms >= 0) || !Number.isFinite(ms)) return;
     if (this.ms.length < SAMPLES) this.ms.push(ms);

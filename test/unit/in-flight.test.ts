@@ -14,18 +14,18 @@ describe('inFlightFor', () => {
   });
 
   it('keeps few in flight next door and many for a distant region, so both reach the ceiling', () => {
-    // 40 ms: 100/s × 0.04 s × 1.25 + 2 = 7.
+    // 80 ms (call and write): 100/s × 0.08 s × 1.25 + 4 = 14.
     expect(
       inFlightFor(
         100,
         1000,
-        samples(() => 40),
+        samples(() => 80),
         256,
       ),
-    ).toBe(7);
+    ).toBe(14);
     // A distant region: p95 800 ms needs about 100 in flight, three times the old fixed 32.
     const distant = samples((i) => (i < 243 ? 150 : 800));
-    expect(inFlightFor(100, 1000, distant, 256)).toBe(102);
+    expect(inFlightFor(100, 1000, distant, 256)).toBe(104);
   });
 
   it('stays within its bounds', () => {
