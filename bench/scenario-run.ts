@@ -233,9 +233,11 @@ export async function runScenario(
         ...(caFile !== undefined ? { PRESENCE_CA_FILE: caFile } : {}),
       });
       const events = new EventStream();
+      // A new registry stands for a new process, started now.
       const newRegistry = (): ProviderRegistry =>
         new ProviderRegistry(config, {
           events,
+          processStartedAt: performance.now(),
           ...(settings.limiterWindowMs ? { limiterWindowMs: settings.limiterWindowMs } : {}),
         });
       let registry = newRegistry();

@@ -61,12 +61,14 @@ export interface LimiterOptions extends LimiterHooks {
    */
   countFromSend?: boolean;
   /**
-   * Count the window as full when the limiter is made. A new process (a restart, a second
-   * `presence poll`) cannot know what the previous one sent in its last window, and those calls
-   * are still being counted by the provider: its first call waits one window. Off: a new limiter
-   * may start a whole window's worth at once.
+   * Count the window as full of calls started up to this clock time (monotonic ms): the start of
+   * this process. A new process (a restart, a second `presence poll`) cannot know what the
+   * previous one sent in its last window, which the provider still counts; so nothing starts
+   * before one window after this process did. A daemon takes longer than that to start, so this
+   * costs only a `kill -9` followed by an instant restart. Unset: a new limiter may start a whole
+   * window's worth at once.
    */
-  startFull?: boolean;
+  fullUntil?: number;
 }
 
 /** Multiplicative decrease on a persistent refusal (CUBIC's 0.7: halving would waste a third of a ceiling that is only slightly lower than configured). */
@@ -117,7 +119,7 @@ export class SlidingWindowLimiter {
   private readonly countFromSend: boolean;
   /** Granted tickets not yet reported sent, in grant order (a Set iterates in insertion order). */
   private readonly pending = new Set<number>();
-  /** Before any grant, the window holds calls until then (`startFull`). */
+  /** Before any grant, the window holds calls made until then (`fullUntil`). */
   private readonly emptyBefore: number;
   /** With `pace`: the scheduled start of the next call. */
   private paceAt = Number.NEGATIVE_INFINITY;
@@ -140,8 +142,7 @@ export class SlidingWindowLimiter {
     this.hooks = typeof hooks === 'function' ? { onGrant: hooks } : hooks;
     this.pace = typeof hooks === 'function' ? false : hooks.pace;
     this.countFromSend = typeof hooks === 'function' ? false : hooks.countFromSend === true;
-    this.emptyBefore =
-      typeof hooks !== 'function' && hooks.startFull === true ? clock.monotonic() : Number.NEGATIVE_INFINITY;
+    this.emptyBefore = (typeof hooks === 'function' ? undefined : hooks.fullUntil) ?? Number.NEGATIVE_INFINITY;
   }
 
   /**

@@ -158,10 +158,10 @@ describe('SlidingWindowLimiter counting from send', () => {
 });
 
 describe('SlidingWindowLimiter after a restart', () => {
-  it('with startFull, waits one window before its first call: the previous process may have sent a full one', async () => {
+  it('with fullUntil its start, waits one window before its first call: the previous process may have sent a full one', async () => {
     const clock = virtualClock();
     clock.time = 5_000;
-    const limiter = new SlidingWindowLimiter(4, 1000, clock, { pace: true, startFull: true });
+    const limiter = new SlidingWindowLimiter(4, 1000, clock, { pace: true, fullUntil: clock.now() });
     // What the previous process sent just before it died, as the provider counted it.
     const previous = [4_100, 4_350, 4_600, 4_850, 5_000];
     const starts: number[] = [];
