@@ -21,7 +21,7 @@
 //   More than a tenth of the rate refused in one episode (JITTER_REFUSALS_SHARE: jitter refuses
 //   the few calls that landed early, a lower ceiling refuses everything above it), or
 //   PERSIST_EPISODES refusal episodes (refusals more than a window apart) within PERSIST_WINDOWS
-//   windows, or a refusal with the margin already at its cap, cut the rate multiplicatively (to
+//   windows' worth of calls, or a refusal with the margin at its cap, cut the rate (to
 //   70%, CUBIC's factor), as TCP's congestion window does, at most once per window; every window's
 //   worth of calls granted without a refusal adds back a twentieth of the ceiling. Recovery is
 //   earned by calls, not by idle time (as TCP's window validation, RFC 7661): a poller idle between
@@ -86,7 +86,7 @@ export const PERSIST_EPISODES = 3;
 /** Most refusals in one episode read as jitter: this share of the rate (at least JITTER_REFUSALS_MIN); more mean a lower ceiling. */
 export const JITTER_REFUSALS_SHARE = 0.1;
 const JITTER_REFUSALS_MIN = 3;
-/** The span, in windows, over which refusal episodes are counted. */
+/** The span, in windows' worth of calls, over which refusal episodes are counted. */
 export const PERSIST_WINDOWS = 5;
 /** Longest a granted call not yet sent holds the window, in windows. */
 const PENDING_HOLD_WINDOWS = 2;
@@ -109,7 +109,7 @@ export class SlidingWindowLimiter {
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
   /** Refusals in the current episode. */
   private episodeRefusals = 0;
-  /** Start times of recent refusal episodes (refusals more than a window apart). */
+  /** Grant counts at recent refusal episodes (refusals more than a window apart). */
   private episodes: number[] = [];
   private pausedUntil = Number.NEGATIVE_INFINITY;
   private refusals = 0;
@@ -219,8 +219,9 @@ export class SlidingWindowLimiter {
     } else {
       this.lastEpisodeAt = now;
       this.episodeRefusals = 1;
-      this.episodes = this.episodes.filter((t) => now - t < PERSIST_WINDOWS * window);
-      this.episodes.push(now);
+      // Counted in calls, not time: cycles seconds apart must not hide a ceiling refused every cycle.
+      this.episodes = this.episodes.filter((g) => this.granted - g < PERSIST_WINDOWS * this.currentRate);
+      this.episodes.push(this.granted);
       persistent = this.episodes.length >= PERSIST_EPISODES || this.extraMarginMs >= this.maxMarginMs;
     }
     if (persistent && now - this.lastDecreaseAt >= window) {

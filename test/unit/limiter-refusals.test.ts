@@ -87,6 +87,19 @@ describe('SlidingWindowLimiter refusals', () => {
     expect(Math.min(...rates)).toBeLessThanOrEqual(10);
   });
 
+  it('reads a few refusals in every cycle as a lower ceiling, however far apart the cycles are', async () => {
+    const clock = virtualClock();
+    const rates: number[] = [];
+    const limiter = new SlidingWindowLimiter(20, 1000, clock, { pace: true, onRateChange: (r) => rates.push(r) });
+    // Told 20 a second, the provider allows 10; a cycle of 12 calls a minute: two or so refused each.
+    const provider = new SlidingWindowCounter(10, 1000);
+    for (let cycle = 0; cycle < 6; cycle++) {
+      clock.time = Math.max(clock.time, cycle * 60_000);
+      await callThrough(limiter, clock, 12, (at) => provider.tryStart(at));
+    }
+    expect(rates[0]).toBe(14);
+  });
+
   it('never cuts the rate for jitter alone, however long it goes on', async () => {
     const clock = virtualClock();
     const limiter = new SlidingWindowLimiter(100, 1000, clock, { pace: true });
