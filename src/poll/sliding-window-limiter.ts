@@ -77,8 +77,12 @@ const DECREASE_FACTOR = 0.7;
 const INCREASE_SHARE = 1 / 20;
 /** Margin added by a sporadic refusal, ms: above the 15-20 ms window shrink measured on a quiet machine. */
 export const MARGIN_STEP_MS = 20;
-/** Margin given back per window's worth of calls without refusal, ms (one step back in four windows). */
-export const MARGIN_DECAY_MS = 5;
+/**
+ * Margin given back per window's worth of calls without refusal, ms: one step back in twenty
+ * windows, so that the margin stays near the jitter it met (5 ms a window let it fall back within
+ * a cycle of 4 s, and the benchmark met a refusal every few seconds).
+ */
+export const MARGIN_DECAY_MS = 1;
 /** Widest extra margin, as a share of the window: past it a refusal is read as a lower ceiling. */
 const MARGIN_CAP_SHARE = 1 / 5;
 /** Refusal episodes within PERSIST_WINDOWS windows that mean a lower ceiling, not jitter. */
