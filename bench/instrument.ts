@@ -32,6 +32,10 @@ export interface StageTimes {
   lastCallAt: number;
   /** Wall-clock ms (sub-ms) of every granted start, to compare with the simulator's arrival times. */
   grants: number[];
+  /** Wall-clock ms (sub-ms) of every request's socket write (the limiter's `sent`). */
+  sends: number[];
+  /** Grant-to-send delay of every call that reached the wire, ms. */
+  grantToSendMs: number[];
 }
 
 /** A fresh, zeroed StageTimes. */
@@ -46,23 +50,46 @@ export function emptyStageTimes(): StageTimes {
     firstCallAt: Number.NaN,
     lastCallAt: Number.NaN,
     grants: [],
+    sends: [],
+    grantToSendMs: [],
   };
 }
 
-/** The limiter, with acquire() timed into `times.limiterMs` and each grant noted. */
+/** The limiter, with acquire() timed into `times.limiterMs`, each grant and each send noted. */
 export function timedLimiter(limiter: SlidingWindowLimiter, times: () => StageTimes): SlidingWindowLimiter {
+  const grantedAt = new Map<number, number>();
   return new Proxy(limiter, {
     get(target, key) {
       if (key === 'acquire') {
-        return async (signal?: AbortSignal, deadline?: number): Promise<void> => {
+        return async (signal?: AbortSignal, deadline?: number): Promise<number> => {
           const started = performance.now();
-          await target.acquire(signal, deadline);
+          const ticket = await target.acquire(signal, deadline);
           const now = performance.now();
           const t = times();
           t.limiterMs += now - started;
           if (Number.isNaN(t.firstCallAt)) t.firstCallAt = now;
           t.lastCallAt = now;
           t.grants.push(performance.timeOrigin + now);
+          grantedAt.set(ticket, now);
+          return ticket;
+        };
+      }
+      if (key === 'sent') {
+        return (ticket: number, at?: number): void => {
+          const now = performance.now();
+          const granted = grantedAt.get(ticket);
+          grantedAt.delete(ticket);
+          if (granted !== undefined) {
+            times().grantToSendMs.push(now - granted);
+            times().sends.push(performance.timeOrigin + now);
+          }
+          target.sent(ticket, at);
+        };
+      }
+      if (key === 'unsent') {
+        return (ticket: number): void => {
+          grantedAt.delete(ticket);
+          target.unsent(ticket);
         };
       }
       const value: unknown = Reflect.get(target, key, target);

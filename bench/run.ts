@@ -14,7 +14,7 @@ import { runScenario, type DatabaseKind, type RunSettings, type ScenarioResult }
 import { fullScenarios, quickScenarios, type Scenario } from './scenarios.js';
 
 const USAGE = `usage: npm run bench -- [--quick] [--cycles N] [--users N] [--scenarios a,b] [--db postgres,pglite]
-  [--latency-ms 40] [--latency-tail-ms 400] [--concurrency 32] [--pool 10] [--out FILE.json] [--diff] [--explain] [--no-pace]
+  [--latency-ms 40] [--latency-tail-ms 400] [--concurrency 256] [--pool 10] [--out FILE.json] [--diff] [--explain] [--no-pace]
   [--simulator-headroom 1] (diagnostic: the simulator's ceiling as a multiple of the poller's)
   [--limiter-window-ms 1010] (diagnostic: the poller's limiter window, i.e. its margin over 1000 ms)
   DATABASE_URL: the Postgres server (a scratch database is created and dropped); unset: PGlite only.`;
@@ -88,7 +88,12 @@ async function main(): Promise<void> {
   if (values.quick && values.cycles !== undefined) scenarios = scenarios.map((s) => ({ ...s, cycles }));
   if (values.users !== undefined) {
     const users = Math.round(positive(values.users, 'users', 1));
-    scenarios = scenarios.map((s) => ({ ...s, users }));
+    // Sets of one app keep their proportions.
+    scenarios = scenarios.map((s) => ({
+      ...s,
+      users,
+      ...(s.setUsers ? { setUsers: s.setUsers.map((n) => Math.max(1, Math.round((n * users) / s.users))) } : {}),
+    }));
   }
   if (values.scenarios !== undefined) {
     const wanted = values.scenarios.split(',').map((n) => n.trim());
@@ -100,7 +105,7 @@ async function main(): Promise<void> {
   const base = {
     latencyMedianMs: positive(values['latency-ms'], 'latency-ms', 40),
     latencyTailMs: positive(values['latency-tail-ms'], 'latency-tail-ms', 400),
-    concurrency: Math.round(positive(values.concurrency, 'concurrency', 32)),
+    concurrency: Math.round(positive(values.concurrency, 'concurrency', 256)),
     poolSize: Math.round(positive(values.pool, 'pool', 10)),
     explain: values.explain,
     pace: !values['no-pace'],

@@ -95,6 +95,12 @@ export interface CycleResult {
   tailSeconds: number;
   /** Grants against the simulator's arrivals: the jitter that can make it refuse. */
   jitter: ArrivalJitter;
+  /** Socket writes against the simulator's arrivals: what is left once the window counts from the write. */
+  sendJitter: ArrivalJitter;
+  /** Grant-to-send delay, ms: median, p99, max. */
+  grantToSend: { p50Ms: number; p99Ms: number; maxMs: number };
+  /** Each set's own cycle time, s, in the order of the scenario's sets. */
+  setSeconds: number[];
 }
 
 /** One scenario's figures. */
@@ -135,21 +141,38 @@ async function openTarget(settings: RunSettings): Promise<{ handle: DatabaseHand
   };
 }
 
+/** Median, 99th percentile and max of `values`. */
+function spread(values: readonly number[]): { p50Ms: number; p99Ms: number; maxMs: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? Number.NaN };
+}
+
 /** Adds the scenario's sets and users with one INSERT ... SELECT per set (much faster than `users add`). */
 async function seed(handle: DatabaseHandle, s: Scenario): Promise<WatchSet[]> {
   const sets: WatchSet[] = [];
   const perApp = Math.ceil(s.users / s.apps);
-  for (let a = 0; a < s.apps; a++) {
+  // Several sets of one app (setUsers), or one set per app.
+  const ranges = s.setUsers
+    ? s.setUsers.map((n, i) => {
+        const from = s.setUsers!.slice(0, i).reduce((a, b) => a + b, 0) + 1;
+        return { app: 0, from, to: from + n - 1 };
+      })
+    : Array.from({ length: s.apps }, (_, a) => ({
+        app: a,
+        from: a * perApp + 1,
+        to: Math.min(s.users, (a + 1) * perApp),
+      }));
+  for (const [a, range] of ranges.entries()) {
     // Cycles run back to back; a five-minute schedule keeps a slow cycle from counting as a gap.
     const set = await addWatchSet(handle.db, {
       name: `bench-${a}`,
       provider: s.provider,
-      appId: String(1_400_000_001 + a),
+      appId: String(1_400_000_001 + range.app),
       schedule: '0 */5 * * * *',
       detail: s.detail,
     });
-    const from = a * perApp + 1;
-    const to = Math.min(s.users, (a + 1) * perApp);
+    const { from, to } = range;
     // Volcengine IDs are int64 digits; Tencent ones any text.
     const id = s.provider === 'volcengine' ? sql`(7000000000000 + g)::text` : sql`'user-' || g::text`;
     await sql`INSERT INTO watched_user (set, user_id) SELECT ${set.name}, ${id} FROM generate_series(${from}::int, ${to}::int) AS g`.execute(
@@ -178,14 +201,20 @@ export async function runScenario(
     const seedStarted = performance.now();
     const sets = await seed(handle, s);
     const seedSeconds = (performance.now() - seedStarted) / 1000;
+    const caDir = s.https ? await mkdtemp(join(tmpdir(), 'presence-bench-ca-')) : undefined;
+    const caFile = caDir === undefined ? undefined : join(caDir, 'ca.pem');
     const simulator = await startSimulatorProcess({
       secretKey,
       rps: Math.round(s.rps * (settings.simulatorHeadroom ?? 1)),
       volcRps: Math.round(s.rps * (settings.simulatorHeadroom ?? 1)),
       churn: s.churn,
-      latencyMedianMs: settings.latencyMedianMs,
-      latencyTailMs: settings.latencyTailMs,
-      ...(s.provider === 'volcengine' ? { volcengine: { ...volc, apps: sets.map((set) => set.app_id) } } : {}),
+      latencyMedianMs: s.latency?.medianMs ?? settings.latencyMedianMs,
+      latencyTailMs: s.latency?.tailMs ?? settings.latencyTailMs,
+      ...(s.arrivalDelay ? { arrivalDelay: s.arrivalDelay } : {}),
+      ...(caFile !== undefined ? { caFile } : {}),
+      ...(s.provider === 'volcengine'
+        ? { volcengine: { ...volc, apps: [...new Set(sets.map((set) => set.app_id))] } }
+        : {}),
     });
     let simStats: SimulatorStats;
     const cycles: CycleResult[] = [];
@@ -201,40 +230,71 @@ export async function runScenario(
         VOLC_RPS: String(s.rps),
         PRESENCE_CONCURRENCY: String(settings.concurrency),
         PRESENCE_PACE_CALLS: settings.pace ? '1' : '0',
+        ...(caFile !== undefined ? { PRESENCE_CA_FILE: caFile } : {}),
       });
       const events = new EventStream();
-      const registry = new ProviderRegistry(config, {
-        events,
-        ...(settings.limiterWindowMs ? { limiterWindowMs: settings.limiterWindowMs } : {}),
-      });
+      // A new registry stands for a new process, started now.
+      const newRegistry = (): ProviderRegistry =>
+        new ProviderRegistry(config, {
+          events,
+          processStartedAt: performance.now(),
+          ...(settings.limiterWindowMs ? { limiterWindowMs: settings.limiterWindowMs } : {}),
+        });
+      let registry = newRegistry();
       let times: StageTimes = emptyStageTimes();
       const current = (): StageTimes => times;
       const db = timedDatabase(handle.db, current);
       const meter = new SpanMeter();
       const bound = lowerBoundSeconds(s);
       try {
+        const pollAll = (signals?: { stopSignal: AbortSignal; abortSignal: AbortSignal }): Promise<CycleSummary>[] =>
+          sets.map((set) =>
+            runPollCycle({
+              db,
+              set,
+              provider: timedProvider(registry.stateClient(set.provider, set.app_id), current),
+              api: stateApiLabel(set.provider, config),
+              limiter: timedLimiter(registry.stateLimiter(set.provider, set.app_id), current),
+              concurrency: config.http.concurrency,
+              clock: systemClock,
+              events,
+              logger: silentLogger(),
+              ...signals,
+            }),
+          );
         for (let cycle = 0; cycle <= s.cycles; cycle++) {
           if (cycle > 0) await simulator.nextGeneration();
+          if (cycle > 0 && s.restartMidCycle) {
+            // kill -9 halfway through a cycle: calls in flight are cut, the next process starts at once.
+            times = emptyStageTimes();
+            const kill = new AbortController();
+            const half = Math.ceil((lowerBoundSeconds(s) * s.rps) / 2);
+            const watch = setInterval(() => {
+              if (times.grants.length >= half) kill.abort(new Error('killed'));
+            }, 5);
+            await Promise.allSettled(pollAll({ stopSignal: kill.signal, abortSignal: kill.signal }));
+            clearInterval(watch);
+            await registry.close();
+            registry = newRegistry();
+            // The killed part's arrivals are not the measured cycle's (the simulator's window still holds them).
+            await simulator.arrivals();
+            progress(
+              `  killed after ${times.grants.length} calls; a new registry (a new process) starts the cycle again`,
+            );
+          }
           times = emptyStageTimes();
           meter.start();
+          const started = performance.now();
+          const setEnded: number[] = sets.map(() => Number.NaN);
           const summaries: CycleSummary[] = await Promise.all(
-            sets.map((set) =>
-              runPollCycle({
-                db,
-                set,
-                provider: timedProvider(registry.stateClient(set.provider, set.app_id), current),
-                api: stateApiLabel(set.provider, config),
-                limiter: timedLimiter(registry.stateLimiter(set.provider, set.app_id), current),
-                concurrency: config.http.concurrency,
-                clock: systemClock,
-                events,
-                logger: silentLogger(),
-              }),
-            ),
+            pollAll().map((p, i) => p.finally(() => (setEnded[i] = performance.now()))),
           );
           const ended = performance.now();
           const cost = meter.stop();
-          const jitter = arrivalJitter(times.grants, await simulator.arrivals(), s.rps);
+          const arrivals = await simulator.arrivals();
+          const jitter = arrivalJitter(times.grants, arrivals, s.rps);
+          const sendJitter = arrivalJitter(times.sends, arrivals, s.rps);
+          const grantToSend = spread(times.grantToSendMs);
           const sum = (k: 'calls' | 'observed' | 'failed' | 'transitions' | 'refusals'): number =>
             summaries.reduce((n, x) => n + x[k], 0);
           const seconds = cost.wallSeconds;
@@ -266,6 +326,9 @@ export async function runScenario(
             callSpanSeconds: (times.lastCallAt - times.firstCallAt) / 1000,
             tailSeconds: (ended - times.lastCallAt) / 1000,
             jitter,
+            sendJitter,
+            grantToSend,
+            setSeconds: setEnded.map((t) => (t - started) / 1000),
           };
           cycles.push(result);
           progress(
@@ -274,7 +337,10 @@ export async function runScenario(
               `rss ${result.peakRssMB.toFixed(0)} MB, heap ${result.heapUsedMB.toFixed(1)} MB, cpu ${result.cpuSecondsPer100kObservations.toFixed(2)} s/100k, ` +
               `per batch: limiter ${result.limiterMsPerBatch.toFixed(0)} ms, http ${result.httpMsPerBatch.toFixed(0)} ms, write ${result.writeMsPerBatch.toFixed(0)} ms; ` +
               `tail ${result.tailSeconds.toFixed(2)} s, loop p99 ${result.loopDelayP99Ms.toFixed(0)} ms; ` +
-              `refusals ${result.refusals}, arrival delay p50/p99/max ${jitter.delayP50Ms.toFixed(1)}/${jitter.delayP99Ms.toFixed(1)}/${jitter.delayMaxMs.toFixed(1)} ms, window shrink max ${jitter.windowShrinkMaxMs.toFixed(1)} ms`,
+              `refusals ${result.refusals}, grant-to-arrival p50/p99/max ${jitter.delayP50Ms.toFixed(1)}/${jitter.delayP99Ms.toFixed(1)}/${jitter.delayMaxMs.toFixed(1)} ms, window shrink max ${jitter.windowShrinkMaxMs.toFixed(1)} ms; ` +
+              `grant-to-send p50/p99/max ${grantToSend.p50Ms.toFixed(2)}/${grantToSend.p99Ms.toFixed(2)}/${grantToSend.maxMs.toFixed(2)} ms; ` +
+              `send-to-arrival p50/p99/max ${sendJitter.delayP50Ms.toFixed(1)}/${sendJitter.delayP99Ms.toFixed(1)}/${sendJitter.delayMaxMs.toFixed(1)} ms, shrink max ${sendJitter.windowShrinkMaxMs.toFixed(1)} ms` +
+              (sets.length > 1 ? `; sets ${result.setSeconds.map((x) => x.toFixed(2)).join(' / ')} s` : ''),
           );
           if (result.failed > 0)
             progress(
@@ -292,6 +358,7 @@ export async function runScenario(
     } finally {
       simStats = await simulator.stats().catch(() => ({ buckets: [], cpuSeconds: Number.NaN, rssBytes: 0 }));
       await simulator.stop();
+      if (caDir !== undefined) await rm(caDir, { recursive: true, force: true });
     }
     const state = simStats.buckets.filter((b) => b.api !== 'account_check');
     return {

@@ -5,6 +5,7 @@
 //   stats → "stats <json>"      (per-bucket calls, refusals, most calls in any 1000 ms window)
 //   arrivals → "arrivals <json>" (arrival times of the state calls since the last ask, Date.now ms)
 // It exits when stdin closes (the bench ended, or died).
+import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { startSimulator } from '../src/simulator/server.js';
 import { ChurnWorld } from './churn-world.js';
@@ -20,6 +21,10 @@ export interface SimulatorChildOptions {
   churn: number;
   latencyMedianMs: number;
   latencyTailMs: number;
+  /** Network delay before the call counts (lognormal). */
+  arrivalDelay?: { medianMs: number; tailMs: number };
+  /** Serve HTTPS; the certificate to trust is written to this file. */
+  caFile?: string;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as SimulatorChildOptions;
@@ -30,6 +35,8 @@ const simulator = await startSimulator({
   rps: { querystate: options.rps, accountCheck: options.rps },
   latencyMs: { medianMs: options.latencyMedianMs, tailMs: options.latencyTailMs },
   logAnswers: false,
+  ...(options.arrivalDelay ? { arrivalDelayMs: options.arrivalDelay } : {}),
+  ...(options.caFile !== undefined ? { https: true } : {}),
   ...(options.volcengine
     ? {
         volcengine: {
@@ -41,6 +48,7 @@ const simulator = await startSimulator({
       }
     : {}),
 });
+if (options.caFile !== undefined) writeFileSync(options.caFile, simulator.ca ?? '');
 process.stdout.write(`ready ${simulator.url}\n`);
 
 let closing: Promise<void> | undefined;

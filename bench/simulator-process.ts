@@ -45,7 +45,7 @@ export async function startSimulatorProcess(options: SimulatorChildOptions): Pro
       void exit.then(() => reject(new Error('the simulator process exited')));
     });
   const ready = await nextLine();
-  const url = /^ready (http:\/\/\S+)$/.exec(ready)?.[1];
+  const url = /^ready (https?:\/\/\S+)$/.exec(ready)?.[1];
   if (!url) throw new Error(`the simulator did not start: ${ready}`);
   const ask = async (command: string): Promise<string> => {
     const answer = nextLine();

@@ -58,10 +58,12 @@ export interface HttpConfig {
   headersTimeoutMs: number;
   /** Idle time between body chunks, ms (`PRESENCE_BODY_TIMEOUT_MS`). */
   bodyTimeoutMs: number;
-  /** Most calls in flight per app (`PRESENCE_CONCURRENCY`); the rate ceiling still applies. */
+  /** Most calls in flight per rate bucket (`PRESENCE_CONCURRENCY`): the pool's connections; the poller keeps rate × latency in flight, up to this. */
   concurrency: number;
   /** Space call starts evenly at the ceiling instead of a window's worth at once (`PRESENCE_PACE_CALLS`, 1 or 0). @default true */
   paceCalls: boolean;
+  /** PEM certificates trusted for provider HTTPS besides the system's, read from `PRESENCE_CA_FILE` at startup. @default undefined (the system's only) */
+  ca?: string | undefined;
 }
 
 /** The Tencent State.StateChange callback receiver (off unless `PRESENCE_CALLBACK_LISTEN` is set). */
@@ -137,8 +139,8 @@ export const DEFAULTS = {
   headersTimeoutMs: 10_000,
   /** `PRESENCE_BODY_TIMEOUT_MS`. */
   bodyTimeoutMs: 10_000,
-  /** `PRESENCE_CONCURRENCY`: most calls in flight per app. */
-  concurrency: 32,
+  /** `PRESENCE_CONCURRENCY`: most calls in flight per rate bucket (rate × latency are kept in flight, up to this). */
+  concurrency: 256,
   /** `PRESENCE_PACE_CALLS`: space call starts evenly (docs/benchmarks.md). */
   paceCalls: true,
   /** `PRESENCE_CALLBACK_PATH`. */
@@ -223,6 +225,24 @@ function listenAddress(
 interface Secret {
   value: string;
   variable: string;
+}
+
+/** The PEM certificates in the file `PRESENCE_CA_FILE` names, or undefined when it is unset. */
+function caFile(env: Env): string | undefined {
+  const file = env['PRESENCE_CA_FILE'];
+  if (file === undefined || file.trim() === '') return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError('PRESENCE_CA_FILE', `PRESENCE_CA_FILE names ${file}, which cannot be read`, { cause });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError(
+      'PRESENCE_CA_FILE',
+      `PRESENCE_CA_FILE names ${file}, which holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+    );
+  return pem;
 }
 
 /** Reads a secret from `NAME`, or from the file named by `NAME_FILE`. */
@@ -447,6 +467,7 @@ export function loadConfig(env: Env = process.env): Config {
       bodyTimeoutMs: positiveInt(env, 'PRESENCE_BODY_TIMEOUT_MS', DEFAULTS.bodyTimeoutMs),
       concurrency: positiveInt(env, 'PRESENCE_CONCURRENCY', DEFAULTS.concurrency),
       paceCalls: flag(env, 'PRESENCE_PACE_CALLS', DEFAULTS.paceCalls),
+      ca: caFile(env),
     },
     callbacks: callbackConfig(env),
   };

@@ -1,7 +1,9 @@
 // The one batch pipeline: every provider call the daemon makes (a poll cycle's state calls, an
 // account check) goes through it, so every job gets the same behaviour at the ceiling:
-// - bounded read-ahead: at most `concurrency` calls in flight, twice that many batches held;
-// - the rate bucket's limiter before every attempt;
+// - bounded read-ahead: rate × (call + write) time batches in flight (src/poll/in-flight.ts), at most
+//   `concurrency`, twice that many batches held; connections opened before the first call;
+// - the rate bucket's limiter before every attempt, told when the call reached the wire
+//   (src/providers/send-timing.ts) so that its window counts from there;
 // - retries with backoff inside the batch's deadline (src/poll/retry.ts);
 // - a refusal for the rate tells the limiter (its rate comes down) and retries the same batch;
 // - a provider pause (an app locked for a while) pauses the limiter: nothing is sent meanwhile;
@@ -12,7 +14,9 @@ import type { Clock } from '../clock.js';
 import { asPresenceError, type PresenceError, ProviderConfigError } from '../errors.js';
 import type { CallReport, EventStream } from '../events.js';
 import type { Logger } from '../logger.js';
+import { observeSend } from '../providers/send-timing.js';
 import { boundedQueue } from './bounded-queue.js';
+import { inFlightFor, latencyOf } from './in-flight.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 import type { SlidingWindowLimiter } from './sliding-window-limiter.js';
 
@@ -37,8 +41,10 @@ export interface BatchJob<A> {
 /** How the pipeline runs. */
 export interface PipelineOptions {
   limiter: SlidingWindowLimiter;
-  /** Most calls in flight. */
+  /** Most calls in flight (the pool's size); fewer when the rate and the latency need fewer. */
   concurrency: number;
+  /** Opens up to this many connections before the first call (the provider client's `warm`). */
+  warm?: (connections: number) => Promise<void>;
   clock: Clock;
   /** The time an observation is stamped with (epoch ms); the clock's wall time by default. */
   stamp?: () => number;
@@ -69,6 +75,9 @@ export interface PipelineResult {
   sourceError: PresenceError | undefined;
 }
 
+/** Calls between two sizings of the calls in flight. */
+const SIZING_EVERY = 16;
+
 /** Runs `job` over every batch of `source`, then waits for the last one. Never throws for a batch. */
 export async function runBatches<A>(
   source: AsyncIterable<readonly string[]>,
@@ -90,22 +99,33 @@ export async function runBatches<A>(
   const call = async (
     batch: readonly string[],
     deadline: number | undefined,
-  ): Promise<{ answer: A; timing: CallTiming }> => {
+  ): Promise<{ answer: A; timing: CallTiming; grantedAt: number }> => {
     let requestedAt = stamp();
+    let grantedAt = clock.monotonic();
     const answer = await withRetries(
       async () => {
-        await limiter.acquire(options.abortSignal, deadline);
+        const ticket = await limiter.acquire(options.abortSignal, deadline);
         result.calls++;
         requestedAt = stamp();
         const started = clock.monotonic();
+        grantedAt = started;
+        let sentAt: number | undefined;
         let outcome = 'ok';
         try {
-          return await job.send(batch, options.abortSignal);
+          return await observeSend(
+            () => {
+              sentAt ??= clock.monotonic();
+              limiter.sent(ticket, sentAt);
+            },
+            () => job.send(batch, options.abortSignal),
+          );
         } catch (err) {
           outcome = asPresenceError(err).code;
           throw err;
         } finally {
-          events.emit('call.finished', { ...job.labels, outcome, seconds: (clock.monotonic() - started) / 1000 });
+          const now = clock.monotonic();
+          if (sentAt === undefined) limiter.unsent(ticket);
+          events.emit('call.finished', { ...job.labels, outcome, seconds: (now - started) / 1000 });
         }
       },
       {
@@ -149,7 +169,7 @@ export async function runBatches<A>(
           ),
       },
     );
-    return { answer, timing: { requestedAt, answeredAt: stamp() } };
+    return { answer, timing: { requestedAt, answeredAt: stamp() }, grantedAt };
   };
 
   const runBatch = async (batch: readonly string[]): Promise<void> => {
@@ -157,8 +177,11 @@ export async function runBatches<A>(
     if (stopped()) return job.failed(batch, null);
     const deadline = options.batchDeadlineMs === undefined ? undefined : clock.monotonic() + options.batchDeadlineMs;
     try {
-      const { answer, timing } = await call(batch, deadline);
+      const { answer, timing, grantedAt } = await call(batch, deadline);
       await job.commit(batch, answer, timing);
+      // A batch holds its slot from its grant through its write: that is the time Little's law needs.
+      latency.add(clock.monotonic() - grantedAt);
+      if (++sinceSizing >= SIZING_EVERY) resize();
     } catch (err) {
       const error = asPresenceError(err);
       if (error instanceof ProviderConfigError) {
@@ -170,7 +193,13 @@ export async function runBatches<A>(
     }
   };
 
-  const queue = boundedQueue(options.concurrency);
+  const latency = latencyOf(limiter);
+  const queue = boundedQueue(inFlightFor(limiter.rate, limiter.windowMs, latency, options.concurrency));
+  let sinceSizing = 0;
+  const resize = (): void => {
+    sinceSizing = 0;
+    queue.concurrency = inFlightFor(limiter.rate, limiter.windowMs, latency, options.concurrency);
+  };
   let first = true;
   try {
     for await (const batch of source) {
@@ -178,6 +207,8 @@ export async function runBatches<A>(
         result.interrupted = true;
         break;
       }
+      // Connections opened now, not after the first grants: no call pays a handshake after its grant.
+      if (first && options.warm) await options.warm(queue.concurrency);
       if (first && options.probeFirst) await runBatch(batch);
       else await queue.push(() => runBatch(batch));
       first = false;

@@ -160,6 +160,7 @@ export async function runPollCycle(ctx: PollCycleContext): Promise<CycleSummary>
     {
       limiter: ctx.limiter,
       concurrency: ctx.concurrency,
+      ...(ctx.provider.warm === undefined ? {} : { warm: (n: number) => ctx.provider.warm?.(n) ?? Promise.resolve() }),
       clock,
       stamp,
       events,

@@ -24,6 +24,12 @@ export interface RegistryOptions {
   clock?: Clock;
   /** The limiters' window, ms (default LIMITER_WINDOW_MS); the benchmark tries other margins. */
   limiterWindowMs?: number;
+  /**
+   * When this process started, on the clock's monotonic time: no call starts before one window
+   * after it (a previous process's last calls still count at the provider). Default: 0 on the
+   * system clock (performance.now() counts from the process start); none on another clock.
+   */
+  processStartedAt?: number;
 }
 
 /** The API label of a provider's state call, as metrics and logs name it. */
@@ -37,12 +43,14 @@ export class ProviderRegistry {
   private readonly tencentClients = new Map<string, TencentClient>();
   private readonly limiters = new Map<string, SlidingWindowLimiter>();
   private readonly clock: Clock;
+  private readonly processStartedAt: number | undefined;
 
   constructor(
     private readonly config: Config,
     private readonly options: RegistryOptions,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.processStartedAt = options.processStartedAt ?? (this.clock === systemClock ? 0 : undefined);
   }
 
   /**
@@ -123,6 +131,10 @@ export class ProviderRegistry {
         // Paced calls arrive one at a time and leave the provider's window its margin
         // (src/poll/sliding-window-limiter.ts, docs/benchmarks.md).
         pace: this.config.http.paceCalls,
+        // The batch pipeline reports every grant's socket write: the window counts from there.
+        countFromSend: true,
+        // What a previous process sent in its last window still counts at the provider.
+        ...(this.processStartedAt === undefined ? {} : { fullUntil: this.processStartedAt }),
         onGrant: (at) => events.emit('call.started', { bucket, at }),
         onRateChange: (rate) => events.emit('limiter.rate', { bucket, rate }),
         onRefusal: () => events.emit('limiter.refusal', { bucket }),

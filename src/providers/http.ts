@@ -2,10 +2,13 @@
 // call failing below HTTP (undici or socket errors) becomes a ProviderError (a timeout or a refused
 // connection means the same whichever provider it came from), and the scrubbing that keeps
 // credentials (a Tencent UserSig, a Volcengine signature or secret) out of anything thrown.
-import { Pool } from 'undici';
+import type { Socket } from 'node:net';
+import { rootCertificates } from 'node:tls';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
 import type { HttpConfig } from '../config.js';
 import { providerError } from '../errors.js';
 import type { ProviderErrorCode } from '../errors.js';
+import { sendTimingInterceptor } from './send-timing.js';
 
 /** A string property of an unknown value, or undefined. */
 export function stringProp(value: unknown, key: string): string | undefined {
@@ -90,15 +93,100 @@ export function transportError(err: unknown, context: TransportErrorContext): un
   });
 }
 
-/** A keep-alive connection pool to a provider's origin with the configured timeouts. */
-export function providerPool(origin: string, http: HttpConfig): Pool {
-  return new Pool(origin, {
-    connections: http.concurrency,
-    connect: { timeout: http.connectTimeoutMs },
-    headersTimeout: http.headersTimeoutMs,
-    bodyTimeout: http.bodyTimeoutMs,
-  });
+/**
+ * A provider origin's keep-alive pool, with two additions for calls at the ceiling:
+ * - every request reports its socket write to the call that sent it (src/providers/send-timing.ts);
+ * - `warm(n)` opens connections before a cycle's first call, so that no call pays a TCP (or TLS)
+ *   handshake between its grant and the wire. undici opens a connection only when a request needs
+ *   one and has no public way to open one ahead, so the pool's connector hands out sockets opened
+ *   ahead (`spare`) before it dials.
+ */
+export class ProviderTransport {
+  /** Where requests go: the pool, with the send-timing interceptor. */
+  readonly dispatcher: Dispatcher;
+  private readonly pool: Pool;
+  private readonly connector: buildConnector.connector;
+  private readonly spare = new Set<Socket>();
+  private readonly url: URL;
+  private closed = false;
+
+  constructor(
+    origin: string,
+    private readonly http: HttpConfig,
+  ) {
+    this.url = new URL(origin);
+    this.connector = buildConnector({
+      timeout: http.connectTimeoutMs,
+      // A `ca` replaces Node's trusted roots: the file's certificates are added to them instead.
+      ...(http.ca === undefined ? {} : { ca: [...rootCertificates, http.ca] }),
+    });
+    this.pool = new Pool(origin, {
+      connections: http.concurrency,
+      connect: (options, callback) => this.connect(options, callback),
+      headersTimeout: http.headersTimeoutMs,
+      bodyTimeout: http.bodyTimeoutMs,
+      // Cycles come seconds apart; connections closed between them are reopened by `warm`.
+      keepAliveTimeout: 30_000,
+    });
+    this.dispatcher = this.pool.compose(sendTimingInterceptor);
+  }
+
+  /** Opens connections until `connections` (at most the pool's size) are open or ready; resolves when they are (failures are left to the calls). */
+  async warm(connections: number): Promise<void> {
+    if (this.closed) return;
+    const want = Math.min(connections, this.http.concurrency) - this.pool.stats.connected - this.spare.size;
+    if (want <= 0) return;
+    const options: buildConnector.Options = {
+      hostname: this.url.hostname.replace(/^\[|\]$/g, ''),
+      host: this.url.host,
+      protocol: this.url.protocol,
+      port: this.url.port,
+    };
+    await Promise.all(
+      Array.from(
+        { length: want },
+        () =>
+          new Promise<void>((resolve) =>
+            this.connector(options, (err, socket) => {
+              if (err === null && !this.closed) this.keep(socket);
+              else socket?.destroy();
+              resolve();
+            }),
+          ),
+      ),
+    );
+  }
+
+  /** Closes the connections after the calls in flight finish. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const socket of this.spare) socket.destroy();
+    this.spare.clear();
+    await this.pool.close();
+  }
+
+  private keep(socket: Socket): void {
+    this.spare.add(socket);
+    // A spare socket the server closes (its keep-alive timeout) is dropped, not handed out.
+    socket.on('error', noop).once('close', () => this.spare.delete(socket));
+  }
+
+  private connect(options: buildConnector.Options, callback: buildConnector.Callback): void {
+    for (const socket of this.spare) {
+      this.spare.delete(socket);
+      socket.off('error', noop);
+      if (!socket.destroyed && socket.readyState === 'open') {
+        // Asynchronously, as a dial would: undici's client is not re-entrant here (it connects from its resume loop).
+        queueMicrotask(() => callback(null, socket));
+        return;
+      }
+      socket.destroy();
+    }
+    this.connector(options, callback);
+  }
 }
+
+function noop(): void {}
 
 /**
  * Most bytes of a 200 answer body read before the call is given up: a 500-account Tencent answer

@@ -38,8 +38,8 @@ export interface StateProvider {
   readonly maxBatch: number;
   /** Asks for the state of `userIds` (at most `maxBatch`). Throws ProviderError. */
   queryState(userIds: readonly string[], options: StateQueryOptions): Promise<StateQueryResult>;
-  /** Opens connections ahead of the first call (a cycle about to start). */
-  warm?(): Promise<void>;
+  /** Opens up to `connections` connections ahead of the first call (a cycle about to start). */
+  warm?(connections: number): Promise<void>;
   /** Closes keep-alive connections. Safe to call twice. */
   close(): Promise<void>;
 }

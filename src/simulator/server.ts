@@ -8,10 +8,12 @@
 // volcengine.ts.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { open } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { selfSignedCertificate } from './certificate.js';
 import { SlidingWindowCounter } from './rate-ceiling.js';
 import type { AnswerLogEntry, SimulatorApi, TencentApi, VolcengineApi } from './answer-log.js';
 import { API_PATHS, answerAccountCheck, answerQueryState, bucketOf, checkQuery, failure } from './tencent.js';
@@ -120,6 +122,11 @@ export interface SimulatorOptions {
   rps?: { querystate?: number; accountCheck?: number };
   /** Delay before every answer: fixed, or lognormal with this median and 99th percentile (tailMs, default 3 × median). */
   latencyMs?: number | { medianMs: number; tailMs?: number };
+  /**
+   * Network delay before a call counts as arrived (as latencyMs): the provider counts a call when
+   * it reaches it, so a distant region's calls land spread by this. Default none.
+   */
+  arrivalDelayMs?: number | { medianMs: number; tailMs?: number };
   /** Keep every answered user in `answers`. Default true; turn off for long runs. */
   logAnswers?: boolean;
   /** Append each answer log entry to this file as a JSON line. */
@@ -130,12 +137,16 @@ export interface SimulatorOptions {
   volcengine?: VolcengineSimulatorOptions;
   /** Random faults on state calls at given rates (account_check is left alone). */
   faults?: FaultMixOptions;
+  /** Serve HTTPS with a certificate made at start for `host` and localhost (`ca` has it, to trust). Default false. */
+  https?: boolean;
 }
 
 /** A running simulator. */
 export interface Simulator {
-  /** http://host:port, to use as the poller's Tencent endpoint (TIM_ENDPOINT) and Volcengine endpoint (VOLC_ENDPOINT). */
+  /** http(s)://host:port, to use as the poller's Tencent endpoint (TIM_ENDPOINT) and Volcengine endpoint (VOLC_ENDPOINT). */
   readonly url: string;
+  /** With `https`: the certificate (PEM) the poller must trust, e.g. written to the file PRESENCE_CA_FILE names. */
+  readonly ca: string | undefined;
   readonly port: number;
   /** One entry per user answered in a successful call (when logAnswers). */
   readonly answers: AnswerLogEntry[];
@@ -252,6 +263,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     ? { accounts: volcAccounts(options.volcengine), region: options.volcengine.region ?? 'cn-north-1' }
     : undefined;
   const sampleLatency = latencySampler(options.latencyMs);
+  const sampleArrivalDelay = options.arrivalDelayMs === undefined ? undefined : latencySampler(options.arrivalDelayMs);
   const mix = options.faults ? new FaultMix(options.faults) : undefined;
   /** The fault that replaces this call's answer: the one set with setFault, else a random one that does. */
   const replacingFault = (arrival: number, injected: InjectedFault | undefined): SimulatorFault | undefined =>
@@ -447,6 +459,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // The way there: the call reaches the provider, and counts, only after it.
+    if (sampleArrivalDelay !== undefined) await delay(sampleArrivalDelay());
+    if (closed) return;
     const arrival = now();
     const url = new URL(req.url ?? '/', 'http://simulator.invalid');
     const api = API_PATHS.get(url.pathname);
@@ -515,14 +530,18 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     recordAnswers(reply.answers);
   };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch(() => {
       // A bug here must not kill the process that embeds the simulator; answer like a gateway.
       send(res, 500, 'simulator error\n', 'text/plain');
     });
-  });
-
+  };
   const host = options.host ?? '127.0.0.1';
+  const tls = options.https === true ? selfSignedCertificate([...new Set([host, 'localhost'])]) : undefined;
+  // The real endpoints' keep-alive outlasts a cycle's gaps; Node's default 5 s would not.
+  const server =
+    tls === undefined ? createServer({ keepAliveTimeout: 60_000 }, listener) : createHttpsServer(tls, listener);
+  if (tls !== undefined) server.keepAliveTimeout = 60_000;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -536,7 +555,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -565,6 +584,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
   return {
     url,
+    ca: tls?.cert,
     port,
     answers,
     calls,

@@ -3,12 +3,11 @@
 // ProviderError with a stable code, and to keep the UserSig (a bearer credential carried in the
 // query string) out of everything it throws.
 import { randomInt } from 'node:crypto';
-import type { Pool } from 'undici';
 import type { HttpConfig, TencentStateApi } from '../../config.js';
 import { providerError, ProviderSignatureExpiredError } from '../../errors.js';
 import { callSignal } from '../../abort-fanout.js';
 import { refuseStrangers } from '../answer.js';
-import { ANSWER_BODY_LIMIT, providerPool, readBodyText, scrub, transportError } from '../http.js';
+import { ANSWER_BODY_LIMIT, ProviderTransport, readBodyText, scrub, transportError } from '../http.js';
 import type {
   AccountCheckResult,
   AccountChecker,
@@ -71,7 +70,7 @@ export class TencentClient implements StateProvider, AccountChecker {
   private readonly http: HttpConfig;
   private readonly origin: string;
   private readonly basePath: string;
-  private readonly pool: Pool;
+  private readonly transport: ProviderTransport;
   private readonly userSigCache: UserSigCache;
   // Kept only to scrub it from anything we throw; never put into a message.
   private readonly secretKey: string;
@@ -113,7 +112,7 @@ export class TencentClient implements StateProvider, AccountChecker {
       USERSIG_RENEW_BEFORE_SECONDS,
       () => Math.floor(now().getTime() / 1000),
     );
-    this.pool = providerPool(this.origin, http);
+    this.transport = new ProviderTransport(this.origin, http);
   }
 
   /** Asks for the online state of 1..500 accounts (`IsNeedDetail` follows `detail`). Throws ProviderError. */
@@ -139,9 +138,14 @@ export class TencentClient implements StateProvider, AccountChecker {
     return parseAccountCheckResponse(body, userIds);
   }
 
+  /** Opens up to `connections` connections ahead of a cycle's first call. */
+  warm(connections: number): Promise<void> {
+    return this.closing === undefined ? this.transport.warm(connections) : Promise.resolve();
+  }
+
   /** Closes the keep-alive connections after in-flight calls finish; safe to call more than once. */
   close(): Promise<void> {
-    this.closing ??= this.pool.close();
+    this.closing ??= this.transport.close();
     return this.closing;
   }
 
@@ -185,7 +189,7 @@ export class TencentClient implements StateProvider, AccountChecker {
     // The caller's signal is shared by every call in flight: this call listens through one link.
     const link = callSignal(signal);
     try {
-      const response = await this.pool.request({
+      const response = await this.transport.dispatcher.request({
         method: 'POST',
         path: `${this.basePath}/v4/${command}?${query.toString()}`,
         headers: { 'content-type': 'application/json' },

@@ -3,11 +3,10 @@
 // send the int64 user IDs exactly, sign every call afresh, turn every way a call can fail into a
 // ProviderError with a stable code, and keep the secret and the Authorization header out of
 // everything it throws.
-import type { Pool } from 'undici';
 import type { HttpConfig } from '../../config.js';
 import { providerError, type ProviderError } from '../../errors.js';
 import { callSignal } from '../../abort-fanout.js';
-import { ANSWER_BODY_LIMIT, providerPool, readBodyText, scrub, transportError } from '../http.js';
+import { ANSWER_BODY_LIMIT, ProviderTransport, readBodyText, scrub, transportError } from '../http.js';
 import type { StateProvider, StateQueryOptions, StateQueryResult } from '../types.js';
 import { isInt64Id, queryOnlineStatusBody } from './int64-json.js';
 import { parseQueryOnlineStatus, toStateQueryResult } from './parse.js';
@@ -64,7 +63,7 @@ export class VolcengineClient implements StateProvider {
   private readonly origin: string;
   private readonly host: string;
   private readonly path: string;
-  private readonly pool: Pool;
+  private readonly transport: ProviderTransport;
   private closing: Promise<void> | undefined;
 
   constructor(options: VolcengineClientOptions) {
@@ -95,7 +94,7 @@ export class VolcengineClient implements StateProvider {
     // host[:port] as URL spells it (no default port), which is what is signed and sent.
     this.host = url.host;
     this.path = `${url.pathname.replace(/\/+$/, '')}/`;
-    this.pool = providerPool(this.origin, http);
+    this.transport = new ProviderTransport(this.origin, http);
   }
 
   /** Asks for the online state of 1..100 int64 user IDs (detail: connections per platform). Throws ProviderError. */
@@ -134,9 +133,14 @@ export class VolcengineClient implements StateProvider {
     return toStateQueryResult(userIds, parseQueryOnlineStatus(text, status, this.appId), options.detail);
   }
 
+  /** Opens up to `connections` connections ahead of a cycle's first call. */
+  warm(connections: number): Promise<void> {
+    return this.closing === undefined ? this.transport.warm(connections) : Promise.resolve();
+  }
+
   /** Closes the keep-alive connections after in-flight calls finish; safe to call more than once. */
   close(): Promise<void> {
-    this.closing ??= this.pool.close();
+    this.closing ??= this.transport.close();
     return this.closing;
   }
 
@@ -165,7 +169,7 @@ export class VolcengineClient implements StateProvider {
     // The caller's signal is shared by every call in flight: this call listens through one link.
     const link = callSignal(signal);
     try {
-      const response = await this.pool.request({
+      const response = await this.transport.dispatcher.request({
         method: 'POST',
         path: `${this.path}?${QUERY_STRING}`,
         // Sent explicitly so the Host on the wire is the one that was signed.
