@@ -8,6 +8,9 @@ let target: CliTarget;
 
 beforeAll(async () => {
   target = await createCliTarget();
+  // sets list only reads (an analyst's role may run it), so the schema must exist first.
+  const migrated = await runCli(['migrate'], target.baseEnv());
+  expect(migrated.code, migrated.err.join('\n')).toBe(0);
 });
 afterAll(async () => {
   await target?.close();
