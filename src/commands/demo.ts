@@ -1,8 +1,9 @@
 // `presence demo`: the whole job on a fresh machine with no setup. The embedded database in
 // PRESENCE_DATA_DIR (DATABASE_URL is ignored on purpose: a demo must not write into a real
-// database), the simulator on a free port, a demo set of a few thousand users, the daemon on a
-// 3-second schedule for about 30 s with a simulated provider outage in the middle (to show the
-// Unknown pair), then a summary of what was recorded.
+// database), first filled with --history days of simulated history (demo-history.ts) so the
+// reports have weeks to show, the simulator on a free port, a demo set of a few thousand users,
+// the daemon on a 3-second schedule for about 30 s with a simulated provider outage in the middle
+// (to show the Unknown pair), then a summary of what was recorded and the reports.
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
@@ -67,12 +68,12 @@ function historyDays(raw: string): number {
   return days;
 }
 
-/** Defines `presence demo [--seconds N] [--users N] [--no-outage]`. */
+/** Defines `presence demo [--seconds N] [--users N] [--no-outage] [--history DAYS]`. */
 export function demoCommand(program: Command, run: CommandRun): void {
   program
     .command('demo')
     .description(
-      'the whole job with no setup: embedded database, simulator and daemon for 30 s, with a provider outage, then what was recorded',
+      'the whole job with no setup: embedded database with two weeks of history, simulator and daemon for 30 s with a provider outage, then what was recorded and the reports',
     )
     .option('--seconds <n>', 'how long to poll (the outage needs 25 s or more)', '30')
     .option('--users <n>', 'Tencent users of the demo set (the Volcengine set has a third as many)', '3000')
