@@ -142,10 +142,14 @@ describe('presence demo --history', () => {
       expect(result.code, result.err.join('\n')).toBe(0);
       expect(out).toMatch(/history: 3 days of 80 users .* \d+ transitions from \d+ observations in [\d.]+ s/);
       expect(out).toContain('transitions recorded in this run');
+      // The weekly retention of the demo set in the terminal.
+      expect(out).toMatch(/retention \(share of each cohort active in later periods\): set demo .* by week/);
+      expect(out).toMatch(/cohort +users +week 0/);
       // The activity report of each set has a row for each of the three days and today.
       for (let d = 3; d >= 0; d--) {
         const day = new Date(Math.floor(Date.now() / DAY) * DAY - d * DAY).toISOString().slice(0, 10);
-        expect(out.match(new RegExp(`^  ${day}  `, 'gm')), day).toHaveLength(2);
+        // period, observed, active, avg online min, peak online, unknown
+        expect(out.match(new RegExp(`^  ${day} +\\d+ +\\d+ +[\\d.]+ +\\d+ +[\\d.]+%`, 'gm')), day).toHaveLength(2);
       }
       const from = new Date(Math.floor(Date.now() / DAY) * DAY - 3 * DAY).toISOString().slice(0, 10);
       const to = new Date().toISOString().slice(0, 10);
