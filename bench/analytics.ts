@@ -20,6 +20,7 @@ import { runMaintenance } from '../src/store/maintenance.js';
 import { measureArchive } from './archive-measure.js';
 import { retentionReport } from '../src/analytics/retention.js';
 import { addWatchSet } from '../src/store/watch-sets.js';
+import { fillRecipe, RECIPES } from '../test/helpers/analytics-recipes.js';
 
 const APP = '1400000001';
 
@@ -129,6 +130,9 @@ export async function main(argv: string[]): Promise<void> {
       archive: { type: 'boolean', default: false },
       // Skip maintain and the reports (to measure the archive alone).
       'no-reports': { type: 'boolean', default: false },
+      // The analysts' recipes of docs/analytics.md on the month (after maintain), and the planner
+      // trap: the self-joining recipes with three days left to presence_daily's live part.
+      analysts: { type: 'boolean', default: false },
     },
   });
   const users = Number(values.users);
@@ -246,6 +250,61 @@ export async function main(argv: string[]): Promise<void> {
             }
           }
         }
+      }
+    }
+    if (values.analysts) await measureAnalysts();
+    async function measureAnalysts(): Promise<void> {
+      const day = (ms: number) => `'${utcDay(ms)}T00:00:00Z'`;
+      const week = 7 * 86_400_000;
+      const params = {
+        app: APP,
+        from: day(monthStart.getTime()),
+        to: day(monthEnd.getTime()),
+        // "Active in the first week, again in the fourth."
+        again_from: day(monthStart.getTime() + 3 * week),
+        again_to: day(monthStart.getTime() + 4 * week),
+        set: "'bench'",
+      };
+      const names = [
+        'daily-active-users',
+        'dau-wau-mau',
+        'rolling-7-day-retention',
+        'fixed-windows',
+        'cohort-retention',
+        'session-median-p90',
+        'session-lengths',
+        'peak-and-when',
+        'peak-concurrency-per-hour',
+      ];
+      const run = async (label: string, name: string, overrides: Record<string, string> = {}) => {
+        const recipe = RECIPES.find((r) => r.name === name);
+        if (!recipe) throw new Error(`docs/analytics.md has no recipe ${name}`);
+        const query = fillRecipe(recipe.text, { ...params, ...overrides }).replace(/;\s*$/, '');
+        out(`measuring: ${label}`);
+        const [plan, seconds] = await explain(db, query);
+        measured.push([label, seconds, plan]);
+        out(`  ${seconds.toFixed(2)} s`);
+      };
+      for (const name of names) await run(`recipe ${name}: one month, rollup complete`, name);
+      // A week of sessions and of minute buckets, which analysts ask for too.
+      const weekTo = day(monthStart.getTime() + week);
+      await run('recipe session-median-p90: one week', 'session-median-p90', { to: weekTo });
+      await run('recipe peak-and-when: one week (minute buckets)', 'peak-and-when', { to: weekTo });
+      // The planner trap: the daemon summed up to three days before the month's end (or an import
+      // is not summed yet), so presence_daily's last days come from presence_timeline.
+      await sql`DELETE FROM presence_daily_rollup WHERE day >= ${utcDay(monthEnd.getTime() - 3 * 86_400_000)}::date`.execute(
+        db,
+      );
+      const trap = { again_from: day(monthEnd.getTime() - 7 * 86_400_000), again_to: day(monthEnd.getTime()) };
+      for (const rows of [1000, 200000]) {
+        await sql.raw(`ALTER FUNCTION presence_timeline(bigint, timestamptz, timestamptz) ROWS ${rows}`).execute(db);
+        const as = rows === 1000 ? 'estimated at 1,000 rows (before 0008)' : 'estimated at 200,000 rows (0008)';
+        await run(`recipe dau-wau-mau, 3 days not summed, presence_timeline ${as}`, 'dau-wau-mau');
+        await run(
+          `recipe fixed-windows (first week, last week), 3 days not summed, presence_timeline ${as}`,
+          'fixed-windows',
+          trap,
+        );
       }
     }
     if (values.archive) {

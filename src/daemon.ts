@@ -95,6 +95,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     observationClock,
     events,
     logger,
+    limiterWindowMs: windowMs,
   });
   scheduled.setsOfLock = (key) => scheduler.setsOfLock(key);
   const maintenance = new ScheduledMaintenance({ db, clock, events, logger });

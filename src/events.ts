@@ -111,10 +111,20 @@ export interface LoadedSet {
   problem?: { setting: string; message: string };
 }
 
+/** The rate budget of the polled sets (src/poll/rate-budget.ts), at start and each reload. */
+export interface BudgetAssessment {
+  /** Each rate bucket (limiter key) and the share of its ceiling the schedules demand (1 = 100%). */
+  buckets: ReadonlyArray<{ bucket: string; demandRatio: number }>;
+  /** Each polled set: over budget when its gap threshold cannot hold or its bucket is over 100%, and why. */
+  sets: ReadonlyArray<{ set: string; overBudget: boolean; gapHolds: boolean; reason?: string }>;
+}
+
 /** Every event and its payload. */
 export interface PresenceEvents {
   /** The enabled sets, after every successful reload. */
   'sets.loaded': { sets: readonly LoadedSet[] };
+  /** The rate budget of the polled sets, after the reload that loaded them. */
+  'budget.assessed': BudgetAssessment;
   /** A cycle finished (any status); its poll_cycle row is written unless `recorded` is false. */
   'cycle.finished': CycleSummary;
   /** A batch of a cycle or an account check ended: running totals, for progress. */

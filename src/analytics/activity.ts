@@ -8,9 +8,10 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { getWatchSet, type WatchSet } from '../store/watch-sets.js';
 import { periodPiecesCtes } from './period-pieces.js';
+import { rangePeak } from './range-peak.js';
 import { resolvePeriods, type Period, type ReportOptions } from './report-options.js';
 import { rolledActivity, type RawActivityRow } from './rollup-activity.js';
-import { planPeriods, readCoverage } from './rollup-coverage.js';
+import { coverageThrough, planPeriods, readCoverage } from './rollup-coverage.js';
 
 /** One period of the activity report. */
 export interface ActivityRow {
@@ -35,6 +36,8 @@ export interface ReportSource {
   exactPeriods: number;
   /** Shown in the header when some periods were computed exactly. */
   note: string | null;
+  /** The last UTC day (YYYY-MM-DD) the set's hourly rollup covers; null when nothing is summed. */
+  rollupThrough: string | null;
 }
 
 /** The activity report. */
@@ -44,6 +47,8 @@ export interface ActivityReport {
   provider: string;
   appId: string;
   source: ReportSource;
+  /** The most users Online at once in the whole range, and the first instant of it (ISO, UTC). */
+  peak: { online: number; at: string | null };
   rows: ActivityRow[];
 }
 
@@ -114,12 +119,15 @@ export async function activityReport(db: Kysely<Database>, options: ReportOption
       await sql`SET TRANSACTION READ ONLY`.execute(trx);
       const set = await getWatchSet(trx, options.set);
       const periods = await resolvePeriods(trx, options);
-      const plan = planPeriods(periods, options, await readCoverage(trx, set), true);
+      const coverage = await readCoverage(trx, set);
+      const plan = planPeriods(periods, options, coverage, true);
       const byLabel = new Map<string, RawActivityRow>();
       const pick = (indexes: number[]) => indexes.map((i) => periods[i]).filter((p): p is Period => p !== undefined);
       for (const r of await rolledActivity(trx, set, options, pick(plan.rolled))) byLabel.set(r.period, r);
       for (const run of plan.exactRuns)
         for (const r of await exactActivity(trx, set, options, pick(run), run[0] ?? 0)) byLabel.set(r.period, r);
+      const peaks = periods.map((p) => Number(byLabel.get(p.label)?.peak_online ?? 0));
+      const peak = await rangePeak(trx, set, periods, peaks, new Set(plan.rolled));
       return {
         kind: 'activity' as const,
         options,
@@ -129,7 +137,9 @@ export async function activityReport(db: Kysely<Database>, options: ReportOption
           rollupPeriods: plan.rolled.length,
           exactPeriods: periods.length - plan.rolled.length,
           note: plan.note,
+          rollupThrough: coverageThrough(coverage),
         },
+        peak: { online: peak.online, at: peak.at?.toISOString() ?? null },
         rows: periods.map((p) => {
           const r = byLabel.get(p.label);
           return {

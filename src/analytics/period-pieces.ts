@@ -2,7 +2,7 @@
 // report's periods. Everything after this aggregates in SQL; no interval reaches Node.
 import { sql, type RawBuilder } from 'kysely';
 import type { WatchSet } from '../store/watch-sets.js';
-import type { Period, ReportOptions } from './report-options.js';
+import { periodStart, type Period, type ReportOptions } from './report-options.js';
 
 /**
  * CTEs `periods(period, ps, pe)` and `pieces(period, user_id, state, platforms, s, e)`: every
@@ -25,10 +25,10 @@ export function periodPiecesCtes(
   const hi = periods.at(-1)?.end ?? new Date(0);
   // An instant's period, by arithmetic on its local date rather than a join against every period
   // (a month of days times millions of intervals): days since, or weeks since, the first period.
-  const first = sql`date_trunc(${options.period}, ${options.from}::timestamp)::date`;
+  const first = sql`${periodStart(options, sql`${options.from}::timestamp`)}::date`;
   const index = (at: RawBuilder<unknown>) =>
     options.period === 'week'
-      ? sql`((date_trunc('week', ${at} AT TIME ZONE ${options.tz})::date - ${first}) / 7 + 1 - ${offset}::int)`
+      ? sql`((${periodStart(options, sql`(${at} AT TIME ZONE ${options.tz})`)}::date - ${first}) / 7 + 1 - ${offset}::int)`
       : sql`(((${at}) AT TIME ZONE ${options.tz})::date - ${first} + 1 - ${offset}::int)`;
   return sql`
     ${name('bounds')} AS (

@@ -2,7 +2,7 @@
 // forbids every fetch), readable by a product manager: an activity chart and table, and the
 // retention heatmap.
 import type { ActivityReport } from './activity.js';
-import { activityCells, percent } from './render-text.js';
+import { activityCells, percent, rangePeakText, rollupFreshness } from './render-text.js';
 import type { RetentionReport } from './retention.js';
 
 function esc(value: string): string {
@@ -135,7 +135,8 @@ export function renderHtml(
 <title>${esc(title)}</title><style>${CSS}</style></head>
 <body>
 <h1>${esc(title)}</h1>
-<p class="meta" id="meta">${esc(activity.provider)} app ${esc(activity.appId)} · ${esc(o.from)} to ${esc(o.to)} · by ${esc(o.period)}, calendar of ${esc(o.tz)} · active = ${esc(o.active.join(' or '))} · generated ${esc(generatedAt.toISOString().slice(0, 16).replace('T', ' '))} UTC</p>
+<p class="meta" id="meta">${esc(activity.provider)} app ${esc(activity.appId)} · ${esc(o.from)} to ${esc(o.to)} · by ${esc(o.period)}${o.period === 'week' && o.weekStart && o.weekStart !== 'monday' ? ` from ${esc(o.weekStart)}` : ''}, calendar of ${esc(o.tz)} · active = ${esc(o.active.join(' or '))} · generated ${esc(generatedAt.toISOString().slice(0, 16).replace('T', ' '))} UTC</p>
+<p class="note" id="peak">${esc(rangePeakText(activity))} · ${esc(rollupFreshness(activity))}</p>
 ${activity.source.note ? `<p class="note" id="source">${esc(activity.source.note)}</p>` : ''}
 ${activitySection(activity)}
 ${retentionSection(retention)}

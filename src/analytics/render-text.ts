@@ -50,10 +50,36 @@ export function retentionCells(report: RetentionReport): { header: string[]; row
   return { header, rows };
 }
 
+/** How far the set's rollup is complete, for every report's header. */
+export function rollupFreshness(report: ActivityReport | RetentionReport): string {
+  const through = report.source.rollupThrough;
+  return through ? `rollup complete through ${through} UTC` : 'nothing summed for this set yet (presence maintain)';
+}
+
+/** An instant as local time in `tz`: "2026-03-29 01:45:00 Europe/Berlin". */
+export function localTime(iso: string, tz: string): string {
+  const text = new Intl.DateTimeFormat('sv-SE', {
+    timeZone: tz,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).format(new Date(iso));
+  return `${text} ${tz}`;
+}
+
+/** "peak online: 2 at 2026-03-29 01:45:00 Europe/Berlin" for the whole range. */
+export function rangePeakText(report: ActivityReport): string {
+  const { online, at } = report.peak;
+  return `peak online: ${online}${at ? ` at ${localTime(at, report.options.tz)}` : ' (nobody was Online)'}`;
+}
+
 function describe(report: ActivityReport | RetentionReport): string {
   const o = report.options;
   const note = report.source.note ? `; ${report.source.note}` : '';
-  return `set ${o.set} (${report.provider} app ${report.appId}), ${o.from} to ${o.to}, by ${o.period} in ${o.tz}, active = ${o.active.join(' or ')}${note}`;
+  return `set ${o.set} (${report.provider} app ${report.appId}), ${o.from} to ${o.to}, by ${o.period}${o.period === 'week' && o.weekStart && o.weekStart !== 'monday' ? ` from ${o.weekStart}` : ''} in ${o.tz}, active = ${o.active.join(' or ')}; ${rollupFreshness(report)}${note}`;
 }
 
 /** Plain-text table lines. */
@@ -64,7 +90,8 @@ export function renderTable(report: ActivityReport | RetentionReport): string[] 
     rows.length === 0
       ? [report.kind === 'retention' ? '(no user of the set was active in the range)' : '(no periods)']
       : [];
-  return [`${title}: ${terminalSafe(describe(report))}`, '', ...formatTable(header, rows), ...empty];
+  const peak = report.kind === 'activity' ? [rangePeakText(report)] : [];
+  return [`${title}: ${terminalSafe(describe(report))}`, ...peak, '', ...formatTable(header, rows), ...empty];
 }
 
 /**
@@ -88,7 +115,16 @@ const round6 = (n: number | null) => (n === null ? null : Math.round(n * 1e6) / 
 export function renderCsv(report: ActivityReport | RetentionReport): string[] {
   const lines: Array<Array<string | number | null>> = [];
   if (report.kind === 'activity') {
-    lines.push(['period', 'observed', 'active', 'avg_online_min', 'peak_online', 'unknown_share', 'platforms']);
+    lines.push([
+      'period',
+      'observed',
+      'active',
+      'avg_online_min',
+      'peak_online',
+      'unknown_share',
+      'platforms',
+      'peak_online_at',
+    ]);
     for (const r of report.rows) {
       const mix =
         r.platforms === null
@@ -105,15 +141,22 @@ export function renderCsv(report: ActivityReport | RetentionReport): string[] {
         r.peakOnline,
         round6(r.unknownShare),
         mix,
+        null,
       ]);
     }
+    // The whole range's peak and its first instant (UTC), in a last row of its own.
+    lines.push(['range', null, null, null, report.peak.online, null, null, report.peak.at]);
   } else {
-    lines.push(['cohort', 'users', ...report.periods.map((_, i) => `${report.options.period}_${i}`)]);
+    // Counts beside shares: how many of the cohort were active n periods later, and which share.
+    const unit = report.options.period;
+    lines.push(['cohort', 'users', ...report.periods.flatMap((_, i) => [`${unit}_${i}_users`, `${unit}_${i}_share`])]);
     for (const c of report.cohorts)
       lines.push([
         c.cohort,
         c.users,
-        ...report.periods.map((_, i) => (i < c.shares.length ? round6(c.shares[i] ?? 0) : null)),
+        ...report.periods.flatMap((_, i) =>
+          i < c.shares.length ? [c.retained[i] ?? 0, round6(c.shares[i] ?? 0)] : [null, null],
+        ),
       ]);
   }
   return lines.map((cells) => cells.map(csvCell).join(','));

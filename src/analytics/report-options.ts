@@ -1,6 +1,6 @@
 // What both reports take, validated, and the report's periods: calendar days or ISO weeks in a
 // time zone, computed by Postgres so that DST changes give 23- and 25-hour days.
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { InputError } from '../errors.js';
 import { checkDateOption } from '../input/options.js';
@@ -23,6 +23,18 @@ export interface ReportOptions {
   tz: string;
   /** States that make a user active in a period. */
   active: PresenceState[];
+  /** The first day of a week (--period week); Monday (ISO weeks) when absent. */
+  weekStart?: WeekStart;
+}
+
+/** Days a week may start on. */
+export const WEEK_DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
+/** The first day of a report's weeks. */
+export type WeekStart = (typeof WEEK_DAYS)[number];
+
+/** Days from Monday to the week's first day: weeks start `weekShift` days after ISO weeks. */
+export function weekShift(options: ReportOptions): number {
+  return WEEK_DAYS.indexOf(options.weekStart ?? 'monday');
 }
 
 /** One period of a report: its label (first local day) and its instants. */
@@ -44,6 +56,7 @@ export function parseReportOptions(raw: {
   period?: string | undefined;
   tz?: string | undefined;
   active?: string | undefined;
+  weekStart?: string | undefined;
 }): ReportOptions {
   if (!raw.set) throw new InputError('--set is required: the watch set to report on');
   if (!raw.from) throw new InputError('--from is required (a date like 2026-03-01)');
@@ -57,9 +70,13 @@ export function parseReportOptions(raw: {
   // Refused before any query: a range of centuries would make Postgres generate every day of it.
   const fromDay = Date.parse(raw.from) / 86_400_000;
   const toDay = Date.parse(raw.to) / 86_400_000;
-  // ISO weeks start on Monday (getUTCDay: Sunday 0): the weeks touched from --from's Monday on.
-  const monday = fromDay - ((new Date(Date.parse(raw.from)).getUTCDay() + 6) % 7);
-  const periods = period === 'week' ? Math.floor((toDay - monday) / 7) + 1 : toDay - fromDay + 1;
+  const weekStart = (raw.weekStart ?? 'monday').toLowerCase();
+  const shift = WEEK_DAYS.findIndex((d) => d === weekStart || d.slice(0, 3) === weekStart);
+  if (shift < 0)
+    throw new InputError(`--week-start takes a day of the week (monday ... sunday), got ${quoted(weekStart)}`);
+  // Weeks start `shift` days after Monday (getUTCDay: Sunday 0): the weeks touched from --from's first one on.
+  const weekFirst = fromDay - ((new Date(Date.parse(raw.from)).getUTCDay() + 6 - shift + 7) % 7);
+  const periods = period === 'week' ? Math.floor((toDay - weekFirst) / 7) + 1 : toDay - fromDay + 1;
   if (periods > MAX_PERIODS)
     throw new InputError(`--from ${raw.from} --to ${raw.to} spans more than ${MAX_PERIODS} ${period}s`);
   const tz = raw.tz ?? 'UTC';
@@ -74,7 +91,25 @@ export function parseReportOptions(raw: {
       throw new InputError(`--active takes Online, PushOnline or Offline (comma-separated), got ${quoted(state)}`);
     }
   }
-  return { set: raw.set, from: raw.from, to: raw.to, period, tz, active: active as PresenceState[] };
+  return {
+    set: raw.set,
+    from: raw.from,
+    to: raw.to,
+    period,
+    tz,
+    active: active as PresenceState[],
+    weekStart: WEEK_DAYS[shift],
+  };
+}
+
+/**
+ * The start of the period (local timestamp) holding local timestamp `at`: the day, or the week
+ * beginning on --week-start's day (an ISO week shifted by weekShift days).
+ */
+export function periodStart(options: ReportOptions, at: RawBuilder<unknown>): RawBuilder<unknown> {
+  if (options.period === 'day') return sql`date_trunc('day', ${at})`;
+  const shift = `${weekShift(options)} days`;
+  return sql`(date_trunc('week', ${at} - ${shift}::interval) + ${shift}::interval)`;
 }
 
 /** The report's periods, cut at --from and at the end of --to, in the report's time zone. */
@@ -91,7 +126,7 @@ export async function resolvePeriods(db: Kysely<Database>, options: ReportOption
     SELECT to_char(greatest(g, ${options.from}::timestamp), 'YYYY-MM-DD') AS label,
            greatest(g, ${options.from}::timestamp) AT TIME ZONE ${options.tz} AS start,
            least(g + ${step}::interval, ${options.to}::timestamp + interval '1 day') AT TIME ZONE ${options.tz} AS end
-    FROM generate_series(date_trunc(${options.period}, ${options.from}::timestamp), ${options.to}::timestamp, ${step}::interval) g
+    FROM generate_series(${periodStart(options, sql`${options.from}::timestamp`)}, ${options.to}::timestamp, ${step}::interval) g
     ORDER BY g
     LIMIT ${MAX_PERIODS + 1}`.execute(db);
   if (rows.length > MAX_PERIODS)

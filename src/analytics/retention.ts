@@ -8,7 +8,7 @@ import { getWatchSet } from '../store/watch-sets.js';
 import type { ReportSource } from './activity.js';
 import { periodPiecesCtes } from './period-pieces.js';
 import { resolvePeriods, type ReportOptions } from './report-options.js';
-import { planPeriods, readCoverage } from './rollup-coverage.js';
+import { coverageThrough, planPeriods, readCoverage } from './rollup-coverage.js';
 import { mixedRetention, type RetentionPair } from './rollup-retention.js';
 
 /** One cohort: its first period, its size, and how many of it were active 0, 1, 2... periods later. */
@@ -17,7 +17,7 @@ export interface Cohort {
   users: number;
   /** Active users by offset; index 0 is the cohort's own period (= users). */
   retained: number[];
-  /** retained / users, by offset. */
+  /** retained / users, by offset (0 for a cohort of nobody). */
   shares: number[];
 }
 
@@ -41,7 +41,8 @@ export async function retentionReport(db: Kysely<Database>, options: ReportOptio
       await sql`SET TRANSACTION READ ONLY`.execute(trx);
       const set = await getWatchSet(trx, options.set);
       const periods = await resolvePeriods(trx, options);
-      const plan = planPeriods(periods, options, await readCoverage(trx, set), false);
+      const coverage = await readCoverage(trx, set);
+      const plan = planPeriods(periods, options, coverage, false);
       let rows: RetentionPair[];
       if (plan.rolled.length > 0) {
         rows = await mixedRetention(trx, set, options, periods, plan.rolled, plan.exactRuns);
@@ -57,9 +58,12 @@ export async function retentionReport(db: Kysely<Database>, options: ReportOptio
       const labels = periods.map((p) => p.label);
       const index = new Map(labels.map((label, i) => [label, i]));
       const cohorts: Cohort[] = [];
+      const now = Date.now();
       for (const [i, label] of labels.entries()) {
         const mine = rows.filter((r) => r.cohort === label);
-        if (mine.length === 0) continue;
+        // A period of the range in which nobody became active is a cohort of 0, not a missing row;
+        // periods not begun yet are left out.
+        if (mine.length === 0 && (periods[i]?.start.getTime() ?? now) >= now) continue;
         const retained = labels.slice(i).map(() => 0);
         for (const r of mine) retained[(index.get(r.period) ?? i) - i] = Number(r.users);
         const users = retained[0] ?? 0;
@@ -74,6 +78,7 @@ export async function retentionReport(db: Kysely<Database>, options: ReportOptio
           rollupPeriods: plan.rolled.length,
           exactPeriods: periods.length - plan.rolled.length,
           note: plan.note,
+          rollupThrough: coverageThrough(coverage),
         },
         periods: labels,
         cohorts,

@@ -48,6 +48,13 @@ export async function readCoverage(db: Kysely<Database>, set: WatchSet): Promise
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
+/** The last UTC day the coverage holds whole (YYYY-MM-DD), for report headers; null when none. */
+export function coverageThrough(coverage: RollupCoverage | null): string | null {
+  if (coverage === null) return null;
+  const lastDay = Math.floor(coverage.to.getTime() / 86_400_000) * 86_400_000 - 86_400_000;
+  return lastDay < coverage.from.getTime() ? null : day(new Date(lastDay));
+}
+
 /**
  * Splits `periods` between the rollup and the exact path. `needsOnline`: the activity report's
  * average Online minutes per active user come from the hours' sums only when Online is one of

@@ -7,6 +7,7 @@ import { copyCommand } from './copy.js';
 import { demoCommand } from './demo.js';
 import { maintainCommand } from './maintain.js';
 import { migrateCommand } from './migrate.js';
+import { planCommand } from './plan.js';
 import { pollCommand } from './poll.js';
 import { packageVersion, rootCommand, type CommandRun } from './program.js';
 import { pruneCommand } from './prune.js';
@@ -43,6 +44,7 @@ export function presenceProgram(run: CommandRun): Command {
   pollCommand(program, run);
   runCommand(program, run);
   statusCommand(program, run);
+  planCommand(program, run);
   simulateDefinition(program, run);
   demoCommand(program, run);
   reportCommand(program, run);

@@ -38,13 +38,15 @@ interface ReportValues {
   period?: string;
   tz?: string;
   active?: string;
+  weekStart?: string;
   format: string;
   out?: string;
 }
 
 const DOES = {
   retention: 'of the users active in each period, the share active again in each later one (cohorts)',
-  activity: 'per period: users observed, active, average minutes Online, peak Online, Unknown share, platforms',
+  activity:
+    'per period: users observed, active, average minutes Online, peak Online, Unknown share, platforms; the range\u2019s peak and when',
 } as const;
 
 /** Defines `presence report retention|activity ...`. */
@@ -59,7 +61,8 @@ export function reportCommand(program: Command, run: CommandRun): void {
       .option('--set <set>', 'the watch set to report on')
       .option('--from <date>', 'the first day, YYYY-MM-DD')
       .option('--to <date>', 'the last day, YYYY-MM-DD (included)')
-      .option('--period <period>', 'day or week (ISO weeks, from Monday)', 'day')
+      .option('--period <period>', 'day or week (ISO weeks, from Monday, unless --week-start)', 'day')
+      .option('--week-start <day>', 'the first day of a week: monday ... sunday', 'monday')
       .option('--tz <zone>', 'the IANA time zone days start in, e.g. Europe/Berlin', 'UTC')
       .option('--active <states>', 'the states that count as active: Online, or Online,PushOnline', 'Online')
       .option('--format <format>', `${FORMATS.join(', ')} (html holds both reports)`, 'table')

@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
+import { describeFreshness, readRollupFreshness } from '../analytics/rollup-freshness.js';
+import { requireMigrated } from '../db/migrator.js';
 import { EMBEDDED_SUPPORTED, embeddedSize, type EmbeddedSize } from '../store/embedded-size.js';
 import { readSetStatuses, type SetStatus } from '../store/status.js';
 import { gapSecondsOf } from '../store/watch-sets.js';
 import { withDatabase, type CommandIO } from './io.js';
 import { action, type CommandRun } from './program.js';
 import { formatTable } from '../output/table.js';
+import { budgetJson, budgetSection, currentBudget } from './plan.js';
 
 /** One set in `status --json`. */
 export interface SetStatusView {
@@ -155,19 +158,37 @@ export function statusCommand(program: Command, run: CommandRun): void {
 
 /** Sets, their users, last cycles, lag and current states. */
 async function status(values: { json: boolean }, io: CommandIO): Promise<number> {
-  return withDatabase(io, async ({ database }) => {
-    const now = new Date();
-    const views = statusViews(await readSetStatuses(database.db), now);
-    const embedded = database.kind === 'pglite' ? embeddedView(await embeddedSize(database.db)) : undefined;
-    if (values.json) io.out(JSON.stringify({ generatedAt: now.toISOString(), sets: views, embedded }, null, 2));
-    else {
-      for (const line of formatStatus(views, now)) io.out(line);
-      if (embedded) for (const line of formatEmbedded(embedded)) io.out(line);
-    }
-    // Past the supported size is a warning on stderr too, where a cron job's mail picks it up.
-    if (embedded?.pastSupportedSize) io.err(`presence status: ${embeddedWarning(embedded)}`);
-    return 0;
-  });
+  // Only reads: a read-only role runs it, so it checks the schema instead of migrating.
+  return withDatabase(
+    io,
+    async ({ database, config }) => {
+      await requireMigrated(database.db);
+      const now = new Date();
+      const views = statusViews(await readSetStatuses(database.db), now);
+      const embedded = database.kind === 'pglite' ? embeddedView(await embeddedSize(database.db)) : undefined;
+      // The rate budget's section (src/commands/plan.ts), the numbers of `presence plan`.
+      const budget = await currentBudget(database.db, config, now.getTime());
+      const rollup = await readRollupFreshness(database.db);
+      if (values.json)
+        io.out(
+          JSON.stringify(
+            { generatedAt: now.toISOString(), sets: views, embedded, budget: budgetJson(budget), rollup },
+            null,
+            2,
+          ),
+        );
+      else {
+        for (const line of formatStatus(views, now)) io.out(line);
+        io.out(describeFreshness(rollup));
+        if (embedded) for (const line of formatEmbedded(embedded)) io.out(line);
+        for (const line of budgetSection(budget)) io.out(line);
+      }
+      // Past the supported size is a warning on stderr too, where a cron job's mail picks it up.
+      if (embedded?.pastSupportedSize) io.err(`presence status: ${embeddedWarning(embedded)}`);
+      return 0;
+    },
+    { migrate: false },
+  );
 }
 
 /** The embedded database's size in `status --json`. */

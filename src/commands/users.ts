@@ -6,6 +6,7 @@ import { getWatchSet, type WatchSet } from '../store/watch-sets.js';
 import { countWatchedUsers, streamWatchedUsers, withUserImport, type UserImport } from '../store/watched-users.js';
 import { createProgress } from '../output/progress-bar.js';
 import { runAccountCheck } from './check-accounts.js';
+import { warnAboutBudget } from './plan.js';
 import { openInput, withDatabase, type CommandContext, type CommandIO, type OpenInput } from './io.js';
 import { action, type CommandRun } from './program.js';
 
@@ -100,6 +101,8 @@ async function addUsers(
   io.out(
     `added ${added} user(s) to ${set.name}${staged > added ? ` (${staged - added} already there)` : ''}; ${await countWatchedUsers(db, set.name)} in all`,
   );
+  // More users ask more of the set's bucket: say so when it no longer fits (the users are added).
+  if (added > 0) await warnAboutBudget(io, 'presence users add', db, ctx.config, [set.name]);
   if (!check) return 0;
   // The users are added whatever the check finds; NotImported ones are marked and not polled.
   // Checked: the rows this run inserted, found again by their added_at (the transaction's time),

@@ -15,6 +15,7 @@
 // clock fault found at a sync (the embedded database's host clock behind the newest observation)
 // makes the status `degraded` until a sync finds it gone. Both answer 503.
 import {
+  type BudgetAssessment,
   clockSkipText,
   hostOffsetMs,
   type ClockReading,
@@ -54,7 +55,10 @@ export interface ClockHealth {
 
 /** The /healthz body. */
 export interface HealthReport {
-  /** `ok`; `stale` when a set is not being observed; `degraded` when a clock fault discards observations. */
+  /**
+   * `ok`; `stale` when a set is not being observed; `degraded` when a clock fault discards
+   * observations (503), or when sets are over the rate budget (200: the daemon polls).
+   */
   status: 'ok' | 'stale' | 'degraded';
   /** Names of the stale sets. */
   stale: string[];
@@ -63,6 +67,14 @@ export interface HealthReport {
   clock?: ClockHealth;
   /** Set when the sets have never been loaded or the database could not be read. */
   error?: string;
+  /** Sets over the rate budget (`presence plan`), and why: polled, but not as their schedules and gap thresholds ask. */
+  overBudget?: Array<{ set: string; reason: string }>;
+}
+
+/** The HTTP status of a report: 200 when ok, or degraded by the rate budget alone (the daemon polls); else 503. */
+export function httpStatusOf(report: HealthReport): 200 | 503 {
+  if (report.status === 'ok') return 200;
+  return report.status === 'degraded' && !report.clock?.fault ? 200 : 503;
 }
 
 /** Options of HealthTracker. */
@@ -85,6 +97,8 @@ export class HealthTracker {
   /** Sets whose last cycle failed for the clock, with what it said. */
   private readonly clockStale = new Map<string, string>();
   private clock: ClockReading | undefined;
+  /** The over-budget sets of the last rate budget (src/poll/rate-budget.ts). */
+  private overBudget: Array<{ set: string; reason: string }> = [];
   private readonly now: () => number;
 
   constructor(private readonly options: HealthTrackerOptions = {}) {
@@ -96,7 +110,9 @@ export class HealthTracker {
     const offSets = events.on('sets.loaded', ({ sets }) => this.setsLoaded(sets));
     const offCycles = events.on('cycle.finished', (summary) => this.cycleFinished(summary));
     const offClock = events.on('clock.checked', (reading) => this.clockChecked(reading));
+    const offBudget = events.on('budget.assessed', (budget) => this.budgetAssessed(budget));
     return () => {
+      offBudget();
       offSets();
       offCycles();
       offClock();
@@ -120,6 +136,13 @@ export class HealthTracker {
     if (summary.clock?.fault) this.clockStale.set(summary.set, clockSkipText(summary.clock) ?? 'a clock is behind');
     else if (isSuccessfulCycle(summary) && !summary.clock?.mostly) this.clockStale.delete(summary.set);
     if (isSuccessfulCycle(summary)) this.lastSuccess.set(summary.set, summary.finishedAt.getTime());
+  }
+
+  /** Takes the rate budget of a reload: its over-budget sets make the status `degraded` (200). */
+  budgetAssessed(budget: BudgetAssessment): void {
+    this.overBudget = budget.sets
+      .filter((s) => s.overBudget)
+      .map((s) => ({ set: s.set, reason: s.reason ?? 'over the rate budget' }));
   }
 
   /** Takes the observation clock's reading of a sync. */
@@ -152,12 +175,14 @@ export class HealthTracker {
     });
     const stale = sets.filter((s) => s.stale).map((s) => s.set);
     const clock = this.clockHealth();
-    const status = stale.length > 0 ? 'stale' : clock?.fault ? 'degraded' : 'ok';
+    const overBudget = this.overBudget.filter((o) => this.sets?.has(o.set));
+    const status = stale.length > 0 ? 'stale' : clock?.fault || overBudget.length > 0 ? 'degraded' : 'ok';
     return {
       status,
       stale,
       sets,
       ...(clock ? { clock } : {}),
+      ...(overBudget.length > 0 ? { overBudget } : {}),
       ...(error === undefined ? {} : { error }),
     };
   }

@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
-import type { HealthReport } from './health.js';
+import { httpStatusOf, type HealthReport } from './health.js';
 import type { Logger } from '../logger.js';
 import { createGuardedServer, type ListenerLimits } from '../listeners/guarded-server.js';
 
@@ -82,11 +82,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         if (path === '/metrics') return send(200, registry.contentType, await metrics());
         if (path === '/healthz') {
           const report = await health();
-          return send(
-            report.status === 'ok' ? 200 : 503,
-            'application/json; charset=utf-8',
-            `${JSON.stringify(report)}\n`,
-          );
+          return send(httpStatusOf(report), 'application/json; charset=utf-8', `${JSON.stringify(report)}\n`);
         }
         send(404, 'text/plain; charset=utf-8', 'not found: try /metrics or /healthz\n');
       };

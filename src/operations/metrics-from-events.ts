@@ -42,6 +42,13 @@ export function subscribeMetrics(events: EventStream, metrics: PresenceMetrics):
       if ('rejected' in counted) m.callbackRejected.inc({ reason: counted.rejected });
       else m.callbackEvents.inc({ outcome: counted.outcome });
     }),
+    events.on('budget.assessed', ({ buckets, sets }) => {
+      // Whole each time: a bucket or set no longer polled loses its series.
+      m.budgetDemand.reset();
+      for (const b of buckets) m.budgetDemand.set({ bucket: bucketLabel(b.bucket) }, b.demandRatio);
+      m.setOverBudget.reset();
+      for (const s of sets) m.setOverBudget.set({ set: s.set }, s.gapHolds ? 0 : 1);
+    }),
     events.on('sets.loaded', ({ sets }) => {
       const names = new Set(sets.map((s) => s.name));
       for (const set of setsWithGauges) {

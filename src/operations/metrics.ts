@@ -25,6 +25,8 @@ export interface PresenceMetrics {
   hostClockOffset: Gauge;
   callbackEvents: Counter<'outcome'>;
   callbackRejected: Counter<'reason'>;
+  budgetDemand: Gauge<'bucket'>;
+  setOverBudget: Gauge<'set'>;
 }
 
 /** Options of createMetrics. */
@@ -141,6 +143,18 @@ export function createMetrics(options: MetricsOptions = {}): PresenceMetrics {
     clockLag: new Gauge({
       name: 'presence_clock_lag_seconds',
       help: "By how much the set's last cycle's observations skipped for the clock were older than the recorded ones, at most (0: none skipped).",
+      labelNames: ['set'],
+      registers,
+    }),
+    budgetDemand: new Gauge({
+      name: 'presence_rate_budget_demand_ratio',
+      help: "Share of the rate bucket's ceiling (as the limiter spends it) that the polled sets' schedules demand: over 1, cycles run long and ticks are skipped (presence plan).",
+      labelNames: ['bucket'],
+      registers,
+    }),
+    setOverBudget: new Gauge({
+      name: 'presence_set_over_budget',
+      help: '1 when the set cannot finish its cycles within its gap threshold given the rest of its bucket (its history fills with Unknown), else 0 (presence plan).',
       labelNames: ['set'],
       registers,
     }),

@@ -15,6 +15,7 @@ import type { CycleRunner } from './cycle-runner.js';
 import type { ProviderRegistry } from './provider-registry.js';
 import type { ObservationClock } from './observation-clock.js';
 import type { Timekeeper } from './timekeeper.js';
+import { budgetCeilingsOf, readRateBudget } from './read-rate-budget.js';
 
 /** What the scheduler needs. */
 export interface WatchSetSchedulerOptions {
@@ -28,6 +29,8 @@ export interface WatchSetSchedulerOptions {
   observationClock: ObservationClock;
   events: EventStream;
   logger: Logger;
+  /** The limiters' window, ms, for the rate budget (default LIMITER_WINDOW_MS). */
+  limiterWindowMs?: number;
 }
 
 interface ScheduledSet {
@@ -49,6 +52,8 @@ export class WatchSetScheduler {
   private loop: Promise<void> | undefined;
   private reloading: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  /** The over-budget sets last logged, so a warning is logged when they change, not at every reload. */
+  private overBudgetLogged = '';
 
   constructor(private readonly options: WatchSetSchedulerOptions) {}
 
@@ -137,6 +142,38 @@ export class WatchSetScheduler {
       });
     }
     events.emit('sets.loaded', { sets: loaded });
+    await this.assessBudget(enabled.filter((s) => this.scheduled.has(s.name)));
+  }
+
+  /** The rate budget of the sets polled now, for /metrics and /healthz; over-budget sets are logged when they change. */
+  private async assessBudget(sets: WatchSet[]): Promise<void> {
+    const { db, config, events, logger, clock } = this.options;
+    let budget;
+    try {
+      budget = await readRateBudget(db, budgetCeilingsOf(config, this.options.limiterWindowMs), clock.now(), sets);
+    } catch (err) {
+      logger.warn({ code: errorCode(err), err: (err as Error).message }, 'reading the rate budget failed');
+      events.emit('database.error', { operation: 'rate_budget' });
+      return;
+    }
+    const over = budget.sets.filter((s) => s.overBudget);
+    events.emit('budget.assessed', {
+      buckets: budget.buckets.map((b) => ({ bucket: b.bucket, demandRatio: b.demandRatio })),
+      sets: budget.sets.map((s) => ({
+        set: s.set,
+        overBudget: s.overBudget,
+        gapHolds: s.gapHolds,
+        ...(s.reason === undefined ? {} : { reason: s.reason }),
+      })),
+    });
+    const key = JSON.stringify(over.map((s) => [s.set, s.reason]));
+    if (key === this.overBudgetLogged) return;
+    this.overBudgetLogged = key;
+    for (const s of over)
+      logger.warn(
+        { set: s.set, code: 'ERR_OVER_BUDGET' },
+        `set ${s.set} is over the rate budget: ${s.reason} (presence plan)`,
+      );
   }
 
   /** Re-reads the observation clock's reference (the database server's clock on Postgres). */

@@ -130,6 +130,52 @@ export async function addWatchSet(db: Kysely<Database>, input: NewWatchSet): Pro
   return row;
 }
 
+/** What `sets update` may change; an absent field keeps its value (`gapSeconds: null` restores the default). */
+export interface WatchSetChanges {
+  schedule?: string;
+  detail?: boolean;
+  gapSeconds?: number | null;
+  accountRecheck?: string;
+}
+
+/**
+ * Changes a set's settings, validated as `sets add` validates them (the result as a whole: a
+ * schedule broken with SQL must be fixed along with the change), and bumps updated_at so the
+ * daemon reschedules it at its next reload. Throws NotFoundError, or InputError naming the field.
+ */
+export async function updateWatchSet(db: Kysely<Database>, name: string, changes: WatchSetChanges): Promise<WatchSet> {
+  return db.transaction().execute(async (trx) => {
+    const current = await trx
+      .selectFrom('watch_set')
+      .selectAll()
+      .where('name', '=', name)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!current) return getWatchSet(trx, name);
+    const next = validateNewWatchSet({
+      name: current.name,
+      provider: current.provider,
+      appId: current.app_id,
+      schedule: changes.schedule ?? current.schedule,
+      detail: changes.detail ?? current.detail,
+      gapSeconds: changes.gapSeconds === undefined ? current.gap_seconds : changes.gapSeconds,
+      accountRecheck: changes.accountRecheck ?? current.account_recheck,
+    });
+    return trx
+      .updateTable('watch_set')
+      .set({
+        schedule: next.schedule,
+        detail: next.detail,
+        gap_seconds: next.gapSeconds,
+        account_recheck: next.accountRecheck,
+        updated_at: sql<Date>`now()`,
+      })
+      .where('name', '=', name)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}
+
 /** Every watch set, by name. */
 export async function listWatchSets(
   db: Kysely<Database>,
@@ -169,4 +215,21 @@ export async function setWatchSetEnabled(db: Kysely<Database>, name: string, ena
 /** The set's gap threshold: its own, else three times its schedule's interval (pass the interval when already known). */
 export function gapSecondsOf(set: Pick<WatchSet, 'gap_seconds' | 'schedule'>, intervalSeconds?: number): number {
   return set.gap_seconds ?? 3 * (intervalSeconds ?? scheduleIntervalSeconds(set.schedule));
+}
+
+/** A set's users as the rate budget counts them. */
+export interface BudgetUserCounts {
+  /** Users a cycle polls: all but NotImported. */
+  pollable: number;
+  notImported: number;
+}
+
+/** Users per set for the rate budget, in one pass over watched_user (a set without users is absent). */
+export async function countUsersForBudget(db: Kysely<Database>): Promise<Map<string, BudgetUserCounts>> {
+  const { rows } = await sql<{ set: string; pollable: string; not_imported: string }>`
+    SELECT set,
+           count(*) FILTER (WHERE account_status IS DISTINCT FROM 'NotImported') AS pollable,
+           count(*) FILTER (WHERE account_status = 'NotImported') AS not_imported
+    FROM watched_user GROUP BY set`.execute(db);
+  return new Map(rows.map((r) => [r.set, { pollable: Number(r.pollable), notImported: Number(r.not_imported) }]));
 }

@@ -65,10 +65,13 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
     expect(lines[0]).toContain(
       'set analytics (tencent app 1400000001), 2026-03-28 to 2026-03-30, by day in Europe/Berlin',
     );
+    expect(lines[0]).toContain('nothing summed for this set yet');
+    // alice (Online since 08:00Z) and bob (from 09:00Z): two at once first at 10:00 in Berlin.
+    expect(lines[1]).toBe('peak online: 2 at 2026-03-28 10:00:00 Europe/Berlin');
     // L28: alice 120 + bob 90 min, alice and bob both Online 09:00-09:30Z; nothing Unknown.
     // L29 (23 h): alice 60, bob 30 + 45, hana 30 + 15 → 60; bob Unknown 9000 s of 4 users' 327600 s.
     // L30: alice 60; Unknown after the last observations: 54000 + 3600 + 3600 + 7200 of 345600 s.
-    expect(parseTable(lines.slice(2))).toEqual([
+    expect(parseTable(lines.slice(3))).toEqual([
       {
         period: '2026-03-28',
         observed: '3',
@@ -101,14 +104,17 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
 
   it('activity as CSV and JSON carries the unrounded figures', async () => {
     expect(await report('activity', ...BERLIN, '--format', 'csv')).toEqual([
-      'period,observed,active,avg_online_min,peak_online,unknown_share,platforms',
-      '2026-03-28,3,2,105,2,0,Android=1;Web=1',
-      '2026-03-29,4,3,60,2,0.027473,Android=1;Web=1;iPhone=1',
-      '2026-03-30,4,1,60,1,0.197917,Web=1',
+      'period,observed,active,avg_online_min,peak_online,unknown_share,platforms,peak_online_at',
+      '2026-03-28,3,2,105,2,0,Android=1;Web=1,',
+      '2026-03-29,4,3,60,2,0.027473,Android=1;Web=1;iPhone=1,',
+      '2026-03-30,4,1,60,1,0.197917,Web=1,',
+      'range,,,,2,,,2026-03-28T09:00:00.000Z',
     ]);
     const json = JSON.parse((await report('activity', ...BERLIN, '--format', 'json')).join('\n')) as {
       rows: Array<Record<string, unknown>>;
+      peak: unknown;
     };
+    expect(json.peak).toEqual({ online: 2, at: '2026-03-28T09:00:00.000Z' });
     expect(json.rows[1]).toEqual({
       period: '2026-03-29',
       observed: 4,
@@ -165,11 +171,14 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
     expect(parseTable(lines.slice(2))).toEqual([
       { cohort: '2026-03-28', users: '2', 'day 0': '100%', 'day 1': '100%', 'day 2': '50%' },
       { cohort: '2026-03-29', users: '1', 'day 0': '100%', 'day 1': '0%', 'day 2': '' },
+      // Nobody became active on L30: a cohort of 0, not a missing row.
+      { cohort: '2026-03-30', users: '0', 'day 0': '0%', 'day 1': '', 'day 2': '' },
     ]);
     expect(await report('retention', ...BERLIN, '--format', 'csv')).toEqual([
-      'cohort,users,day_0,day_1,day_2',
-      '2026-03-28,2,1,1,0.5',
-      '2026-03-29,1,1,0,',
+      'cohort,users,day_0_users,day_0_share,day_1_users,day_1_share,day_2_users,day_2_share',
+      '2026-03-28,2,2,1,2,1,1,0.5',
+      '2026-03-29,1,1,1,0,0,,',
+      '2026-03-30,0,0,0,,,,',
     ]);
   });
 
@@ -180,6 +189,7 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
     expect(json.cohorts).toEqual([
       { cohort: '2026-03-28', users: 3, retained: [3, 3, 2], shares: [1, 1, 2 / 3] },
       { cohort: '2026-03-29', users: 1, retained: [1, 0], shares: [1, 0] },
+      { cohort: '2026-03-30', users: 0, retained: [0], shares: [0] },
     ]);
   });
 
@@ -204,7 +214,35 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
       ).join('\n'),
     ) as { periods: string[]; cohorts: unknown };
     expect(json.periods).toEqual(['2026-03-23', '2026-03-30']);
-    expect(json.cohorts).toEqual([{ cohort: '2026-03-23', users: 3, retained: [3, 1], shares: [1, 1 / 3] }]);
+    expect(json.cohorts).toEqual([
+      { cohort: '2026-03-23', users: 3, retained: [3, 1], shares: [1, 1 / 3] },
+      { cohort: '2026-03-30', users: 0, retained: [0], shares: [0] },
+    ]);
+  });
+
+  it('--week-start sunday: weeks from Sunday, the first cut at --from', async () => {
+    const weeks = async (...extra: string[]) =>
+      JSON.parse(
+        (await report('retention', ...BERLIN, '--period', 'week', ...extra, '--format', 'json')).join('\n'),
+      ) as { periods: string[]; cohorts: unknown };
+    // Monday weeks: [Sat 28, Sun 29] then [Mon 30]: alice, bob, hana first, then alice.
+    expect(await weeks()).toMatchObject({
+      periods: ['2026-03-28', '2026-03-30'],
+      cohorts: [
+        { cohort: '2026-03-28', users: 3, retained: [3, 1] },
+        { cohort: '2026-03-30', users: 0 },
+      ],
+    });
+    // Sunday weeks: [Sat 28] then [Sun 29, Mon 30]: alice and bob, then both again and hana new.
+    expect(await weeks('--week-start', 'sunday')).toMatchObject({
+      periods: ['2026-03-28', '2026-03-29'],
+      cohorts: [
+        { cohort: '2026-03-28', users: 2, retained: [2, 2], shares: [1, 1] },
+        { cohort: '2026-03-29', users: 1, retained: [1], shares: [1] },
+      ],
+    });
+    const lines = await report('activity', ...BERLIN, '--period', 'week', '--week-start', 'sun');
+    expect(lines[0]).toContain('by week from sunday in Europe/Berlin');
   });
 
   it('html: one file with both reports and nothing to fetch', async () => {
@@ -248,6 +286,7 @@ describe(`presence report (${process.env.TEST_DATABASE_URL ? 'postgres' : 'pglit
       [['activity', '--set', 'analytics', '--from', '2026-3-1', '--to', '2026-03-28'], /--from must be a date/],
       [['retention', ...BERLIN, '--active', 'Unknown'], /--active takes Online, PushOnline or Offline/],
       [['retention', ...BERLIN, '--format', 'pdf'], /--format must be one of table, csv, json, html/],
+      [['retention', ...BERLIN, '--week-start', 'caturday'], /--week-start takes a day of the week/],
       [['retention', '--set', 'nope', '--from', '2026-03-28', '--to', '2026-03-30'], /nope/],
       [['weekly'], /unknown command 'weekly'[^]*presence report --help shows the usage/],
       // Year 0 came back from the database and was blamed on --tz; 10000-01-01 (the end of the

@@ -146,7 +146,7 @@ describe(`output that others open (${DATABASE_KIND})`, () => {
     // Sorted by name: tab, ESC, +, -, =, @, A, b, c; every one that starts a piece gets a quote.
     expect(row).toMatch(/^2026-03-28,1,1,60,1,[\d.]+,"/);
     expect(row.slice(row.indexOf('"'))).toBe(
-      `"'\tTab=1;\u001b[2JWeb=1;'+1=1;'-2=1;'=HYPERLINK(""http://x.test"",""y"")=1;'@SUM(1)=1;A;'=cmd=1;bidi\u202eb=1;c1\u009b31m=1"`,
+      `"'\tTab=1;\u001b[2JWeb=1;'+1=1;'-2=1;'=HYPERLINK(""http://x.test"",""y"")=1;'@SUM(1)=1;A;'=cmd=1;bidi\u202eb=1;c1\u009b31m=1",`, // then the empty peak_online_at
     );
   });
 

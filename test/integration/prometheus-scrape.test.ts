@@ -40,8 +40,6 @@ const EXPORTED_LATER = new Set([
   'presence_rate_ceiling_calls_per_second',
   'presence_set_gap_threshold_seconds',
   'presence_set_schedule_interval_seconds',
-  'presence_rate_budget_demand_ratio',
-  'presence_set_over_budget',
   'presence_database_errors_total',
   'presence_users_failed_total',
   'presence_cycles_skipped_total',
