@@ -126,6 +126,8 @@ describe(`HTML report in headless Chromium (${DATABASE_KIND})`, () => {
       expect(cells.map((r) => r.map((c) => c.text))).toEqual([
         ['2026-03-28', '2', '100%', '100%', '50%'],
         ['2026-03-29', '1', '100%', '0%', ''],
+        // A day of the range on which nobody became active is a cohort of 0, shown as such.
+        ['2026-03-30', '0', '0%', '', ''],
       ]);
       const alpha = (bg: string) => Number(/rgba?\(([^)]+)\)/.exec(bg)?.[1]?.split(',')[3] ?? 1);
       const row = cells[0]!;
@@ -183,15 +185,16 @@ describe(`HTML report in headless Chromium (${DATABASE_KIND})`, () => {
         expect(widths.frameScroll, `heatmap at ${viewport.width}`).toBeLessThanOrEqual(widths.frame);
         expect(widths.table).toBeLessThanOrEqual(viewport.width);
         // 31 offsets, a triangle (the cohort of day d has 31 - d cells), every number readable.
-        const rows = await read<Array<{ cohort: string; cells: string[] }>>(
-          `[...document.querySelectorAll('#retention-heatmap tbody tr')].map((tr) => ({ cohort: tr.cells[0].innerText, cells: [...tr.querySelectorAll('td.cell')].map((td) => td.innerText) }))`,
+        const rows = await read<Array<{ cohort: string; users: string; cells: string[] }>>(
+          `[...document.querySelectorAll('#retention-heatmap tbody tr')].map((tr) => ({ cohort: tr.cells[0].innerText, users: tr.cells[1].innerText, cells: [...tr.querySelectorAll('td.cell')].map((td) => td.innerText) }))`,
         );
         expect(await read<number>(`document.querySelectorAll('#retention-heatmap thead th').length`)).toBe(33);
         expect(rows.length).toBeGreaterThan(10);
         for (const row of rows) {
           const day = Number(row.cohort.slice(3));
           expect(row.cells, row.cohort).toHaveLength(32 - day);
-          expect(row.cells[0], row.cohort).toBe('100');
+          // Its own day: all of a cohort, or nobody in a cohort of 0.
+          expect(row.cells[0], row.cohort).toBe(row.users === '0' ? '0' : '100');
         }
         const cell = await read<{ width: number; font: number; overflow: boolean }>(
           `(() => { const td = [...document.querySelectorAll('#retention-heatmap td.cell')].find((c) => c.innerText === '100'); return { width: td.getBoundingClientRect().width, font: parseFloat(getComputedStyle(td).fontSize), overflow: td.scrollWidth > td.clientWidth }; })()`,

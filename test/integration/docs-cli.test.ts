@@ -99,52 +99,60 @@ describe('the shell blocks of the README and docs/', () => {
       expect(b.marker, `${b.page}:${b.line}`).toMatch(/^not run by the docs test \(.+\)$/);
   });
 
+  // A page's blocks run in order on one database, as a reader follows the page (a later block
+  // changes the set an earlier one made).
   const runnable = blocks().filter((b) => b.marker?.startsWith('run by'));
-  it.each(runnable.map((b) => [`${b.page}:${b.line}`, b] as const))(
-    '%s runs, every command exiting 0',
-    async (_name, block) => {
+  const pages = [...new Set(runnable.map((b) => b.page))];
+  it.each(pages)(
+    'the blocks of %s run, every command exiting 0',
+    async (page) => {
       const target = await createCliTarget();
       try {
-        const env: Env = {
-          ...target.baseEnv(),
-          TIM_ENDPOINT: simulator.url,
-          VOLC_ENDPOINT: simulator.url,
-          PRESENCE_HTTP: 'off',
-        };
-        const lines = block.text
-          .replace(/\\\n\s*/g, ' ')
-          .split('\n')
-          .map((l) => l.replace(/(^|\s+)#\s.*$/, '').trim())
-          .filter(Boolean);
-        let ran = 0;
-        for (const line of lines) {
-          let argv = words(line);
-          if (argv[0] === 'export') {
-            for (const a of argv.slice(1)) assign(env, a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1));
-            continue;
-          }
-          const local: Env = { ...env };
-          while (argv[0] && /^[A-Z_][A-Z0-9_]*=/.test(argv[0])) {
-            const [name, ...value] = argv[0].split('=');
-            assign(local, name!, value.join('='));
-            argv = argv.slice(1);
-          }
-          if (argv[0] === 'npx') argv = argv.slice(1);
-          expect(argv[0], `${block.page}: ${line}`).toBe('presence');
-          const command = argv.join(' ');
-          if (NOT_RUN.some((r) => r.test(command))) continue;
-          const result = await runCli(
-            argv.slice(1).map((a) => substitutions[a] ?? a),
-            local,
-          );
-          expect(result.code, `${block.page}: ${line}\n${[...result.out, ...result.err].join('\n')}`).toBe(0);
-          ran += 1;
-        }
-        expect(ran, 'commands run').toBeGreaterThan(0);
+        for (const block of runnable.filter((b) => b.page === page)) await runBlock(block, target.baseEnv());
       } finally {
         await target.close();
       }
     },
-    180_000,
+    300_000,
   );
 });
+
+/** Runs the commands of one block, in order, each expected to exit 0. */
+async function runBlock(block: Block, databaseEnv: Env): Promise<void> {
+  const env: Env = {
+    ...databaseEnv,
+    TIM_ENDPOINT: simulator.url,
+    VOLC_ENDPOINT: simulator.url,
+    PRESENCE_HTTP: 'off',
+  };
+  const lines = block.text
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((l) => l.replace(/(^|\s+)#\s.*$/, '').trim())
+    .filter(Boolean);
+  let ran = 0;
+  for (const line of lines) {
+    let argv = words(line);
+    if (argv[0] === 'export') {
+      for (const a of argv.slice(1)) assign(env, a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1));
+      continue;
+    }
+    const local: Env = { ...env };
+    while (argv[0] && /^[A-Z_][A-Z0-9_]*=/.test(argv[0])) {
+      const [name, ...value] = argv[0].split('=');
+      assign(local, name!, value.join('='));
+      argv = argv.slice(1);
+    }
+    if (argv[0] === 'npx') argv = argv.slice(1);
+    expect(argv[0], `${block.page}: ${line}`).toBe('presence');
+    const command = argv.join(' ');
+    if (NOT_RUN.some((r) => r.test(command))) continue;
+    const result = await runCli(
+      argv.slice(1).map((a) => substitutions[a] ?? a),
+      local,
+    );
+    expect(result.code, `${block.page}: ${line}\n${[...result.out, ...result.err].join('\n')}`).toBe(0);
+    ran += 1;
+  }
+  expect(ran, `commands run in ${block.page}:${block.line}`).toBeGreaterThan(0);
+}
