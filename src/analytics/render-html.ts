@@ -20,6 +20,12 @@ table{border-collapse:collapse;margin:.8rem 0;font-variant-numeric:tabular-nums}
 th,td{padding:.3rem .6rem;text-align:right;border-bottom:1px solid #f3f4f6}th{background:#f9fafb;font-weight:600}
 td:first-child,th:first-child{text-align:left}td.mix{text-align:left;color:#4b5563}
 #retention-heatmap td.cell{min-width:3.2rem;text-align:center}
+.heatmap-frame{max-width:100%;overflow-x:auto}
+#retention-heatmap.dense{table-layout:fixed;width:100%;font-size:11px}
+#retention-heatmap.dense th,#retention-heatmap.dense td{padding:.2rem 0;border-bottom:1px solid #fff;text-align:center}
+#retention-heatmap.dense td.cell{min-width:0}
+#retention-heatmap.dense th:first-child,#retention-heatmap.dense td:first-child{width:4.2rem;text-align:left;padding-left:.2rem}
+#retention-heatmap.dense th.users,#retention-heatmap.dense td.users{width:3rem;text-align:right;padding-right:.4rem}
 svg text{font:11px system-ui,sans-serif;fill:#4b5563}.legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem;vertical-align:-1px}
 `;
 
@@ -81,25 +87,36 @@ function heatColor(share: number): string {
   return `background:rgba(37,99,235,${(0.08 + share * 0.92).toFixed(3)});color:${share > 0.5 ? '#fff' : '#1f2937'}`;
 }
 
+/**
+ * Past this many periods the heatmap is condensed to fit a page (and a slide): fixed columns
+ * sharing the width, shares as whole percents without the sign, offsets as bare numbers, cohorts
+ * as month-day. A month of days is 31 columns; a wide table would run off the page.
+ */
+const DENSE_PERIODS = 12;
+
 function retentionSection(report: RetentionReport): string {
   const unit = report.options.period;
-  const head = `<tr><th>cohort (first active ${esc(unit)})</th><th>users</th>${report.periods.map((_, i) => `<th>${esc(unit)} ${i}</th>`).join('')}</tr>`;
+  const dense = report.periods.length > DENSE_PERIODS;
+  const cohortLabel = (label: string) => (dense ? label.slice(5) : label);
+  const offsetLabel = (i: number) => (dense ? String(i) : `${unit} ${i}`);
+  const head = `<tr><th>${dense ? 'cohort' : `cohort (first active ${esc(unit)})`}</th><th class="users">users</th>${report.periods.map((_, i) => `<th>${esc(offsetLabel(i))}</th>`).join('')}</tr>`;
   const body = report.cohorts
     .map((c) => {
       const cells = report.periods.map((_, i) => {
         if (i >= c.shares.length) return '<td></td>';
         const share = c.shares[i] ?? 0;
-        return `<td class="cell" data-share="${share}" style="${heatColor(share)}" title="${c.retained[i] ?? 0} of ${c.users}">${percent(share)}</td>`;
+        const text = dense ? String(Math.round(share * 100)) : percent(share);
+        return `<td class="cell" data-share="${share}" style="${heatColor(share)}" title="${esc(c.cohort)}, ${esc(unit)} ${i}: ${c.retained[i] ?? 0} of ${c.users} (${percent(share)})">${text}</td>`;
       });
-      return `<tr><td>${esc(c.cohort)}</td><td>${c.users}</td>${cells.join('')}</tr>`;
+      return `<tr><td title="${esc(c.cohort)}">${esc(cohortLabel(c.cohort))}</td><td class="users">${c.users}</td>${cells.join('')}</tr>`;
     })
     .join('\n');
   const empty = report.cohorts.length === 0 ? '<p class="note">No user of the set was active in this range.</p>' : '';
   return `<section id="retention"><h2>Retention</h2>
-<table id="retention-heatmap"><thead>${head}</thead><tbody>
+<div class="heatmap-frame"><table id="retention-heatmap"${dense ? ' class="dense"' : ''}><thead>${head}</thead><tbody>
 ${body}
-</tbody></table>${empty}
-<p class="note">Each row is a cohort: the users whose first active ${esc(unit)} in this report was that ${esc(unit)}. Column <i>n</i> is the share of the cohort active ${esc(unit)} <i>n</i> later; darker is more.</p>
+</tbody></table></div>${empty}
+<p class="note">Each row is a cohort: the users whose first active ${esc(unit)} in this report was that ${esc(unit)}. Column <i>n</i> is the share of the cohort active ${esc(unit)} <i>n</i> later${dense ? ', in percent' : ''}; darker is more.${dense && unit === 'day' ? ' <code>--period week</code> gives weekly cohorts.' : ''}</p>
 </section>`;
 }
 

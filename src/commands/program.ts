@@ -24,9 +24,6 @@ export function action<A extends unknown[]>(
   };
 }
 
-/** The options commander parsed, as the strings and booleans the commands check themselves. */
-export type Options = Record<string, string | boolean | undefined>;
-
 /**
  * The package's version, from its package.json: the first one above this file (src/ and dist/ sit
  * one level below it; the benchmark's build, bench/dist/src/, three).

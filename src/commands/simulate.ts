@@ -6,6 +6,7 @@ import { InputError } from '../errors.js';
 import { parseWholeNumber } from '../input/options.js';
 import { startSimulator } from '../simulator/server.js';
 import { parseFaultSpec, type FaultMixOptions } from '../simulator/fault-mix.js';
+import { DailyRhythm } from '../simulator/daily-rhythm.js';
 import { PresenceWorld } from '../simulator/world.js';
 import { startCallbacksFromOptions } from '../simulator/callback-options.js';
 import type { CommandIO } from './io.js';
@@ -24,6 +25,7 @@ export interface SimulateIo {
 const MAX_LATENCY_MS = 60_000;
 /** Longest mean dwell in a state: a day (longer, nobody ever changes state in a demo). */
 const MAX_DWELL_MS = 86_400_000;
+const DAY_MS = 86_400_000;
 /** Highest simulated ceiling, calls per second. */
 const MAX_RPS = 1_000_000;
 
@@ -49,6 +51,12 @@ export function simulateDefinition(program: Command, run: CommandRun, signal?: A
     .option('--port <n>', 'the port to listen on (0: any free one)', '0')
     .option('--host <host>', 'the address to listen on', '127.0.0.1')
     .option('--seed <seed>', "the world's random seed: the same seed, the same users' states", 'presence-simulator')
+    .option(
+      '--world <model>',
+      "random: short random states (--dwell-ms); rhythm: the demo history's month of daily peaks, weekends, churn and returns, begun --world-days ago",
+      'random',
+    )
+    .option('--world-days <n>', 'with --world rhythm: days since the users began joining', '30')
     .option('--dwell-ms <n>', 'mean time a user stays in a state, milliseconds', '20000')
     .option('--latency-ms <n>', 'answer latency, milliseconds (the median with --latency-tail-ms)', '0')
     .option('--latency-tail-ms <n>', 'makes latency lognormal: its 99th percentile, milliseconds')
@@ -154,7 +162,23 @@ async function simulate(
 
   // Epoch 0 makes the world a function of wall-clock time: a restarted simulator with the same
   // seed carries on where the last one was instead of reshuffling everyone.
-  const world = new PresenceWorld({ seed: values['seed'] ?? 'presence-simulator', meanDwellMs: dwell, epochMs: 0 });
+  const seed = values['seed'] ?? 'presence-simulator';
+  let rhythm: DailyRhythm | undefined;
+  if (values['world'] === 'rhythm') {
+    let days: number;
+    try {
+      days = numberOption(values['world-days'], 'world-days', 30, 1, 3650, 'days');
+    } catch (e) {
+      err(`presence simulate: ${(e as Error).message}`);
+      return 2;
+    }
+    const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+    rhythm = new DailyRhythm({ seed, startMs: today - days * DAY_MS, days });
+  } else if (values['world'] !== undefined && values['world'] !== 'random') {
+    err(`presence simulate: --world must be random or rhythm, got "${values['world']}"`);
+    return 2;
+  }
+  const world = new PresenceWorld({ seed, meanDwellMs: dwell, epochMs: 0, ...(rhythm ? { rhythm } : {}) });
   const simulator = await startSimulator({
     host: values['host'] ?? '127.0.0.1',
     port,

@@ -2,6 +2,7 @@
 // function of (seed, app, user, time), so a million users cost no memory and two runs with the
 // same seed can be compared answer for answer. Only overrides and missing accounts are stored.
 import type { ObservedState, Platforms } from '../model.js';
+import type { DailyRhythm } from './daily-rhythm.js';
 
 /** Options of a PresenceWorld. */
 export interface PresenceWorldOptions {
@@ -13,6 +14,11 @@ export interface PresenceWorldOptions {
   epochMs?: number;
   /** Whether to generate per-platform detail. Default true; false answers `{}` (cheaper). */
   platforms?: boolean;
+  /**
+   * Users live by this month-scale model (sessions at daily peaks, weekends, churn) instead of
+   * the short random segments: the world a month of demo history was made from, served live.
+   */
+  rhythm?: DailyRhythm;
 }
 
 /** One user's state at one instant. */
@@ -62,6 +68,7 @@ export class PresenceWorld {
   readonly meanDwellMs: number;
   readonly epochMs: number;
   readonly platforms: boolean;
+  readonly rhythm: DailyRhythm | undefined;
   private readonly seedHash: number;
   private readonly overrides = new Map<string, Map<string, WorldState>>();
   private readonly missing = new Map<string, Set<string>>();
@@ -72,6 +79,7 @@ export class PresenceWorld {
       throw new RangeError('meanDwellMs must be a positive number');
     this.epochMs = options.epochMs ?? Date.now();
     this.platforms = options.platforms ?? true;
+    this.rhythm = options.rhythm;
     this.seedHash = mix32(fnv1a(0x811c9dc5, String(options.seed)));
   }
 
@@ -80,6 +88,10 @@ export class PresenceWorld {
     if (this.overrides.size > 0) {
       const pinned = this.overrides.get(appId)?.get(userId);
       if (pinned) return { state: pinned.state, platforms: { ...pinned.platforms } };
+    }
+    if (this.rhythm) {
+      const lived = this.rhythm.stateAt(appId, userId, atMs);
+      return this.platforms ? lived : { state: lived.state, platforms: {} };
     }
     const { userHash, k } = this.segment(appId, userId, atMs);
     // k fits in 32 bits for any realistic clock (2^31 segments of ≥ 0.5 × dwell).
@@ -95,6 +107,7 @@ export class PresenceWorld {
    * change (consecutive segments may hold the same state). Overrides are not considered.
    */
   segmentEndMs(appId: string, userId: string, atMs: number): number {
+    if (this.rhythm) return this.rhythm.nextChangeMs(appId, userId, atMs);
     const { period, phase, k } = this.segment(appId, userId, atMs);
     return this.epochMs - phase + (k + 1) * period;
   }

@@ -53,6 +53,8 @@ describe('option ranges', () => {
       [['--users', '0x10', '--seconds', '5'], '--users must be a whole number of users from 1 to 1000000, got "0x10"'],
       [['--users', '2000000'], '--users must be a whole number of users from 1 to 1000000, got "2000000"'],
       [['--seconds', '99999999999'], '--seconds must be a whole number of seconds from 5 to 86400'],
+      [['--history', '91d'], '--history must be a number of days from 0d (none) to 90d, like 30d, got "91d"'],
+      [['--history', '2w'], '--history must be a number of days from 0d (none) to 90d, like 30d, got "2w"'],
     ];
     for (const [argv, message] of cases) {
       const result = await runCli(['demo', ...argv], { PRESENCE_DATA_DIR: '/nonexistent/never-opened' });

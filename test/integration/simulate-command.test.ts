@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { TencentClient } from '../../src/providers/tencent/client.js';
 import { simulateCommand } from '../../src/commands/simulate.js';
+import { DailyRhythm } from '../../src/simulator/daily-rhythm.js';
 
 describe('presence simulate', () => {
   it('serves querystate to the real client until stopped, then exits 0', async () => {
@@ -59,5 +60,51 @@ describe('presence simulate', () => {
     const lines: string[] = [];
     expect(await simulateCommand([], { env: {}, stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) })).toBe(2);
     expect(lines.join('\n')).toContain('Set TIM_SECRET_KEY');
+  });
+  it("--world rhythm answers as the demo history's model: the same users, the same states", async () => {
+    const lines: string[] = [];
+    const stop = new AbortController();
+    const env = { TIM_SECRET_KEY: 'simulate-rhythm-key' };
+    const exit = simulateCommand(['--port', '0', '--seed', 'month', '--world', 'rhythm', '--world-days', '20'], {
+      env,
+      stdout: (l) => lines.push(l),
+      stderr: (l) => lines.push(l),
+      signal: stop.signal,
+    });
+    for (let i = 0; i < 50 && !lines.some((l) => l.includes('http://')); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(lines.join('\n'))?.[0];
+    expect(url, lines.join('\n')).toBeDefined();
+    const config = loadConfig({ ...env, TIM_ENDPOINT: url });
+    const client = new TencentClient({
+      sdkAppId: '1400000001',
+      admin: config.tencent.admin,
+      secretKey: config.tencent.secretKeyFor('1400000001'),
+      endpoint: config.tencent.endpoint,
+      stateApi: 'querystate',
+      http: config.http,
+    });
+    const users = Array.from({ length: 200 }, (_, i) => `r${i}`);
+    const day = 86_400_000;
+    const rhythm = new DailyRhythm({ seed: 'month', startMs: Math.floor(Date.now() / day) * day - 20 * day, days: 20 });
+    try {
+      const before = Date.now();
+      const result = await client.queryState(users, { detail: false });
+      const after = Date.now();
+      // A state may change between the two instants; the users who did not are compared.
+      const steady = users.filter(
+        (u) => rhythm.stateAt('1400000001', u, before).state === rhythm.stateAt('1400000001', u, after).state,
+      );
+      expect(steady.length).toBeGreaterThan(190);
+      const answered = new Map(result.observations.map((o) => [o.userId, o.state]));
+      for (const u of steady) expect(answered.get(u), u).toBe(rhythm.stateAt('1400000001', u, before).state);
+    } finally {
+      await client.close();
+      stop.abort();
+    }
+    expect(await exit).toBe(0);
+    const bad = await simulateCommand(['--world', 'flat'], { env, stdout: () => {}, stderr: (l) => lines.push(l) });
+    expect(bad).toBe(2);
+    expect(lines.join('\n')).toContain('--world must be random or rhythm, got "flat"');
   });
 });
