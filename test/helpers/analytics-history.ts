@@ -23,6 +23,8 @@ import type { ObservedState, Platforms } from '../../src/model.js';
 import { recordObservations } from '../../src/store/record-observations.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
+import { afterAll, beforeAll } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './database.js';
 
 /** The app of the `analytics` set. */
 export const APP = '1400000001';
@@ -96,4 +98,17 @@ export async function recordAnalyticsHistory(db: Kysely<Database>): Promise<{ da
     });
   }
   return { daveFrom, daveSeen };
+}
+
+/** This test file's own database holding the hand-made history: created before its tests, closed after. */
+export function useAnalyticsHistoryDatabase(): { database: TestDatabase; dave: { daveFrom: Date; daveSeen: Date } } {
+  const fixture = {} as { database: TestDatabase; dave: { daveFrom: Date; daveSeen: Date } };
+  beforeAll(async () => {
+    fixture.database = await createTestDatabase();
+    fixture.dave = await recordAnalyticsHistory(fixture.database.db);
+  });
+  afterAll(async () => {
+    await fixture.database?.close();
+  });
+  return fixture;
 }

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 
-async function onServer(serverUrl: string, statement: string): Promise<void> {
+/** Runs one statement on `serverUrl`'s server over a connection of its own (CREATE DATABASE, CREATE ROLE). */
+export async function onServer(serverUrl: string, statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
@@ -36,4 +37,12 @@ export async function createScratchDatabase(
         await onServer(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       })()),
   };
+}
+
+/** `databaseUrl` with another role: how a test connects as the read-only role it created. */
+export function urlAsRole(databaseUrl: string, role: string, password = ''): string {
+  const url = new URL(databaseUrl);
+  url.username = role;
+  url.password = password;
+  return url.toString();
 }

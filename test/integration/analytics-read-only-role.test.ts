@@ -12,6 +12,7 @@ import { recordAnalyticsHistory } from '../helpers/analytics-history.js';
 import { fillRecipe, RECIPE_CASES, RECIPES } from '../helpers/analytics-recipes.js';
 import { createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
 import { plainRows } from '../helpers/sql-values.js';
+import { urlAsRole } from '../helpers/scratch-database.js';
 
 const server = process.env.TEST_DATABASE_URL;
 const role = `presence_analyst_${randomBytes(4).toString('hex')}`;
@@ -40,10 +41,7 @@ describe.skipIf(!server)('an analyst role with the documented grants (postgres)'
     if (!grants) throw new Error('docs/analytics.md has no "-- grants: analyst" block');
     // CREATE ROLE is cluster-wide: a name of this file's own; the rest applies to its database.
     await sql.raw(grants.replaceAll('presence_analyst', role)).execute(db);
-    const url = new URL(target.database!.url!);
-    url.username = role;
-    url.password = 'change me';
-    analystUrl = url.toString();
+    analystUrl = urlAsRole(target.database!.url!, role, 'change me');
   }, 60_000);
 
   afterAll(async () => {

@@ -1,25 +1,15 @@
 // presence_sessions and presence_concurrency (migration 0008) on the hand-made history
 // (test/helpers/analytics-history.ts), with the figures worked out by hand from its timeline.
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordAnalyticsHistory } from '../helpers/analytics-history.js';
-import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+import { describe, expect, it } from 'vitest';
+import { useAnalyticsHistoryDatabase } from '../helpers/analytics-history.js';
+import { DATABASE_KIND } from '../helpers/database.js';
 import { plainRows } from '../helpers/sql-values.js';
 
-let database: TestDatabase;
-let dave: { daveFrom: Date; daveSeen: Date };
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  dave = await recordAnalyticsHistory(database.db);
-});
-
-afterAll(async () => {
-  await database?.close();
-});
+const history = useAnalyticsHistoryDatabase();
 
 async function rows(query: string): Promise<unknown[][]> {
-  const { rows } = await sql.raw<Record<string, unknown>>(query).execute(database.db);
+  const { rows } = await sql.raw<Record<string, unknown>>(query).execute(history.database.db);
   return plainRows(rows);
 }
 
@@ -181,7 +171,15 @@ describe(`presence_sessions (${DATABASE_KIND})`, () => {
     const got = await rows(`SELECT started_at, ended_at, running, end_cut, ended_by, end_from, end_to
       FROM presence_sessions(1400000001, now() - interval '1 day', now() + interval '1 day') WHERE user_id = 'dave'`);
     expect(got).toEqual([
-      [dave.daveFrom.toISOString(), dave.daveSeen.toISOString(), true, false, null, dave.daveSeen.toISOString(), null],
+      [
+        history.dave.daveFrom.toISOString(),
+        history.dave.daveSeen.toISOString(),
+        true,
+        false,
+        null,
+        history.dave.daveSeen.toISOString(),
+        null,
+      ],
     ]);
   });
 });
@@ -214,7 +212,7 @@ describe(`presence_concurrency (${DATABASE_KIND})`, () => {
   it('refuses a bucket it cannot compute exactly', async () => {
     await expect(
       sql`SELECT * FROM presence_concurrency(1400000001, '2026-03-29T00:00:00Z', '2026-03-30T00:00:00Z', 'day')`.execute(
-        database.db,
+        history.database.db,
       ),
     ).rejects.toThrow(/bucket must be minute or hour/);
   });

@@ -1,22 +1,12 @@
 // presence_interval, presence_timeline and presence_daily on the hand-made history
 // (test/helpers/analytics-history.ts), with the expected figures worked out by hand.
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordAnalyticsHistory } from '../helpers/analytics-history.js';
-import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+import { describe, expect, it } from 'vitest';
+import { useAnalyticsHistoryDatabase } from '../helpers/analytics-history.js';
+import { DATABASE_KIND } from '../helpers/database.js';
 import { plainRows } from '../helpers/sql-values.js';
 
-let database: TestDatabase;
-let dave: { daveFrom: Date; daveSeen: Date };
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  dave = await recordAnalyticsHistory(database.db);
-});
-
-afterAll(async () => {
-  await database?.close();
-});
+const history = useAnalyticsHistoryDatabase();
 
 const h = (iso: string) => `2026-${iso}:00.000Z`;
 
@@ -66,14 +56,16 @@ const BERLIN_MARCH_30 = [
 async function berlinMarch30(): Promise<unknown[][]> {
   const { rows } = await sql<Record<string, unknown>>`
     SELECT user_id, state, started_at, ended_at, platforms FROM presence_timeline(1400000001, '2026-03-29T22:00:00Z', '2026-03-30T22:00:00Z')
-    WHERE user_id IN ('alice', 'bob', 'dave', 'erin') ORDER BY user_id, started_at`.execute(database.db);
+    WHERE user_id IN ('alice', 'bob', 'dave', 'erin') ORDER BY user_id, started_at`.execute(history.database.db);
   return plainRows(rows);
 }
 
 async function marchDaily(): Promise<Record<string, unknown[][]>> {
   const { rows } = await sql<Record<string, unknown>>`
     SELECT user_id, day, online_s, push_online_s, offline_s, unknown_s FROM presence_daily
-    WHERE app_id = 1400000001 AND day BETWEEN '2026-03-27' AND '2026-03-31' ORDER BY user_id, day`.execute(database.db);
+    WHERE app_id = 1400000001 AND day BETWEEN '2026-03-27' AND '2026-03-31' ORDER BY user_id, day`.execute(
+    history.database.db,
+  );
   const byUser: Record<string, unknown[][]> = {};
   for (const [user, ...rest] of plainRows(rows)) (byUser[user as string] ??= []).push(rest);
   return byUser;
@@ -83,7 +75,9 @@ describe(`analytics views (${DATABASE_KIND})`, () => {
   it('presence_interval tiles each history, Unknown gap included, the current interval open', async () => {
     const { rows } = await sql<Record<string, unknown>>`
       SELECT user_id, state, started_at, ended_at, platforms FROM presence_interval
-      WHERE app_id = 1400000001 AND user_id IN ('alice', 'bob') ORDER BY user_id, started_at`.execute(database.db);
+      WHERE app_id = 1400000001 AND user_id IN ('alice', 'bob') ORDER BY user_id, started_at`.execute(
+      history.database.db,
+    );
     expect(plainRows(rows)).toEqual([
       ['alice', 'Online', h('03-28T08:00'), h('03-28T10:00'), { Web: 'Online' }],
       ['alice', 'Offline', h('03-28T10:00'), h('03-29T00:30'), {}],
@@ -109,12 +103,12 @@ describe(`analytics views (${DATABASE_KIND})`, () => {
     expect(await marchDaily()).toEqual(MARCH_DAILY);
     // Sum the closed days up to April 1st; the view must say the same from the rollup table.
     const { rows } = await sql<{ days: number }>`SELECT presence_rollup_days('2026-04-01T00:00:00Z') AS days`.execute(
-      database.db,
+      history.database.db,
     );
     expect(rows[0]?.days).toBe(4);
     const { rows: rolled } = await sql<{
       n: number;
-    }>`SELECT count(*)::int AS n FROM presence_daily_rollup WHERE app_id = 1400000001`.execute(database.db);
+    }>`SELECT count(*)::int AS n FROM presence_daily_rollup WHERE app_id = 1400000001`.execute(history.database.db);
     expect(rolled[0]?.n).toBe(15);
     expect(await marchDaily()).toEqual(MARCH_DAILY);
     // presence_timeline now starts from the summed 03-29 (its checkpoint) and says the same.
@@ -122,7 +116,7 @@ describe(`analytics views (${DATABASE_KIND})`, () => {
     // The days after the rollup still come from the history: carol is Unknown on April 1st.
     const { rows: april } = await sql<Record<string, unknown>>`
       SELECT online_s, push_online_s, offline_s, unknown_s FROM presence_daily WHERE app_id = 1400000001 AND user_id = 'carol' AND day = '2026-04-01'`.execute(
-      database.db,
+      history.database.db,
     );
     expect(plainRows(april)).toEqual([[0, 0, 0, 86400]]);
   });
@@ -130,8 +124,8 @@ describe(`analytics views (${DATABASE_KIND})`, () => {
   it('presence_daily counts a current interval up to now: in its state until the last observation, Unknown after', async () => {
     const { rows } = await sql<{ online: number; unknown: number }>`
       SELECT sum(online_s)::float8 AS online, sum(unknown_s)::float8 AS unknown FROM presence_daily
-      WHERE app_id = 1400000001 AND user_id = 'dave'`.execute(database.db);
-    const elapsed = (Date.now() - dave.daveSeen.getTime()) / 1000;
+      WHERE app_id = 1400000001 AND user_id = 'dave'`.execute(history.database.db);
+    const elapsed = (Date.now() - history.dave.daveSeen.getTime()) / 1000;
     expect(rows[0]?.online).toBe(3540);
     expect(rows[0]?.unknown).toBeGreaterThanOrEqual(60);
     expect(rows[0]?.unknown).toBeLessThanOrEqual(elapsed + 1);

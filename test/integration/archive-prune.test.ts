@@ -274,7 +274,7 @@ describe(`a year of history: partitions, archive, prune (${process.env.TEST_DATA
       [['archive'], /--to is required/],
       [['archive', '--to'], /--to/],
       [['archive', '--to', join(file, 'archive')], /cannot write --to .*manifest\.json\/archive: ENOTDIR/],
-      [['maintain', 'now'], /presence maintain \(it takes no arguments\)/],
+      [['maintain', 'now'], /too many arguments for 'maintain'/],
       [['prune', '--older-than', '6mo', '--forced'], /--forced/],
     ] as const) {
       const result = await runCli([...argv], target.baseEnv());

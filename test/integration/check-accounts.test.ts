@@ -117,16 +117,18 @@ describe(`checkAccounts (${DATABASE_KIND})`, () => {
     expect(notImported.length).toBe(150 + USERS.slice(100, 200).filter((u) => u.endsWith('3')).length);
   });
 
-  it('lowers its rate after refusals, retries the refused batches, and checks everyone', async () => {
+  it('reports refusals to its limiter, which slows down, retries the refused batches, and checks everyone', async () => {
     const clock = virtualClock();
     const events = new EventStream();
     const refusals: string[] = [];
     events.on('limiter.refusal', ({ bucket }) => refusals.push(bucket));
     const rates: number[] = [];
+    const margins: number[] = [];
     const limiter = new SlidingWindowLimiter(10, 1000, clock, {
       pace: false,
       onRefusal: () => events.emit('limiter.refusal', { bucket: 'tencent:1400000700:account_check' }),
       onRateChange: (rate) => rates.push(rate),
+      onMarginChange: (marginMs) => margins.push(marginMs),
     });
     const checker = scriptedChecker((ids, call) => {
       if (call <= 2)
@@ -136,8 +138,12 @@ describe(`checkAccounts (${DATABASE_KIND})`, () => {
     const summary = await run(checker, { clock, limiter, events });
     expect(summary).toMatchObject({ checked: 250, unchecked: 0, refusals: 2, calls: 5 });
     expect(refusals).toHaveLength(2);
-    // The limiter came down below its ceiling of 10 a window.
-    expect(Math.min(...rates)).toBeLessThan(10);
+    // The limiter slowed down: two sporadic refusals widen its window's margin (a lower ceiling,
+    // refusals that persist, would cut its rate below 10 a window instead; see the limiter's header).
+    expect(
+      Math.max(0, ...margins) > 0 || Math.min(...rates) < 10,
+      `margins ${margins.join(',')}, rates ${rates.join(',')}`,
+    ).toBe(true);
   });
 
   it('waits out a provider pause instead of giving up, and sends nothing while it lasts', async () => {

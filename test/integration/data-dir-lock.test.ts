@@ -185,6 +185,9 @@ describe('a second process opening the same embedded database', () => {
 
       await held.close();
       expect(existsSync(join(dir, 'presence.lock'))).toBe(false);
+      // sets list only reads (it does not migrate), so the schema comes first.
+      const migrated = await runBuiltCli(['migrate'], { PRESENCE_DATA_DIR: dir });
+      expect(migrated.code, migrated.stderr).toBe(0);
       const after = await runBuiltCli(['sets', 'list'], { PRESENCE_DATA_DIR: dir });
       expect(after.code, after.stderr).toBe(0);
       expect(after.stdout).toMatch(/no watch sets/);

@@ -82,7 +82,7 @@ afterAll(async () => {
 
 /** The environment a block's `export` or `VAR=value` sets, with the reader's placeholders replaced. */
 function assign(env: Env, name: string, value: string): void {
-  if (name === 'DATABASE_URL') return; // the test's database instead
+  if (name === 'DATABASE_URL' || name === 'DATABASE_URL_FILE') return; // the test's database instead
   if (name === 'TIM_SECRET_KEY' || name.startsWith('TIM_SECRET_KEY_')) value = name.endsWith('_FILE') ? value : SECRET;
   if (name === 'VOLC_ACCESS_KEY_ID') value = VOLC.accessKeyId;
   if (name === 'VOLC_SECRET_ACCESS_KEY') value = VOLC.secretAccessKey;

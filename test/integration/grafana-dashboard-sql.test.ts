@@ -4,9 +4,9 @@
 // many of the chosen sets' users were in each state at a moment of the day.
 import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordAnalyticsHistory } from '../helpers/analytics-history.js';
-import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+import { describe, expect, it } from 'vitest';
+import { useAnalyticsHistoryDatabase } from '../helpers/analytics-history.js';
+import { DATABASE_KIND } from '../helpers/database.js';
 
 interface Target {
   rawSql?: string;
@@ -48,21 +48,14 @@ function expand(text: string, from: string, to: string, sets: string[]): string 
   return out;
 }
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-  await recordAnalyticsHistory(database.db);
-});
-afterAll(async () => {
-  await database?.close();
-});
+const history = useAnalyticsHistoryDatabase();
 
 /** Rows of the panel's query: `${time} ${state}` -> users. */
 async function usersByState(panel: Panel, from: string, to: string, sets: string[]): Promise<Map<string, number>> {
   const text = panel.targets?.[0]?.rawSql ?? '';
   const result = await sql
     .raw<{ time: Date; metric: string; users: number | string }>(expand(text, from, to, sets))
-    .execute(database.db);
+    .execute(history.database.db);
   return new Map(result.rows.map((r) => [`${new Date(r.time).toISOString()} ${r.metric}`, Number(r.users)]));
 }
 
@@ -74,7 +67,7 @@ describe(`Grafana dashboard SQL on the recorded history (${DATABASE_KIND})`, () 
   });
 
   it('the set variable lists the watch sets', async () => {
-    const result = await sql.raw<{ name: string }>(String(sqlVariables[0]?.query)).execute(database.db);
+    const result = await sql.raw<{ name: string }>(String(sqlVariables[0]?.query)).execute(history.database.db);
     expect(result.rows.map((r) => r.name)).toEqual(['analytics', 'other']);
   });
 

@@ -5,11 +5,11 @@
 // ceiling is lowered to 1 call/s so that 5,000 users are the 500,000 of the issue at 100 calls/s.
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { createCliTarget, parseTable, runCli, type CliTarget, type Env } from '../helpers/cli.js';
 import { DATABASE_KIND } from '../helpers/database.js';
+import { onServer, urlAsRole } from '../helpers/scratch-database.js';
 
 const SLOW = 120_000;
 const APP = '1400000077';
@@ -284,23 +284,13 @@ describe.skipIf(!server)('plan as a read-only role, and on a database not migrat
   const role = `presence_plan_ro_${randomBytes(4).toString('hex')}`;
   let ro: CliTarget;
 
-  async function onServer(statement: string): Promise<void> {
-    const client = new pg.Client({ connectionString: server });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  }
-
   beforeAll(async () => {
     ro = await createCliTarget();
   }, 60_000);
 
   afterAll(async () => {
     await ro?.close();
-    await onServer(`DROP ROLE IF EXISTS ${role}`);
+    await onServer(server!, `DROP ROLE IF EXISTS ${role}`);
   });
 
   it('refuses a database without the schema, and creates nothing', { timeout: SLOW }, async () => {
@@ -318,14 +308,11 @@ describe.skipIf(!server)('plan as a read-only role, and on a database not migrat
     expect((await runCli(['migrate'], owner)).code).toBe(0);
     expect((await runCli(['sets', 'add', 'ro', '--provider', 'tencent', '--app', APP], owner)).code).toBe(0);
     expect((await runCli(['users', 'add', 'ro', '-'], owner, 'a\nb\n')).code).toBe(0);
-    await onServer(`CREATE ROLE ${role} LOGIN`);
+    await onServer(server!, `CREATE ROLE ${role} LOGIN`);
     await sql
       .raw(`GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`)
       .execute(ro.database!.db);
-    const url = new URL(ro.database!.url!);
-    url.username = role;
-    url.password = '';
-    const r = await runCli(['plan', '--json'], { DATABASE_URL: url.toString() });
+    const r = await runCli(['plan', '--json'], { DATABASE_URL: urlAsRole(ro.database!.url!, role) });
     expect(r.err).toEqual([]);
     expect(r.code).toBe(0);
     const body = JSON.parse(r.out.join('\n')) as PlanJson;

@@ -3,27 +3,17 @@
 // Postgres only: PGlite has no roles to speak of.
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrator.js';
 import { runMaintenance } from '../../src/store/maintenance.js';
 import { recordAnalyticsHistory } from '../helpers/analytics-history.js';
 import { createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
+import { onServer, urlAsRole } from '../helpers/scratch-database.js';
 
 const server = process.env.TEST_DATABASE_URL;
 const role = `presence_ro_${randomBytes(4).toString('hex')}`;
 let target: CliTarget | undefined;
 let readOnlyUrl = '';
-
-async function onServer(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: server });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 describe.skipIf(!server)('reports as a read-only role (postgres)', () => {
   beforeAll(async () => {
@@ -32,19 +22,16 @@ describe.skipIf(!server)('reports as a read-only role (postgres)', () => {
     await migrate(db);
     await recordAnalyticsHistory(db);
     await runMaintenance(db, { now: new Date('2026-04-02T05:00:00Z') });
-    await onServer(`CREATE ROLE ${role} LOGIN`);
+    await onServer(server!, `CREATE ROLE ${role} LOGIN`);
     await sql
       .raw(`GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`)
       .execute(db);
-    const url = new URL(target.database!.url!);
-    url.username = role;
-    url.password = '';
-    readOnlyUrl = url.toString();
+    readOnlyUrl = urlAsRole(target.database!.url!, role);
   }, 60_000);
 
   afterAll(async () => {
     await target?.close();
-    await onServer(`DROP ROLE IF EXISTS ${role}`);
+    await onServer(server!, `DROP ROLE IF EXISTS ${role}`);
   });
 
   it('activity and retention run with SELECT only and read the rollup', async () => {

@@ -5,30 +5,40 @@ import { TencentClient } from '../../src/providers/tencent/client.js';
 import { simulateCommand } from '../../src/commands/simulate.js';
 import { DailyRhythm } from '../../src/simulator/daily-rhythm.js';
 
+/** Starts `presence simulate` on a free port with `args`, and a real Tencent client pointed at it. */
+async function startSimulate(key: string, args: string[]) {
+  const lines: string[] = [];
+  const stop = new AbortController();
+  const env = { TIM_SECRET_KEY: key };
+  const exit = simulateCommand(['--port', '0', ...args], {
+    env,
+    stdout: (l) => lines.push(l),
+    stderr: (l) => lines.push(l),
+    signal: stop.signal,
+  });
+  for (let i = 0; i < 50 && !lines.some((l) => l.includes('http://')); i++) await new Promise((r) => setTimeout(r, 50));
+  const url = /http:\/\/127\.0\.0\.1:\d+/.exec(lines.join('\n'))?.[0];
+  expect(url, lines.join('\n')).toBeDefined();
+  const config = loadConfig({ ...env, TIM_ENDPOINT: url });
+  const client = new TencentClient({
+    sdkAppId: '1400000001',
+    admin: config.tencent.admin,
+    secretKey: config.tencent.secretKeyFor('1400000001'),
+    endpoint: config.tencent.endpoint,
+    stateApi: 'querystate',
+    http: config.http,
+  });
+  return { lines, stop, exit, config, client, url: url!, env };
+}
+
 describe('presence simulate', () => {
   it('serves querystate to the real client until stopped, then exits 0', async () => {
-    const lines: string[] = [];
-    const stop = new AbortController();
-    const env = { TIM_SECRET_KEY: 'simulate-test-key' };
-    const exit = simulateCommand(['--port', '0', '--seed', 'cmd', '--rps', '50'], {
-      env,
-      stdout: (l) => lines.push(l),
-      stderr: (l) => lines.push(l),
-      signal: stop.signal,
-    });
-    for (let i = 0; i < 50 && !lines.some((l) => l.includes('http://')); i++)
-      await new Promise((r) => setTimeout(r, 50));
-    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(lines.join('\n'))?.[0];
-    expect(url, lines.join('\n')).toBeDefined();
-    const config = loadConfig({ ...env, TIM_ENDPOINT: url });
-    const client = new TencentClient({
-      sdkAppId: '1400000001',
-      admin: config.tencent.admin,
-      secretKey: config.tencent.secretKeyFor('1400000001'),
-      endpoint: config.tencent.endpoint,
-      stateApi: 'querystate',
-      http: config.http,
-    });
+    const { stop, exit, config, client, url } = await startSimulate('simulate-test-key', [
+      '--seed',
+      'cmd',
+      '--rps',
+      '50',
+    ]);
     try {
       const result = await client.queryState(['a', 'b', 'c'], { detail: true });
       expect(result.observations.map((o) => o.userId).sort()).toEqual(['a', 'b', 'c']);
@@ -40,7 +50,7 @@ describe('presence simulate', () => {
         sdkAppId: '1400000001',
         admin: 'administrator',
         secretKey: 'not-the-key',
-        endpoint: url!,
+        endpoint: url,
         stateApi: 'querystate',
         http: config.http,
       });
@@ -62,28 +72,14 @@ describe('presence simulate', () => {
     expect(lines.join('\n')).toContain('Set TIM_SECRET_KEY');
   });
   it("--world rhythm answers as the demo history's model: the same users, the same states", async () => {
-    const lines: string[] = [];
-    const stop = new AbortController();
-    const env = { TIM_SECRET_KEY: 'simulate-rhythm-key' };
-    const exit = simulateCommand(['--port', '0', '--seed', 'month', '--world', 'rhythm', '--world-days', '20'], {
-      env,
-      stdout: (l) => lines.push(l),
-      stderr: (l) => lines.push(l),
-      signal: stop.signal,
-    });
-    for (let i = 0; i < 50 && !lines.some((l) => l.includes('http://')); i++)
-      await new Promise((r) => setTimeout(r, 50));
-    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(lines.join('\n'))?.[0];
-    expect(url, lines.join('\n')).toBeDefined();
-    const config = loadConfig({ ...env, TIM_ENDPOINT: url });
-    const client = new TencentClient({
-      sdkAppId: '1400000001',
-      admin: config.tencent.admin,
-      secretKey: config.tencent.secretKeyFor('1400000001'),
-      endpoint: config.tencent.endpoint,
-      stateApi: 'querystate',
-      http: config.http,
-    });
+    const { lines, stop, exit, client, env } = await startSimulate('simulate-rhythm-key', [
+      '--seed',
+      'month',
+      '--world',
+      'rhythm',
+      '--world-days',
+      '20',
+    ]);
     const users = Array.from({ length: 200 }, (_, i) => `r${i}`);
     const day = 86_400_000;
     const rhythm = new DailyRhythm({ seed: 'month', startMs: Math.floor(Date.now() / day) * day - 20 * day, days: 20 });
