@@ -22,7 +22,8 @@
 //   the few calls that landed early, a lower ceiling refuses everything above it), or
 //   PERSIST_EPISODES refusal episodes (refusals more than a window apart) within PERSIST_WINDOWS
 //   windows' worth of calls, or a refusal with the margin at its cap, cut the rate (to
-//   70%, CUBIC's factor), as TCP's congestion window does, at most once per window; every window's
+//   70%, CUBIC's factor), as TCP's congestion window does, at most once per window, and so does
+//   any refusal while the rate is still below the ceiling after such a cut; every window's
 //   worth of calls granted without a refusal adds back a twentieth of the ceiling. Recovery is
 //   earned by calls, not by idle time (as TCP's window validation, RFC 7661): a poller idle between
 //   cycles would otherwise start each cycle at the full rate and be refused again.
@@ -228,6 +229,11 @@ export class SlidingWindowLimiter {
       this.episodes.push(this.granted);
       persistent = this.episodes.length >= PERSIST_EPISODES || this.extraMarginMs >= this.maxMarginMs;
     }
+    // Below the ceiling, the rate was cut for a lower ceiling and is climbing back: a refusal now
+    // says it climbed past that ceiling again, which is no jitter (measured: read as jitter, the
+    // rate crept a third over a ceiling half the configured one for cycles, and refused batches
+    // ran past their deadline).
+    if (this.currentRate < this.limit) persistent = true;
     if (persistent && now - this.lastDecreaseAt >= window) {
       this.lastDecreaseAt = now;
       // The evidence is spent: the lower rate gets its own episodes before the next cut.

@@ -47,6 +47,7 @@ describe(`reliability: rate-limit refusals (${DATABASE_KIND})`, () => {
   const rates: number[] = [];
   let stats: { calls: number; refused: number; maxInAnyWindow: number } | undefined;
   let answers: Awaited<ReturnType<typeof startSimulator>>['answers'] = [];
+  let stoppedAt = new Date(0);
 
   beforeAll(async () => {
     // The provider's real ceiling (10/s) is half what the poller was told (20/s).
@@ -65,6 +66,7 @@ describe(`reliability: rate-limit refusals (${DATABASE_KIND})`, () => {
       events.on('limiter.rate', ({ rate }) => rates.push(rate));
       const daemon = await startDaemon({ config, logger, database, events });
       await sleep(13_000);
+      stoppedAt = new Date();
       await daemon.stop();
       stats = simulator.stats().find((s) => s.appId === APP && s.api === 'querystate');
       answers = simulator.answers;
@@ -83,9 +85,13 @@ describe(`reliability: rate-limit refusals (${DATABASE_KIND})`, () => {
   });
 
   it('retried every refused batch: every cycle observed every user', () => {
-    expect(cycles.length).toBeGreaterThanOrEqual(3);
-    expect(cycles.reduce((n, c) => n + c.refusals, 0)).toBeGreaterThan(0);
-    for (const c of cycles)
+    // A cycle still running when the daemon was stopped is cut short by design (its batches not
+    // yet started are abandoned): every cycle that ended before the stop observed everyone.
+    const finished = cycles.filter((c) => c.finishedAt < stoppedAt);
+    expect(cycles.length - finished.length).toBeLessThanOrEqual(1);
+    expect(finished.length).toBeGreaterThanOrEqual(3);
+    expect(finished.reduce((n, c) => n + c.refusals, 0)).toBeGreaterThan(0);
+    for (const c of finished)
       expect(c).toMatchObject({ status: 'ok', users: USERS.length, observed: USERS.length, failed: 0 });
   });
 

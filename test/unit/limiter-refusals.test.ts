@@ -102,6 +102,29 @@ describe('SlidingWindowLimiter refusals', () => {
     expect(rates[0]).toBe(14);
   });
 
+  it('climbing back after a cut, cuts again at the first refusal: the lower ceiling is known', async () => {
+    const clock = virtualClock();
+    const rates: number[] = [];
+    const limiter = new SlidingWindowLimiter(20, 1000, clock, { pace: true, onRateChange: (r) => rates.push(r) });
+    // Told 20 a second, the provider allows 10; a cycle of 16 calls every 3 s for a minute, each
+    // within its 3 s schedule interval (the batches' deadline in the daemon).
+    const provider = new SlidingWindowCounter(10, 1000);
+    const refusedPerCycle: number[] = [];
+    for (let cycle = 0; cycle < 20; cycle++) {
+      const start = Math.max(clock.time, cycle * 3000);
+      clock.time = start;
+      const before = limiter.refused;
+      await callThrough(limiter, clock, 16, (at) => provider.tryStart(at));
+      expect(clock.time - start, `cycle ${cycle}`).toBeLessThan(3000);
+      refusedPerCycle.push(limiter.refused - before);
+    }
+    // Once the rate came down (20 -> 14 -> 15 -> 10), it never crept far over the real ceiling
+    // again: a refusal while climbing back cut it at once (read as jitter, it climbed to 14 and
+    // sat there for cycles), so later cycles meet a refusal or two, not a run of them.
+    expect(Math.max(...refusedPerCycle.slice(2))).toBeLessThanOrEqual(2);
+    expect(Math.max(...rates.slice(2))).toBeLessThanOrEqual(12);
+  });
+
   it('never cuts the rate for jitter alone, however long it goes on', async () => {
     const clock = virtualClock();
     const limiter = new SlidingWindowLimiter(100, 1000, clock, { pace: true });
