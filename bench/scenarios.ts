@@ -52,37 +52,28 @@ const tencent = (
 
 /** The issue's scenarios; `cycles` measured cycles each. */
 export function fullScenarios(cycles: number): Scenario[] {
+  const volcengine: Scenario = {
+    name: 'volcengine-200k-2apps-100rps',
+    provider: 'volcengine',
+    users: 200_000,
+    apps: 2,
+    rps: 100,
+    detail: false,
+    churn: 0.1,
+    cycles,
+  };
   return [
     tencent('tencent-1m-100rps', 1_000_000, 100, false, 0.1, cycles),
     tencent('tencent-1m-100rps-detail', 1_000_000, 100, true, 0.1, cycles),
     tencent('tencent-1m-200rps', 1_000_000, 200, false, 0.1, cycles),
     tencent('tencent-1m-200rps-detail', 1_000_000, 200, true, 0.1, cycles),
-    {
-      name: 'volcengine-200k-2apps-100rps',
-      provider: 'volcengine',
-      users: 200_000,
-      apps: 2,
-      rps: 100,
-      detail: false,
-      churn: 0.1,
-      cycles,
-    },
+    volcengine,
     tencent('tencent-1m-100rps-churn1', 1_000_000, 100, false, 0.01, cycles),
     tencent('tencent-1m-100rps-churn100', 1_000_000, 100, false, 1, cycles),
     // Issue 15: real TLS, a distant region, a restart mid-cycle, two sets sharing one bucket.
     { ...tencent('tencent-1m-100rps-https', 1_000_000, 100, false, 0.1, cycles), https: true },
     { ...tencent('tencent-1m-100rps-detail-https', 1_000_000, 100, true, 0.1, cycles), https: true },
-    {
-      name: 'volcengine-200k-2apps-100rps-https',
-      provider: 'volcengine',
-      users: 200_000,
-      apps: 2,
-      rps: 100,
-      detail: false,
-      churn: 0.1,
-      cycles,
-      https: true,
-    },
+    { ...volcengine, name: 'volcengine-200k-2apps-100rps-https', https: true },
     {
       // Lognormal, median 150 ms and p99 1.5 s in all, half of it on the way there (before the
       // provider counts the call), half as service time after.

@@ -24,6 +24,9 @@ import { recordObservations } from '../../src/store/record-observations.js';
 import { addWatchSet } from '../../src/store/watch-sets.js';
 import { addWatchedUsers } from '../../src/store/watched-users.js';
 import { afterAll, beforeAll } from 'vitest';
+import { migrate } from '../../src/db/migrator.js';
+import { runMaintenance } from '../../src/store/maintenance.js';
+import { createCliTarget, type CliTarget } from './cli.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 /** The app of the `analytics` set. */
@@ -111,4 +114,14 @@ export function useAnalyticsHistoryDatabase(): { database: TestDatabase; dave: {
     await fixture.database?.close();
   });
   return fixture;
+}
+
+/** A CLI target whose database holds the hand-made history, summed by the maintenance as of 2026-04-02 05:00Z (every day of it closed). */
+export async function createAnalyticsCliTarget(): Promise<CliTarget> {
+  const target = await createCliTarget();
+  const db = target.database!.db;
+  await migrate(db);
+  await recordAnalyticsHistory(db);
+  await runMaintenance(db, { now: new Date('2026-04-02T05:00:00Z') });
+  return target;
 }

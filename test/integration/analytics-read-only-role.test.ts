@@ -6,11 +6,9 @@ import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../src/db/migrator.js';
-import { runMaintenance } from '../../src/store/maintenance.js';
-import { recordAnalyticsHistory } from '../helpers/analytics-history.js';
+import { createAnalyticsCliTarget } from '../helpers/analytics-history.js';
 import { fillRecipe, RECIPE_CASES, RECIPES } from '../helpers/analytics-recipes.js';
-import { createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
+import { runCli, type CliTarget } from '../helpers/cli.js';
 import { plainRows } from '../helpers/sql-values.js';
 import { urlAsRole } from '../helpers/scratch-database.js';
 
@@ -33,11 +31,8 @@ async function asAnalyst<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 
 describe.skipIf(!server)('an analyst role with the documented grants (postgres)', () => {
   beforeAll(async () => {
-    target = await createCliTarget();
+    target = await createAnalyticsCliTarget();
     const db = target.database!.db;
-    await migrate(db);
-    await recordAnalyticsHistory(db);
-    await runMaintenance(db, { now: new Date('2026-04-02T05:00:00Z') });
     if (!grants) throw new Error('docs/analytics.md has no "-- grants: analyst" block');
     // CREATE ROLE is cluster-wide: a name of this file's own; the rest applies to its database.
     await sql.raw(grants.replaceAll('presence_analyst', role)).execute(db);

@@ -4,10 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../src/db/migrator.js';
-import { runMaintenance } from '../../src/store/maintenance.js';
-import { recordAnalyticsHistory } from '../helpers/analytics-history.js';
-import { createCliTarget, runCli, type CliTarget } from '../helpers/cli.js';
+import { createAnalyticsCliTarget } from '../helpers/analytics-history.js';
+import { runCli, type CliTarget } from '../helpers/cli.js';
 import { onServer, urlAsRole } from '../helpers/scratch-database.js';
 
 const server = process.env.TEST_DATABASE_URL;
@@ -17,11 +15,8 @@ let readOnlyUrl = '';
 
 describe.skipIf(!server)('reports as a read-only role (postgres)', () => {
   beforeAll(async () => {
-    target = await createCliTarget();
+    target = await createAnalyticsCliTarget();
     const db = target.database!.db;
-    await migrate(db);
-    await recordAnalyticsHistory(db);
-    await runMaintenance(db, { now: new Date('2026-04-02T05:00:00Z') });
     await onServer(server!, `CREATE ROLE ${role} LOGIN`);
     await sql
       .raw(`GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`)
