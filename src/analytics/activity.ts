@@ -6,12 +6,13 @@
 // per period.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { getWatchSet, type WatchSet } from '../store/watch-sets.js';
+import type { WatchSet } from '../store/watch-sets.js';
 import { periodPiecesCtes } from './period-pieces.js';
 import { rangePeak } from './range-peak.js';
-import { resolvePeriods, type Period, type ReportOptions } from './report-options.js';
+import type { Period, ReportOptions } from './report-options.js';
 import { rolledActivity, type RawActivityRow } from './rollup-activity.js';
-import { coverageThrough, planPeriods, readCoverage } from './rollup-coverage.js';
+import { coverageThrough } from './rollup-coverage.js';
+import { inReportSnapshot } from './report-snapshot.js';
 
 /** One period of the activity report. */
 export interface ActivityRow {
@@ -112,46 +113,38 @@ async function exactActivity(
 
 /** Computes the activity report in SQL, in one read-only snapshot. */
 export async function activityReport(db: Kysely<Database>, options: ReportOptions): Promise<ActivityReport> {
-  return db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .execute(async (trx) => {
-      await sql`SET TRANSACTION READ ONLY`.execute(trx);
-      const set = await getWatchSet(trx, options.set);
-      const periods = await resolvePeriods(trx, options);
-      const coverage = await readCoverage(trx, set);
-      const plan = planPeriods(periods, options, coverage, true);
-      const byLabel = new Map<string, RawActivityRow>();
-      const pick = (indexes: number[]) => indexes.map((i) => periods[i]).filter((p): p is Period => p !== undefined);
-      for (const r of await rolledActivity(trx, set, options, pick(plan.rolled))) byLabel.set(r.period, r);
-      for (const run of plan.exactRuns)
-        for (const r of await exactActivity(trx, set, options, pick(run), run[0] ?? 0)) byLabel.set(r.period, r);
-      const peaks = periods.map((p) => Number(byLabel.get(p.label)?.peak_online ?? 0));
-      const peak = await rangePeak(trx, set, periods, peaks, new Set(plan.rolled));
-      return {
-        kind: 'activity' as const,
-        options,
-        provider: set.provider,
-        appId: set.app_id,
-        source: {
-          rollupPeriods: plan.rolled.length,
-          exactPeriods: periods.length - plan.rolled.length,
-          note: plan.note,
-          rollupThrough: coverageThrough(coverage),
-        },
-        peak: { online: peak.online, at: peak.at?.toISOString() ?? null },
-        rows: periods.map((p) => {
-          const r = byLabel.get(p.label);
-          return {
-            period: p.label,
-            observed: Number(r?.observed ?? 0),
-            active: Number(r?.active ?? 0),
-            avgOnlineMinutes: r?.avg_online_min == null ? null : Number(r.avg_online_min),
-            peakOnline: Number(r?.peak_online ?? 0),
-            unknownShare: r?.unknown_share == null ? null : Number(r.unknown_share),
-            platforms: r?.platforms ?? (set.detail ? {} : null),
-          };
-        }),
-      };
-    });
+  return inReportSnapshot(db, options, true, async (trx, { set, periods, coverage, plan }) => {
+    const byLabel = new Map<string, RawActivityRow>();
+    const pick = (indexes: number[]) => indexes.map((i) => periods[i]).filter((p): p is Period => p !== undefined);
+    for (const r of await rolledActivity(trx, set, options, pick(plan.rolled))) byLabel.set(r.period, r);
+    for (const run of plan.exactRuns)
+      for (const r of await exactActivity(trx, set, options, pick(run), run[0] ?? 0)) byLabel.set(r.period, r);
+    const peaks = periods.map((p) => Number(byLabel.get(p.label)?.peak_online ?? 0));
+    const peak = await rangePeak(trx, set, periods, peaks, new Set(plan.rolled));
+    return {
+      kind: 'activity' as const,
+      options,
+      provider: set.provider,
+      appId: set.app_id,
+      source: {
+        rollupPeriods: plan.rolled.length,
+        exactPeriods: periods.length - plan.rolled.length,
+        note: plan.note,
+        rollupThrough: coverageThrough(coverage),
+      },
+      peak: { online: peak.online, at: peak.at?.toISOString() ?? null },
+      rows: periods.map((p) => {
+        const r = byLabel.get(p.label);
+        return {
+          period: p.label,
+          observed: Number(r?.observed ?? 0),
+          active: Number(r?.active ?? 0),
+          avgOnlineMinutes: r?.avg_online_min == null ? null : Number(r.avg_online_min),
+          peakOnline: Number(r?.peak_online ?? 0),
+          unknownShare: r?.unknown_share == null ? null : Number(r.unknown_share),
+          platforms: r?.platforms ?? (set.detail ? {} : null),
+        };
+      }),
+    };
+  });
 }

@@ -4,11 +4,12 @@
 // rollup covers come from it (src/analytics/rollup-retention.ts), the others exactly from the history.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { getWatchSet } from '../store/watch-sets.js';
+
 import type { ReportSource } from './activity.js';
 import { periodPiecesCtes } from './period-pieces.js';
-import { resolvePeriods, type ReportOptions } from './report-options.js';
-import { coverageThrough, planPeriods, readCoverage } from './rollup-coverage.js';
+import type { ReportOptions } from './report-options.js';
+import { coverageThrough } from './rollup-coverage.js';
+import { inReportSnapshot } from './report-snapshot.js';
 import { mixedRetention, type RetentionPair } from './rollup-retention.js';
 
 /** One cohort: its first period, its size, and how many of it were active 0, 1, 2... periods later. */
@@ -34,54 +35,46 @@ export interface RetentionReport {
 
 /** Computes the retention report in SQL, in one read-only snapshot. */
 export async function retentionReport(db: Kysely<Database>, options: ReportOptions): Promise<RetentionReport> {
-  return db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .execute(async (trx) => {
-      await sql`SET TRANSACTION READ ONLY`.execute(trx);
-      const set = await getWatchSet(trx, options.set);
-      const periods = await resolvePeriods(trx, options);
-      const coverage = await readCoverage(trx, set);
-      const plan = planPeriods(periods, options, coverage, false);
-      let rows: RetentionPair[];
-      if (plan.rolled.length > 0) {
-        rows = await mixedRetention(trx, set, options, periods, plan.rolled, plan.exactRuns);
-      } else {
-        ({ rows } = await sql<RetentionPair>`
+  return inReportSnapshot(db, options, false, async (trx, { set, periods, coverage, plan }) => {
+    let rows: RetentionPair[];
+    if (plan.rolled.length > 0) {
+      rows = await mixedRetention(trx, set, options, periods, plan.rolled, plan.exactRuns);
+    } else {
+      ({ rows } = await sql<RetentionPair>`
           WITH ${periodPiecesCtes(set, options, periods)},
           active AS (SELECT DISTINCT period, user_id FROM pieces WHERE state = ANY(${options.active}::text[])),
           cohort AS (SELECT user_id, min(period) AS cohort FROM active GROUP BY user_id)
           SELECT c.cohort, a.period, count(*)::int AS users
           FROM cohort c JOIN active a ON a.user_id = c.user_id
           GROUP BY c.cohort, a.period`.execute(trx));
-      }
-      const labels = periods.map((p) => p.label);
-      const index = new Map(labels.map((label, i) => [label, i]));
-      const cohorts: Cohort[] = [];
-      const now = Date.now();
-      for (const [i, label] of labels.entries()) {
-        const mine = rows.filter((r) => r.cohort === label);
-        // A period of the range in which nobody became active is a cohort of 0, not a missing row;
-        // periods not begun yet are left out.
-        if (mine.length === 0 && (periods[i]?.start.getTime() ?? now) >= now) continue;
-        const retained = labels.slice(i).map(() => 0);
-        for (const r of mine) retained[(index.get(r.period) ?? i) - i] = Number(r.users);
-        const users = retained[0] ?? 0;
-        cohorts.push({ cohort: label, users, retained, shares: retained.map((n) => (users === 0 ? 0 : n / users)) });
-      }
-      return {
-        kind: 'retention' as const,
-        options,
-        provider: set.provider,
-        appId: set.app_id,
-        source: {
-          rollupPeriods: plan.rolled.length,
-          exactPeriods: periods.length - plan.rolled.length,
-          note: plan.note,
-          rollupThrough: coverageThrough(coverage),
-        },
-        periods: labels,
-        cohorts,
-      };
-    });
+    }
+    const labels = periods.map((p) => p.label);
+    const index = new Map(labels.map((label, i) => [label, i]));
+    const cohorts: Cohort[] = [];
+    const now = Date.now();
+    for (const [i, label] of labels.entries()) {
+      const mine = rows.filter((r) => r.cohort === label);
+      // A period of the range in which nobody became active is a cohort of 0, not a missing row;
+      // periods not begun yet are left out.
+      if (mine.length === 0 && (periods[i]?.start.getTime() ?? now) >= now) continue;
+      const retained = labels.slice(i).map(() => 0);
+      for (const r of mine) retained[(index.get(r.period) ?? i) - i] = Number(r.users);
+      const users = retained[0] ?? 0;
+      cohorts.push({ cohort: label, users, retained, shares: retained.map((n) => (users === 0 ? 0 : n / users)) });
+    }
+    return {
+      kind: 'retention' as const,
+      options,
+      provider: set.provider,
+      appId: set.app_id,
+      source: {
+        rollupPeriods: plan.rolled.length,
+        exactPeriods: periods.length - plan.rolled.length,
+        note: plan.note,
+        rollupThrough: coverageThrough(coverage),
+      },
+      periods: labels,
+      cohorts,
+    };
+  });
 }
