@@ -50,8 +50,23 @@ export async function describeMachine(databaseUrl: string | undefined): Promise<
   };
 }
 
-/** The targets of the issue. */
-export const TARGETS = { efficiencyPostgres: 0.97, efficiencyPglite: 0.9, peakRssMB: 200, heapGrowthMB: 5 };
+/** The targets of the issue (docs/benchmarks.md): efficiency in every cycle, first sight included. */
+export const TARGETS = {
+  efficiencyPostgres: 0.95,
+  efficiencyDistant: 0.9,
+  efficiencyPglite: 0.9,
+  /** Refusals as a share of a scenario's calls (and none in a steady cycle). */
+  refusedShare: 0.005,
+  peakRssMB: 200,
+  heapGrowthMB: 5,
+};
+
+/** The efficiency a scenario must reach in every cycle, or undefined where the issue asks only for a measurement (200 calls/s). */
+export function efficiencyTarget(r: ScenarioResult): number | undefined {
+  if (r.scenario.rps > 100) return undefined;
+  if (r.database === 'pglite') return TARGETS.efficiencyPglite;
+  return r.scenario.arrivalDelay ? TARGETS.efficiencyDistant : TARGETS.efficiencyPostgres;
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -73,6 +88,17 @@ export function summarize(r: ScenarioResult) {
   return {
     efficiency: median(cs.map((c) => c.efficiency)),
     minEfficiency: Math.min(...cs.map((c) => c.efficiency)),
+    /** The lowest of every cycle, first sight included. */
+    minEfficiencyAll: Math.min(...r.cycles.map((c) => c.efficiency)),
+    /** Refusals the poller met in the steady (not first-sight) cycles. */
+    steadyRefusals: r.cycles.filter((c) => !c.firstSight).reduce((n, c) => n + c.refusals, 0),
+    grantToSendP99Ms: median(cs.map((c) => c.grantToSend.p99Ms)),
+    grantToSendMaxMs: Math.max(...cs.map((c) => c.grantToSend.maxMs)),
+    sendToArrivalP99Ms: median(cs.map((c) => c.sendJitter.delayP99Ms)),
+    windowShrinkMaxMs: Math.max(...cs.map((c) => c.sendJitter.windowShrinkMaxMs)),
+    startSeconds: median(cs.map((c) => c.startSeconds)),
+    marginMs: Math.max(...r.cycles.map((c) => c.limiterMarginMs)),
+    minRate: Math.min(...r.cycles.map((c) => c.limiterRate)),
     cycleSeconds: median(cs.map((c) => c.seconds)),
     firstSightEfficiency: first?.efficiency ?? Number.NaN,
     transitionsPerSecond: median(cs.map((c) => c.transitionsPerSecond)),
@@ -117,15 +143,30 @@ export function markdownReport(machine: Machine, command: string, results: Scena
   }
   lines.push(
     '',
-    '| scenario | db | efficiency ≥ target | no window over the ceiling | no refusals | peak RSS < 200 MB | heap growth over the cycles (MB, after GC) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    'Where the time goes and what the provider saw (medians over the steady cycles; max where it says so): grant-to-send is the limiter grant to the socket write, send-to-arrival the write to the simulator counting the call; a window shrinks when a call arrives later after its grant than one a window later (what a margin must cover).',
+    '',
+    '| scenario | db | first call after the cycle starts s | grant-to-send p99 / max ms | send-to-arrival p99 ms | window shrink max ms | limiter margin max ms | lowest rate |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const r of results) {
     const s = summarize(r);
-    const target = r.database === 'postgres' ? TARGETS.efficiencyPostgres : TARGETS.efficiencyPglite;
     lines.push(
-      `| ${r.scenario.name} | ${r.database} | ${yes(s.minEfficiency >= target)} (${f(s.minEfficiency, 3)} vs ${target}) | ${yes(r.simulator.maxCallsInAnyWindow <= r.scenario.rps)} | ${yes(r.simulator.refused === 0)} | ` +
-        `${yes(s.peakRssMB < TARGETS.peakRssMB)} | ${f(s.heapGrowthMB, 1)} over ${r.cycles.length - 1} cycles |`,
+      `| ${r.scenario.name} | ${r.database} | ${f(s.startSeconds, 2)} | ${f(s.grantToSendP99Ms, 1)} / ${f(s.grantToSendMaxMs, 1)} | ${f(s.sendToArrivalP99Ms, 1)} | ${f(s.windowShrinkMaxMs, 1)} | ${f(s.marginMs)} | ${f(s.minRate)} (${r.scenario.rps}) |`,
+    );
+  }
+  lines.push(
+    '',
+    '| scenario | db | efficiency ≥ target, every cycle | no window over the ceiling | refused ≤ 0.5% | none in steady cycles | peak RSS < 200 MB | heap growth over the cycles (MB, after GC) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const r of results) {
+    const s = summarize(r);
+    const target = efficiencyTarget(r);
+    const share = r.simulator.calls > 0 ? r.simulator.refused / r.simulator.calls : 0;
+    lines.push(
+      `| ${r.scenario.name} | ${r.database} | ${target === undefined ? `measured: ${f(s.minEfficiencyAll, 3)}` : `${yes(s.minEfficiencyAll >= target)} (${f(s.minEfficiencyAll, 3)} vs ${target})`} | ` +
+        `${yes(r.simulator.maxCallsInAnyWindow <= r.scenario.rps)} | ${yes(share <= TARGETS.refusedShare)} (${r.simulator.refused} of ${r.simulator.calls}) | ${yes(s.steadyRefusals === 0)} (${s.steadyRefusals}) | ` +
+        `${yes(s.peakRssMB < TARGETS.peakRssMB)} (${f(s.peakRssMB)}) | ${f(s.heapGrowthMB, 1)} over ${r.cycles.length - 1} cycles |`,
     );
   }
   return lines.join('\n') + '\n';

@@ -15,6 +15,7 @@ import { ProviderRegistry } from '../src/poll/provider-registry.js';
 import { systemClock } from '../src/clock.js';
 import { EventStream, type CycleSummary } from '../src/events.js';
 import { runPollCycle } from '../src/poll/poll-cycle.js';
+import type { SlidingWindowLimiter } from '../src/poll/sliding-window-limiter.js';
 import { stateApiLabel } from '../src/poll/provider-registry.js';
 import { addWatchSet, type WatchSet } from '../src/store/watch-sets.js';
 import { explainBatch } from './explain-batch.js';
@@ -93,6 +94,11 @@ export interface CycleResult {
   callSpanSeconds: number;
   /** From the last call start to the end of the cycle, s (its answer, and the writes still queued). */
   tailSeconds: number;
+  /** From the start of the cycle to its first call's grant, s (reading the first page, opening connections, a restart's wait). */
+  startSeconds: number;
+  /** The limiter's margin over its window, ms, and its rate, at the end of the cycle (the lowest of the scenario's buckets). */
+  limiterMarginMs: number;
+  limiterRate: number;
   /** Grants against the simulator's arrivals: the jitter that can make it refuse. */
   jitter: ArrivalJitter;
   /** Socket writes against the simulator's arrivals: what is left once the window counts from the write. */
@@ -262,6 +268,8 @@ export async function runScenario(
               ...signals,
             }),
           );
+        const limiters = (): SlidingWindowLimiter[] =>
+          sets.map((set) => registry.stateLimiter(set.provider, set.app_id));
         for (let cycle = 0; cycle <= s.cycles; cycle++) {
           if (cycle > 0) await simulator.nextGeneration();
           if (cycle > 0 && s.restartMidCycle) {
@@ -325,6 +333,9 @@ export async function runScenario(
             readSeconds: times.readMs / 1000,
             callSpanSeconds: (times.lastCallAt - times.firstCallAt) / 1000,
             tailSeconds: (ended - times.lastCallAt) / 1000,
+            startSeconds: (times.firstCallAt - started) / 1000,
+            limiterMarginMs: Math.max(...limiters().map((l) => l.marginMs)),
+            limiterRate: Math.min(...limiters().map((l) => l.rate)),
             jitter,
             sendJitter,
             grantToSend,
@@ -336,7 +347,7 @@ export async function runScenario(
               `efficiency ${result.efficiency.toFixed(3)}, ${result.calls} calls, ${result.transitions} transitions, ` +
               `rss ${result.peakRssMB.toFixed(0)} MB, heap ${result.heapUsedMB.toFixed(1)} MB, cpu ${result.cpuSecondsPer100kObservations.toFixed(2)} s/100k, ` +
               `per batch: limiter ${result.limiterMsPerBatch.toFixed(0)} ms, http ${result.httpMsPerBatch.toFixed(0)} ms, write ${result.writeMsPerBatch.toFixed(0)} ms; ` +
-              `tail ${result.tailSeconds.toFixed(2)} s, loop p99 ${result.loopDelayP99Ms.toFixed(0)} ms; ` +
+              `start ${result.startSeconds.toFixed(2)} s, tail ${result.tailSeconds.toFixed(2)} s, margin ${result.limiterMarginMs} ms, rate ${result.limiterRate}, loop p99 ${result.loopDelayP99Ms.toFixed(0)} ms; ` +
               `refusals ${result.refusals}, grant-to-arrival p50/p99/max ${jitter.delayP50Ms.toFixed(1)}/${jitter.delayP99Ms.toFixed(1)}/${jitter.delayMaxMs.toFixed(1)} ms, window shrink max ${jitter.windowShrinkMaxMs.toFixed(1)} ms; ` +
               `grant-to-send p50/p99/max ${grantToSend.p50Ms.toFixed(2)}/${grantToSend.p99Ms.toFixed(2)}/${grantToSend.maxMs.toFixed(2)} ms; ` +
               `send-to-arrival p50/p99/max ${sendJitter.delayP50Ms.toFixed(1)}/${sendJitter.delayP99Ms.toFixed(1)}/${sendJitter.delayMaxMs.toFixed(1)} ms, shrink max ${sendJitter.windowShrinkMaxMs.toFixed(1)} ms` +

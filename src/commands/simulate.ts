@@ -1,6 +1,7 @@
 // `presence simulate`: runs the fake Tencent IM server (and, given a Volcengine key pair, the fake
 // Volcengine QueryOnlineStatus on the same port) in the foreground for the demo and for trying the
 // poller without an account. Runs until SIGINT/SIGTERM.
+import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { parseWholeNumber } from '../input/options.js';
@@ -69,6 +70,10 @@ export function simulateDefinition(program: Command, run: CommandRun, signal?: A
     .option('--volc-rps <n>', "Volcengine's ceiling, calls per second (default 100; needs the Volcengine keys)")
     .option('--log <file>', 'append every answer to FILE (JSON lines)')
     .option('--admin <id>', 'the admin identifier the simulator accepts', 'administrator')
+    .option(
+      '--https <ca-file>',
+      'serve HTTPS with a certificate made at start for --host and localhost, written to CA-FILE (PRESENCE_CA_FILE for the poller)',
+    )
     .option(
       '--callback-url <url>',
       'POST signed State.StateChange callbacks (TIM_CALLBACK_TOKEN) here as users change state',
@@ -179,7 +184,9 @@ async function simulate(
     return 2;
   }
   const world = new PresenceWorld({ seed, meanDwellMs: dwell, epochMs: 0, ...(rhythm ? { rhythm } : {}) });
+  const caFile = values['https'];
   const simulator = await startSimulator({
+    ...(caFile === undefined ? {} : { https: true }),
     host: values['host'] ?? '127.0.0.1',
     port,
     secretKey,
@@ -201,6 +208,16 @@ async function simulate(
         }
       : {}),
   });
+  if (caFile !== undefined) {
+    try {
+      // Only the certificate: its private key never leaves the process.
+      await writeFile(caFile, simulator.ca ?? '');
+    } catch (e) {
+      await simulator.close();
+      err(`presence simulate: --https: cannot write ${caFile}: ${e instanceof Error ? e.message : String(e)}`);
+      return 2;
+    }
+  }
   // Callbacks (issue 9): signed State.StateChange pushes to a receiver as the world changes.
   let callbacks: Awaited<ReturnType<typeof startCallbacksFromOptions>>;
   try {
@@ -212,6 +229,7 @@ async function simulate(
   }
   if (callbacks) out(`simulator sends State.StateChange callbacks to ${values['callback-url']}`);
   out(`simulator listening on ${simulator.url} (TIM_ENDPOINT for the poller)`);
+  if (caFile !== undefined) out(`simulator's certificate is in ${caFile} (PRESENCE_CA_FILE for the poller)`);
   if (volcKey !== undefined)
     out(`simulator serves Volcengine QueryOnlineStatus on ${simulator.url} (VOLC_ENDPOINT for the poller)`);
 

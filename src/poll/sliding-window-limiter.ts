@@ -64,10 +64,12 @@ export interface LimiterOptions extends LimiterHooks {
   /**
    * Count the window as full of calls started up to this clock time (monotonic ms): the start of
    * this process. A new process (a restart, a second `presence poll`) cannot know what the
-   * previous one sent in its last window, which the provider still counts; so nothing starts
-   * before one window after this process did. A daemon takes longer than that to start, so this
-   * costs only a `kill -9` followed by an instant restart. Unset: a new limiter may start a whole
-   * window's worth at once.
+   * previous one sent in its last window, which the provider still counts. Unpaced, nothing starts
+   * before one window after this process did. Paced, the previous process (paced too: the same
+   * setting) sent at most one call per gap, so the window is counted as full of such a paced run
+   * ending RESTART_SLACK_SHARE of a window after this time, and this process ramps in at the paced
+   * rate from there: its first call a quarter of a window after its start instead of a whole one
+   * (see RESTART_SLACK_SHARE). Unset: a new limiter may start a whole window's worth at once.
    */
   fullUntil?: number;
 }
@@ -93,6 +95,16 @@ export const JITTER_REFUSALS_SHARE = 0.1;
 const JITTER_REFUSALS_MIN = 3;
 /** The span, in windows' worth of calls, over which refusal episodes are counted. */
 export const PERSIST_WINDOWS = 5;
+/**
+ * After a restart with pacing, the previous process's paced run is counted as going on this share
+ * of a window past this process's start. A paced run may be behind its schedule by up to a tenth
+ * of a window and then catch up (see `waitForSlot`), and its calls may leave up to about as long
+ * after their grants (the grant-to-send delay, p99 15 ms and at most 30 ms measured at the
+ * ceiling): with a tenth for each and the rest spare, the previous run and this one together
+ * never put more than `limit` calls in a window (test/unit/limiter-refusals.test.ts kills a
+ * paced run caught up after a stall and checks the two together).
+ */
+export const RESTART_SLACK_SHARE = 1 / 4;
 /** Longest a granted call not yet sent holds the window, in windows. */
 const PENDING_HOLD_WINDOWS = 2;
 /** While the start that bounds the window is granted but not yet sent, look again this often (share of the window). */
@@ -287,6 +299,13 @@ export class SlidingWindowLimiter {
     return Number.POSITIVE_INFINITY;
   }
 
+  /** When the call `back` grants before this limiter's first (back < 0) started, as counted for a restart (`fullUntil`). */
+  private beforeFirst(back: number, window: number): number {
+    if (!this.pace) return this.emptyBefore;
+    // A paced run ending a little after this process started: call -1 at its end, each earlier one a gap before.
+    return this.emptyBefore + RESTART_SLACK_SHARE * window + ((back + 1) * window) / this.limit;
+  }
+
   private async waitForSlot(signal?: AbortSignal, deadline?: number): Promise<number> {
     for (;;) {
       signal?.throwIfAborted();
@@ -294,7 +313,7 @@ export class SlidingWindowLimiter {
       const window = this.window;
       // The start `rate` grants back must have left the window: then fewer than `rate` remain in it.
       const back = this.granted - this.currentRate;
-      let slotAt = (back < 0 ? this.emptyBefore : (this.starts[back % this.limit] ?? 0)) + window;
+      let slotAt = (back < 0 ? this.beforeFirst(back, window) : (this.starts[back % this.limit] ?? 0)) + window;
       // A grant at or before it not yet sent will arrive from now on: it is still in the window.
       const blockedBySend = this.oldestPending(now, window) <= back;
       if (blockedBySend) slotAt = Math.max(slotAt, now + window * PENDING_RECHECK_SHARE);

@@ -1,4 +1,7 @@
 // `presence simulate` as an operator runs it, polled by the real Tencent client.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { TencentClient } from '../../src/providers/tencent/client.js';
@@ -16,10 +19,16 @@ async function startSimulate(key: string, args: string[]) {
     stderr: (l) => lines.push(l),
     signal: stop.signal,
   });
-  for (let i = 0; i < 50 && !lines.some((l) => l.includes('http://')); i++) await new Promise((r) => setTimeout(r, 50));
-  const url = /http:\/\/127\.0\.0\.1:\d+/.exec(lines.join('\n'))?.[0];
+  for (let i = 0; i < 50 && !lines.some((l) => l.includes('listening on')); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  const url = /https?:\/\/127\.0\.0\.1:\d+/.exec(lines.join('\n'))?.[0];
   expect(url, lines.join('\n')).toBeDefined();
-  const config = loadConfig({ ...env, TIM_ENDPOINT: url });
+  const caFile = args.includes('--https') ? args[args.indexOf('--https') + 1] : undefined;
+  const config = loadConfig({
+    ...env,
+    TIM_ENDPOINT: url,
+    ...(caFile === undefined ? {} : { PRESENCE_CA_FILE: caFile }),
+  });
   const client = new TencentClient({
     sdkAppId: '1400000001',
     admin: config.tencent.admin,
@@ -62,6 +71,40 @@ describe('presence simulate', () => {
     } finally {
       await client.close();
       stop.abort();
+    }
+    expect(await exit).toBe(0);
+  });
+
+  it('--https serves over TLS with a certificate the poller trusts through PRESENCE_CA_FILE, and no other', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'simulate-https-'));
+    const caFile = join(dir, 'ca.pem');
+    const { lines, stop, exit, client, url, config } = await startSimulate('simulate-https-key', ['--https', caFile]);
+    try {
+      expect(url.startsWith('https://127.0.0.1:')).toBe(true);
+      expect(lines.join('\n')).toContain(`certificate is in ${caFile} (PRESENCE_CA_FILE`);
+      const pem = await readFile(caFile, 'utf8');
+      expect(pem).toContain('-----BEGIN CERTIFICATE-----');
+      expect(pem).not.toContain('PRIVATE KEY');
+      const result = await client.queryState(['a', 'b'], { detail: false });
+      expect(result.observations.map((o) => o.userId).sort()).toEqual(['a', 'b']);
+      // Without the file the certificate is not trusted: the call fails below HTTP.
+      const untrusting = new TencentClient({
+        sdkAppId: '1400000001',
+        admin: config.tencent.admin,
+        secretKey: config.tencent.secretKeyFor('1400000001'),
+        endpoint: url,
+        stateApi: 'querystate',
+        http: { ...config.http, ca: undefined },
+      });
+      await expect(untrusting.queryState(['a'], { detail: false })).rejects.toMatchObject({
+        code: 'ERR_PROVIDER_NETWORK',
+      });
+      await untrusting.close();
+    } finally {
+      await client.close();
+      stop.abort();
+      await exit;
+      await rm(dir, { recursive: true, force: true });
     }
     expect(await exit).toBe(0);
   });

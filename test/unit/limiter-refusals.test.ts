@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { MARGIN_DECAY_MS, MARGIN_STEP_MS, SlidingWindowLimiter } from '../../src/poll/sliding-window-limiter.js';
 import { SlidingWindowCounter } from '../../src/simulator/rate-ceiling.js';
+import type { Clock } from '../../src/clock.js';
 import { virtualClock } from '../helpers/virtual-clock.js';
 import { maxInAnyWindow } from '../helpers/windows.js';
 
@@ -196,21 +197,70 @@ describe('SlidingWindowLimiter counting from send', () => {
 });
 
 describe('SlidingWindowLimiter after a restart', () => {
-  it('with fullUntil its start, waits one window before its first call: the previous process may have sent a full one', async () => {
+  /** A paced run at the ceiling from `from` until `until`, its caller stalled for `stallMs` once (then it catches up); returns its grant times. */
+  async function pacedRun(
+    limit: number,
+    clock: Clock & { time: number },
+    until: number,
+    stallAt: number,
+    stallMs: number,
+  ) {
+    const limiter = new SlidingWindowLimiter(limit, 1000, clock, { pace: true });
+    const grants: number[] = [];
+    let stalled = false;
+    for (;;) {
+      if (!stalled && clock.time >= stallAt) {
+        clock.time += stallMs;
+        stalled = true;
+      }
+      await limiter.acquire();
+      if (clock.time > until) return grants;
+      grants.push(clock.time);
+    }
+  }
+
+  it('paced, ramps in a quarter window after its start; with the previous process, never over the ceiling', async () => {
+    for (const stall of [0, 30, 60, 99]) {
+      for (const killAfter of [0, 3, 5.5, 9.99]) {
+        const clock = virtualClock();
+        clock.time = 10_000;
+        // The previous process, paced at the ceiling and behind its schedule for a while just
+        // before it died, catching up: the densest end a paced run can have.
+        const killedAt = 11_000 + killAfter * 10;
+        const previous = await pacedRun(100, clock, killedAt, killedAt - 150, stall);
+        clock.time = killedAt;
+        const limiter = new SlidingWindowLimiter(100, 1000, clock, { pace: true, fullUntil: clock.now() });
+        const starts: number[] = [];
+        for (let i = 0; i < 300; i++) {
+          await limiter.acquire();
+          starts.push(clock.now());
+        }
+        expect(starts[0]).toBe(killedAt + 250 + 10);
+        expect(
+          maxInAnyWindow([...previous, ...starts], 1000),
+          `stall ${stall} ms, killed at ${killedAt}`,
+        ).toBeLessThanOrEqual(100);
+        // And it does reach the ceiling: 300 calls in 3 windows and a quarter.
+        expect(starts.at(-1)! - killedAt).toBeLessThan(3_260);
+      }
+    }
+  });
+
+  it('unpaced, waits one window before its first call: the previous process may have sent a full one at the end', async () => {
     const clock = virtualClock();
     clock.time = 5_000;
-    const limiter = new SlidingWindowLimiter(4, 1000, clock, { pace: true, fullUntil: clock.now() });
+    const limiter = new SlidingWindowLimiter(4, 1000, clock, { pace: false, fullUntil: clock.now() });
     // What the previous process sent just before it died, as the provider counted it.
-    const previous = [4_100, 4_350, 4_600, 4_850, 5_000];
+    const previous = [4_100, 4_990, 4_995, 5_000];
     const starts: number[] = [];
     for (let i = 0; i < 8; i++) {
       await limiter.acquire();
       starts.push(clock.now());
     }
     expect(starts[0]).toBe(6_000);
-    expect(maxInAnyWindow([...previous.slice(1), ...starts], 1000)).toBeLessThanOrEqual(4);
+    expect(maxInAnyWindow([...previous, ...starts], 1000)).toBeLessThanOrEqual(4);
     // Without it, the first calls would land in the same window as the previous process's last ones.
-    const fresh = new SlidingWindowLimiter(4, 1000, clock, { pace: true });
+    const fresh = new SlidingWindowLimiter(4, 1000, clock, { pace: false });
     const t = clock.now();
     await fresh.acquire();
     expect(clock.now()).toBe(t);
