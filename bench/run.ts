@@ -13,7 +13,7 @@ import { describeMachine, markdownReport, writeReport } from './report.js';
 import { runScenario, type DatabaseKind, type RunSettings, type ScenarioResult } from './scenario-run.js';
 import { fullScenarios, quickScenarios, type Scenario } from './scenarios.js';
 
-const USAGE = `usage: npm run bench -- [--quick] [--cycles N] [--users N] [--scenarios a,b] [--db postgres,pglite]
+const USAGE = `usage: npm run bench -- [--quick] [--cycles N] [--users N] [--rps N] [--scenarios a,b] [--db postgres,pglite]
   [--latency-ms 40] [--latency-tail-ms 400] [--concurrency 256] [--pool 10] [--out FILE.json] [--diff] [--explain] [--no-pace]
   [--simulator-headroom 1] (diagnostic: the simulator's ceiling as a multiple of the poller's)
   [--limiter-window-ms 1010] (diagnostic: the poller's limiter window, i.e. its margin over 1000 ms)
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
       'simulator-headroom': { type: 'string' },
       'limiter-window-ms': { type: 'string' },
       scenarios: { type: 'string' },
+      rps: { type: 'string' },
       db: { type: 'string' },
       'latency-ms': { type: 'string' },
       'latency-tail-ms': { type: 'string' },
@@ -94,6 +95,11 @@ async function main(): Promise<void> {
       users,
       ...(s.setUsers ? { setUsers: s.setUsers.map((n) => Math.max(1, Math.round((n * users) / s.users))) } : {}),
     }));
+  }
+  if (values.rps !== undefined) {
+    // Another ceiling on both sides (a diagnostic: what the poller does at the rate a slower database sustains).
+    const rps = Math.round(positive(values.rps, 'rps', 100));
+    scenarios = scenarios.map((s) => ({ ...s, rps }));
   }
   if (values.scenarios !== undefined) {
     const wanted = values.scenarios.split(',').map((n) => n.trim());
