@@ -97,6 +97,8 @@ export function summarize(r: ScenarioResult) {
     sendToArrivalP99Ms: median(cs.map((c) => c.sendJitter.delayP99Ms)),
     windowShrinkMaxMs: Math.max(...cs.map((c) => c.sendJitter.windowShrinkMaxMs)),
     startSeconds: median(cs.map((c) => c.startSeconds)),
+    /** Refused within 2 s of a measured cycle's start, summed (a restart's first windows). */
+    refusedEarly: cs.reduce((n, c) => n + (c.refusedInFirstTwoSeconds ?? 0), 0),
     marginMs: Math.max(...r.cycles.map((c) => c.limiterMarginMs)),
     minRate: Math.min(...r.cycles.map((c) => c.limiterRate)),
     cycleSeconds: median(cs.map((c) => c.seconds)),
@@ -145,13 +147,13 @@ export function markdownReport(machine: Machine, command: string, results: Scena
     '',
     'Where the time goes and what the provider saw (medians over the steady cycles; max where it says so): grant-to-send is the limiter grant to the socket write, send-to-arrival the write to the simulator counting the call; a window shrinks when a call arrives later after its grant than one a window later (what a margin must cover).',
     '',
-    '| scenario | db | first call after the cycle starts s | grant-to-send p99 / max ms | send-to-arrival p99 ms | window shrink max ms | limiter margin max ms | lowest rate |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    "| scenario | db | first call after the cycle starts s | refused in a cycle's first 2 s | grant-to-send p99 / max ms | send-to-arrival p99 ms | window shrink max ms | limiter margin max ms | lowest rate |",
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const r of results) {
     const s = summarize(r);
     lines.push(
-      `| ${r.scenario.name} | ${r.database} | ${f(s.startSeconds, 2)} | ${f(s.grantToSendP99Ms, 1)} / ${f(s.grantToSendMaxMs, 1)} | ${f(s.sendToArrivalP99Ms, 1)} | ${f(s.windowShrinkMaxMs, 1)} | ${f(s.marginMs)} | ${f(s.minRate)} (${r.scenario.rps}) |`,
+      `| ${r.scenario.name} | ${r.database} | ${f(s.startSeconds, 2)} | ${s.refusedEarly} | ${f(s.grantToSendP99Ms, 1)} / ${f(s.grantToSendMaxMs, 1)} | ${f(s.sendToArrivalP99Ms, 1)} | ${f(s.windowShrinkMaxMs, 1)} | ${f(s.marginMs)} | ${f(s.minRate)} (${r.scenario.rps}) |`,
     );
   }
   lines.push(

@@ -96,6 +96,8 @@ export interface CycleResult {
   tailSeconds: number;
   /** From the start of the cycle to its first call's grant, s (reading the first page, opening connections, a restart's wait). */
   startSeconds: number;
+  /** Calls the simulator refused within 2 s of the cycle's start (with restartMidCycle: of the new process's start). */
+  refusedInFirstTwoSeconds?: number;
   /** The limiter's margin over its window, ms, and its rate, at the end of the cycle (the lowest of the scenario's buckets). */
   limiterMarginMs: number;
   limiterRate: number;
@@ -299,9 +301,12 @@ export async function runScenario(
           );
           const ended = performance.now();
           const cost = meter.stop();
-          const arrivals = await simulator.arrivals();
+          const { at: arrivals, refused: refusedAt } = await simulator.arrivals();
           const jitter = arrivalJitter(times.grants, arrivals, s.rps);
           const sendJitter = arrivalJitter(times.sends, arrivals, s.rps);
+          // The new process's first two windows, where a previous process's last calls still count.
+          const startedAt = performance.timeOrigin + started;
+          const refusedAfterStart = refusedAt.filter((t) => t - startedAt < 2_000).length;
           const grantToSend = spread(times.grantToSendMs);
           const sum = (k: 'calls' | 'observed' | 'failed' | 'transitions' | 'refusals'): number =>
             summaries.reduce((n, x) => n + x[k], 0);
@@ -334,6 +339,7 @@ export async function runScenario(
             callSpanSeconds: (times.lastCallAt - times.firstCallAt) / 1000,
             tailSeconds: (ended - times.lastCallAt) / 1000,
             startSeconds: (times.firstCallAt - started) / 1000,
+            refusedInFirstTwoSeconds: refusedAfterStart,
             limiterMarginMs: Math.max(...limiters().map((l) => l.marginMs)),
             limiterRate: Math.min(...limiters().map((l) => l.rate)),
             jitter,
@@ -347,7 +353,7 @@ export async function runScenario(
               `efficiency ${result.efficiency.toFixed(3)}, ${result.calls} calls, ${result.transitions} transitions, ` +
               `rss ${result.peakRssMB.toFixed(0)} MB, heap ${result.heapUsedMB.toFixed(1)} MB, cpu ${result.cpuSecondsPer100kObservations.toFixed(2)} s/100k, ` +
               `per batch: limiter ${result.limiterMsPerBatch.toFixed(0)} ms, http ${result.httpMsPerBatch.toFixed(0)} ms, write ${result.writeMsPerBatch.toFixed(0)} ms; ` +
-              `start ${result.startSeconds.toFixed(2)} s, tail ${result.tailSeconds.toFixed(2)} s, margin ${result.limiterMarginMs} ms, rate ${result.limiterRate}, loop p99 ${result.loopDelayP99Ms.toFixed(0)} ms; ` +
+              `start ${result.startSeconds.toFixed(2)} s (refused in its first 2 s: ${refusedAfterStart}), tail ${result.tailSeconds.toFixed(2)} s, margin ${result.limiterMarginMs} ms, rate ${result.limiterRate}, loop p99 ${result.loopDelayP99Ms.toFixed(0)} ms; ` +
               `refusals ${result.refusals}, grant-to-arrival p50/p99/max ${jitter.delayP50Ms.toFixed(1)}/${jitter.delayP99Ms.toFixed(1)}/${jitter.delayMaxMs.toFixed(1)} ms, window shrink max ${jitter.windowShrinkMaxMs.toFixed(1)} ms; ` +
               `grant-to-send p50/p99/max ${grantToSend.p50Ms.toFixed(2)}/${grantToSend.p99Ms.toFixed(2)}/${grantToSend.maxMs.toFixed(2)} ms; ` +
               `send-to-arrival p50/p99/max ${sendJitter.delayP50Ms.toFixed(1)}/${sendJitter.delayP99Ms.toFixed(1)}/${sendJitter.delayMaxMs.toFixed(1)} ms, shrink max ${sendJitter.windowShrinkMaxMs.toFixed(1)} ms` +

@@ -61,10 +61,14 @@ lines.on('line', (line) => {
   const command = line.trim();
   if (command === 'next') process.stdout.write(`ok ${world.nextGeneration()}\n`);
   else if (command === 'arrivals') {
-    const arrivals = simulator.calls.filter((c) => c.api !== 'account_check').map((c) => c.atMs);
+    const state = simulator.calls.filter((c) => c.api !== 'account_check');
+    // Tencent's 60007, Volcengine's AccountFlowLimitExceeded: refused for the rate.
+    const refused = state.filter((c) => c.outcome === 60007 || c.outcome === 'AccountFlowLimitExceeded');
     // Emptied at each ask: a long run must not keep every call.
     simulator.calls.length = 0;
-    process.stdout.write(`arrivals ${JSON.stringify(arrivals)}\n`);
+    process.stdout.write(
+      `arrivals ${JSON.stringify({ at: state.map((c) => c.atMs), refused: refused.map((c) => c.atMs) })}\n`,
+    );
   } else if (command === 'stats') {
     const cpu = process.cpuUsage();
     process.stdout.write(

@@ -20,8 +20,8 @@ export interface SimulatorProcess {
   /** Churning users change state; resolves once the simulator answers with the new state. */
   nextGeneration(): Promise<void>;
   stats(): Promise<SimulatorStats>;
-  /** Arrival times (Date.now ms) of the state calls since the last ask, in arrival order. */
-  arrivals(): Promise<number[]>;
+  /** Arrival times (Date.now ms) of the state calls since the last ask, in arrival order, and of those refused for the rate. */
+  arrivals(): Promise<{ at: number[]; refused: number[] }>;
   /** Ends the process. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -67,7 +67,7 @@ export async function startSimulatorProcess(options: SimulatorChildOptions): Pro
     async arrivals() {
       const answer = await ask('arrivals');
       if (!answer.startsWith('arrivals ')) throw new Error(`simulator: ${answer}`);
-      return JSON.parse(answer.slice('arrivals '.length)) as number[];
+      return JSON.parse(answer.slice('arrivals '.length)) as { at: number[]; refused: number[] };
     },
     stop: () =>
       (stopping ??= (async () => {
