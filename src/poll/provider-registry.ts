@@ -25,9 +25,10 @@ export interface RegistryOptions {
   /** The limiters' window, ms (default LIMITER_WINDOW_MS); the benchmark tries other margins. */
   limiterWindowMs?: number;
   /**
-   * When this process started, on the clock's monotonic time: no call starts before one window
-   * after it (a previous process's last calls still count at the provider). Default: 0 on the
-   * system clock (performance.now() counts from the process start); none on another clock.
+   * When this process started, on the clock's monotonic time: a previous process's last calls
+   * still count at the provider, so the limiters count a window full until then (and paced, a
+   * quarter window past it: src/poll/sliding-window-limiter.ts). Default: 0 on the system clock
+   * (performance.now() counts from the process start); none on another clock.
    */
   processStartedAt?: number;
 }
