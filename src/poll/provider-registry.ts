@@ -26,8 +26,8 @@ export interface RegistryOptions {
   limiterWindowMs?: number;
   /**
    * When this process started, on the clock's monotonic time: a previous process's last calls
-   * still count at the provider, so the limiters count a window full until then (and paced, a
-   * quarter window past it: src/poll/sliding-window-limiter.ts). Default: 0 on the system clock
+   * still count at the provider, so the limiters count a window full until then (and paced, half a
+   * window past it: src/poll/sliding-window-limiter.ts). Default: 0 on the system clock
    * (performance.now() counts from the process start); none on another clock.
    */
   processStartedAt?: number;
