@@ -192,8 +192,10 @@ const contexts = new Map<string, SecureContext>();
 /**
  * One TLS context that trusts Node's roots and the certificates of `PRESENCE_CA_FILE`, made once
  * per file's content. A `ca` option replaces Node's roots, so they are listed with the file's; and
- * passed to each connection it is parsed again by each (144 roots: 56 ms of blocked event loop per
- * handshake, measured, which held a cycle's first calls for a second and cost 30 MB of RSS).
+ * passed to each connection it is parsed again by each: 144 roots, 56 ms of blocked event loop per
+ * handshake (timed), which held a cycle's first calls for a second while the pool warmed, and most
+ * of what TLS added to peak RSS (35 MB over HTTP at first sight before, 12 MB after;
+ * docs/benchmarks.md).
  */
 function trustingAlso(ca: string): SecureContext {
   let context = contexts.get(ca);
