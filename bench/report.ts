@@ -135,14 +135,15 @@ export function markdownReport(machine: Machine, command: string, results: Scena
     '| scenario | db | cycles | cycle s (bound) | efficiency (min) | first sight | max calls/1000 ms (ceiling) | refused | transitions/s | peak RSS MB | CPU s/100k obs | per batch: limiter / HTTP / write ms | tail s | loop p99 ms |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
-  for (const r of results) {
-    const s = summarize(r);
-    lines.push(
-      `| ${r.scenario.name} | ${r.database} | ${r.cycles.length - 1} | ${f(s.cycleSeconds, 1)} (${f(r.boundSeconds, 1)}) | ${f(s.efficiency, 3)} (${f(s.minEfficiency, 3)}) | ${f(s.firstSightEfficiency, 3)} | ` +
-        `${r.simulator.maxCallsInAnyWindow} (${r.scenario.rps}) | ${r.simulator.refused} | ${f(s.transitionsPerSecond)} | ${f(s.peakRssMB)} | ${f(s.cpuPer100k, 2)} | ` +
-        `${f(s.limiterMs)} / ${f(s.httpMs)} / ${f(s.writeMs)} | ${f(s.tailSeconds, 2)} | ${f(s.loopP99Ms)} |`,
-    );
-  }
+  const rows = (row: (r: ScenarioResult, s: ReturnType<typeof summarize>) => string): void => {
+    for (const r of results) lines.push(`| ${r.scenario.name} | ${r.database} | ${row(r, summarize(r))}`);
+  };
+  rows(
+    (r, s) =>
+      `${r.cycles.length - 1} | ${f(s.cycleSeconds, 1)} (${f(r.boundSeconds, 1)}) | ${f(s.efficiency, 3)} (${f(s.minEfficiency, 3)}) | ${f(s.firstSightEfficiency, 3)} | ` +
+      `${r.simulator.maxCallsInAnyWindow} (${r.scenario.rps}) | ${r.simulator.refused} | ${f(s.transitionsPerSecond)} | ${f(s.peakRssMB)} | ${f(s.cpuPer100k, 2)} | ` +
+      `${f(s.limiterMs)} / ${f(s.httpMs)} / ${f(s.writeMs)} | ${f(s.tailSeconds, 2)} | ${f(s.loopP99Ms)} |`,
+  );
   lines.push(
     '',
     'Where the time goes and what the provider saw (medians over the steady cycles; max where it says so): grant-to-send is the limiter grant to the socket write, send-to-arrival the write to the simulator counting the call; a window shrinks when a call arrives later after its grant than one a window later (what a margin must cover).',
@@ -150,27 +151,24 @@ export function markdownReport(machine: Machine, command: string, results: Scena
     "| scenario | db | first call after the cycle starts s | refused in a cycle's first 2 s | grant-to-send p99 / max ms | send-to-arrival p99 ms | window shrink max ms | limiter margin max ms | lowest rate |",
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
-  for (const r of results) {
-    const s = summarize(r);
-    lines.push(
-      `| ${r.scenario.name} | ${r.database} | ${f(s.startSeconds, 2)} | ${s.refusedEarly} | ${f(s.grantToSendP99Ms, 1)} / ${f(s.grantToSendMaxMs, 1)} | ${f(s.sendToArrivalP99Ms, 1)} | ${f(s.windowShrinkMaxMs, 1)} | ${f(s.marginMs)} | ${f(s.minRate)} (${r.scenario.rps}) |`,
-    );
-  }
+  rows(
+    (r, s) =>
+      `${f(s.startSeconds, 2)} | ${s.refusedEarly} | ${f(s.grantToSendP99Ms, 1)} / ${f(s.grantToSendMaxMs, 1)} | ${f(s.sendToArrivalP99Ms, 1)} | ${f(s.windowShrinkMaxMs, 1)} | ${f(s.marginMs)} | ${f(s.minRate)} (${r.scenario.rps}) |`,
+  );
   lines.push(
     '',
     '| scenario | db | efficiency ≥ target, every cycle | no window over the ceiling | refused ≤ 0.5% | none in steady cycles | peak RSS < 200 MB | heap growth over the cycles (MB, after GC) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   );
-  for (const r of results) {
-    const s = summarize(r);
+  rows((r, s) => {
     const target = efficiencyTarget(r);
     const share = r.simulator.calls > 0 ? r.simulator.refused / r.simulator.calls : 0;
-    lines.push(
-      `| ${r.scenario.name} | ${r.database} | ${target === undefined ? `measured: ${f(s.minEfficiencyAll, 3)}` : `${yes(s.minEfficiencyAll >= target)} (${f(s.minEfficiencyAll, 3)} vs ${target})`} | ` +
-        `${yes(r.simulator.maxCallsInAnyWindow <= r.scenario.rps)} | ${yes(share <= TARGETS.refusedShare)} (${r.simulator.refused} of ${r.simulator.calls}) | ${yes(s.steadyRefusals === 0)} (${s.steadyRefusals}) | ` +
-        `${yes(s.peakRssMB < TARGETS.peakRssMB)} (${f(s.peakRssMB)}) | ${f(s.heapGrowthMB, 1)} over ${r.cycles.length - 1} cycles |`,
+    return (
+      `${target === undefined ? `measured: ${f(s.minEfficiencyAll, 3)}` : `${yes(s.minEfficiencyAll >= target)} (${f(s.minEfficiencyAll, 3)} vs ${target})`} | ` +
+      `${yes(r.simulator.maxCallsInAnyWindow <= r.scenario.rps)} | ${yes(share <= TARGETS.refusedShare)} (${r.simulator.refused} of ${r.simulator.calls}) | ${yes(s.steadyRefusals === 0)} (${s.steadyRefusals}) | ` +
+      `${yes(s.peakRssMB < TARGETS.peakRssMB)} (${f(s.peakRssMB)}) | ${f(s.heapGrowthMB, 1)} over ${r.cycles.length - 1} cycles |`
     );
-  }
+  });
   return lines.join('\n') + '\n';
 }
 
