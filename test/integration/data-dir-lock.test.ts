@@ -137,24 +137,39 @@ describe('processes racing for a stale lock', () => {
       const { lockDataDir } = await import(${JSON.stringify(new URL('../../dist/db/data-dir-lock.js', import.meta.url).href)});
       // Start together: spin until the agreed instant, so the contenders really overlap.
       while (Date.now() < Number(process.argv[2])) {}
-      try { lockDataDir(process.argv[1]); console.log('got'); await new Promise((r) => setTimeout(r, 400)); }
+      // The winner holds the lock until the test has every outcome (it closes stdin): a contender
+      // started late on a busy machine must still meet the lock, not a released one.
+      try { lockDataDir(process.argv[1]); console.log('got'); await new Promise((r) => { process.stdin.on('data', () => {}); process.stdin.on('end', r); }); }
       catch (e) { console.log(e.code); }`;
     for (let round = 0; round < 12; round++) {
       const dir = await dataDir();
       await writeFile(join(dir, 'presence.lock'), String(await deadPid()));
       const startAt = Date.now() + 1_000;
+      const children = [0, 1, 2].map(() =>
+        spawn(process.execPath, ['--input-type=module', '-e', script, dir, String(startAt)], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        }),
+      );
+      // Each prints its outcome at once; the winner then waits for its stdin to close.
       const outcomes = await Promise.all(
-        [0, 1, 2].map(
-          () =>
+        children.map(
+          (child) =>
             new Promise<string>((resolve) => {
-              const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir, String(startAt)], {
-                stdio: ['ignore', 'pipe', 'inherit'],
-              });
               let out = '';
-              child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+              child.stdout.on('data', (d: Buffer) => {
+                out += d.toString();
+                if (out.includes('\n')) resolve(out.trim());
+              });
               child.on('exit', () => resolve(out.trim()));
             }),
         ),
+      );
+      await Promise.all(
+        children.map((child) => {
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.stdin.end();
+          return child.exitCode === null ? exited : Promise.resolve();
+        }),
       );
       expect(
         outcomes.filter((o) => o === 'got'),
