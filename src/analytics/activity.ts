@@ -11,8 +11,7 @@ import { periodPiecesCtes } from './period-pieces.js';
 import { rangePeak } from './range-peak.js';
 import type { Period, ReportOptions } from './report-options.js';
 import { rolledActivity, type RawActivityRow } from './rollup-activity.js';
-import { coverageThrough } from './rollup-coverage.js';
-import { inReportSnapshot } from './report-snapshot.js';
+import { inReportSnapshot, sourceOf, type ReportSource } from './report-snapshot.js';
 
 /** One period of the activity report. */
 export interface ActivityRow {
@@ -29,16 +28,6 @@ export interface ActivityRow {
   unknownShare: number | null;
   /** Detail sets: active users seen on each platform; null for other sets. */
   platforms: Record<string, number> | null;
-}
-
-/** How a report was computed: periods read from the rollup, periods computed exactly, and why. */
-export interface ReportSource {
-  rollupPeriods: number;
-  exactPeriods: number;
-  /** Shown in the header when some periods were computed exactly. */
-  note: string | null;
-  /** The last UTC day (YYYY-MM-DD) the set's hourly rollup covers; null when nothing is summed. */
-  rollupThrough: string | null;
 }
 
 /** The activity report. */
@@ -113,7 +102,8 @@ async function exactActivity(
 
 /** Computes the activity report in SQL, in one read-only snapshot. */
 export async function activityReport(db: Kysely<Database>, options: ReportOptions): Promise<ActivityReport> {
-  return inReportSnapshot(db, options, true, async (trx, { set, periods, coverage, plan }) => {
+  return inReportSnapshot(db, options, true, async (trx, basis) => {
+    const { set, periods, plan } = basis;
     const byLabel = new Map<string, RawActivityRow>();
     const pick = (indexes: number[]) => indexes.map((i) => periods[i]).filter((p): p is Period => p !== undefined);
     for (const r of await rolledActivity(trx, set, options, pick(plan.rolled))) byLabel.set(r.period, r);
@@ -126,12 +116,7 @@ export async function activityReport(db: Kysely<Database>, options: ReportOption
       options,
       provider: set.provider,
       appId: set.app_id,
-      source: {
-        rollupPeriods: plan.rolled.length,
-        exactPeriods: periods.length - plan.rolled.length,
-        note: plan.note,
-        rollupThrough: coverageThrough(coverage),
-      },
+      source: sourceOf(basis),
       peak: { online: peak.online, at: peak.at?.toISOString() ?? null },
       rows: periods.map((p) => {
         const r = byLabel.get(p.label);

@@ -5,11 +5,9 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 
-import type { ReportSource } from './activity.js';
 import { periodPiecesCtes } from './period-pieces.js';
 import type { ReportOptions } from './report-options.js';
-import { coverageThrough } from './rollup-coverage.js';
-import { inReportSnapshot } from './report-snapshot.js';
+import { inReportSnapshot, sourceOf, type ReportSource } from './report-snapshot.js';
 import { mixedRetention, type RetentionPair } from './rollup-retention.js';
 
 /** One cohort: its first period, its size, and how many of it were active 0, 1, 2... periods later. */
@@ -35,7 +33,8 @@ export interface RetentionReport {
 
 /** Computes the retention report in SQL, in one read-only snapshot. */
 export async function retentionReport(db: Kysely<Database>, options: ReportOptions): Promise<RetentionReport> {
-  return inReportSnapshot(db, options, false, async (trx, { set, periods, coverage, plan }) => {
+  return inReportSnapshot(db, options, false, async (trx, basis) => {
+    const { set, periods, plan } = basis;
     let rows: RetentionPair[];
     if (plan.rolled.length > 0) {
       rows = await mixedRetention(trx, set, options, periods, plan.rolled, plan.exactRuns);
@@ -67,12 +66,7 @@ export async function retentionReport(db: Kysely<Database>, options: ReportOptio
       options,
       provider: set.provider,
       appId: set.app_id,
-      source: {
-        rollupPeriods: plan.rolled.length,
-        exactPeriods: periods.length - plan.rolled.length,
-        note: plan.note,
-        rollupThrough: coverageThrough(coverage),
-      },
+      source: sourceOf(basis),
       periods: labels,
       cohorts,
     };
