@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { TencentClient } from '../../src/providers/tencent/client.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { TencentClient, type TencentClientOptions } from '../../src/providers/tencent/client.js';
 import { simulateCommand } from '../../src/commands/simulate.js';
 import { DailyRhythm } from '../../src/simulator/daily-rhythm.js';
 
@@ -29,25 +29,25 @@ async function startSimulate(key: string, args: string[]) {
     TIM_ENDPOINT: url,
     ...(caFile === undefined ? {} : { PRESENCE_CA_FILE: caFile }),
   });
-  const client = new TencentClient({
+  return { lines, stop, exit, config, client: clientOf(config), url: url!, env };
+}
+
+/** A real Tencent client of app 1400000001 as `config` sets it up, with `changes` on top. */
+function clientOf(config: Config, changes: Partial<TencentClientOptions> = {}): TencentClient {
+  return new TencentClient({
     sdkAppId: '1400000001',
     admin: config.tencent.admin,
     secretKey: config.tencent.secretKeyFor('1400000001'),
     endpoint: config.tencent.endpoint,
     stateApi: 'querystate',
     http: config.http,
+    ...changes,
   });
-  return { lines, stop, exit, config, client, url: url!, env };
 }
 
 describe('presence simulate', () => {
   it('serves querystate to the real client until stopped, then exits 0', async () => {
-    const { stop, exit, config, client, url } = await startSimulate('simulate-test-key', [
-      '--seed',
-      'cmd',
-      '--rps',
-      '50',
-    ]);
+    const { stop, exit, config, client } = await startSimulate('simulate-test-key', ['--seed', 'cmd', '--rps', '50']);
     try {
       const result = await client.queryState(['a', 'b', 'c'], { detail: true });
       expect(result.observations.map((o) => o.userId).sort()).toEqual(['a', 'b', 'c']);
@@ -55,14 +55,7 @@ describe('presence simulate', () => {
         result.observations.every((o) => ['Online', 'PushOnline', 'Offline'].includes(o.state) && o.platforms !== null),
       ).toBe(true);
       // A client with the wrong key is refused with the code Tencent uses.
-      const wrong = new TencentClient({
-        sdkAppId: '1400000001',
-        admin: 'administrator',
-        secretKey: 'not-the-key',
-        endpoint: url,
-        stateApi: 'querystate',
-        http: config.http,
-      });
+      const wrong = clientOf(config, { secretKey: 'not-the-key' });
       await expect(wrong.queryState(['a'], { detail: false })).rejects.toMatchObject({
         code: 'ERR_PROVIDER_FATAL',
         providerCode: 70009,
@@ -88,14 +81,7 @@ describe('presence simulate', () => {
       const result = await client.queryState(['a', 'b'], { detail: false });
       expect(result.observations.map((o) => o.userId).sort()).toEqual(['a', 'b']);
       // Without the file the certificate is not trusted: the call fails below HTTP.
-      const untrusting = new TencentClient({
-        sdkAppId: '1400000001',
-        admin: config.tencent.admin,
-        secretKey: config.tencent.secretKeyFor('1400000001'),
-        endpoint: url,
-        stateApi: 'querystate',
-        http: { ...config.http, ca: undefined },
-      });
+      const untrusting = clientOf(config, { http: { ...config.http, ca: undefined } });
       await expect(untrusting.queryState(['a'], { detail: false })).rejects.toMatchObject({
         code: 'ERR_PROVIDER_NETWORK',
       });
