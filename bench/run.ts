@@ -17,7 +17,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--cycles N] [--users N] [--rps
   [--latency-ms 40] [--latency-tail-ms 400] [--concurrency 256] [--pool 10] [--out FILE.json] [--diff] [--explain] [--no-pace]
   [--simulator-headroom 1] (diagnostic: the simulator's ceiling as a multiple of the poller's)
   [--limiter-window-ms 1010] (diagnostic: the poller's limiter window, i.e. its margin over 1000 ms)
-  DATABASE_URL: the Postgres server (a scratch database is created and dropped); unset: PGlite only.`;
+  DATABASE_URL: the Postgres server (a scratch database is created and dropped); unset: PGlite only.
+  BENCH_CPU_PROF=DIR: write a V8 CPU profile of each scenario's poller process to DIR.`;
 
 function positive(raw: string | undefined, name: string, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -29,9 +30,13 @@ function positive(raw: string | undefined, name: string, fallback: number): numb
 /** Runs one scenario in a child process (node --expose-gc, so retained heap can be measured). */
 function runInChild(s: Scenario, settings: RunSettings): Promise<ScenarioResult> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--expose-gc', self, '--child', JSON.stringify({ scenario: s, settings })], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // BENCH_CPU_PROF=DIR: a V8 CPU profile of each poller process, for where its CPU goes.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(
+    process.execPath,
+    [...profile, '--expose-gc', self, '--child', JSON.stringify({ scenario: s, settings })],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
@@ -101,6 +106,8 @@ async function main(): Promise<void> {
     const rps = Math.round(positive(values.rps, 'rps', 100));
     scenarios = scenarios.map((s) => ({ ...s, rps }));
   }
+  // --diff alone measures the statement alone.
+  if (values.diff && values.scenarios === undefined) scenarios = [];
   if (values.scenarios !== undefined) {
     const wanted = values.scenarios.split(',').map((n) => n.trim());
     const unknown = wanted.filter((n) => !scenarios.some((s) => s.name === n));
@@ -132,17 +139,26 @@ async function main(): Promise<void> {
   const diff: Record<string, unknown> = {};
   if (values.diff) {
     for (const database of databases) {
-      const handle =
-        database === 'postgres' && databaseUrl
-          ? await createScratchDatabase(databaseUrl, 'presence_bench')
-          : await openDatabase({});
-      try {
-        const users = values.quick ? 20_000 : 100_000;
-        diff[database] = await diffBench(handle, users);
-        console.log(`diff statement [${database}], ${users} users: ${JSON.stringify(diff[database])}`);
-      } finally {
-        await handle.close();
+      const rounds = [];
+      // One stream, and as many as the machine's cores would keep busy (a fresh database each).
+      for (const streams of database === 'postgres' ? [1, 4] : [1]) {
+        const handle =
+          database === 'postgres' && databaseUrl
+            ? await createScratchDatabase(databaseUrl, 'presence_bench')
+            : await openDatabase({});
+        try {
+          const users = values.quick ? 20_000 : 200_000;
+          const result = await diffBench(handle, users, streams);
+          rounds.push(...result);
+          for (const r of result)
+            console.log(
+              `diff statement [${database}], ${users} users, ${streams} stream(s), ${r.churn}: ${r.obsPerSec} observations/s`,
+            );
+        } finally {
+          await handle.close();
+        }
       }
+      diff[database] = rounds;
     }
   }
 

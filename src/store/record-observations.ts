@@ -112,21 +112,61 @@ export function recordObservationsStatement(batch: ObservationBatch): RawBuilder
       SELECT o.user_id, o.state, o.platforms::jsonb AS platforms
       FROM unnest(${userIds}::text[], ${states}::text[], ${platforms}::text[]) AS o(user_id, state, platforms)
     ),
-    -- One primary-key lookup per observed user (LATERAL), locking the row. A join or = ANY()
+    -- Every observed user's row as this statement's snapshot has it, through the primary key
+    -- (LATERAL ... LIMIT 1: a lookup per user whatever the statistics say; a join or = ANY()
     -- leaves the planner a choice, and before presence_current has statistics it chose to scan
-    -- the whole app's rows: a batch took 4x longer at 100k users. Under FOR UPDATE, a row that a
-    -- concurrent batch changed is read in its committed version, so every change chains on.
+    -- the whole app's rows: a batch took 4x longer at 100k users). Unlocked: most rows are only
+    -- seen again.
+    seen AS (
+      SELECT o.user_id, o.state, o.platforms, x.ctid, x.xmin,
+             x.ctid IS NOT NULL AND x.state = o.state
+               AND (o.platforms IS NULL OR x.platforms = o.platforms)
+               AND x.last_seen_at < ${t}::timestamptz
+               AND ${t}::timestamptz - x.last_seen_at <= ${gap} AS is_unchanged
+      FROM obs o
+      LEFT JOIN LATERAL (
+        SELECT x.ctid, x.xmin, x.state, x.platforms, x.last_seen_at
+        FROM presence_current x
+        WHERE x.provider = ${batch.provider} AND x.app_id = ${batch.appId}::bigint AND x.user_id = o.user_id
+        LIMIT 1
+      ) x ON true
+    ),
+    -- The users whose observation changes nothing but last_seen_at (the same state and, for a
+    -- detail set, the same platforms, seen again within the gap): almost all of a steady batch.
+    -- Their rows are updated where the snapshot found them (ctid) instead of being locked, looked
+    -- up again and upserted as below (a steady observation costs the database about a quarter
+    -- less: docs/benchmarks.md). Exactness under concurrency: a row that another batch updated
+    -- after this statement's snapshot has a new version, created by a transaction this snapshot
+    -- does not see, so its xmin is none of the versions seen here; the UPDATE re-checks its
+    -- WHERE on that version, skips it, and the row is left to the locked path below. (Releases
+    -- with the 2025 fix of TID-scan re-checks skip it on the ctid alone; earlier ones never
+    -- re-check a TID scan's ctid, hence the xmin.) An observation is never absorbed into a state
+    -- that changed meanwhile: test/integration/record-observations.test.ts races two batches.
+    unchanged AS (
+      UPDATE presence_current c SET last_seen_at = ${t}::timestamptz
+      WHERE c.ctid = ANY (ARRAY(SELECT ctid FROM seen WHERE is_unchanged))
+        AND c.xmin = ANY (ARRAY(SELECT DISTINCT xmin FROM seen WHERE is_unchanged))
+        AND c.last_seen_at < ${t}::timestamptz
+      RETURNING c.user_id
+    ),
+    -- Everyone else, their row read again locked: changes, gaps, replays, clock skips, and rows
+    -- a concurrent batch changed. Under FOR UPDATE, a row that a concurrent batch changed is read
+    -- in its committed version, so every change chains on. Users the snapshot has no row for are
+    -- first observations and need no second look. NOT IN reads all of unchanged (into a hash)
+    -- before it passes a user on, so no row is written by both paths.
     looked AS (
-      SELECT o.user_id, o.state, o.platforms,
+      SELECT s.user_id, s.state, s.platforms,
              p.user_id AS prev_user, p.state AS prev_state, p.platforms AS prev_platforms,
              p.since AS prev_since, p.last_seen_at AS prev_seen
-      FROM obs o
+      FROM seen s
       LEFT JOIN LATERAL (
         SELECT c.user_id, c.state, c.platforms, c.since, c.last_seen_at
         FROM presence_current c
-        WHERE c.provider = ${batch.provider} AND c.app_id = ${batch.appId}::bigint AND c.user_id = o.user_id
+        WHERE s.ctid IS NOT NULL
+          AND c.provider = ${batch.provider} AND c.app_id = ${batch.appId}::bigint AND c.user_id = s.user_id
         FOR UPDATE
       ) p ON true
+      WHERE s.user_id NOT IN (SELECT user_id FROM unchanged)
     ),
     diff AS (
       SELECT user_id, state, platforms, prev_state, prev_seen,

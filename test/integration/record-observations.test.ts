@@ -1,6 +1,11 @@
 // DESIGN.md semantics 1-4, case by case, on the real diff statement.
+import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { recordObservations, type ObservationBatch } from '../../src/store/record-observations.js';
+import {
+  recordObservations,
+  recordObservationsStatement,
+  type ObservationBatch,
+} from '../../src/store/record-observations.js';
 import type { Observation } from '../../src/model.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
 
@@ -35,6 +40,19 @@ async function history(userId: string) {
 }
 async function current(userId: string) {
   return database.db.selectFrom('presence_current').selectAll().where('user_id', '=', userId).executeTakeFirstOrThrow();
+}
+
+/** Resolves once a statement on this test's database waits for a lock (another batch's rows). */
+async function waitForLockWait(): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+    `.execute(database.db);
+    if ((rows[0]?.n ?? 0) > 0) return;
+    if (Date.now() > deadline) throw new Error('the second batch never waited for the first one');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 beforeAll(async () => {
@@ -250,6 +268,51 @@ describe(`recording observations from concurrent batches (${DATABASE_KIND})`, ()
       if (!user.startsWith('c-new-')) expect(history.at(-1)!.to_state).toBe('PushOnline');
     }
   });
+
+  it.skipIf(DATABASE_KIND !== 'postgres')(
+    'records an observation of the old state made while a change was committing as a change back, never as the old state seen on',
+    async () => {
+      const users = Array.from({ length: 200 }, (_, i) => `r${i}`);
+      const everyone = (seconds: number, state: Observation['state']) =>
+        batch(
+          seconds,
+          users.map((u) => obs(u, state)),
+        );
+      await recordObservations(database.db, everyone(0, 'Online'));
+      // Enough other rows that the unchanged users' rows are updated through their ctid (a Tid
+      // Scan, which PostgreSQL releases before the 2025 fix never re-check by ctid), as at scale.
+      await sql`
+        INSERT INTO presence_current (provider, app_id, user_id, state, platforms, since, last_seen_at)
+        SELECT 'tencent', 1400000001, 'other-' || g, 'Online', NULL, ${at(0)}, ${at(0)} FROM generate_series(1, 50000) AS g
+      `.execute(database.db);
+      await sql`ANALYZE presence_current`.execute(database.db);
+      const plan = await sql<{ 'QUERY PLAN': string }>`EXPLAIN ${recordObservationsStatement(
+        everyone(90, 'Online'),
+      )}`.execute(database.db);
+      expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Tid Scan on presence_current/);
+      // Batch A (t=60) sees everyone Offline and holds its transaction open; batch B (t=90) sees
+      // them Online again, starts from a snapshot taken before A commits (so it reads them as
+      // Online, unchanged), and waits on A's rows. Only when B is waiting does A commit.
+      let later: ReturnType<typeof recordObservations> | undefined;
+      await database.db.transaction().execute(async (trx) => {
+        await recordObservations(trx, everyone(60, 'Offline'));
+        later = recordObservations(database.db, everyone(90, 'Online'));
+        await waitForLockWait();
+      });
+      expect(await later).toMatchObject({ transitions: 200, pairs: { 'Offline→Online': 200 } });
+      for (const user of users) {
+        expect(
+          (await history(user)).map((r) => [r.from_state, r.to_state, r.changed_at]),
+          user,
+        ).toEqual([
+          [null, 'Online', at(0)],
+          ['Online', 'Offline', at(60)],
+          ['Offline', 'Online', at(90)],
+        ]);
+        expect(await current(user)).toMatchObject({ state: 'Online', since: at(90), last_seen_at: at(90) });
+      }
+    },
+  );
 
   it('does not flap when a detail and a plain set watch the same app', async () => {
     await recordObservations(database.db, batch(0, [obs('m1', 'Online', { Web: 'Online' })]));
