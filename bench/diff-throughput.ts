@@ -48,9 +48,9 @@ export async function diffBench(handle: DatabaseHandle, users: number, streams: 
         const observations: Observation[] = ids.slice(i, i + BATCH).map((userId, j) => {
           const prev = states.get(userId);
           const changes = churn > 0 && (i + j) % Math.round(1 / churn) === 0;
-          const next = prev === undefined ? (i + j) % 3 : changes ? (prev + 1) % 3 : prev;
-          states.set(userId, next);
-          return { userId, state: STATES[next]!, platforms: null };
+          const state = prev === undefined ? (i + j) % 3 : changes ? (prev + 1) % 3 : prev;
+          states.set(userId, state);
+          return { userId, state: STATES[state]!, platforms: null };
         });
         const r = await handle.db.transaction().execute((trx) =>
           recordObservations(trx, {

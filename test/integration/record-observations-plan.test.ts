@@ -1,12 +1,14 @@
 // The diff statement's plan, pinned without timing anything: on a large presence_current that has
 // never been analyzed (a new installation's first cycles), the statement reaches users' current
 // rows through the primary key, once per observed user, and a second time (locked) only for the
-// users whose observation is more than a new last_seen_at; it never scans the table. A scan there makes every batch cost
-// O(app size) (the benchmark showed a batch 4x slower at 100,000 users with a join-based lookup).
+// users whose observation is more than a new last_seen_at; it never scans the table. A scan there
+// makes every batch cost O(app size) (the benchmark showed a batch 4x slower at 100,000 users with
+// a join-based lookup).
 // The planner's choices also depend on statistics and bloat this test does not reproduce, so the
 // benchmark (`npm run bench`) stays the judge of speed; this only guards the statement's shape.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Observation } from '../../src/model.js';
 import { recordObservationsStatement } from '../../src/store/record-observations.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
 
@@ -25,22 +27,28 @@ afterAll(async () => {
   await database?.close();
 });
 
+/** 500 of the seeded users (every 90th), each in the state `stateOf` gives it. */
+function seededUsers(stateOf: (i: number) => Observation['state']): Observation[] {
+  return Array.from({ length: 500 }, (_, i) => ({ userId: `u${i * 90 + 1}`, state: stateOf(i), platforms: null }));
+}
+
+/** The diff statement of a poll batch of one app, observed at `observedAt`. */
+function statementOf(observations: Observation[], observedAt = new Date()) {
+  return recordObservationsStatement({
+    provider: 'tencent',
+    appId: '1400000001',
+    observedAt,
+    gapSeconds: 180,
+    source: 'poll',
+    observations,
+  });
+}
+
 describe(`the diff statement's plan (${DATABASE_KIND})`, () => {
   it('reaches presence_current only through its primary key, for seen and unseen users alike', async () => {
-    const observations = Array.from({ length: 500 }, (_, i) => ({
-      userId: `u${i * 90 + 1}`,
-      state: i % 2 ? ('Offline' as const) : ('Online' as const),
-      platforms: null,
-    }));
+    const observations = seededUsers((i) => (i % 2 ? 'Offline' : 'Online'));
     observations.push({ userId: 'never-seen', state: 'Online', platforms: null });
-    const statement = recordObservationsStatement({
-      provider: 'tencent',
-      appId: '1400000001',
-      observedAt: new Date(),
-      gapSeconds: 180,
-      source: 'poll',
-      observations,
-    });
+    const statement = statementOf(observations);
     const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN ${statement}`.execute(database.db);
     const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
     expect(plan).not.toMatch(/Seq Scan on presence_current/);
@@ -56,7 +64,7 @@ describe(`the diff statement's plan (${DATABASE_KIND})`, () => {
   });
 
   /** EXPLAIN ANALYZE of the statement, in a transaction rolled back; with the statement's own result. */
-  async function analyzed(statement: ReturnType<typeof recordObservationsStatement>) {
+  async function analyzed(statement: ReturnType<typeof statementOf>) {
     let plan = '';
     let result: Awaited<ReturnType<typeof statement.execute>> | undefined;
     await database.db
@@ -73,20 +81,7 @@ describe(`the diff statement's plan (${DATABASE_KIND})`, () => {
   }
 
   it('writes the users seen again unchanged in one pass, without the locked second look-up', async () => {
-    const { plan, probes } = await analyzed(
-      recordObservationsStatement({
-        provider: 'tencent',
-        appId: '1400000001',
-        observedAt: new Date(),
-        gapSeconds: 180,
-        source: 'poll',
-        observations: Array.from({ length: 500 }, (_, i) => ({
-          userId: `u${i * 90 + 1}`,
-          state: 'Online' as const,
-          platforms: null,
-        })),
-      }),
-    );
+    const { plan, probes } = await analyzed(statementOf(seededUsers(() => 'Online')));
     expect(probes).toHaveLength(2);
     expect(probes[0]).toMatch(/loops=500\b/);
     // The locked look-up never runs: nobody is left for it.
@@ -95,21 +90,12 @@ describe(`the diff statement's plan (${DATABASE_KIND})`, () => {
   });
 
   it('looks again, locked, at the users whose observation is not simply newer: here all of them, skipped for the clock', async () => {
-    const observations = Array.from({ length: 500 }, (_, i) => ({
-      userId: `u${i * 90 + 1}`,
-      state: 'Online' as const,
-      platforms: null,
-    }));
     // An hour in the past: every one of them is skipped for the clock, and counted.
     const { probes, rows } = await analyzed(
-      recordObservationsStatement({
-        provider: 'tencent',
-        appId: '1400000001',
-        observedAt: new Date(Date.now() - 3_600_000),
-        gapSeconds: 180,
-        source: 'poll',
-        observations,
-      }),
+      statementOf(
+        seededUsers(() => 'Online'),
+        new Date(Date.now() - 3_600_000),
+      ),
     );
     expect(probes).toHaveLength(2);
     expect(probes[0]).toMatch(/loops=500\b/);
