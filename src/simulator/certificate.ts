@@ -30,6 +30,18 @@ function der(tag: number, ...contents: Buffer[]): Buffer {
 
 const seq = (...items: Buffer[]): Buffer => der(0x30, ...items);
 
+/**
+ * A DER INTEGER of the unsigned big-endian `bytes`: minimal, as DER requires (OpenSSL refuses a
+ * redundant leading zero as "illegal padding"), with a zero byte in front when the top bit is set
+ * so that it reads as positive.
+ */
+export function derUnsignedInteger(bytes: Uint8Array): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const minimal = Buffer.from(bytes.subarray(start));
+  return der(0x02, (minimal[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
+}
+
 function oid(dotted: string): Buffer {
   const arcs = dotted.split('.').map(Number);
   const bytes = [40 * (arcs[0] ?? 0) + (arcs[1] ?? 0)];
@@ -67,8 +79,9 @@ const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 export function selfSignedCertificate(hosts: readonly string[], days = 30, now = new Date()): SelfSignedCertificate {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const name = seq(der(0x31, seq(oid('2.5.4.3'), der(0x0c, Buffer.from('presence-poller simulator', 'utf8')))));
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // positive
+  // A random serial: one byte in 256 used to start with a zero byte after its top bit was cleared,
+  // which is not DER, and Node refused the certificate; derUnsignedInteger encodes any bytes.
+  const serial = derUnsignedInteger(randomBytes(16));
   const altNames = hosts.map((h) =>
     isIPv4(h) || isIPv6(h) ? der(0x87, ipBytes(h)) : der(0x82, Buffer.from(h, 'ascii')),
   );
@@ -83,7 +96,7 @@ export function selfSignedCertificate(hosts: readonly string[], days = 30, now =
   );
   const tbs = seq(
     der(0xa0, der(0x02, Buffer.from([2]))),
-    der(0x02, serial),
+    serial,
     seq(oid(ECDSA_SHA256)),
     name,
     seq(utcTime(new Date(now.getTime() - 3_600_000)), utcTime(new Date(now.getTime() + days * 86_400_000))),
