@@ -133,6 +133,10 @@ beforeAll(async () => {
   const port = (probe.address() as AddressInfo).port;
   await new Promise((resolve) => probe.close(resolve));
   await runDaemon(port);
+  // The daemon's last cycles may be interrupted by its stop (a tick every second): one more failed
+  // poll of each set, so that status shows a failed cycle and its scrubbed error whenever it stops.
+  await cli(['poll', 'tim']);
+  await cli(['poll', 'volc']);
   await cli(['status']);
   await cli(['status', '--json']);
   const db: DatabaseHandle = target.database ?? (await openDatabase({ dataDir: target.dataDir! }));
