@@ -86,6 +86,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Folder of the embedded database (`PRESENCE_DATA_DIR`), absolute. */
   dataDir: string;
+  /** Prepare the diff statement once per Postgres connection (`PRESENCE_PREPARED_STATEMENTS`, 1 or 0). @default true */
+  preparedStatements: boolean;
   /** pino level (`LOG_LEVEL`). */
   logLevel: string;
   /** How often the daemon re-reads watch sets, ms (`PRESENCE_RELOAD_MS`). */
@@ -109,6 +111,8 @@ export interface Config {
 export const DEFAULTS = {
   /** `PRESENCE_DATA_DIR`: the embedded database's folder, relative to the working directory. */
   dataDir: './data',
+  /** `PRESENCE_PREPARED_STATEMENTS`: prepare the diff statement per connection (0 behind a pooler that cannot keep them). */
+  preparedStatements: true,
   /** `LOG_LEVEL` of `presence run` (other commands log warnings and up to stderr). */
   logLevel: 'info',
   /** `PRESENCE_RELOAD_MS`: how often the daemon re-reads the watch sets. */
@@ -444,6 +448,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     databaseUrl,
     dataDir: resolve(env.PRESENCE_DATA_DIR?.trim() || DEFAULTS.dataDir),
+    preparedStatements: flag(env, 'PRESENCE_PREPARED_STATEMENTS', DEFAULTS.preparedStatements),
     logLevel: logLevel(env),
     reloadIntervalMs: positiveInt(env, 'PRESENCE_RELOAD_MS', DEFAULTS.reloadIntervalMs),
     shutdownTimeoutMs: positiveInt(env, 'PRESENCE_SHUTDOWN_MS', DEFAULTS.shutdownTimeoutMs),

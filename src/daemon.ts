@@ -57,7 +57,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     options.events ??
     new EventStream((event, err) => logger.error({ code: 'ERR_INTERNAL', event, err }, 'an event listener failed'));
   const database =
-    options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, logger));
+    options.database ??
+    (await openDatabase(
+      { databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.preparedStatements },
+      logger,
+    ));
   const ownsDatabase = options.database === undefined;
   const { db } = database;
   // Subscribed before anything runs, so the first events are counted and logged.

@@ -68,7 +68,10 @@ async function checkConfig(io: CommandIO): Promise<number> {
   const logger = createLogger(io.env.LOG_LEVEL ?? 'warn', stderrDestination(), config.secretsForRedaction());
   let database: DatabaseHandle;
   try {
-    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, logger);
+    database = await openDatabase(
+      { databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.preparedStatements },
+      logger,
+    );
   } catch (err) {
     if (err instanceof PresenceError && err.code === 'ERR_DATA_DIR_LOCKED') {
       // The embedded database is one process's: the daemon holding it is the one to ask.

@@ -145,7 +145,10 @@ export async function withDatabase<T>(
     pino.destination({ dest: 2, sync: true }),
     config.secretsForRedaction(),
   );
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, logger);
+  const database = await openDatabase(
+    { databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.preparedStatements },
+    logger,
+  );
   try {
     if (apply) await migrate(database.db);
     return await fn({ config, logger, database });

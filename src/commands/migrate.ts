@@ -16,7 +16,11 @@ export function migrateCommand(program: Command, run: CommandRun): void {
 /** Applies pending migrations and says which. */
 async function migrateNow(io: CommandIO): Promise<number> {
   const config = loadConfig(io.env);
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    preparedStatements: config.preparedStatements,
+  });
   try {
     const applied = await migrate(database.db);
     io.out(

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { withDatabaseErrors } from './database-errors.js';
 import { PgliteDialect } from './pglite-dialect.js';
+import { prepareMarkedStatements } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
 /** An open database and how to close it. */
@@ -33,6 +34,8 @@ export interface DatabaseTarget {
   dataDir?: string | undefined;
   /** Most pool connections (pg only). */
   poolSize?: number;
+  /** Prepare marked statements once per connection (pg only; default true; src/db/prepared-statements.ts). */
+  preparedStatements?: boolean;
   /** Postgres settings of the embedded database (default PGLITE_SETTINGS; `{}` keeps PGlite's own, for the benchmark). */
   pgliteSettings?: Readonly<Record<string, string>>;
 }
@@ -115,7 +118,10 @@ export async function openDatabase(target: DatabaseTarget, logger?: Logger): Pro
     // (node-postgres issues 3083, 2439). With this listener, for the client's whole life, the
     // failure reaches the statement in flight, or the next one ("not queryable"), as an error; the
     // batch fails cleanly and the pool drops the client when it is released.
-    pool.on('connect', (client) => client.on('error', (err) => connectionLost(logger, err)));
+    pool.on('connect', (client) => {
+      client.on('error', (err) => connectionLost(logger, err));
+      if (target.preparedStatements !== false) prepareMarkedStatements(client);
+    });
     const db = new Kysely<Database>({ dialect: withDatabaseErrors(new PostgresDialect({ pool })) });
     const connectionString = target.databaseUrl;
     return {

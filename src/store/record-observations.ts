@@ -3,6 +3,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { TransitionSource } from '../model.js';
 import type { Database } from '../db/schema.js';
+import { PREPARED_MARKER } from '../db/prepared-statements.js';
 import type { Observation, ProviderName } from '../model.js';
 
 /** One batch of observations of one app, all made at `observedAt`. */
@@ -107,7 +108,8 @@ export function recordObservationsStatement(batch: ObservationBatch): RawBuilder
   const t = batch.observedAt;
   const requestedAt = batch.requestedAt ?? t;
   const gap = sql`make_interval(secs => ${batch.gapSeconds}::double precision)`;
-  return sql<StatementRow>`
+  // Marked: prepared once per connection (src/db/prepared-statements.ts); its text never varies.
+  return sql<StatementRow>`${sql.raw(PREPARED_MARKER)}
     WITH obs AS (
       SELECT o.user_id, o.state, o.platforms::jsonb AS platforms
       FROM unnest(${userIds}::text[], ${states}::text[], ${platforms}::text[]) AS o(user_id, state, platforms)
@@ -189,7 +191,7 @@ export function recordObservationsStatement(batch: ObservationBatch): RawBuilder
       FROM diff d
       WHERE d.is_first
       ON CONFLICT (provider, app_id, user_id) DO NOTHING
-      RETURNING user_id
+      RETURNING user_id, state, platforms
     ),
     -- Users seen before. An upsert rather than UPDATE ... FROM: its arbiter is the primary key, so
     -- each row is found by index whatever the planner knows (an UPDATE joined to the batch was
@@ -213,7 +215,7 @@ export function recordObservationsStatement(batch: ObservationBatch): RawBuilder
     ),
     changes (user_id, from_state, to_state, changed_at, last_seen_at, platforms) AS (
       -- First observation of a user.
-      SELECT d.user_id, NULL::text, d.state, ${t}::timestamptz, NULL::timestamptz, d.platforms FROM diff d JOIN first_seen f ON f.user_id = d.user_id
+      SELECT user_id, NULL::text, state, ${t}::timestamptz, NULL::timestamptz, platforms FROM first_seen
       UNION ALL
       -- After a gap: the old state ends at the last observation ...
       SELECT user_id, prev_state, 'Unknown', prev_seen, prev_seen, NULL::jsonb FROM diff WHERE is_gap AND prev_state <> 'Unknown'
