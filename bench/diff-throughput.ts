@@ -7,6 +7,7 @@ import type { DatabaseHandle } from '../src/db/connect.js';
 import { migrate } from '../src/db/migrator.js';
 import type { Observation } from '../src/model.js';
 import { recordObservations } from '../src/store/record-observations.js';
+import { pollBatch } from '../test/helpers/poll-batch.js';
 
 const STATES = ['Online', 'PushOnline', 'Offline'] as const;
 const BATCH = 500;
@@ -52,16 +53,9 @@ export async function diffBench(handle: DatabaseHandle, users: number, streams: 
           states.set(userId, state);
           return { userId, state: STATES[state]!, platforms: null };
         });
-        const r = await handle.db.transaction().execute((trx) =>
-          recordObservations(trx, {
-            provider: 'tencent',
-            appId: '1400000001',
-            observedAt,
-            gapSeconds: 180,
-            source: 'poll',
-            observations,
-          }),
-        );
+        const r = await handle.db
+          .transaction()
+          .execute((trx) => recordObservations(trx, pollBatch(observations, observedAt)));
         transitions += r.transitions;
       }
     };

@@ -5,13 +5,13 @@
 // PRESENCE_PREPARED_STATEMENTS=0 (for a pooler that cannot keep them) prepares nothing.
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pollBatch } from '../helpers/poll-batch.js';
 import { createScratchDatabase } from '../helpers/scratch-database.js';
 import { migrate } from '../../src/db/migrator.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import type { Database } from '../../src/db/schema.js';
 import { PREPARED_MARKER } from '../../src/db/prepared-statements.js';
-import type { Observation } from '../../src/model.js';
 import { recordObservations, recordObservationsStatement } from '../../src/store/record-observations.js';
 
 const server = process.env.TEST_DATABASE_URL;
@@ -46,15 +46,6 @@ afterAll(async () => {
   await database?.close();
 });
 
-const batchOf = (observedAt: Date, observations: Observation[]) => ({
-  provider: 'tencent' as const,
-  appId: '1400000001',
-  observedAt,
-  gapSeconds: 180,
-  source: 'poll' as const,
-  observations,
-});
-
 /** A parameter as an SQL literal: EXPLAIN EXECUTE takes its arguments inline, not bound. */
 type Parameter = string | number | Date | null | ReadonlyArray<string | null>;
 function literal(value: Parameter): string {
@@ -70,12 +61,15 @@ function literal(value: Parameter): string {
 
 describe('prepared statements', () => {
   it('the diff statement has one text whatever the batch, and it carries the marker', () => {
-    const a = recordObservationsStatement(batchOf(new Date(0), [{ userId: 'a', state: 'Online', platforms: null }]));
+    const a = recordObservationsStatement(pollBatch([{ userId: 'a', state: 'Online', platforms: null }], new Date(0)));
     const b = recordObservationsStatement({
-      ...batchOf(new Date(5000), [
-        { userId: 'b', state: 'Offline', platforms: null },
-        { userId: 'c', state: 'PushOnline', platforms: null },
-      ]),
+      ...pollBatch(
+        [
+          { userId: 'b', state: 'Offline', platforms: null },
+          { userId: 'c', state: 'PushOnline', platforms: null },
+        ],
+        new Date(5000),
+      ),
       provider: 'volcengine',
       requestedAt: new Date(4000),
       gapSeconds: 60,
@@ -98,7 +92,7 @@ describe('prepared statements', () => {
           state: (i + round) % 7 === 0 ? ('Offline' as const) : ('Online' as const),
           platforms: null,
         }));
-        await database.db.transaction().execute((trx) => recordObservations(trx, batchOf(new Date(t), observations)));
+        await database.db.transaction().execute((trx) => recordObservations(trx, pollBatch(observations, new Date(t))));
       }
       const { rows } = await sql<{
         name: string;
@@ -131,7 +125,7 @@ describe('prepared statements', () => {
       try {
         const plan = (
           await sql<{ 'QUERY PLAN': string }>`EXPLAIN EXECUTE ${sql.raw(prepared!.name)}(${sql.raw(
-            recordObservationsStatement(batchOf(new Date(t + 60_000), []))
+            recordObservationsStatement(pollBatch([], new Date(t + 60_000)))
               .compile(database.db)
               .parameters.map((p) => literal(p as Parameter))
               .join(', '),
@@ -162,7 +156,7 @@ describe('prepared statements', () => {
       const observations = [{ userId: 'off-1', state: 'Online' as const, platforms: null }];
       const result = await unprepared.db
         .transaction()
-        .execute((trx) => recordObservations(trx, batchOf(new Date(), observations)));
+        .execute((trx) => recordObservations(trx, pollBatch(observations)));
       expect(result.transitions).toBe(1);
       const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_prepared_statements`.execute(
         unprepared.db,

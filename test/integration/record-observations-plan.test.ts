@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Observation } from '../../src/model.js';
 import { recordObservationsStatement } from '../../src/store/record-observations.js';
 import { createTestDatabase, DATABASE_KIND, type TestDatabase } from '../helpers/database.js';
+import { pollBatch } from '../helpers/poll-batch.js';
 
 let database: TestDatabase;
 
@@ -34,14 +35,7 @@ function seededUsers(stateOf: (i: number) => Observation['state']): Observation[
 
 /** The diff statement of a poll batch of one app, observed at `observedAt`. */
 function statementOf(observations: Observation[], observedAt = new Date()) {
-  return recordObservationsStatement({
-    provider: 'tencent',
-    appId: '1400000001',
-    observedAt,
-    gapSeconds: 180,
-    source: 'poll',
-    observations,
-  });
+  return recordObservationsStatement(pollBatch(observations, observedAt));
 }
 
 describe(`the diff statement's plan (${DATABASE_KIND})`, () => {
